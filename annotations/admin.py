@@ -1,0 +1,122 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from annotations.models import Assignment, Evaluator, ListeningTest, Rating, Scale, TestSample
+
+
+@admin.register(Scale)
+class ScaleAdmin(admin.ModelAdmin):
+    list_display = ["name", "title", "language", "labels"]
+    list_filter = ["language"]
+    search_fields = ["name", "title"]
+
+
+class TestSampleInline(admin.TabularInline):
+    model = TestSample
+    extra = 0
+    fields = ["sample", "kind", "token", "expected_score", "instructed_score", "playback_lufs"]
+    readonly_fields = ["token", "playback_lufs"]
+    raw_id_fields = ["sample"]
+
+
+@admin.register(ListeningTest)
+class ListeningTestAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "state",
+        "language",
+        "scale",
+        "clip_count",
+        "evaluator_count",
+        "finished_count",
+        "rating_count",
+        "ratings_per_sample",
+        "created_at",
+    ]
+    list_filter = ["state", "language", "scale"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["open_token", "completion_code"]
+    inlines = [TestSampleInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("scale")
+            .annotate(
+                n_clips=Count("test_samples", distinct=True),
+                n_evaluators=Count("evaluators", distinct=True),
+                n_finished=Count(
+                    "evaluators", filter=Q(evaluators__finished_at__isnull=False), distinct=True
+                ),
+                n_ratings=Count("evaluators__ratings", distinct=True),
+            )
+        )
+
+    @admin.display(ordering="n_clips", description="clips")
+    def clip_count(self, obj):
+        return obj.n_clips
+
+    @admin.display(ordering="n_evaluators", description="evaluators")
+    def evaluator_count(self, obj):
+        return obj.n_evaluators
+
+    @admin.display(ordering="n_finished", description="finished")
+    def finished_count(self, obj):
+        return obj.n_finished
+
+    @admin.display(ordering="n_ratings", description="ratings")
+    def rating_count(self, obj):
+        return obj.n_ratings
+
+
+@admin.register(TestSample)
+class TestSampleAdmin(admin.ModelAdmin):
+    list_display = ["id", "test", "kind", "sample", "expected_score", "instructed_score", "playback_lufs"]
+    list_filter = ["kind", "test"]
+    search_fields = ["token", "sample__text"]
+    raw_id_fields = ["sample"]
+    list_select_related = ["test", "sample"]
+
+
+@admin.register(Evaluator)
+class EvaluatorAdmin(admin.ModelAdmin):
+    list_display = ["pseudonym", "test", "external_id", "consented_at", "finished_at", "rating_count"]
+    list_filter = ["test", ("finished_at", admin.EmptyFieldListFilter)]
+    search_fields = ["pseudonym", "external_id", "study_id", "session_id"]
+    readonly_fields = ["token"]
+    list_select_related = ["test"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_ratings=Count("ratings"))
+
+    @admin.display(ordering="n_ratings", description="ratings")
+    def rating_count(self, obj):
+        return obj.n_ratings
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["evaluator", "position", "test_sample"]
+    list_filter = ["evaluator__test"]
+    raw_id_fields = ["evaluator", "test_sample"]
+    list_select_related = ["evaluator__test", "test_sample__test"]
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = [
+        "evaluator",
+        "sample",
+        "dimension",
+        "score",
+        "played_to_end",
+        "play_count",
+        "time_to_answer_ms",
+        "created_at",
+    ]
+    list_filter = ["dimension", "score", "played_to_end", "evaluator__test"]
+    search_fields = ["evaluator__pseudonym", "evaluator__external_id"]
+    raw_id_fields = ["evaluator", "sample", "test_sample"]
+    list_select_related = ["evaluator__test", "sample"]
+    date_hierarchy = "created_at"

@@ -1,0 +1,187 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html
+
+from synthesis.forms import SentenceImportForm
+from synthesis.importing import SentenceFileError
+from synthesis.models import PipelineConfig, RunItem, Sample, Sentence, SentenceSet, StylePreset, SynthesisRun
+from synthesis.services import import_sentences
+
+
+class SentenceInline(admin.TabularInline):
+    model = Sentence
+    extra = 0
+    fields = ["position", "text", "language", "tags", "reference_audio"]
+
+
+@admin.register(SentenceSet)
+class SentenceSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "sentence_count", "created_at"]
+    search_fields = ["name", "description"]
+    inlines = [SentenceInline]
+    change_list_template = "admin/synthesis/sentenceset/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_sentences=Count("sentences"))
+
+    @admin.display(ordering="n_sentences", description="sentences")
+    def sentence_count(self, obj):
+        return obj.n_sentences
+
+    def get_urls(self):
+        extra = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="synthesis_sentenceset_import")
+        ]
+        return extra + super().get_urls()
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        form = SentenceImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                sentence_set = import_sentences(
+                    name=data["name"],
+                    data=data["file"].read(),
+                    filename=data["file"].name,
+                    language=data["language"],
+                    description=data["description"],
+                )
+            except SentenceFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                messages.success(request, f"Imported {sentence_set.sentences.count()} sentences.")
+                return redirect("admin:synthesis_sentenceset_change", sentence_set.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import sentences",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/synthesis/sentenceset/import.html", context)
+
+
+@admin.register(Sentence)
+class SentenceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "text", "language", "tags"]
+    list_filter = ["language", "sentence_set"]
+    search_fields = ["text"]
+    list_select_related = ["sentence_set"]
+
+
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "length_scale",
+        "noise_scale",
+        "noise_w_scale",
+        "volume",
+        "espeak_pitch",
+        "espeak_range",
+    ]
+    search_fields = ["name", "description"]
+
+
+@admin.register(PipelineConfig)
+class PipelineConfigAdmin(admin.ModelAdmin):
+    list_display = ["name", "system_label", "stt_model", "llm_model", "tts_backend", "tts_voice"]
+    list_filter = ["tts_backend", "stt_backend", "llm_backend"]
+    search_fields = ["name", "system_label", "stt_model", "llm_model", "tts_voice"]
+    fieldsets = [
+        (None, {"fields": ["name", "system_label", "description"]}),
+        (
+            "Speech to text",
+            {"fields": ["stt_backend", "stt_model", "stt_compute_type", "stt_threads", "stt_beam_size"]},
+        ),
+        (
+            "Language model",
+            {
+                "fields": [
+                    "llm_backend",
+                    "llm_model",
+                    "llm_system_prompt",
+                    "llm_max_tokens",
+                    "llm_temperature",
+                    "llm_threads",
+                    "llm_context_size",
+                    "llm_seed",
+                ]
+            },
+        ),
+        ("Text to speech", {"fields": ["tts_backend", "tts_voice", "tts_threads"]}),
+    ]
+
+
+class RunItemInline(admin.TabularInline):
+    model = RunItem
+    extra = 0
+    fields = ["sentence", "style", "status", "attempts", "claimed_by", "error"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SynthesisRun)
+class SynthesisRunAdmin(admin.ModelAdmin):
+    list_display = ["name", "mode", "config", "status", "progress", "created_at", "finished_at"]
+    list_filter = ["status", "mode", "config"]
+    search_fields = ["name", "error"]
+    list_select_related = ["config"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "status",
+        "total_count",
+        "done_count",
+        "failed_count",
+        "started_at",
+        "finished_at",
+        "error",
+        "config_snapshot",
+        "style_snapshot",
+        "library_versions",
+        "model_files",
+        "cpu_description",
+    ]
+    inlines = [RunItemInline]
+
+    @admin.display(description="done / failed / total")
+    def progress(self, obj):
+        return format_html("{} / {} / {}", obj.done_count, obj.failed_count, obj.total_count)
+
+
+@admin.register(RunItem)
+class RunItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "run", "sentence", "style", "status", "attempts", "claimed_by", "finished_at"]
+    list_filter = ["status", "style", "run"]
+    search_fields = ["error", "sentence__text"]
+    list_select_related = ["run", "sentence__sentence_set", "style"]
+    raw_id_fields = ["run", "sentence"]
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "system_label",
+        "style_label",
+        "origin",
+        "duration_s",
+        "tts_ms",
+        "tts_rtf",
+        "wer",
+        "dnsmos_ovrl",
+        "loudness_lufs",
+        "created_at",
+    ]
+    list_filter = ["origin", "system_label", "style_label", "run"]
+    search_fields = ["text", "recognized_text", "source_name"]
+    raw_id_fields = ["run", "run_item", "sentence"]
+    list_select_related = ["run"]

@@ -1,0 +1,83 @@
+"""Parsing sentence files: UTF-8 plain text (one sentence per line) or CSV with a header row."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+CSV_COLUMNS = {"text", "language", "tags"}
+
+
+class SentenceFileError(ValueError):
+    """A sentence file that cannot be imported; the message names the line."""
+
+
+@dataclass(frozen=True)
+class ParsedSentence:
+    line: int
+    text: str
+    language: str
+    tags: list[str] = field(default_factory=list)
+
+
+def decode_utf8(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM); on failure name the first bad line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise SentenceFileError(
+                f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}). "
+                "Save the file as UTF-8 and import it again."
+            ) from None
+    raise SentenceFileError("The file is not valid UTF-8.")  # pragma: no cover - split covers every byte
+
+
+def parse_sentence_file(data: bytes, *, filename: str, default_language: str) -> list[ParsedSentence]:
+    """Parse a whole file; raise SentenceFileError naming the first bad line."""
+    text = decode_utf8(data)
+    if "\x00" in text:
+        raise SentenceFileError("The file contains NUL bytes; it looks binary, not text.")
+    if filename.lower().endswith(".csv"):
+        sentences = _parse_csv(text, default_language)
+    else:
+        sentences = _parse_lines(text, default_language)
+    if not sentences:
+        raise SentenceFileError("The file holds no sentences.")
+    return sentences
+
+
+def _parse_lines(text: str, language: str) -> list[ParsedSentence]:
+    lines = text.splitlines()
+    result = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise SentenceFileError(f"Line {number} is empty. Remove it or put a sentence on it.")
+        result.append(ParsedSentence(line=number, text=line.strip(), language=language))
+    return result
+
+
+def _parse_csv(text: str, default_language: str) -> list[ParsedSentence]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = {name.strip().lower() for name in (reader.fieldnames or [])}
+    if "text" not in header:
+        raise SentenceFileError(
+            "Line 1: the CSV header must have a 'text' column (optional: language, tags)."
+        )
+    unknown = header - CSV_COLUMNS
+    if unknown:
+        raise SentenceFileError(f"Line 1: unknown CSV columns {', '.join(sorted(unknown))}.")
+    result = []
+    for row in reader:
+        number = reader.line_num
+        row = {(key or "").strip().lower(): (value or "") for key, value in row.items()}
+        sentence = row.get("text", "").strip()
+        if not sentence:
+            raise SentenceFileError(f"Line {number} has an empty 'text' field.")
+        language = row.get("language", "").strip() or default_language
+        tags = [tag.strip() for tag in row.get("tags", "").replace("|", ";").split(";") if tag.strip()]
+        result.append(ParsedSentence(line=number, text=sentence, language=language, tags=tags))
+    return result

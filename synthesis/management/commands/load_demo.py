@@ -1,0 +1,59 @@
+"""Load the demo data: English and Spanish sentence sets and two pipeline configurations."""
+
+from django.core.management.base import BaseCommand
+
+from synthesis.models import PipelineConfig, SentenceSet
+from synthesis.services import import_sentences
+
+DEMO_EN = """text,language,tags
+The library opens at nine and closes after the evening lecture.,en,statement
+Could you move my dentist appointment to Thursday afternoon?,en,question
+Seven hikers crossed the river before the storm reached the valley.,en,statement;numbers
+Please remind me to water the tomatoes when I get home.,en,request
+The quarterly report shows a small rise in solar energy sales.,en,statement
+Honestly, that was the kindest thing anyone has done for me this year.,en,emotional
+"""
+
+DEMO_ES = """text,language,tags
+La biblioteca abre a las nueve y cierra después de la última clase.,es,statement
+¿Puedes cambiar mi cita con el dentista al jueves por la tarde?,es,question
+Siete excursionistas cruzaron el río antes de que llegara la tormenta.,es,statement;numbers
+Recuérdame regar los tomates cuando llegue a casa.,es,request
+"""
+
+CONFIGS = [
+    {
+        "name": "piper-joe",
+        "system_label": "Piper joe-medium",
+        "description": "Default stack: Piper en_US joe-medium, Whisper base int8, SmolLM2-135M Q4_1.",
+        "tts_backend": PipelineConfig.TTSBackend.PIPER,
+        "tts_voice": "en_US-joe-medium",
+    },
+    {
+        "name": "espeak",
+        "system_label": "espeak-ng",
+        "description": "Formant synthesis with espeak-ng, for contrast and for Spanish; same STT and LLM.",
+        "tts_backend": PipelineConfig.TTSBackend.ESPEAK,
+        "tts_voice": "default",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo sentence sets (English, Spanish) and pipeline configurations; safe to re-run."
+
+    def handle(self, *args, **options):
+        for name, text, description in [
+            ("demo-en", DEMO_EN, "Six everyday English sentences: statements, a question, a request."),
+            ("demo-es", DEMO_ES, "Cuatro frases cotidianas en español."),
+        ]:
+            if SentenceSet.objects.filter(name=name).exists():
+                self.stdout.write(f"Sentence set {name} exists already.")
+                continue
+            sentence_set = import_sentences(
+                name=name, data=text.encode(), filename=f"{name}.csv", description=description
+            )
+            self.stdout.write(f"Created sentence set {name} ({sentence_set.sentences.count()} sentences).")
+        for config in CONFIGS:
+            _, created = PipelineConfig.objects.get_or_create(name=config["name"], defaults=config)
+            self.stdout.write(f"{'Created' if created else 'Kept'} pipeline configuration {config['name']}.")

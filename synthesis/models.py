@@ -1,0 +1,356 @@
+"""Sentences, voice styles, pipeline configurations, synthesis runs and the samples they produce."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Q
+from django.utils import timezone
+
+
+class SentenceSet(models.Model):
+    name = models.SlugField(max_length=80, unique=True, help_text="Short unique name, e.g. demo-en.")
+    description = models.TextField(
+        blank=True, help_text="What the sentences are for and where they come from."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sentence(models.Model):
+    sentence_set = models.ForeignKey(SentenceSet, on_delete=models.CASCADE, related_name="sentences")
+    position = models.PositiveIntegerField(help_text="Line number in the imported file (1-based).")
+    text = models.TextField(help_text="The text to synthesise; also the reference transcript for WER.")
+    language = models.CharField(
+        max_length=16, default="en", help_text="BCP 47 language code, e.g. en, es, en-US."
+    )
+    tags = models.JSONField(default=list, blank=True, help_text="Free labels such as question or long.")
+    reference_audio = models.FileField(
+        upload_to="reference/", blank=True, help_text="Optional human recording of this sentence."
+    )
+
+    class Meta:
+        ordering = ["sentence_set", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sentence_set", "position"], name="sentence_unique_position"),
+            models.CheckConstraint(condition=~Q(text=""), name="sentence_text_not_empty"),
+            models.CheckConstraint(condition=~Q(language=""), name="sentence_language_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sentence_set.name}#{self.position}"
+
+    @property
+    def base_language(self) -> str:
+        return self.language.split("-")[0].lower()
+
+
+class StylePreset(models.Model):
+    name = models.SlugField(max_length=40, unique=True, help_text="Style name, e.g. neutral or warm.")
+    description = models.TextField(blank=True, help_text="What the style should sound like.")
+    length_scale = models.FloatField(
+        default=1.0, help_text="Piper phoneme duration factor; above 1 is slower."
+    )
+    noise_scale = models.FloatField(
+        default=0.667, help_text="Piper generator noise; more gives livelier prosody."
+    )
+    noise_w_scale = models.FloatField(default=0.8, help_text="Piper duration noise; more gives freer rhythm.")
+    volume = models.FloatField(default=1.0, help_text="Output gain applied by Piper (1 keeps the level).")
+    speaker_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Speaker of a multi-speaker voice."
+    )
+    espeak_pitch = models.PositiveSmallIntegerField(default=50, help_text="espeak-ng base pitch, 0-99.")
+    espeak_range = models.PositiveSmallIntegerField(default=50, help_text="espeak-ng pitch range, 0-99.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(length_scale__gt=0), name="style_length_scale_positive"),
+            models.CheckConstraint(condition=Q(noise_scale__gte=0), name="style_noise_scale_non_negative"),
+            models.CheckConstraint(condition=Q(noise_w_scale__gte=0), name="style_noise_w_non_negative"),
+            models.CheckConstraint(condition=Q(volume__gt=0), name="style_volume_positive"),
+            models.CheckConstraint(condition=Q(espeak_pitch__lte=99), name="style_espeak_pitch_range"),
+            models.CheckConstraint(condition=Q(espeak_range__lte=99), name="style_espeak_range_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def parameters(self) -> dict:
+        return {
+            "length_scale": self.length_scale,
+            "noise_scale": self.noise_scale,
+            "noise_w_scale": self.noise_w_scale,
+            "volume": self.volume,
+            "speaker_id": self.speaker_id,
+            "espeak_pitch": self.espeak_pitch,
+            "espeak_range": self.espeak_range,
+        }
+
+
+class PipelineConfig(models.Model):
+    class TTSBackend(models.TextChoices):
+        PIPER = "piper", "Piper (VITS on onnxruntime)"
+        ESPEAK = "espeak-ng", "espeak-ng (formant)"
+
+    class STTBackend(models.TextChoices):
+        FASTER_WHISPER = "faster-whisper", "faster-whisper (CTranslate2)"
+
+    class LLMBackend(models.TextChoices):
+        LLAMA_CPP = "llama-cpp", "llama.cpp (GGUF)"
+
+    name = models.SlugField(max_length=80, unique=True, help_text="Unique name of this configuration.")
+    system_label = models.CharField(
+        max_length=80,
+        help_text="Name of the system under test, as shown to researchers (never to evaluators).",
+    )
+    description = models.TextField(blank=True)
+    stt_backend = models.CharField(
+        max_length=32, choices=STTBackend.choices, default=STTBackend.FASTER_WHISPER
+    )
+    stt_model = models.CharField(
+        max_length=500,
+        default="whisper-base",
+        help_text="Bundled 'whisper-base' or 'whisper-tiny.en', or a CTranslate2 Whisper directory.",
+    )
+    stt_compute_type = models.CharField(max_length=16, default="int8", help_text="CTranslate2 compute type.")
+    stt_threads = models.PositiveSmallIntegerField(default=1, help_text="CPU threads per STT model.")
+    stt_beam_size = models.PositiveSmallIntegerField(default=1, help_text="Beam size; 1 is greedy decoding.")
+    llm_backend = models.CharField(max_length=32, choices=LLMBackend.choices, default=LLMBackend.LLAMA_CPP)
+    llm_model = models.CharField(
+        max_length=500,
+        default="smollm2-135m",
+        help_text="Bundled 'smollm2-135m' or a path to any GGUF file.",
+    )
+    llm_system_prompt = models.TextField(
+        default="You are a friendly voice assistant. Answer in one or two short sentences.",
+        help_text="System message of the chat prompt.",
+    )
+    llm_max_tokens = models.PositiveIntegerField(default=48, help_text="Maximum tokens generated per reply.")
+    llm_temperature = models.FloatField(default=0.0, help_text="Sampling temperature; 0 is deterministic.")
+    llm_threads = models.PositiveSmallIntegerField(default=1, help_text="CPU threads for llama.cpp.")
+    llm_context_size = models.PositiveIntegerField(default=1024, help_text="Context window in tokens.")
+    llm_seed = models.IntegerField(default=1234, help_text="Sampling seed, for repeatable replies.")
+    tts_backend = models.CharField(max_length=32, choices=TTSBackend.choices, default=TTSBackend.PIPER)
+    tts_voice = models.CharField(
+        max_length=500,
+        default="en_US-joe-medium",
+        help_text="Bundled 'en_US-joe-medium', a path to a Piper .onnx voice, or an espeak-ng voice name.",
+    )
+    tts_threads = models.PositiveSmallIntegerField(default=1, help_text="onnxruntime intra-op threads.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stt_threads__gte=1), name="config_stt_threads_min"),
+            models.CheckConstraint(condition=Q(llm_threads__gte=1), name="config_llm_threads_min"),
+            models.CheckConstraint(condition=Q(tts_threads__gte=1), name="config_tts_threads_min"),
+            models.CheckConstraint(condition=Q(stt_beam_size__gte=1), name="config_beam_size_min"),
+            models.CheckConstraint(condition=Q(llm_max_tokens__gte=1), name="config_max_tokens_min"),
+            models.CheckConstraint(condition=Q(llm_context_size__gte=64), name="config_context_min"),
+            models.CheckConstraint(
+                condition=Q(llm_temperature__gte=0), name="config_temperature_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def snapshot(self) -> dict:
+        """Everything that determines the output, frozen into a run when it starts."""
+        fields = [f.name for f in self._meta.fields if f.name not in {"id", "created_at", "description"}]
+        return {name: getattr(self, name) for name in fields}
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SynthesisRun(models.Model):
+    class Mode(models.TextChoices):
+        SYNTHESIS = "synthesis", "Synthesis (TTS, then ASR round-trip and DNSMOS)"
+        CONVERSATION = "conversation", "Conversation (audio prompt → STT → LLM → TTS)"
+
+    name = models.CharField(max_length=120, help_text="Free label for this run.")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SYNTHESIS)
+    config = models.ForeignKey(PipelineConfig, on_delete=models.PROTECT, related_name="runs")
+    sentence_sets = models.ManyToManyField(SentenceSet, related_name="runs")
+    styles = models.ManyToManyField(StylePreset, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total_count = models.PositiveIntegerField(default=0, help_text="Items in this run.")
+    done_count = models.PositiveIntegerField(default=0, help_text="Items finished with a sample.")
+    failed_count = models.PositiveIntegerField(default=0, help_text="Items that failed.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the first item was claimed.")
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="When the last item ended.")
+    error = models.TextField(blank=True, help_text="Why the run as a whole failed, if it did.")
+    config_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="The configuration as it was at start."
+    )
+    style_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="Style parameters as they were at start."
+    )
+    library_versions = models.JSONField(
+        default=dict, blank=True, help_text="Versions of the inference libraries."
+    )
+    model_files = models.JSONField(
+        default=list, blank=True, help_text="Model files used: path, size, sha256."
+    )
+    cpu_description = models.CharField(max_length=300, blank=True, help_text="CPU model and core count.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done_count__lte=models.F("total_count")), name="run_done_within_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_count__lte=models.F("total_count")), name="run_failed_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def system_label(self) -> str:
+        return self.config_snapshot.get("system_label") or self.config.system_label
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {Status.DONE, Status.FAILED, Status.CANCELLED}
+
+
+class RunItemQuerySet(models.QuerySet):
+    def status_counts(self) -> dict:
+        rows = self.values("status").annotate(n=Count("id"))
+        return {row["status"]: row["n"] for row in rows}
+
+
+class RunItem(models.Model):
+    run = models.ForeignKey(SynthesisRun, on_delete=models.CASCADE, related_name="items")
+    sentence = models.ForeignKey(Sentence, on_delete=models.PROTECT, related_name="run_items")
+    style = models.ForeignKey(StylePreset, on_delete=models.PROTECT, related_name="run_items")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker claimed it.")
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker holding it.")
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this a RUNNING item is free."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Readable reason when the item failed.")
+    prompt_audio = models.FileField(
+        upload_to="prompts/",
+        blank=True,
+        help_text="Conversation mode: the spoken prompt (uploaded or synthesised).",
+    )
+
+    objects = RunItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sentence", "style"], name="run_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} · {self.sentence} · {self.style}"
+
+
+class SampleQuerySet(models.QuerySet):
+    def for_run(self, run: SynthesisRun) -> "SampleQuerySet":
+        return self.filter(run=run)
+
+
+class Sample(models.Model):
+    class Origin(models.TextChoices):
+        SYNTHESIZED = "synthesized", "Synthesised by a run"
+        IMPORTED = "imported", "Imported system output"
+        REFERENCE = "reference", "Human reference recording"
+
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.SYNTHESIZED)
+    run = models.ForeignKey(
+        SynthesisRun, null=True, blank=True, on_delete=models.CASCADE, related_name="samples"
+    )
+    run_item = models.OneToOneField(
+        RunItem,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sample",
+        help_text="The item that produced it; one sample per item however often the item runs.",
+    )
+    sentence = models.ForeignKey(
+        Sentence, null=True, blank=True, on_delete=models.PROTECT, related_name="samples"
+    )
+    style = models.ForeignKey(
+        StylePreset, null=True, blank=True, on_delete=models.PROTECT, related_name="samples"
+    )
+    style_label = models.CharField(
+        max_length=40, blank=True, help_text="Style name (kept for imported samples)."
+    )
+    system_label = models.CharField(max_length=80, db_index=True, help_text="System that produced the audio.")
+    text = models.TextField(blank=True, help_text="What the audio says: the sentence, or the LLM reply.")
+    source_name = models.CharField(
+        max_length=300, blank=True, help_text="Original file name of an imported sample."
+    )
+    audio = models.FileField(upload_to="samples/%Y/%m/", help_text="16-bit PCM WAV as produced.")
+    duration_s = models.FloatField(help_text="Audio duration in seconds.")
+    sample_rate = models.PositiveIntegerField(help_text="Samples per second.")
+    # Measurements. Latencies are wall-clock milliseconds measured in the worker.
+    stt_ms = models.FloatField(null=True, blank=True, help_text="Speech-to-text time.")
+    llm_ms = models.FloatField(null=True, blank=True, help_text="LLM generation time.")
+    llm_first_token_ms = models.FloatField(null=True, blank=True, help_text="Time to the first LLM token.")
+    tts_ms = models.FloatField(null=True, blank=True, help_text="Text-to-speech time.")
+    total_ms = models.FloatField(null=True, blank=True, help_text="End-to-end time for the item.")
+    first_audio_ms = models.FloatField(
+        null=True, blank=True, help_text="Conversation: time to the first audio."
+    )
+    tts_rtf = models.FloatField(null=True, blank=True, help_text="TTS time / audio duration.")
+    stt_rtf = models.FloatField(null=True, blank=True, help_text="STT time / audio duration.")
+    llm_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens generated.")
+    llm_tokens_per_s = models.FloatField(null=True, blank=True)
+    prompt_text = models.TextField(blank=True, help_text="Conversation: what STT heard in the prompt.")
+    recognized_text = models.TextField(blank=True, help_text="ASR round-trip transcript of this sample.")
+    wer = models.FloatField(null=True, blank=True, help_text="Word error rate of the round-trip transcript.")
+    cer = models.FloatField(
+        null=True, blank=True, help_text="Character error rate of the round-trip transcript."
+    )
+    dnsmos_p808 = models.FloatField(null=True, blank=True, help_text="DNSMOS P.808 predicted MOS.")
+    dnsmos_sig = models.FloatField(null=True, blank=True, help_text="DNSMOS P.835 speech quality.")
+    dnsmos_bak = models.FloatField(null=True, blank=True, help_text="DNSMOS P.835 background quality.")
+    dnsmos_ovrl = models.FloatField(null=True, blank=True, help_text="DNSMOS P.835 overall quality.")
+    loudness_lufs = models.FloatField(null=True, blank=True, help_text="Integrated loudness, ITU-R BS.1770.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SampleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_s__gte=0), name="sample_duration_non_negative"),
+            models.CheckConstraint(condition=Q(sample_rate__gt=0), name="sample_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(wer__gte=0) | Q(wer__isnull=True), name="sample_wer_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(cer__gte=0) | Q(cer__isnull=True), name="sample_cer_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin="synthesized") | Q(run_item__isnull=True),
+                name="sample_imported_has_no_item",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sample {self.pk} · {self.system_label} · {self.style_label or '-'}"

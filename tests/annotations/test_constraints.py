@@ -1,0 +1,39 @@
+from django.db import IntegrityError, transaction
+from django.test import TestCase
+
+from annotations.models import Rating
+from tests.factories import make_evaluator, make_sample, make_test, rate
+
+
+class RatingConstraintTests(TestCase):
+    def setUp(self):
+        self.test = make_test()
+        self.evaluator = make_evaluator(self.test)
+        self.sample = make_sample()
+
+    def test_it_refuses_a_second_rating_for_the_same_sample_and_dimension(self):
+        rate(self.evaluator, self.sample, 4)
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            rate(self.evaluator, self.sample, 2)
+        self.assertEqual(Rating.objects.get().score, 4)
+
+    def test_it_accepts_the_same_sample_on_another_dimension(self):
+        rate(self.evaluator, self.sample, 4, dimension="overall")
+        rate(self.evaluator, self.sample, 3, dimension="clarity")
+        self.assertEqual(Rating.objects.count(), 2)
+
+    def test_it_refuses_scores_outside_one_to_five(self):
+        for score in (0, 6):
+            with self.subTest(score=score), self.assertRaises(IntegrityError), transaction.atomic():
+                rate(self.evaluator, self.sample, score)
+        self.assertFalse(Rating.objects.exists())
+
+    def test_it_refuses_a_crowd_participant_joining_twice(self):
+        make_evaluator(self.test, "R002", external_id="PID-1")
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            make_evaluator(self.test, "R003", external_id="PID-1")
+
+    def test_evaluators_without_a_crowd_id_may_coexist(self):
+        make_evaluator(self.test, "R002")
+        make_evaluator(self.test, "R003")
+        self.assertEqual(self.test.evaluators.count(), 3)

@@ -1,0 +1,43 @@
+from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
+from django.urls import reverse
+
+from synthesis.models import SentenceSet
+from tests.factories import make_admin, make_evaluator, make_sample, make_test, rate
+
+
+class AdminPagesTests(TestCase):
+    def setUp(self):
+        self.client.force_login(make_admin())
+        test = make_test()
+        rate(make_evaluator(test), make_sample(), 4)
+
+    def test_every_model_has_a_working_list_and_add_page(self):
+        for model in [
+            *apps.get_app_config("synthesis").get_models(),
+            *apps.get_app_config("annotations").get_models(),
+        ]:
+            meta = model._meta
+            with self.subTest(model=meta.label):
+                response = self.client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+                self.assertEqual(response.status_code, 200)
+                response = self.client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
+                self.assertEqual(response.status_code, 200)
+
+    def test_the_import_page_creates_a_sentence_set(self):
+        upload = SimpleUploadedFile("lines.txt", b"Uno.\nDos.\n")
+        response = self.client.post(
+            reverse("admin:synthesis_sentenceset_import"),
+            {"name": "numbers", "language": "es", "file": upload},
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(SentenceSet.objects.get(name="numbers").sentences.count(), 2)
+
+    def test_the_import_page_shows_the_bad_line(self):
+        upload = SimpleUploadedFile("lines.txt", b"One.\n\nThree.\n")
+        response = self.client.post(
+            reverse("admin:synthesis_sentenceset_import"), {"name": "gappy", "language": "en", "file": upload}
+        )
+        self.assertContains(response, "Line 2 is empty")
+        self.assertFalse(SentenceSet.objects.filter(name="gappy").exists())

@@ -1,0 +1,8 @@
+"""Loaded with -p before Django starts (see pyproject.toml): test runs keep their files out of var/."""
+
+import os
+import tempfile
+
+# Test runs write media and model caches into throw-away folders, never into the working copy.
+os.environ.setdefault("SARAI_MEDIA_ROOT", tempfile.mkdtemp(prefix="sarai-test-media-"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
