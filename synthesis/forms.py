@@ -26,3 +26,21 @@ class SentenceImportForm(forms.Form):
         if SentenceSet.objects.filter(name=name).exists():
             raise forms.ValidationError("A sentence set with this name exists already.")
         return name
+
+
+class RunForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="A label for this run.")
+    mode = forms.ChoiceField(choices=[], initial="synthesis")
+    config = forms.ModelChoiceField(queryset=None, label="Pipeline configuration", empty_label=None)
+    sentence_sets = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    styles = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
+
+        super().__init__(*args, **kwargs)
+        self.fields["mode"].choices = SynthesisRun.Mode.choices
+        self.fields["config"].queryset = PipelineConfig.objects.all()
+        self.fields["sentence_sets"].queryset = SentenceSet.objects.all()
+        self.fields["styles"].queryset = StylePreset.objects.all()
+        self.fields["styles"].initial = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))

@@ -2,9 +2,12 @@
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 CSV_COLUMNS = {"text", "language", "tags"}
+# A BCP 47-shaped tag: en, es, en-US, es-419, zh-Hant-TW.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 class SentenceFileError(ValueError):
@@ -73,11 +76,19 @@ def _parse_csv(text: str, default_language: str) -> list[ParsedSentence]:
     result = []
     for row in reader:
         number = reader.line_num
+        if None in row:
+            raise SentenceFileError(
+                f"Line {number} has more fields than the header; quote text containing commas."
+            )
         row = {(key or "").strip().lower(): (value or "") for key, value in row.items()}
         sentence = row.get("text", "").strip()
         if not sentence:
             raise SentenceFileError(f"Line {number} has an empty 'text' field.")
         language = row.get("language", "").strip() or default_language
+        if not LANGUAGE_TAG.match(language):
+            raise SentenceFileError(
+                f"Line {number}: {language!r} is not a language code such as en or es-MX."
+            )
         tags = [tag.strip() for tag in row.get("tags", "").replace("|", ";").split(";") if tag.strip()]
         result.append(ParsedSentence(line=number, text=sentence, language=language, tags=tags))
     return result

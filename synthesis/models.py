@@ -321,6 +321,7 @@ class Sample(models.Model):
     llm_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens generated.")
     llm_tokens_per_s = models.FloatField(null=True, blank=True)
     prompt_text = models.TextField(blank=True, help_text="Conversation: what STT heard in the prompt.")
+    prompt_wer = models.FloatField(null=True, blank=True, help_text="Conversation: WER of STT on the prompt.")
     recognized_text = models.TextField(blank=True, help_text="ASR round-trip transcript of this sample.")
     wer = models.FloatField(null=True, blank=True, help_text="Word error rate of the round-trip transcript.")
     cer = models.FloatField(

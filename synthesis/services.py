@@ -1,9 +1,28 @@
 """Workflows across synthesis models. The only module that enqueues synthesis tasks."""
 
-from django.db import transaction
+import logging
+import os
+import socket
+from datetime import timedelta
+from itertools import product
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from synthesis.engines import audio, pipeline
+from synthesis.engines.models import ModelFileError, cpu_description, fingerprints, library_versions
 from synthesis.importing import parse_sentence_file
-from synthesis.models import Sentence, SentenceSet
+from synthesis.models import RunItem, Sample, Sentence, SentenceSet, Status, StylePreset, SynthesisRun
+
+logger = logging.getLogger(__name__)
+TERMINAL = {Status.DONE, Status.FAILED, Status.CANCELLED}
+# Only a flaky database is worth a retry (tasks.py); any other error is the item's own and is
+# recorded on it, so a bad model path or corrupt audio never stops the rest of the run.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 @transaction.atomic
@@ -18,3 +37,250 @@ def import_sentences(
         for p in parsed
     )
     return sentence_set
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_run(
+    *,
+    name: str,
+    config,
+    sentence_sets: list[SentenceSet],
+    styles: list[StylePreset],
+    mode: str = SynthesisRun.Mode.SYNTHESIS,
+    created_by: AbstractBaseUser | None = None,
+) -> SynthesisRun:
+    """Create a run with one QUEUED item per sentence × style and enqueue them after commit."""
+    from synthesis.tasks import process_item
+
+    with transaction.atomic():
+        run = SynthesisRun.objects.create(
+            name=name,
+            mode=mode,
+            config=config,
+            created_by=created_by,
+            config_snapshot=config.snapshot(),
+            style_snapshot={style.name: style.parameters() for style in styles},
+        )
+        run.sentence_sets.set(sentence_sets)
+        run.styles.set(styles)
+        sentences = Sentence.objects.filter(sentence_set__in=sentence_sets).order_by(
+            "sentence_set", "position"
+        )
+        items = RunItem.objects.bulk_create(
+            RunItem(run=run, sentence=sentence, style=style) for sentence, style in product(sentences, styles)
+        )
+        if not items:
+            raise ValueError("The chosen sentence sets hold no sentences.")
+        run.total_count = len(items)
+        run.save(update_fields=["total_count"])
+        for item in RunItem.objects.filter(run=run).values_list("id", flat=True):
+            process_item.delay_on_commit(item)
+    return run
+
+
+def claim_item(*, item_id: int, worker: str) -> RunItem | None:
+    """Take an item for this worker with one conditional UPDATE; None if someone else has it."""
+    now = timezone.now()
+    claimable = (
+        Q(status=Status.QUEUED)
+        | Q(status=Status.RUNNING, lease_expires_at__lt=now)
+        | Q(status=Status.RUNNING, claimed_by=worker)
+    )
+    # A redelivered message whose previous worker process on this host was killed: take it over now
+    # rather than after the lease runs out.
+    holder = (
+        RunItem.objects.filter(pk=item_id, status=Status.RUNNING).values_list("claimed_by", flat=True).first()
+    )
+    if holder and _is_dead_local_process(holder, socket.gethostname()):
+        claimable |= Q(status=Status.RUNNING, claimed_by=holder)
+    with transaction.atomic():
+        claimed = RunItem.objects.filter(
+            claimable, pk=item_id, run__status__in=[Status.QUEUED, Status.RUNNING]
+        ).update(
+            status=Status.RUNNING,
+            claimed_by=worker,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.SARAI_ITEM_LEASE_SECONDS),
+        )
+        if not claimed:
+            return None
+        RunItem.objects.filter(pk=item_id).update(attempts=F("attempts") + 1)
+        SynthesisRun.objects.filter(items__pk=item_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now
+        )
+    return RunItem.objects.select_related("run", "sentence", "style").get(pk=item_id)
+
+
+def execute_item(*, item: RunItem) -> None:
+    """Run one claimed item through the pipeline (outside any transaction) and store its sample."""
+    run = item.run
+    try:
+        record_provenance(run=run)
+        result = _run_pipeline(item)
+    except TRANSIENT_ERRORS:
+        raise
+    except ModelFileError as exc:
+        fail_item(item=item, error=f"Model file problem: {exc}")
+        return
+    except Exception as exc:
+        fail_item(item=item, error=f"{type(exc).__name__}: {exc}")
+        return
+    store_sample(item=item, result=result)
+
+
+def _run_pipeline(item: RunItem) -> pipeline.ItemResult:
+    run, sentence = item.run, item.sentence
+    style = run.style_snapshot.get(item.style.name) or item.style.parameters()
+    common = {
+        "language": sentence.language,
+        "style": style,
+        "config": run.config_snapshot,
+        "cache_dir": settings.SARAI_MODEL_CACHE,
+    }
+    if run.mode == SynthesisRun.Mode.SYNTHESIS:
+        return pipeline.synthesize_item(text=sentence.text, **common)
+    prompt = None
+    if sentence.reference_audio:
+        with sentence.reference_audio.open("rb") as handle:
+            prompt = audio.read_audio(handle)
+    return pipeline.converse_item(prompt_text=sentence.text, prompt_audio=prompt, **common)
+
+
+def record_provenance(*, run: SynthesisRun) -> None:
+    """Fill in library versions, CPU and model file checksums the first time a worker touches a run."""
+    if run.model_files:
+        return
+    with_llm = run.mode == SynthesisRun.Mode.CONVERSATION
+    files = fingerprints(
+        pipeline.model_files(run.config_snapshot, settings.SARAI_MODEL_CACHE, with_llm=with_llm)
+    )
+    SynthesisRun.objects.filter(pk=run.pk, model_files=[]).update(
+        model_files=files,
+        library_versions=library_versions(),
+        cpu_description=cpu_description(),
+        config_snapshot={**run.config_snapshot, "threads": _thread_summary(run.config_snapshot)},
+    )
+    run.model_files = files
+
+
+def _thread_summary(config: dict) -> str:
+    return f"stt {config['stt_threads']}, llm {config['llm_threads']}, tts {config['tts_threads']}, dnsmos 1"
+
+
+def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample:
+    """Save (or replace) the item's one sample and mark the item DONE."""
+    run, fields = item.run, dict(result.measurements)
+    duration = fields.pop("duration_s")
+    content = ContentFile(audio.wav_bytes(result.audio, result.sample_rate))
+    with transaction.atomic():
+        sample, _ = Sample.objects.update_or_create(
+            run_item=item,
+            defaults={
+                "run": run,
+                "origin": Sample.Origin.SYNTHESIZED,
+                "sentence": item.sentence,
+                "style": item.style,
+                "style_label": item.style.name,
+                "system_label": run.system_label,
+                "text": result.text,
+                "duration_s": duration,
+                "sample_rate": result.sample_rate,
+                **fields,
+            },
+        )
+        sample.audio.save(f"{sample.pk}.wav", content, save=True)
+        RunItem.objects.filter(pk=item.pk).update(
+            status=Status.DONE, error="", finished_at=timezone.now(), lease_expires_at=None
+        )
+        refresh_progress(run_id=run.pk)
+    return sample
+
+
+def fail_item(*, item: RunItem, error: str) -> None:
+    logger.warning("run item %s failed: %s", item.pk, error)
+    with transaction.atomic():
+        RunItem.objects.filter(pk=item.pk).update(
+            status=Status.FAILED, error=error[:2000], finished_at=timezone.now(), lease_expires_at=None
+        )
+        refresh_progress(run_id=item.run_id)
+
+
+def refresh_progress(*, run_id: int) -> None:
+    """Recount the run's items and close the run when none is left to do."""
+    run = SynthesisRun.objects.select_for_update().get(pk=run_id)
+    counts = RunItem.objects.filter(run_id=run_id).status_counts()
+    run.done_count = counts.get(Status.DONE, 0)
+    run.failed_count = counts.get(Status.FAILED, 0)
+    open_items = counts.get(Status.QUEUED, 0) + counts.get(Status.RUNNING, 0)
+    if open_items == 0 and run.status in {Status.QUEUED, Status.RUNNING}:
+        run.status = Status.FAILED if run.done_count == 0 and run.failed_count else Status.DONE
+        run.error = "Every item failed; see the items' errors." if run.status == Status.FAILED else ""
+        run.finished_at = timezone.now()
+    run.save(update_fields=["done_count", "failed_count", "status", "error", "finished_at"])
+
+
+def cancel_run(*, run: SynthesisRun) -> int:
+    """Cancel every item not yet started; items already running finish. Returns items cancelled."""
+    with transaction.atomic():
+        cancelled = run.items.filter(status=Status.QUEUED).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+        SynthesisRun.objects.filter(pk=run.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+        refresh_progress(run_id=run.pk)
+    return cancelled
+
+
+def retry_failed(*, run: SynthesisRun) -> int:
+    """Queue the failed (and cancelled) items of a run again. Returns how many."""
+    from synthesis.tasks import process_item
+
+    with transaction.atomic():
+        ids = list(
+            run.items.filter(status__in=[Status.FAILED, Status.CANCELLED]).values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        RunItem.objects.filter(pk__in=ids).update(status=Status.QUEUED, error="", finished_at=None)
+        SynthesisRun.objects.filter(pk=run.pk).update(status=Status.RUNNING, finished_at=None, error="")
+        refresh_progress(run_id=run.pk)
+        for item_id in ids:
+            process_item.delay_on_commit(item_id)
+    return len(ids)
+
+
+def requeue_stale_items(*, run: SynthesisRun | None = None) -> int:
+    """Hand out again RUNNING items whose worker died: lease expired, or a dead process on this host."""
+    from synthesis.tasks import process_item
+
+    now, host = timezone.now(), socket.gethostname()
+    running = RunItem.objects.filter(status=Status.RUNNING)
+    if run is not None:
+        running = running.filter(run=run)
+    stale = [
+        item_id
+        for item_id, claimed_by, lease in running.values_list("id", "claimed_by", "lease_expires_at")
+        if (lease is not None and lease < now) or _is_dead_local_process(claimed_by, host)
+    ]
+    with transaction.atomic():
+        for item_id in stale:
+            if RunItem.objects.filter(pk=item_id, status=Status.RUNNING).update(status=Status.QUEUED):
+                process_item.delay_on_commit(item_id)
+    return len(stale)
+
+
+def _is_dead_local_process(claimed_by: str, host: str) -> bool:
+    name, _, pid = claimed_by.rpartition(":")
+    if name != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -1,16 +1,124 @@
 """Pages for admins and researchers: runs, samples and their measurements."""
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from synthesis.models import SynthesisRun
+from synthesis import services
+from synthesis.forms import RunForm
+from synthesis.models import Sample, SynthesisRun
+
+VIEW_RUNS = "synthesis.view_synthesisrun"
+QUEUE_RUNS = "synthesis.add_synthesisrun"
 
 
 @login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
 def home(request):
-    runs = SynthesisRun.objects.select_related("config").order_by("-created_at")[:20]
+    runs = SynthesisRun.objects.select_related("config").order_by("-created_at")[:50]
     return render(request, "synthesis/home.html", {"runs": runs})
+
+
+@login_required
+@permission_required(QUEUE_RUNS, raise_exception=True)
+def run_new(request):
+    initial = {"sentence_sets": request.GET.getlist("set")}
+    form = RunForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = services.start_run(
+                name=data["name"],
+                mode=data["mode"],
+                config=data["config"],
+                sentence_sets=list(data["sentence_sets"]),
+                styles=list(data["styles"]),
+                created_by=request.user,
+            )
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("synthesis:run_detail", run.pk)
+    return render(request, "synthesis/run_new.html", {"form": form})
+
+
+def _get_run(pk: int) -> SynthesisRun:
+    return get_object_or_404(SynthesisRun.objects.select_related("config", "created_by"), pk=pk)
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_detail(request, pk: int):
+    run = _get_run(pk)
+    return render(request, "synthesis/run_detail.html", {"run": run, "progress": progress_of(run)})
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_samples(request, pk: int):
+    """The samples table alone; the run page swaps it in while the run progresses."""
+    run = _get_run(pk)
+    samples = run.samples.select_related("sentence", "style").order_by("sentence__position", "style__name")
+    failed = run.items.filter(status="failed").select_related("sentence", "style")
+    return render(request, "synthesis/_samples.html", {"run": run, "samples": samples, "failed": failed})
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_progress(request, pk: int):
+    run = _get_run(pk)
+    if not run.is_finished:
+        services.requeue_stale_items(run=run)
+    return JsonResponse(progress_of(run))
+
+
+def progress_of(run: SynthesisRun) -> dict:
+    """Done/failed/total with elapsed time and a naive ETA from the mean time per finished item."""
+    finished = run.done_count + run.failed_count
+    end = run.finished_at or timezone.now()
+    elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
+    remaining = run.total_count - finished
+    eta = elapsed / finished * remaining if finished and not run.is_finished else None
+    return {
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "done": run.done_count,
+        "failed": run.failed_count,
+        "total": run.total_count,
+        "elapsed_s": round(elapsed, 1),
+        "eta_s": None if eta is None else round(eta, 1),
+        "finished": run.is_finished,
+    }
+
+
+@require_POST
+@login_required
+@permission_required(QUEUE_RUNS, raise_exception=True)
+def run_cancel(request, pk: int):
+    count = services.cancel_run(run=_get_run(pk))
+    messages.info(request, f"Cancelled {count} queued items; items already running will finish.")
+    return redirect("synthesis:run_detail", pk)
+
+
+@require_POST
+@login_required
+@permission_required(QUEUE_RUNS, raise_exception=True)
+def run_retry(request, pk: int):
+    count = services.retry_failed(run=_get_run(pk))
+    messages.info(request, f"Queued {count} items again.")
+    return redirect("synthesis:run_detail", pk)
+
+
+@login_required
+@permission_required("synthesis.view_sample", raise_exception=True)
+def sample_audio(request, pk: int):
+    sample = get_object_or_404(Sample, pk=pk)
+    if not sample.audio:
+        raise Http404("This sample has no audio file.")
+    return FileResponse(sample.audio.open("rb"), content_type="audio/wav")
 
 
 def healthz(request):

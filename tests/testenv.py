@@ -5,4 +5,5 @@ import tempfile
 
 # Test runs write media and model caches into throw-away folders, never into the working copy.
 os.environ.setdefault("SARAI_MEDIA_ROOT", tempfile.mkdtemp(prefix="sarai-test-media-"))
+os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="sarai-test-broker-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -73,3 +73,15 @@ class ImportSentencesCommandTests(TestCase):
             call_command("import_sentences", str(path), name="good", stdout=out)
         self.assertIn("Imported 1 sentences into good.", out.getvalue())
         self.assertEqual(Sentence.objects.get().language, "es")
+
+
+class ImportSentencesValidationTests(TestCase):
+    def test_an_unquoted_comma_is_reported_with_its_line(self):
+        data = b"text,language\nFine.,en\nOh, no.,en\n"
+        with self.assertRaisesMessage(SentenceFileError, "Line 3 has more fields than the header"):
+            import_sentences(name="commas", data=data, filename="s.csv")
+
+    def test_a_malformed_language_code_is_reported_with_its_line(self):
+        data = b"text,language\nFine.,en\nBien.,spanish please\n"
+        with self.assertRaisesMessage(SentenceFileError, "Line 3: 'spanish please' is not a language code"):
+            import_sentences(name="lang", data=data, filename="s.csv")

@@ -11,7 +11,7 @@ Could you move my dentist appointment to Thursday afternoon?,en,question
 Seven hikers crossed the river before the storm reached the valley.,en,statement;numbers
 Please remind me to water the tomatoes when I get home.,en,request
 The quarterly report shows a small rise in solar energy sales.,en,statement
-Honestly, that was the kindest thing anyone has done for me this year.,en,emotional
+"Honestly, that was the kindest thing anyone has done for me this year.",en,emotional
 """
 
 DEMO_ES = """text,language,tags

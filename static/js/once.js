@@ -1,0 +1,8 @@
+// Disable a submit button after the first click so a double click sends one request.
+document.addEventListener("submit", (event) => {
+  const button = event.target.querySelector("[data-once]");
+  if (!button) return;
+  if (button.dataset.sent) { event.preventDefault(); return; }
+  button.dataset.sent = "1";
+  setTimeout(() => { button.disabled = true; }, 0);
+});

@@ -1,0 +1,208 @@
+"""The speech pipeline as the project runs it: plain Python over the engines, no Django.
+
+A configuration is the dict a run freezes (`PipelineConfig.snapshot()`), a style the dict of
+`StylePreset.parameters()`. Models are loaded before any clock starts, so latencies never include
+loading; the first call of a process still pays one-off warm-up costs, which the benchmark reports.
+"""
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synthesis.engines import audio, llm, models, mos, stt, textnorm, tts
+
+STT_RATE = 16000
+
+
+@dataclass
+class ItemResult:
+    """Audio produced for one item and its measurements, keyed by Sample field names."""
+
+    audio: np.ndarray
+    sample_rate: int
+    text: str
+    measurements: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    whisper: object
+    dnsmos: object
+    llm: object | None
+
+
+def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModels:
+    """Load (once per process) every model a configuration needs; ModelFileError names a bad file."""
+    _load_tts(config)
+    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
+    whisper = stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
+    scorer = mos.load_dnsmos()
+    _warm_up_dnsmos(scorer)
+    model = None
+    if with_llm:
+        gguf = models.resolve_llm_model(config["llm_model"])
+        model = llm.load_llm(str(gguf), config["llm_context_size"], config["llm_threads"], config["llm_seed"])
+    return LoadedModels(whisper=whisper, dnsmos=scorer, llm=model)
+
+
+def model_files(config: dict, cache_dir: Path, *, with_llm: bool) -> list[Path]:
+    """Every model file a configuration reads, for the run's provenance."""
+    paths: list[Path] = []
+    if config["tts_backend"] == tts.PIPER:
+        paths.extend(models.resolve_piper_voice(config["tts_voice"]))
+    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
+    paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
+    if with_llm:
+        paths.append(models.resolve_llm_model(config["llm_model"]))
+    paths.extend(mos.model_paths())
+    return paths
+
+
+def _load_tts(config: dict) -> None:
+    if config["tts_backend"] == tts.PIPER:
+        model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
+        tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
+    elif config["tts_backend"] == tts.ESPEAK:
+        tts.load_espeak()
+    else:
+        raise ValueError(f"unknown TTS backend {config['tts_backend']!r}")
+
+
+@functools.cache
+def _warm_up_dnsmos(scorer: object) -> None:
+    mos.warm_up_dnsmos(scorer)
+
+
+def speak(text: str, *, language: str, style: dict, config: dict) -> tts.TTSResult:
+    return tts.synthesize(
+        config["tts_backend"],
+        config["tts_voice"],
+        text,
+        language=language,
+        style=style,
+        threads=config["tts_threads"],
+    )
+
+
+def measure(result: ItemResult, *, reference: str, language: str, config: dict, loaded: LoadedModels) -> None:
+    """ASR round trip with WER/CER against the reference, DNSMOS and loudness, added to measurements."""
+    audio_16k = audio.resample(result.audio, result.sample_rate, STT_RATE)
+    heard = stt.transcribe(loaded.whisper, audio_16k, language=language, beam_size=config["stt_beam_size"])
+    method = textnorm.default_method(language)
+    errors = textnorm.utterance_errors(reference, heard.text, method=method, language=language)
+    scores = mos.score_dnsmos(loaded.dnsmos, audio_16k)
+    duration = len(result.audio) / result.sample_rate
+    # In conversation mode stt_ms/stt_rtf already describe the prompt, the pipeline's own STT.
+    result.measurements.setdefault("stt_ms", heard.seconds * 1000)
+    result.measurements.setdefault("stt_rtf", heard.seconds / duration)
+    result.measurements.update(
+        recognized_text=heard.text,
+        wer=errors["wer"],
+        cer=errors["cer"],
+        dnsmos_p808=scores["p808"],
+        dnsmos_sig=scores["sig"],
+        dnsmos_bak=scores["bak"],
+        dnsmos_ovrl=scores["ovrl"],
+        loudness_lufs=audio.integrated_loudness(result.audio, result.sample_rate),
+        duration_s=duration,
+    )
+
+
+def synthesize_item(*, text: str, language: str, style: dict, config: dict, cache_dir: Path) -> ItemResult:
+    """Synthesis mode: text → TTS in a style, then the round-trip measurements."""
+    loaded = load_models(config, cache_dir, with_llm=False)
+    spoken = speak(text, language=language, style=style, config=config)
+    duration = len(spoken.audio) / spoken.sample_rate
+    result = ItemResult(
+        audio=spoken.audio,
+        sample_rate=spoken.sample_rate,
+        text=text,
+        measurements={
+            "tts_ms": spoken.seconds * 1000,
+            "tts_rtf": spoken.seconds / duration,
+            "total_ms": spoken.seconds * 1000,
+        },
+    )
+    measure(result, reference=text, language=language, config=config, loaded=loaded)
+    return result
+
+
+def converse_item(
+    *,
+    prompt_text: str,
+    prompt_audio: tuple[np.ndarray, int] | None,
+    language: str,
+    style: dict,
+    config: dict,
+    cache_dir: Path,
+) -> ItemResult:
+    """Conversation mode: spoken prompt → STT → LLM streamed sentence by sentence into TTS."""
+    loaded = load_models(config, cache_dir, with_llm=True)
+    if prompt_audio is None:
+        spoken = speak(prompt_text, language=language, style=NEUTRAL_PROMPT_STYLE, config=config)
+        prompt_audio = (spoken.audio, spoken.sample_rate)
+    prompt_16k = audio.resample(prompt_audio[0], prompt_audio[1], STT_RATE)
+    timings = _run_conversation(prompt_16k, language=language, style=style, config=config, loaded=loaded)
+    errors = textnorm.utterance_errors(
+        prompt_text, timings["prompt_text"], method=textnorm.default_method(language), language=language
+    )
+    timings["prompt_wer"] = errors["wer"]
+    reply_audio = timings.pop("audio")
+    result = ItemResult(
+        audio=reply_audio,
+        sample_rate=timings.pop("sample_rate"),
+        text=timings.pop("reply"),
+        measurements=timings,
+    )
+    measure(result, reference=result.text, language=language, config=config, loaded=loaded)
+    return result
+
+
+NEUTRAL_PROMPT_STYLE = {"length_scale": 1.0, "noise_scale": 0.667, "noise_w_scale": 0.8, "volume": 1.0}
+
+
+def _run_conversation(
+    prompt_16k: np.ndarray, *, language: str, style: dict, config: dict, loaded: LoadedModels
+) -> dict:
+    started = time.perf_counter()
+    heard = stt.transcribe(loaded.whisper, prompt_16k, language=language, beam_size=config["stt_beam_size"])
+    if not heard.text.strip():
+        raise ValueError("STT heard nothing in the prompt audio")
+    stream = llm.stream_reply(
+        loaded.llm,
+        system_prompt=config["llm_system_prompt"],
+        user_text=heard.text,
+        max_tokens=config["llm_max_tokens"],
+        temperature=config["llm_temperature"],
+    )
+    chunks, sample_rate, tts_seconds, first_audio = [], 0, 0.0, None
+    for sentence in stream:
+        spoken = speak(sentence, language=language, style=style, config=config)
+        chunks.append(spoken.audio)
+        sample_rate, tts_seconds = spoken.sample_rate, tts_seconds + spoken.seconds
+        if first_audio is None:
+            first_audio = time.perf_counter() - started
+    total = time.perf_counter() - started
+    reply = stream.result
+    if not chunks:
+        raise ValueError("the LLM produced no text to speak")
+    reply_audio = np.concatenate(chunks)
+    return {
+        "audio": reply_audio,
+        "sample_rate": sample_rate,
+        "reply": reply.text,
+        "prompt_text": heard.text,
+        "stt_ms": heard.seconds * 1000,
+        "tts_ms": tts_seconds * 1000,
+        "tts_rtf": tts_seconds / (len(reply_audio) / sample_rate),
+        # The stream's wall time includes the TTS calls made between its sentences.
+        "llm_ms": (total - heard.seconds - tts_seconds) * 1000,
+        "llm_first_token_ms": (reply.first_token_seconds or 0) * 1000,
+        "llm_tokens": reply.tokens,
+        "llm_tokens_per_s": reply.tokens / max(total - heard.seconds - tts_seconds, 1e-9),
+        "first_audio_ms": first_audio * 1000,
+        "total_ms": total * 1000,
+    }
