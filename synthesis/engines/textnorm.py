@@ -3,6 +3,17 @@
 The same function runs on both sides, so a rule only has to map the written and the
 spoken form of something to one string ("Dr." and "doctor" -> "doctor"); it never has
 to be "correct" English.
+
+"english" (after Whisper's EnglishTextNormalizer), in this order:
+1. NFKC; "1,000" -> "1000"; "3.5" -> "3 point 5"; "%" -> "percent"; "&" -> "and".
+2. basic: casefold, punctuation and symbols to spaces (apostrophes inside words kept).
+3. Per word: titles and abbreviations spelled out (_ABBREVIATIONS: mr -> mister, st -> saint,
+   ...), contractions expanded (_CONTRACTIONS, then n't/'re/'ve/'ll/'m/'d; "'s" is left alone
+   as it may be "is", "has" or a possessive), fillers dropped (_FILLERS: uh, um, hmm, ...).
+4. Runs of cardinal number words to digits ("twenty five" -> "25", "a hundred and one" -> "101").
+5. Accents removed ("café" -> "cafe").
+Unlike Whisper it does not delete bracketed text (a TTS script may say it aloud), convert
+British spellings, ordinals, currencies or years read in pairs ("nineteen ninety" -> "19 90").
 """
 
 import re

@@ -1,0 +1,169 @@
+"""Rater screening: the ITU-T P.808 crowdsourcing toolkit's rules plus CrowdMOS's correlation rule.
+
+Pure functions on plain rows; annotations.services turns the result into exclusions.
+"""
+
+import dataclasses
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+KINDS = ("test", "gold", "trap")
+
+FLAG_DESCRIPTIONS = {
+    "not_played_to_end": "did not play every clip to the end",
+    "failed_trap": "answered a trapping clip with a score other than the one it asked for",
+    "gold_off": "rated a gold clip further from its known score than the tolerance",
+    "straight_lining": "gave (nearly) the same score to every clip",
+    "low_correlation": "disagreed with the other raters on the same clips",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ScreeningResult:
+    """Outcome of screening one rater: flags (codes), reasons (sentences) and the numbers behind them."""
+
+    rater: Hashable
+    flags: tuple[str, ...]
+    reasons: tuple[str, ...]
+    n_test_votes: int
+    variance: float | None
+    correlation: float | None
+
+    @property
+    def excluded(self) -> bool:
+        return bool(self.flags)
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data.update(flags=list(self.flags), reasons=list(self.reasons), excluded=self.excluded)
+        return data
+
+
+def screen_raters(
+    ratings: Iterable[tuple[Hashable, Hashable, float, bool, str]],
+    *,
+    gold: Mapping[Hashable, float],
+    traps: Mapping[Hashable, float],
+    min_variance: float | None = 0.1,
+    min_correlation: float | None = 0.25,
+    gold_tolerance: float = 1,
+) -> dict[Hashable, ScreeningResult]:
+    """Screen each rater of rows (rater, item, score, played_to_end, kind), kind in KINDS.
+
+    gold maps gold items to their expected score, traps maps trapping items to the score the
+    clip instructs. A rater is excluded on any flag; None disables the variance or correlation rule.
+    """
+    frame = pd.DataFrame(list(ratings), columns=["rater", "item", "score", "played_to_end", "kind"])
+    frame = frame.astype({"score": float, "played_to_end": bool})
+    _check_kinds(frame, gold, traps)
+    test = frame[frame["kind"] == "test"]
+    correlations = _correlations_with_others(test) if min_correlation is not None else {}
+    results = {}
+    for rater, own in frame.groupby("rater", sort=False):
+        votes = own.loc[own["kind"] == "test", "score"].to_numpy()
+        # Sample variance (ddof=1), as the P.808 toolkit's statistics.variance; a single vote
+        # says nothing about straight-lining, so fewer than 2 test votes are not judged.
+        variance = float(np.var(votes, ddof=1)) if votes.size >= 2 else None
+        r = correlations.get(rater)
+        flags = _session_flags(own, gold, traps, gold_tolerance)
+        flags += _consistency_flags(variance, r, min_variance, min_correlation)
+        results[rater] = ScreeningResult(
+            rater=rater,
+            flags=tuple(code for code, _ in flags),
+            reasons=tuple(reason for _, reason in flags),
+            n_test_votes=int(votes.size),
+            variance=variance,
+            correlation=r,
+        )
+    return results
+
+
+def _check_kinds(
+    frame: pd.DataFrame, gold: Mapping[Hashable, float], traps: Mapping[Hashable, float]
+) -> None:
+    """Refuse unknown clip kinds and gold/trap clips without an expected score."""
+    unknown = set(frame["kind"]) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown clip kinds {sorted(map(str, unknown))}; expected {KINDS}")
+    for kind, expected in (("gold", gold), ("trap", traps)):
+        missing = set(frame.loc[frame["kind"] == kind, "item"]) - set(expected)
+        if missing:
+            raise ValueError(f"no expected score for {kind} items {sorted(map(str, missing))}")
+
+
+def _session_flags(
+    own: pd.DataFrame, gold: Mapping[Hashable, float], traps: Mapping[Hashable, float], gold_tolerance: float
+) -> list[tuple[str, str]]:
+    """The P.808 acceptance rules: every clip played to the end, traps right, gold within tolerance."""
+    flags = []
+    unplayed = int((~own["played_to_end"]).sum())
+    if unplayed:
+        flags.append(("not_played_to_end", f"did not play {unplayed} clip(s) to the end"))
+    trap_rows = own[own["kind"] == "trap"]
+    wrong = [
+        (s, traps[i]) for i, s in zip(trap_rows["item"], trap_rows["score"], strict=True) if s != traps[i]
+    ]
+    if wrong:
+        details = ", ".join(f"gave {s:g}, asked for {e:g}" for s, e in wrong)
+        flags.append(("failed_trap", f"answered {len(wrong)} trapping clip(s) wrongly ({details})"))
+    gold_rows = own[own["kind"] == "gold"]
+    scored = zip(gold_rows["item"], gold_rows["score"], strict=True)
+    off = [(s, gold[i]) for i, s in scored if abs(s - gold[i]) > gold_tolerance]
+    if off:
+        details = ", ".join(f"gave {s:g}, expected {e:g}" for s, e in off)
+        flags.append(
+            ("gold_off", f"rated {len(off)} gold clip(s) more than {gold_tolerance:g} off ({details})")
+        )
+    return flags
+
+
+def _consistency_flags(
+    variance: float | None, r: float | None, min_variance: float | None, min_correlation: float | None
+) -> list[tuple[str, str]]:
+    """Straight-lining (P.808 toolkit) and low correlation with the other raters (CrowdMOS)."""
+    flags = []
+    if min_variance is not None and variance is not None and variance < min_variance:
+        flags.append(("straight_lining", f"votes barely vary (variance {variance:.2f} < {min_variance:g})"))
+    if min_correlation is not None and r is not None and r < min_correlation:
+        flags.append(
+            ("low_correlation", f"votes disagree with the other raters (r = {r:.2f} < {min_correlation:g})")
+        )
+    return flags
+
+
+def _correlations_with_others(test: pd.DataFrame) -> dict[Hashable, float | None]:
+    """Pearson r of each rater's votes with the mean vote of the other raters on the same items.
+
+    None (not judged) with fewer than 3 shared items or when either side is constant.
+    """
+    cells = test.groupby(["rater", "item"], sort=False)["score"].agg(["sum", "count"]).reset_index()
+    item_totals = cells.groupby("item", sort=False)[["sum", "count"]].transform("sum")
+    others_count = (item_totals["count"] - cells["count"]).astype(float)
+    cells["own"] = cells["sum"] / cells["count"]
+    cells["others"] = (item_totals["sum"] - cells["sum"]) / others_count.where(others_count > 0)
+    result: dict[Hashable, float | None] = {}
+    for rater, shared in cells.dropna(subset=["others"]).groupby("rater", sort=False):
+        own, others = shared["own"].to_numpy(), shared["others"].to_numpy()
+        if len(shared) < 3 or np.ptp(own) == 0 or np.ptp(others) == 0:
+            result[rater] = None
+        else:
+            result[rater] = float(stats.pearsonr(own, others).statistic)
+    return result
+
+
+def vote_z_scores(votes: Sequence[float]) -> list[float]:
+    """z-scores with the population SD (ddof=0), as the P.808 toolkit's scipy.stats.zscore."""
+    v = np.asarray(votes, dtype=float)
+    sd = float(v.std()) if v.size else 0.0
+    if v.size < 2 or sd == 0 or math.isnan(sd):
+        return [0.0] * int(v.size)
+    return ((v - v.mean()) / sd).tolist()
+
+
+def outlier_votes_z(votes: Sequence[float], threshold: float = 3.29) -> list[bool]:
+    """Flag the votes with |z| >= threshold (3.29: two-sided p < .001), as the P.808 toolkit drops them."""
+    return [abs(z) >= threshold for z in vote_z_scores(votes)]

@@ -1,0 +1,420 @@
+"""Statistics for listening tests: pure functions on numbers, lists and numpy arrays.
+
+Callers pass plain values (from `values_list`), never querysets, and get dicts of floats
+(None where a value is undefined) that serialise to JSON as they are. Each function is
+checked against published reference values in tests/annotations/test_stats.py.
+Rater screening lives in annotations.screening.
+"""
+
+import math
+import warnings
+from collections.abc import Hashable, Sequence
+
+import jiwer
+import krippendorff
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import sparse, stats
+from statsmodels.stats.multitest import multipletests
+
+from synthesis.engines.textnorm import NORMALISATION_DESCRIPTIONS, normalize
+
+ALPHA_LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+# One percentile method everywhere (UI and exports name it); the other is for comparison only.
+PERCENTILE_METHOD = "linear"
+PERCENTILE_METHODS = {
+    "linear": ("linear", "linear interpolation (numpy default, Hyndman & Fan type 7)"),
+    "nearest_rank": ("inverted_cdf", "nearest rank (Hyndman & Fan type 1)"),
+}
+
+
+def _num(value: float | None) -> float | None:
+    """A plain float, or None for NaN/None, so results serialise to JSON."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
+    """Integer codes 0..k-1 for any hashable labels, and k."""
+    codes, uniques = pd.factorize(pd.Series(list(labels), dtype=object))
+    return codes, len(uniques)
+
+
+# --- MOS and confidence intervals -------------------------------------------------------------
+
+
+def mos_summary(votes: Sequence[float]) -> dict:
+    """n, mean, sd (ddof=1) and 95% CI half-widths: normal (P.808 toolkit) and t-based (P.1401)."""
+    v = np.asarray(votes, dtype=float)
+    n = int(v.size)
+    if n < 2:
+        return {
+            "n": n,
+            "mean": _num(v.mean()) if n else None,
+            "sd": None,
+            "ci95_normal": None,
+            "ci95_t": None,
+        }
+    sd = float(v.std(ddof=1))
+    return {
+        "n": n,
+        "mean": float(v.mean()),
+        "sd": sd,
+        "ci95_normal": 1.96 * sd / math.sqrt(n),
+        "ci95_t": float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n),
+    }
+
+
+def crowdmos_ci(matrix: Sequence[Sequence[float]] | np.ndarray) -> dict:
+    """MOS and 95% CI of a raters x items matrix (NaN = missing) under CrowdMOS (Ribeiro et al. 2011).
+
+    Model Z_ij = mu + x_i (rater) + y_j (item) + e_ij, as in the `mean-opinion-score`
+    package whose README example this reproduces: v_su = mean over raters (>= 2 ratings) of
+    each rater's population variance (rater fixed, items vary: v_s + v_u), v_wu = the same
+    over items (v_w + v_u), v_swu = population variance of all ratings; solve for
+    v_s, v_w, v_u, clip at 0; Var(mu) = v_s*sum(M_j^2)/T^2 + v_w*sum(N_i^2)/T^2 + v_u/T.
+    Half-width t(0.975, min(raters, items) - 1)*sqrt(Var(mu)), the shape counting all-missing
+    rows and columns. "ci95_default" is 1.96*sigma(ddof=0)/sqrt(T), treating ratings as independent.
+    """
+    z = np.asarray(matrix, dtype=float)
+    rated = ~np.isnan(z)
+    total = int(rated.sum())
+    df = min(z.shape) - 1
+    result = {"mos": None, "ci95": None, "ci95_default": None, "n": total, "df": df}
+    result.update(raters=z.shape[0], items=z.shape[1], v_s=None, v_w=None, v_u=None)
+    if total == 0:
+        return result
+    result["mos"] = float(np.nanmean(z))
+    if total < 2:
+        return result
+    result["ci95_default"] = 1.96 * float(np.nanstd(z)) / math.sqrt(total)
+    v_s, v_w, v_u = _crowdmos_components(z)
+    per_item, per_rater = rated.sum(axis=0), rated.sum(axis=1)
+    var_mu = (v_s * np.sum(per_item**2) + v_w * np.sum(per_rater**2)) / total**2 + v_u / total
+    if df >= 1:
+        result["ci95"] = float(stats.t.ppf(0.975, df) * math.sqrt(var_mu))
+    result.update(v_s=v_s, v_w=v_w, v_u=v_u)
+    return result
+
+
+def _crowdmos_components(z: np.ndarray) -> tuple[float, float, float]:
+    """v_s (item), v_w (rater), v_u (residual) of the CrowdMOS model, clipped at 0."""
+    v_swu = float(np.nanvar(z))
+    # Without a rater who rated >= 2 items, v_su is undefined and v_w cannot be told from v_u
+    # (and likewise for items); using v_swu there solves to v_w = 0 with v_u taking its share,
+    # which leaves Var(mu) unchanged because then every N_i is 1 (resp. every M_j).
+    v_su = _mean_row_variance(z)
+    v_wu = _mean_row_variance(z.T)
+    targets = [v_swu if math.isnan(v_su) else v_su, v_swu if math.isnan(v_wu) else v_wu, v_swu]
+    solved = np.linalg.solve(np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float), targets)
+    v_s, v_w, v_u = (float(x) for x in np.clip(solved, 0, None))
+    return v_s, v_w, v_u
+
+
+def _mean_row_variance(z: np.ndarray) -> float:
+    """Mean population variance of the rows with at least two values; NaN if there are none."""
+    counts = (~np.isnan(z)).sum(axis=1)
+    rows = z[counts >= 2]
+    return float(np.mean(np.nanvar(rows, axis=1))) if len(rows) else math.nan
+
+
+def crowdmos_ci_long(raters: Sequence[Hashable], items: Sequence[Hashable], scores: Sequence[float]) -> dict:
+    """crowdmos_ci on long-format rows (one per rating); the matrix holds only raters/items seen."""
+    if not len(raters) == len(items) == len(scores):
+        raise ValueError("raters, items and scores must have the same length")
+    r, n_r = _codes(raters)
+    i, n_i = _codes(items)
+    if len(np.unique(r * n_i + i)) < len(r):
+        raise ValueError("a rater rated the same item more than once; the CrowdMOS matrix holds one each")
+    matrix = np.full((n_r, n_i), np.nan)
+    matrix[r, i] = np.asarray(scores, dtype=float)
+    return crowdmos_ci(matrix)
+
+
+def bootstrap_ci(
+    raters: Sequence[Hashable],
+    items: Sequence[Hashable],
+    scores: Sequence[float],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Percentile CI of the mean from a two-way bootstrap resampling raters and items independently.
+
+    Each replicate draws raters and items with replacement and takes the mean of every rating
+    in the crossed resample, a rating counting (times its rater was drawn) x (times its item was
+    drawn). Replicates whose resample holds no rating are dropped ("n_valid").
+    """
+    s = np.asarray(scores, dtype=float)
+    result = {"mean": None, "low": None, "high": None, "level": level, "n_boot": n_boot, "n_valid": 0}
+    if s.size == 0:
+        return result
+    r, n_r = _codes(raters)
+    i, n_i = _codes(items)
+    # Sum and count of ratings per (rater, item) cell; sparse so large, thin designs stay cheap.
+    sums = sparse.csr_matrix((s, (r, i)), shape=(n_r, n_i))
+    counts = sparse.csr_matrix((np.ones_like(s), (r, i)), shape=(n_r, n_i))
+    rng = np.random.default_rng(seed)
+    # Drawing n of n with replacement = a multinomial count of how often each one is drawn.
+    w_r = rng.multinomial(n_r, np.full(n_r, 1 / n_r), size=n_boot).astype(float)
+    w_i = rng.multinomial(n_i, np.full(n_i, 1 / n_i), size=n_boot).astype(float)
+    numerator = ((sums.T @ w_r.T).T * w_i).sum(axis=1)
+    denominator = ((counts.T @ w_r.T).T * w_i).sum(axis=1)
+    valid = denominator > 0
+    means = numerator[valid] / denominator[valid]
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    result.update(mean=float(s.mean()), low=float(low), high=float(high), n_valid=int(valid.sum()))
+    return result
+
+
+# --- Hypothesis tests -------------------------------------------------------------------------
+
+
+def wilcoxon_paired(x: Sequence[float], y: Sequence[float], alternative: str = "two-sided") -> dict:
+    """Wilcoxon signed-rank test of x - y (scipy picks the exact distribution when n is small, no ties)."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = int(x_arr.size)
+    if n == 0 or np.all(x_arr == y_arr):
+        # No non-zero difference: nothing to test (scipy would warn and divide by zero).
+        return {"statistic": None, "p": None, "n": n, "alternative": alternative}
+    result = stats.wilcoxon(x_arr, y_arr, alternative=alternative)
+    return {"statistic": _num(result.statistic), "p": _num(result.pvalue), "n": n, "alternative": alternative}
+
+
+def paired_t(x: Sequence[float], y: Sequence[float]) -> dict:
+    """Paired t-test of x - y, two-sided."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = int(x_arr.size)
+    if n < 2:
+        return {"statistic": None, "p": None, "df": None, "n": n, "mean_difference": None}
+    result = stats.ttest_rel(x_arr, y_arr)
+    return {
+        "statistic": _num(result.statistic),
+        "p": _num(result.pvalue),
+        "df": n - 1,
+        "n": n,
+        "mean_difference": float(np.mean(x_arr - y_arr)),
+    }
+
+
+def mann_whitney(x: Sequence[float], y: Sequence[float], alternative: str = "two-sided") -> dict:
+    """Mann-Whitney U test of independent samples; U is the statistic of x."""
+    if len(x) == 0 or len(y) == 0:
+        return {"statistic": None, "p": None, "n_x": len(x), "n_y": len(y), "alternative": alternative}
+    result = stats.mannwhitneyu(x, y, alternative=alternative)
+    return {
+        "statistic": _num(result.statistic),
+        "p": _num(result.pvalue),
+        "n_x": len(x),
+        "n_y": len(y),
+        "alternative": alternative,
+    }
+
+
+def holm(pvalues: Sequence[float], alpha: float = 0.05) -> dict:
+    """Holm-Bonferroni step-down correction: reject flags and adjusted p, in the input order."""
+    if len(pvalues) == 0:
+        return {"reject": [], "p_adjusted": [], "alpha": alpha}
+    reject, adjusted, _, _ = multipletests(pvalues, alpha=alpha, method="holm")
+    return {"reject": [bool(v) for v in reject], "p_adjusted": [float(v) for v in adjusted], "alpha": alpha}
+
+
+def compare_conditions(
+    rows: Sequence[tuple[Hashable, Hashable, Hashable, float]], a: Hashable, b: Hashable
+) -> dict:
+    """Compare conditions a and b rated on the same sentences; rows are (rater, sentence, condition, score).
+
+    Three views of B - A: Wilcoxon on per-rater means (raters who rated both), Wilcoxon on
+    per-sentence means (sentences rated in both) and a crossed random-effects model
+    score ~ condition + (1|rater) + (1|sentence). Wilcoxon statistics are for B - A.
+    """
+    frame = pd.DataFrame(list(rows), columns=["rater", "sentence", "condition", "score"])
+    frame = frame[frame["condition"].isin([a, b])].astype({"score": float})
+    scores_a = frame.loc[frame["condition"] == a, "score"]
+    scores_b = frame.loc[frame["condition"] == b, "score"]
+    return {
+        "n_a": int(scores_a.size),
+        "n_b": int(scores_b.size),
+        "mean_a": _num(scores_a.mean()),
+        "mean_b": _num(scores_b.mean()),
+        "by_rater": _paired_means(frame, "rater", a, b),
+        "by_sentence": _paired_means(frame, "sentence", a, b),
+        "mixed_model": _mixed_model_difference(frame, b),
+    }
+
+
+def _paired_means(frame: pd.DataFrame, unit: str, a: Hashable, b: Hashable) -> dict:
+    """Wilcoxon of per-unit mean B vs mean A over the units that have both."""
+    means = frame.groupby([unit, "condition"], sort=False)["score"].mean().unstack("condition")
+    if a in means.columns and b in means.columns:
+        both = means[[a, b]].dropna()
+    else:
+        both = pd.DataFrame(columns=[a, b], dtype=float)
+    result = wilcoxon_paired(both[b].to_numpy(), both[a].to_numpy())
+    result["mean_difference"] = _num((both[b] - both[a]).mean()) if len(both) else None
+    return result
+
+
+def _mixed_model_difference(frame: pd.DataFrame, b: Hashable) -> dict:
+    """B - A from a REML fit of score ~ is_b with crossed rater and sentence variance components."""
+    result = {"difference": None, "ci_low": None, "ci_high": None, "p": None, "converged": False}
+    result.update(rater_var=None, sentence_var=None, residual_var=None, error=None, warnings=[])
+    data = pd.DataFrame(
+        {
+            "score": frame["score"].to_numpy(),
+            "is_b": (frame["condition"] == b).to_numpy(dtype=float),
+            "rater": _codes(frame["rater"])[0],
+            "sentence": _codes(frame["sentence"])[0],
+            "group": 0,
+        }
+    )
+    if data["is_b"].nunique() < 2:
+        result["error"] = "both conditions need ratings"
+        return result
+    # statsmodels fits crossed effects as variance components inside one all-encompassing group.
+    components = {"rater": "0 + C(rater)", "sentence": "0 + C(sentence)"}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = smf.mixedlm("score ~ is_b", data, groups="group", re_formula="0", vc_formula=components)
+            # The default (bfgs) stalls on some plain balanced designs; lbfgs converges on them,
+            # and the derivative-free methods are tried only if it does not.
+            fit = model.fit(reml=True, method=["lbfgs", "powell", "nm"])
+    except Exception as exc:  # statsmodels raises many types (LinAlgError, ValueError, ...) on bad designs
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        return result
+    low, high = fit.conf_int().loc["is_b"]
+    result.update(difference=_num(fit.params["is_b"]), ci_low=_num(low), ci_high=_num(high))
+    result.update(p=_num(fit.pvalues["is_b"]), converged=bool(fit.converged), residual_var=_num(fit.scale))
+    result.update(rater_var=_num(fit.vcomp[0]), sentence_var=_num(fit.vcomp[1]))
+    result["warnings"] = sorted({str(w.message) for w in caught})
+    return result
+
+
+# --- Agreement and correlation ----------------------------------------------------------------
+
+
+def krippendorff_alpha(matrix: Sequence[Sequence[float]] | np.ndarray, level: str) -> float | None:
+    """Krippendorff's alpha of a raters x units matrix (NaN = missing); None when undefined."""
+    if level not in ALPHA_LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {ALPHA_LEVELS}")
+    data = np.asarray(matrix, dtype=float)
+    try:
+        return _num(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
+    except ValueError:
+        # The package refuses data with a single distinct value or no pairable unit.
+        return None
+
+
+def correlation(x: Sequence[float], y: Sequence[float]) -> dict:
+    """Pearson and Spearman correlation over the pairs where neither value is NaN."""
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = ~(np.isnan(x_arr) | np.isnan(y_arr))
+    x_arr, y_arr = x_arr[keep], y_arr[keep]
+    n = int(x_arr.size)
+    result = {"n": n, "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    # Fewer than 3 pairs or a constant side: no meaningful correlation.
+    if n < 3 or np.ptp(x_arr) == 0 or np.ptp(y_arr) == 0:
+        return result
+    pearson = stats.pearsonr(x_arr, y_arr)
+    spearman = stats.spearmanr(x_arr, y_arr)
+    result.update(pearson_r=_num(pearson.statistic), pearson_p=_num(pearson.pvalue))
+    result.update(spearman_rho=_num(spearman.statistic), spearman_p=_num(spearman.pvalue))
+    return result
+
+
+# --- WER --------------------------------------------------------------------------------------
+
+
+def corpus_wer(
+    references: Sequence[str], hypotheses: Sequence[str], *, method: str, language: str = "en"
+) -> dict:
+    """Corpus ("micro") WER = (S+D+I)/(H+S+D) summed over utterances, as jiwer 4, after normalisation.
+
+    Empty references are allowed (jiwer 4): their insertions count in S+D+I but add nothing to
+    the denominator; an utterance WER with an empty reference is its number of inserted words.
+    """
+    refs, hyps = _normalised_pairs(references, hypotheses, method, language)
+    result = {
+        "method": method,
+        "method_description": NORMALISATION_DESCRIPTIONS[method],
+        "n_utterances": len(refs),
+    }
+    if not refs:
+        result.update(wer=None, cer=None, mer=None, wil=None, per_utterance_wer=[])
+        result.update(substitutions=0, deletions=0, insertions=0, hits=0, ref_words=0)
+        return result
+    words = jiwer.process_words(refs, hyps)
+    chars = jiwer.process_characters(refs, hyps)
+    result.update(wer=float(words.wer), cer=float(chars.cer), mer=float(words.mer), wil=float(words.wil))
+    result.update(substitutions=words.substitutions, deletions=words.deletions, insertions=words.insertions)
+    result.update(hits=words.hits, ref_words=words.hits + words.substitutions + words.deletions)
+    result["per_utterance_wer"] = [
+        float(jiwer.process_words(r, h).wer) for r, h in zip(refs, hyps, strict=True)
+    ]
+    return result
+
+
+def macro_wer(
+    references: Sequence[str], hypotheses: Sequence[str], *, method: str, language: str = "en"
+) -> float | None:
+    """Mean of the per-utterance WERs (each utterance weighs the same, whatever its length)."""
+    refs, hyps = _normalised_pairs(references, hypotheses, method, language)
+    if not refs:
+        return None
+    return float(np.mean([jiwer.process_words(r, h).wer for r, h in zip(refs, hyps, strict=True)]))
+
+
+def _normalised_pairs(
+    references: Sequence[str], hypotheses: Sequence[str], method: str, language: str
+) -> tuple[list[str], list[str]]:
+    if len(references) != len(hypotheses):
+        raise ValueError("references and hypotheses must have the same length")
+    return [normalize(r, method, language) for r in references], [
+        normalize(h, method, language) for h in hypotheses
+    ]
+
+
+# --- Latency and distributions ----------------------------------------------------------------
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float], method: str = PERCENTILE_METHOD) -> list[float]:
+    """Percentiles qs (0-100) of values with a named method from PERCENTILE_METHODS."""
+    if method not in PERCENTILE_METHODS:
+        raise ValueError(f"unknown percentile method {method!r}; expected one of {tuple(PERCENTILE_METHODS)}")
+    numpy_method = PERCENTILE_METHODS[method][0]
+    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), qs, method=numpy_method)]
+
+
+def latency_summary(values_ms: Sequence[float], *, warmup: int = 0) -> dict:
+    """n, mean, p50/p90/p95/p99 and max of latencies after dropping the first `warmup` (cold starts)."""
+    kept = np.asarray(values_ms, dtype=float)[warmup:]
+    result = {"n": int(kept.size), "warmup_dropped": min(warmup, len(values_ms))}
+    result["percentile_method"] = PERCENTILE_METHODS[PERCENTILE_METHOD][1]
+    if kept.size == 0:
+        result.update(mean=None, p50=None, p90=None, p95=None, p99=None, max=None)
+        return result
+    p50, p90, p95, p99 = percentiles(kept, [50, 90, 95, 99])
+    result.update(mean=float(kept.mean()), p50=p50, p90=p90, p95=p95, p99=p99, max=float(kept.max()))
+    return result
+
+
+def rtf(processing_s: float, audio_s: float) -> float | None:
+    """Real-time factor: processing time / audio duration (below 1 is faster than real time)."""
+    if audio_s <= 0:
+        return None
+    return processing_s / audio_s
+
+
+def distribution(scores: Sequence[float], points: int = 5) -> list[int]:
+    """How many scores fell on each point 1..points of the rating scale."""
+    s = np.asarray(scores, dtype=float)
+    if s.size and (np.any(s != np.round(s)) or s.min() < 1 or s.max() > points):
+        raise ValueError(f"scores must be whole numbers from 1 to {points}")
+    return np.bincount(s.astype(int), minlength=points + 1)[1:].tolist()
