@@ -5,6 +5,7 @@ import os
 import socket
 from datetime import timedelta
 from itertools import product
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -283,4 +284,13 @@ def _is_dead_local_process(claimed_by: str, host: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed worker child can linger as a zombie where nothing reaps orphans; it answers kill(0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] in {"Z", "X"}

@@ -1,0 +1,99 @@
+"""A real Celery worker is SIGKILLed in the middle of an item; a new worker finishes the run.
+
+This runs the project as a user would — separate processes sharing an SQLite file and the
+filesystem broker in a temporary folder — because a killed process cannot be simulated in-process.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.test import SimpleTestCase
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class KilledWorkerTests(SimpleTestCase):
+    def setUp(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="sarai-killed-worker-"))
+        self.env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_DIR"}}
+        self.env.update(
+            SARAI_VAR_DIR=str(self.folder), SARAI_MEDIA_ROOT=str(self.folder / "media"),
+            SARAI_MODEL_CACHE=str(settings.SARAI_MODEL_CACHE), CELERY_BROKER_URL="filesystem://",
+            # A long lease: recovery must come from noticing the dead process, not from a timeout.
+            SARAI_ITEM_LEASE_SECONDS="3600", DJANGO_SETTINGS_MODULE="sarai_eval.settings",
+        )
+        self.workers: list[subprocess.Popen] = []
+        self.addCleanup(self.stop_workers)
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("load_demo")
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def start_worker(self) -> subprocess.Popen:
+        log = open(self.folder / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115 - closed with the process
+        self.addCleanup(log.close)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "sarai_eval", "worker", "--concurrency=1", "--loglevel=INFO"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=30)
+
+    def query(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.folder / "db.sqlite3", timeout=30) as db:
+            return db.execute(sql).fetchall()
+
+    def wait_for(self, sql: str, predicate, timeout: float) -> list[tuple]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.query(sql)
+            if predicate(rows):
+                return rows
+            time.sleep(0.05)
+        logs = "\n".join(p.read_text()[-3000:] for p in self.folder.glob("worker-*.log"))
+        self.fail(f"timed out waiting for {sql!r}; last rows {rows}\n{logs}")
+
+    def test_an_item_running_in_a_killed_worker_is_finished_once_by_the_next_worker(self):
+        self.manage("synthesize", "--set", "demo-en", "--styles", "neutral", "--no-wait")
+        first = self.start_worker()
+        # Wait until one item is done and the next is being synthesised, then kill the whole worker.
+        running = self.wait_for(
+            "SELECT id, claimed_by, (SELECT count(*) FROM synthesis_runitem WHERE status='done') "
+            "FROM synthesis_runitem WHERE status='running'",
+            lambda rows: rows and rows[0][2] >= 1, timeout=180,
+        )
+        killed_item, claimed_by, _ = running[0]
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        self.assertEqual(self.query(f"SELECT status FROM synthesis_runitem WHERE id={killed_item}"),
+                         [("running",)], "the kill must land while the item is running")
+
+        self.start_worker()
+        self.wait_for("SELECT status FROM synthesis_synthesisrun", lambda rows: rows[0][0] == "done", timeout=240)
+        items = self.query("SELECT id, status, attempts, claimed_by FROM synthesis_runitem ORDER BY id")
+        self.assertEqual({status for _, status, _, _ in items}, {"done"})
+        self.assertEqual(len(items), 6)
+        samples = self.query("SELECT run_item_id FROM synthesis_sample")
+        self.assertEqual(sorted(row[0] for row in samples), [row[0] for row in items])  # one each, none lost
+        retried = next(row for row in items if row[0] == killed_item)
+        self.assertEqual(retried[2], 2)
+        self.assertNotEqual(retried[3], claimed_by)
+        self.assertEqual(self.query("SELECT done_count, failed_count, total_count FROM synthesis_synthesisrun"),
+                         [(6, 0, 6)])
