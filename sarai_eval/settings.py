@@ -177,6 +177,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # faster-whisper logs every clip's duration at INFO.
+    "loggers": {"faster_whisper": {"level": "WARNING"}},
 }
 
 if not DEBUG:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from synthesis.forms import SentenceImportForm
@@ -22,6 +22,7 @@ class SentenceSetAdmin(admin.ModelAdmin):
     list_display = ["name", "sentence_count", "created_at"]
     search_fields = ["name", "description"]
     inlines = [SentenceInline]
+    actions = ["queue_run"]
     change_list_template = "admin/synthesis/sentenceset/change_list.html"
 
     def get_queryset(self, request):
@@ -30,6 +31,11 @@ class SentenceSetAdmin(admin.ModelAdmin):
     @admin.display(ordering="n_sentences", description="sentences")
     def sentence_count(self, obj):
         return obj.n_sentences
+
+    @admin.action(description="Queue a synthesis run with the selected sets")
+    def queue_run(self, request, queryset):
+        query = "&".join(f"set={pk}" for pk in queryset.values_list("pk", flat=True))
+        return redirect(f"{reverse('synthesis:run_new')}?{query}")
 
     def get_urls(self):
         extra = [

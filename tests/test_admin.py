@@ -41,3 +41,16 @@ class AdminPagesTests(TestCase):
         )
         self.assertContains(response, "Line 2 is empty")
         self.assertFalse(SentenceSet.objects.filter(name="gappy").exists())
+
+
+class QueueRunActionTests(TestCase):
+    def test_the_sentence_set_action_opens_the_run_form_with_the_sets_chosen(self):
+        self.client.force_login(make_admin())
+        first = SentenceSet.objects.create(name="first")
+        response = self.client.post(
+            reverse("admin:synthesis_sentenceset_changelist"),
+            {"action": "queue_run", "index": 0, "_selected_action": [first.pk]},
+        )
+        self.assertEqual(response.status_code, 302)
+        form_page = self.client.get(response["Location"])
+        self.assertRegex(form_page.content.decode(), rf'<input[^>]*value="{first.pk}"[^>]*checked')

@@ -177,6 +177,7 @@ def _run_conversation(
         user_text=heard.text,
         max_tokens=config["llm_max_tokens"],
         temperature=config["llm_temperature"],
+        seed=config["llm_seed"],
     )
     chunks, sample_rate, tts_seconds, first_audio = [], 0, 0.0, None
     for sentence in stream:

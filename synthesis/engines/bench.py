@@ -1,0 +1,256 @@
+"""Stage timings through the project next to the same library calls made directly, same inputs.
+
+Both sides use the same loaded model objects and run interleaved (project, direct, project, …)
+so that cache and CPU-frequency effects fall on both alike; each figure is a median.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from synthesis.engines import audio, llm, models, mos, pipeline, stt, textnorm, tts
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    project_s: float
+    direct_s: float
+    extra: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.project_s / self.direct_s if self.direct_s else float("nan")
+
+
+def _interleaved(
+    project: Callable[[], object], direct: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    project(), direct()  # one untimed call each: first-call costs are not what is compared
+    mine, theirs = [], []
+    for _ in range(repeat):
+        for func, bucket in ((project, mine), (direct, theirs)):
+            started = time.perf_counter()
+            func()
+            bucket.append(time.perf_counter() - started)
+    return statistics.median(mine), statistics.median(theirs)
+
+
+def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTiming, np.ndarray, int]:
+    from piper import SynthesisConfig
+
+    model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
+    voice = tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
+    syn = SynthesisConfig(
+        length_scale=style["length_scale"],
+        noise_scale=style["noise_scale"],
+        noise_w_scale=style["noise_w_scale"],
+        volume=style["volume"],
+    )
+
+    def direct():
+        return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
+
+    mine, theirs = _interleaved(
+        lambda: pipeline.speak(text, language="en", style=style, config=config), direct, repeat
+    )
+    result = pipeline.speak(text, language="en", style=style, config=config)
+    seconds = len(result.audio) / result.sample_rate
+    timing = StageTiming("TTS (Piper)", mine, theirs, f"RTF {mine / seconds:.3f} ({seconds:.2f} s audio)")
+    return timing, result.audio, result.sample_rate
+
+
+def time_stt(whisper, audio_16k: np.ndarray, repeat: int) -> StageTiming:
+    def direct():
+        segments, _ = whisper.transcribe(
+            audio_16k, language="en", beam_size=1, vad_filter=False, condition_on_previous_text=False
+        )
+        return " ".join(s.text.strip() for s in segments)
+
+    mine, theirs = _interleaved(lambda: stt.transcribe(whisper, audio_16k, language="en"), direct, repeat)
+    seconds = len(audio_16k) / pipeline.STT_RATE
+    return StageTiming("STT (faster-whisper)", mine, theirs, f"RTF {mine / seconds:.3f}")
+
+
+def time_llm(model, config: dict, prompt: str, max_tokens: int, repeat: int) -> StageTiming:
+    messages = [
+        {"role": "system", "content": config["llm_system_prompt"]},
+        {"role": "user", "content": prompt},
+    ]
+    kwargs = {"max_tokens": max_tokens, "temperature": 0.0, "seed": config["llm_seed"]}
+
+    def direct():
+        return "".join(
+            c["choices"][0]["delta"].get("content") or ""
+            for c in model.create_chat_completion(messages=messages, stream=True, **kwargs)
+        )
+
+    def project():
+        return llm.generate(model, system_prompt=config["llm_system_prompt"], user_text=prompt, **kwargs)
+
+    mine, theirs = _interleaved(project, direct, repeat)
+    result = project()
+    return StageTiming(
+        "LLM (llama.cpp)", mine, theirs, f"{result.tokens} tokens, {result.tokens / mine:.1f} tokens/s"
+    )
+
+
+def time_dnsmos(scorer, audio_16k: np.ndarray, repeat: int) -> StageTiming:
+    mine, theirs = _interleaved(
+        lambda: mos.score_dnsmos(scorer, audio_16k), lambda: scorer(audio_16k, mos.SAMPLE_RATE, False), repeat
+    )
+    return StageTiming("DNSMOS", mine, theirs)
+
+
+def time_item(
+    config: dict, loaded: pipeline.LoadedModels, text: str, style: dict, cache_dir: Path, repeat: int
+) -> StageTiming:
+    """A whole synthesis-mode item: TTS, resample, ASR round trip, WER, DNSMOS, loudness."""
+    import jiwer
+    import pyloudnorm
+    import soxr
+    from piper import SynthesisConfig
+
+    model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
+    voice = tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
+    syn = SynthesisConfig(
+        length_scale=style["length_scale"],
+        noise_scale=style["noise_scale"],
+        noise_w_scale=style["noise_w_scale"],
+        volume=style["volume"],
+    )
+    meter = pyloudnorm.Meter(voice.config.sample_rate)
+
+    def direct():
+        wav = np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
+        wav_16k = soxr.resample(wav, voice.config.sample_rate, pipeline.STT_RATE)
+        segments, _ = loaded.whisper.transcribe(
+            wav_16k, language="en", beam_size=1, vad_filter=False, condition_on_previous_text=False
+        )
+        heard = " ".join(s.text.strip() for s in segments)
+        norm = textnorm.normalize
+        jiwer.process_words(norm(text, "english"), norm(heard, "english") or "")
+        loaded.dnsmos(np.clip(wav_16k, -1, 1), mos.SAMPLE_RATE, False)
+        return meter.integrated_loudness(wav)
+
+    def project():
+        return pipeline.synthesize_item(
+            text=text, language="en", style=style, config=config, cache_dir=cache_dir
+        )
+
+    mine, theirs = _interleaved(project, direct, repeat)
+    return StageTiming("Synthesis item (all measurements)", mine, theirs)
+
+
+def stage_table(
+    config: dict, cache_dir: Path, *, text: str, prompt: str, style: dict, repeat: int, llm_tokens: int
+) -> list[StageTiming]:
+    """Load every default model once, then time each stage both ways."""
+    loaded = pipeline.load_models(config, cache_dir, with_llm=True)
+    tts_timing, wav, rate = time_tts(config, text, style, repeat)
+    # Clipped once here so that the direct DNSMOS call accepts the same input as the project's.
+    wav_16k = np.clip(audio.resample(wav, rate, pipeline.STT_RATE), -1.0, 1.0)
+    return [
+        tts_timing,
+        time_stt(loaded.whisper, wav_16k, repeat),
+        time_llm(loaded.llm, config, prompt, llm_tokens, repeat),
+        time_dnsmos(loaded.dnsmos, wav_16k, repeat),
+        time_item(config, loaded, text, style, cache_dir, repeat),
+    ]
+
+
+def conversation_latency(
+    config: dict, cache_dir: Path, *, prompts: list[str], style: dict, iterations: int, warmup: int
+) -> dict[str, list[float]]:
+    """End-to-end conversation latencies (ms) over many iterations, warm-up iterations dropped."""
+    spoken = {
+        p: pipeline.speak(p, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
+        for p in prompts
+    }
+    series: dict[str, list[float]] = {
+        "stt_ms": [],
+        "llm_ms": [],
+        "tts_ms": [],
+        "first_audio_ms": [],
+        "total_ms": [],
+    }
+    for index in range(warmup + iterations):
+        prompt = prompts[index % len(prompts)]
+        result = pipeline.converse_item(
+            prompt_text=prompt,
+            prompt_audio=(spoken[prompt].audio, spoken[prompt].sample_rate),
+            language="en",
+            style=style,
+            config=config,
+            cache_dir=cache_dir,
+        )
+        if index >= warmup:
+            for key, values in series.items():
+                values.append(result.measurements[key])
+    return series
+
+
+def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
+    """Cold model loads through the project loaders and through the library constructors."""
+    from faster_whisper import WhisperModel
+    from llama_cpp import Llama
+    from piper import PiperVoice
+
+    voice, voice_json = (str(p) for p in models.resolve_piper_voice(config["tts_voice"]))
+    whisper_dir = str(models.resolve_stt_model(config["stt_model"], cache_dir))
+    gguf = str(models.resolve_llm_model(config["llm_model"]))
+    pairs = [
+        (
+            "Load Piper voice",
+            lambda: tts.load_piper.__wrapped__(voice, voice_json, 1),
+            lambda: PiperVoice.load(voice, voice_json),
+        ),
+        (
+            "Load Whisper",
+            lambda: stt.load_whisper.__wrapped__(whisper_dir, "int8", 1),
+            lambda: WhisperModel(whisper_dir, device="cpu", compute_type="int8", cpu_threads=1),
+        ),
+        (
+            "Load LLM",
+            lambda: llm.load_llm.__wrapped__(gguf, config["llm_context_size"], 1, 1234),
+            lambda: Llama(
+                model_path=gguf, n_ctx=config["llm_context_size"], n_threads=1, seed=1234, verbose=False
+            ),
+        ),
+    ]
+    return [StageTiming(name, *_interleaved(mine, theirs, 3)) for name, mine, theirs in pairs]
+
+
+def worker_memory(config: dict, cache_dir: Path, text: str, prompt: str) -> dict:
+    """RSS of this process after loading every default model and running one item of each mode."""
+    import psutil
+
+    pipeline.synthesize_item(
+        text=text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config, cache_dir=cache_dir
+    )
+    pipeline.converse_item(
+        prompt_text=prompt,
+        prompt_audio=None,
+        language="en",
+        style=pipeline.NEUTRAL_PROMPT_STYLE,
+        config=config,
+        cache_dir=cache_dir,
+    )
+    info = psutil.Process().memory_info()
+    return {"rss_bytes": info.rss}
+
+
+if __name__ == "__main__":
+    # `python -m synthesis.engines.bench memory CONFIG_JSON CACHE_DIR TEXT PROMPT`: a fresh process,
+    # so the figure is that of a worker holding the default models and nothing else.
+    _, _, config_json, cache, text_arg, prompt_arg = sys.argv
+    print(json.dumps(worker_memory(json.loads(config_json), Path(cache), text_arg, prompt_arg)), flush=True)
+    # llama-cpp-python's destructor fails noisily during interpreter shutdown; nothing is left to clean.
+    os._exit(0)

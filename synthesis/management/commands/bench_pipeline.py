@@ -1,0 +1,171 @@
+"""Benchmark the pipeline: per-stage cost against direct library calls, worker memory, a full run."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from synthesis import services
+from synthesis.engines import bench, models
+from synthesis.models import PipelineConfig, SentenceSet, StylePreset
+
+BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
+TEXT = "The quarterly report shows a small rise in solar energy sales."
+PROMPT = "What is a good way to start the morning?"
+RSS_BUDGET = 1.5 * 1024**3
+RUN_BUDGET_S = 180
+
+
+class Command(BaseCommand):
+    help = "Time each stage through the project and directly with the library; memory; a 100 × 2 run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--config", default="piper-joe", help="Pipeline configuration to benchmark.")
+        parser.add_argument("--repeat", type=int, default=7, help="Timed calls per stage and side.")
+        parser.add_argument("--llm-tokens", type=int, default=20, help="Tokens per LLM reply.")
+        parser.add_argument("--iterations", type=int, default=100, help="Conversation latency iterations.")
+        parser.add_argument("--warmup", type=int, default=3, help="Conversation iterations not counted.")
+        parser.add_argument(
+            "--run-sentences", type=int, default=100, help="Sentences in the timed run (0 skips)."
+        )
+        parser.add_argument("--workers", type=int, default=2, help="Worker processes for the timed run.")
+
+    def handle(self, *args, **opts):
+        db_config = PipelineConfig.objects.filter(name=opts["config"]).first()
+        if db_config is None:
+            raise CommandError(f"No pipeline configuration {opts['config']!r}; run `manage.py load_demo`.")
+        config, cache = db_config.snapshot(), settings.SARAI_MODEL_CACHE
+        style = StylePreset.objects.get(name="neutral").parameters()
+        self.stdout.write(f"# bench_pipeline · {models.cpu_description()} · config {db_config.name}\n")
+        self.stdout.write(
+            f"Libraries: {', '.join(f'{k} {v}' for k, v in models.library_versions().items())}\n"
+        )
+        stages = bench.stage_table(
+            config,
+            cache,
+            text=TEXT,
+            prompt=PROMPT,
+            style=style,
+            repeat=opts["repeat"],
+            llm_tokens=opts["llm_tokens"],
+        )
+        self._table(
+            f"Per-stage cost, median of {opts['repeat']} interleaved calls (target ratio ≤ 1.05)", stages
+        )
+        self._table("Cold model loads, median of 3", bench.load_timings(config, cache))
+        self._latency(config, cache, style, opts["iterations"], opts["warmup"])
+        self._memory(config, cache)
+        if opts["run_sentences"]:
+            self._run(db_config, opts["run_sentences"], opts["workers"])
+
+    def _table(self, title: str, rows: list[bench.StageTiming]) -> None:
+        self.stdout.write(f"\n## {title}\n")
+        self.stdout.write("| stage | project ms | direct ms | ratio | notes |\n|---|---:|---:|---:|---|")
+        for row in rows:
+            self.stdout.write(
+                f"| {row.stage} | {row.project_s * 1000:.1f} | {row.direct_s * 1000:.1f} | "
+                f"{row.ratio:.3f} | {row.extra} |"
+            )
+
+    def _latency(self, config: dict, cache: Path, style: dict, iterations: int, warmup: int) -> None:
+        prompts = [PROMPT, "Can you suggest a name for a small grey cat?", "How do I keep basil fresh?"]
+        series = bench.conversation_latency(
+            config, cache, prompts=prompts, style=style, iterations=iterations, warmup=warmup
+        )
+        self.stdout.write(
+            f"\n## Conversation latency, {iterations} iterations after {warmup} warm-up "
+            "(ms; percentiles by linear interpolation, numpy default)\n"
+        )
+        self.stdout.write("| measure | mean | P50 | P90 | P99 | max |\n|---|---:|---:|---:|---:|---:|")
+        for key, values in series.items():
+            p50, p90, p99 = np.percentile(values, [50, 90, 99])
+            self.stdout.write(
+                f"| {key} | {np.mean(values):.0f} | {p50:.0f} | {p90:.0f} | {p99:.0f} | {max(values):.0f} |"
+            )
+        stt_tts = np.add(series["stt_ms"], series["tts_ms"])
+        self.stdout.write(
+            f"| stt_ms + tts_ms | {stt_tts.mean():.0f} | {np.percentile(stt_tts, 50):.0f} | "
+            f"{np.percentile(stt_tts, 90):.0f} | {np.percentile(stt_tts, 99):.0f} | {stt_tts.max():.0f} |"
+        )
+
+    def _memory(self, config: dict, cache: Path) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "synthesis.engines.bench",
+            "memory",
+            json.dumps(config),
+            str(cache),
+            TEXT,
+            PROMPT,
+        ]
+        result = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise CommandError(f"memory probe failed: {result.stderr[-2000:]}")
+        rss = json.loads(result.stdout.strip().splitlines()[-1])["rss_bytes"]
+        verdict = "within" if rss < RSS_BUDGET else "OVER"
+        self.stdout.write(
+            f"\n## Worker memory\n\nResident set of one process with every default model loaded "
+            f"after one item of each mode: {rss / 1024**3:.2f} GB ({verdict} the 1.5 GB budget)."
+        )
+
+    def _run(self, config: PipelineConfig, count: int, workers: int) -> None:
+        sentence_set = _bench_set(count)
+        styles = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))
+        run = services.start_run(
+            name=f"bench {count}×{len(styles)}", config=config, sentence_sets=[sentence_set], styles=styles
+        )
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "sarai_eval",
+                "worker",
+                f"--concurrency={workers}",
+                "--loglevel=WARNING",
+            ],
+            cwd=settings.BASE_DIR,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
+        started = time.monotonic()
+        try:
+            while not run.is_finished and time.monotonic() - started < 1800:
+                time.sleep(1)
+                run.refresh_from_db()
+        finally:
+            os.killpg(worker.pid, 15)
+            worker.wait(timeout=60)
+        wall = time.monotonic() - started
+        verdict = "within" if wall < RUN_BUDGET_S else "OVER"
+        self.stdout.write(
+            f"\n## Full run\n\n{run.total_count} items ({count} sentences × {len(styles)} styles, "
+            f"TTS + ASR round trip + WER + DNSMOS + loudness) on {workers} worker processes: {wall:.0f} s "
+            f"from queueing to the last sample, worker start-up and model loading included ({verdict} the "
+            f"{RUN_BUDGET_S} s target); {run.done_count} done, {run.failed_count} failed; "
+            f"{run.total_count / wall:.2f} items/s."
+        )
+
+
+def _bench_set(count: int) -> SentenceSet:
+    name = f"bench-{count}"
+    existing = SentenceSet.objects.filter(name=name).first()
+    if existing:
+        return existing
+    lines = BENCH_SENTENCES.read_text(encoding="utf-8").splitlines()[:count]
+    if len(lines) < count:
+        raise CommandError(f"{BENCH_SENTENCES} has only {len(lines)} sentences.")
+    return services.import_sentences(
+        name=name,
+        data="\n".join(lines).encode(),
+        filename=f"{name}.txt",
+        description="Benchmark sentences composed for the pipeline benchmark.",
+    )
