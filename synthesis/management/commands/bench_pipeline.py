@@ -61,6 +61,7 @@ class Command(BaseCommand):
         self._table("Cold model loads, median of 3", bench.load_timings(config, cache))
         self._latency(config, cache, style, opts["iterations"], opts["warmup"])
         self._memory(config, cache)
+        bench.release_models()
         if opts["run_sentences"]:
             self._run(db_config, opts["run_sentences"], opts["workers"])
 
