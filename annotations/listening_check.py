@@ -1,0 +1,49 @@
+"""The headphone and loudness check played before a test: three tones, find the quiet one.
+
+After Woods et al. (2017), "Headphone screening to facilitate web-based auditory experiments":
+three 200 Hz tones, one 6 dB quieter, one in antiphase between the ears. Over loudspeakers the
+antiphase tone partly cancels and sounds quietest; over headphones the truly quieter tone is easy
+to pick. The reference tones sit at the test's playback loudness, so the volume the evaluator
+sets here is the right one for the clips. Pure numpy: no Django.
+"""
+
+import io
+
+import numpy as np
+import soundfile
+
+from synthesis.engines import audio
+
+CHECK_RATE = 16000
+CHECK_TONE_HZ = 200.0
+CHECK_TONE_S = 0.6
+CHECK_GAP_S = 0.4
+CHECK_RAMP_S = 0.05
+CHECK_QUIET_DB = -6.0
+POSITIONS = (1, 2, 3)
+
+
+def antiphase_position(quietest: int, attempt: int) -> int:
+    """The decoy: one of the two loud tones, alternating between attempts."""
+    others = [position for position in POSITIONS if position != quietest]
+    return others[attempt % 2]
+
+
+def check_tones_wav(*, quietest: int, antiphase: int, target_lufs: float) -> bytes:
+    """Three tones as a 16-bit stereo WAV: tone `quietest` is 6 dB down, tone `antiphase` inverted right."""
+    if quietest == antiphase or {quietest, antiphase} - set(POSITIONS):
+        raise ValueError(f"quietest={quietest} and antiphase={antiphase} must be two different tones of 1-3")
+    t = np.arange(int(CHECK_TONE_S * CHECK_RATE)) / CHECK_RATE
+    # Raised edges: a tone switched on abruptly clicks, and the click is heard over loudspeakers too.
+    ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / CHECK_RAMP_S)
+    tone = (np.sin(2 * np.pi * CHECK_TONE_HZ * t) * ramp).astype(np.float32)
+    tone = audio.match_loudness(tone, CHECK_RATE, target_lufs)
+    gap = np.zeros((int(CHECK_GAP_S * CHECK_RATE), 2), dtype=np.float32)
+    parts = [gap]
+    for position in POSITIONS:
+        left = tone * np.float32(10 ** (CHECK_QUIET_DB / 20) if position == quietest else 1.0)
+        right = -left if position == antiphase else left
+        parts += [np.stack([left, right], axis=1), gap]
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.concatenate(parts), CHECK_RATE, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()

@@ -1,0 +1,81 @@
+"""Create a listening test from the samples of synthesis runs and imported systems."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Scale
+from synthesis.models import Sample
+
+
+def id_score(text: str) -> tuple[int, int]:
+    sample_id, _, score = text.partition("=")
+    if not (sample_id.isdigit() and score.isdigit() and 1 <= int(score) <= 5):
+        raise ValueError(text)
+    return int(sample_id), int(score)
+
+
+class Command(BaseCommand):
+    help = "Create an open listening test: tokens and loudness-matched playback copies for every clip."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True, help="Unique test name (a slug).")
+        parser.add_argument("--run", type=int, action="append", default=[], help="Run id; repeatable.")
+        parser.add_argument(
+            "--system",
+            action="append",
+            default=[],
+            help="Imported/reference samples of this system; repeatable.",
+        )
+        parser.add_argument(
+            "--scale", default="acr-en", help="Scale name, e.g. acr-en, acr-es, naturalness-en."
+        )
+        parser.add_argument("--dimensions", default="overall", help="Comma list; the first is the main one.")
+        parser.add_argument("--ratings-per-sample", type=int, default=8)
+        parser.add_argument("--samples-per-session", type=int, default=20)
+        parser.add_argument("--gold", type=id_score, action="append", default=[], help="SAMPLE_ID=EXPECTED.")
+        parser.add_argument(
+            "--trap", type=id_score, action="append", default=[], help="SAMPLE_ID=INSTRUCTED."
+        )
+        parser.add_argument("--training", type=int, action="append", default=[], help="Practice sample id.")
+        parser.add_argument("--language", default="en", choices=["en", "es"], help="Evaluator interface.")
+        parser.add_argument("--instructions", default="", help="Shown to evaluators before the test.")
+        parser.add_argument("--open-link", action="store_true", help="Accept evaluators by the open link.")
+        parser.add_argument("--redirect-url", default="", help="Where the finish page sends evaluators.")
+
+    def handle(self, *args, **options):
+        scale_name = options["scale"] or f"acr-{options['language']}"
+        scale = Scale.objects.filter(name=scale_name).first()
+        if scale is None:
+            raise CommandError(f"No scale named {scale_name!r}.")
+        origins = [Sample.Origin.IMPORTED, Sample.Origin.REFERENCE]
+        chosen = Q(run__in=options["run"]) | Q(origin__in=origins, system_label__in=options["system"])
+        samples = list(Sample.objects.filter(chosen))
+        by_id = Sample.objects.in_bulk(
+            [i for i, _ in options["gold"] + options["trap"]] + options["training"]
+        )
+        try:
+            test = services.create_test(
+                name=options["name"],
+                samples=samples,
+                scale=scale,
+                dimensions=options["dimensions"].split(","),
+                ratings_per_sample=options["ratings_per_sample"],
+                samples_per_session=options["samples_per_session"],
+                gold={by_id[i]: score for i, score in options["gold"]},
+                traps={by_id[i]: score for i, score in options["trap"]},
+                training=[by_id[i] for i in options["training"]],
+                language=options["language"],
+                instructions=options["instructions"],
+                allow_open_link=options["open_link"],
+                redirect_url=options["redirect_url"],
+            )
+        except KeyError as exc:
+            raise CommandError(f"No sample with id {exc.args[0]}.") from None
+        except services.TestCreationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Created test {test.name} (id {test.pk}) with {test.test_samples.count()} clips.")
+        if test.allow_open_link:
+            link = reverse("annotations:open_link", args=[test.open_token])
+            self.stdout.write(f"Open link: {link}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}")

@@ -1,0 +1,28 @@
+"""Create personal invite links for a listening test and print them, one per line."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import ListeningTest
+
+
+class Command(BaseCommand):
+    help = "Create evaluators with invite tokens and print their links (pseudonym, tab, link)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--test", required=True, help="Test name.")
+        parser.add_argument("--count", type=int, default=10, help="How many links to create.")
+        parser.add_argument(
+            "--base-url", default="http://localhost:8000", help="Scheme and host the evaluators will use."
+        )
+
+    def handle(self, *args, test: str, count: int, base_url: str, **options):
+        listening_test = ListeningTest.objects.filter(name=test).first()
+        if listening_test is None:
+            raise CommandError(f"No listening test named {test!r}.")
+        if not 1 <= count <= 10000:
+            raise CommandError("--count must be between 1 and 10000.")
+        for evaluator in services.invite_evaluators(test=listening_test, count=count):
+            link = base_url.rstrip("/") + reverse("annotations:session", args=[evaluator.token])
+            self.stdout.write(f"{evaluator.pseudonym}\t{link}")

@@ -1,0 +1,472 @@
+"""Listening-test workflows: creating a test, joining it, assignment, the listening check, rating."""
+
+import random
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.text import slugify
+
+from annotations.listening_check import antiphase_position, check_tones_wav
+from annotations.models import Assignment, Evaluator, ListeningTest, Rating, Scale, TestSample
+from annotations.ordering import order_without_neighbours
+from synthesis.engines import audio
+from synthesis.models import Sample
+
+# An evaluator idle this long releases the clips they have not rated yet, so abandoned crowd
+# sessions do not hold samples below their target for ever. A returning evaluator keeps their
+# assignment; the sample may then get a rating more than its target.
+IDLE_RELEASE = timedelta(hours=2)
+# Further ListeningTest fields create_test takes as they are.
+TEST_OPTIONS = (
+    "instructions",
+    "language",
+    "description",
+    "redirect_url",
+    "allow_open_link",
+    "expires_at",
+    "gold_per_session",
+    "traps_per_session",
+)
+MAX_TRAINING_CLIPS = 3
+FALLBACK_TRAINING_CLIPS = 2
+
+
+class TestCreationError(ValueError):
+    """The chosen samples or options cannot make a test; the message says why."""
+
+
+class SessionUnavailable(Exception):
+    """An evaluator link that cannot be used now; code is one of CODES."""
+
+    CODES = ("unknown", "not_started", "closed", "full")
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+class RatingRefused(Exception):
+    """A rating the server will not store; code is one of CODES, detail is for logs."""
+
+    CODES = ("not_assigned", "bad_score", "not_played", "closed")
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+# -- creating a test -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Clip:
+    sample: Sample
+    kind: str
+    expected_score: int | None = None
+    instructed_score: int | None = None
+
+
+def create_test(
+    *,
+    name: str,
+    samples: Iterable[Sample],
+    scale: Scale,
+    dimensions: Iterable[str] = ("overall",),
+    ratings_per_sample: int = 8,
+    samples_per_session: int = 20,
+    gold: dict[Sample, int] | None = None,
+    traps: dict[Sample, int] | None = None,
+    training: Iterable[Sample] = (),
+    **options,
+) -> ListeningTest:
+    """Create an open test whose clips have opaque tokens and loudness-matched playback copies.
+
+    options are further ListeningTest fields (instructions, language, redirect_url, ...).
+    Decoding and loudness matching run here, synchronously and before any transaction opens:
+    a few hundred short clips take seconds, not minutes.
+    """
+    if ListeningTest.objects.filter(name=name).exists():
+        raise TestCreationError(f"A listening test named {name!r} exists already.")
+    clips = _clip_roles(list(samples), gold or {}, traps or {}, list(training))
+    if not any(clip.kind == TestSample.Kind.TEST for clip in clips):
+        raise TestCreationError("Choose at least one sample to rate.")
+    options.setdefault("state", ListeningTest.State.OPEN)
+    fields = {
+        "name": name,
+        "scale": scale,
+        "dimensions": clean_dimensions(dimensions),
+        "ratings_per_sample": ratings_per_sample,
+        "samples_per_session": samples_per_session,
+        **options,
+    }
+    rows = _write_playback_copies(clips)
+    try:
+        with transaction.atomic():
+            test = ListeningTest.objects.create(**fields)
+            for row in rows:
+                row.test = test
+            TestSample.objects.bulk_create(rows)
+    except BaseException:
+        _delete_playback_files(rows)
+        raise
+    return test
+
+
+def clean_dimensions(dimensions: Iterable[str]) -> list[str]:
+    """Lower-case slugs, in order, without repeats; ['overall'] when none are given."""
+    result = []
+    for raw in dimensions:
+        dimension = slugify(raw.strip())
+        if raw.strip() and not dimension:
+            raise TestCreationError(f"{raw!r} is not a usable dimension name (letters, digits, dashes).")
+        if dimension and dimension not in result:
+            result.append(dimension[:40])
+    return result or ["overall"]
+
+
+def _clip_roles(samples: list[Sample], gold: dict, traps: dict, training: list[Sample]) -> list[_Clip]:
+    """One role per sample; training beats trap beats gold beats test."""
+    for label, scores in (("gold", gold), ("trapping", traps)):
+        for sample, score in scores.items():
+            if not 1 <= int(score) <= 5:
+                raise TestCreationError(f"Sample {sample.pk}: the {label} score must be 1 to 5, not {score}.")
+    roles: dict[int, _Clip] = {}
+    for sample in samples:
+        roles[sample.pk] = _Clip(sample, TestSample.Kind.TEST)
+    for sample, score in gold.items():
+        roles[sample.pk] = _Clip(sample, TestSample.Kind.GOLD, expected_score=int(score))
+    for sample, score in traps.items():
+        roles[sample.pk] = _Clip(sample, TestSample.Kind.TRAP, instructed_score=int(score))
+    for sample in training:
+        roles[sample.pk] = _Clip(sample, TestSample.Kind.TRAINING)
+    return list(roles.values())
+
+
+def _write_playback_copies(clips: list[_Clip]) -> list[TestSample]:
+    """Unsaved clip rows whose playback files are written; on any failure no file is left behind."""
+    rate = max(clip.sample.sample_rate for clip in clips)
+    rows: list[TestSample] = []
+    try:
+        for clip in clips:
+            rows.append(_write_playback_copy(clip, rate))
+    except BaseException:
+        _delete_playback_files(rows)
+        raise
+    return rows
+
+
+def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
+    """Decode, resample to the test's common rate, match loudness and store a metadata-free WAV."""
+    sample = clip.sample
+    try:
+        with sample.audio.open("rb") as handle:
+            data, sample_rate = audio.read_audio(handle.read())
+        # One sample rate for every clip, so the WAV header cannot tell systems apart.
+        data = audio.match_loudness(audio.resample(data, sample_rate, rate), rate, settings.SARAI_TARGET_LUFS)
+    except (OSError, ValueError, audio.AudioDecodeError) as exc:
+        raise TestCreationError(f"Sample {sample.pk}: {exc}") from exc
+    row = TestSample(
+        sample=sample,
+        kind=clip.kind,
+        expected_score=clip.expected_score,
+        instructed_score=clip.instructed_score,
+        playback_lufs=audio.integrated_loudness(data, rate),
+    )
+    # The file is named after the clip's random token: its name says nothing about the sample.
+    row.playback_audio.save(f"{row.token}.wav", ContentFile(audio.wav_bytes(data, rate)), save=False)
+    return row
+
+
+def _delete_playback_files(rows: list[TestSample]) -> None:
+    for row in rows:
+        row.playback_audio.delete(save=False)
+
+
+# -- evaluators ----------------------------------------------------------------------------------
+
+
+def join_test(
+    *, test: ListeningTest, external_id: str = "", study_id: str = "", session_id: str = ""
+) -> Evaluator:
+    """The evaluator of an open-link visit: the same participant id always gives the same evaluator."""
+    if external_id:
+        existing = test.evaluators.filter(external_id=external_id).first()
+        if existing:
+            return existing
+    check_open(test)
+    return _create_evaluator(test, external_id=external_id, study_id=study_id, session_id=session_id)
+
+
+def invite_evaluators(*, test: ListeningTest, count: int) -> list[Evaluator]:
+    """Create count evaluators with personal invite tokens."""
+    return [_create_evaluator(test) for _ in range(count)]
+
+
+def _create_evaluator(test: ListeningTest, **fields) -> Evaluator:
+    # Pseudonyms are numbered; two visitors arriving at once may pick the same number, so retry.
+    for _ in range(10):
+        try:
+            with transaction.atomic():
+                return Evaluator.objects.create(test=test, pseudonym=_next_pseudonym(test), **fields)
+        except IntegrityError:
+            external_id = fields.get("external_id")
+            existing = external_id and test.evaluators.filter(external_id=external_id).first()
+            if existing:
+                return existing
+    raise IntegrityError("could not allocate an evaluator pseudonym")
+
+
+def _next_pseudonym(test: ListeningTest) -> str:
+    names = test.evaluators.filter(pseudonym__regex=r"^R[0-9]+$").values_list("pseudonym", flat=True)
+    return f"R{max((int(name[1:]) for name in names), default=0) + 1:03d}"
+
+
+def check_open(test: ListeningTest) -> None:
+    """Raise SessionUnavailable unless the test takes ratings now."""
+    if test.state == ListeningTest.State.DRAFT:
+        raise SessionUnavailable("not_started")
+    if not test.accepts_ratings():
+        raise SessionUnavailable("closed")
+
+
+def give_consent(*, evaluator: Evaluator) -> None:
+    """Record consent, build the assignment and prepare the listening check."""
+    check_open(evaluator.test)
+    assign(evaluator=evaluator)
+    Evaluator.objects.filter(pk=evaluator.pk, consented_at__isnull=True).update(
+        consented_at=timezone.now(), check_quietest=random.SystemRandom().randint(1, 3)
+    )
+    evaluator.refresh_from_db()
+
+
+# -- assignment ----------------------------------------------------------------------------------
+
+
+def assign(*, evaluator: Evaluator, rng: random.Random | None = None) -> list[Assignment]:
+    """The evaluator's clips in order, built once: least-held test clips plus gold and trap clips."""
+    existing = _assignments_of(evaluator)
+    if existing:
+        return existing
+    rng = rng or random.SystemRandom()
+    with transaction.atomic():
+        # Locking the test row serialises concurrent joiners, so two of them never both take
+        # the last slot of a sample that is one rating short of its target.
+        test = ListeningTest.objects.select_for_update().get(pk=evaluator.test_id)
+        if evaluator.assignments.exists():
+            return _assignments_of(evaluator)
+        clips = _choose_clips(test, rng)
+        ordered = order_without_neighbours(clips, key=sentence_key, rng=rng)
+        Assignment.objects.bulk_create(
+            Assignment(evaluator=evaluator, test_sample=clip, position=position)
+            for position, clip in enumerate(ordered)
+        )
+        Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=timezone.now())
+    return _assignments_of(evaluator)
+
+
+def _assignments_of(evaluator: Evaluator) -> list[Assignment]:
+    return list(evaluator.assignments.select_related("test_sample__sample").order_by("position"))
+
+
+def _choose_clips(test: ListeningTest, rng: random.Random) -> list[TestSample]:
+    held = held_counts(test)
+    by_kind: dict[str, list[TestSample]] = {}
+    for clip in test.test_samples.select_related("sample"):
+        by_kind.setdefault(clip.kind, []).append(clip)
+
+    def least_held(kind: str, count: int) -> list[TestSample]:
+        pool = sorted(by_kind.get(kind, []), key=lambda clip: (held[clip.pk], rng.random()))
+        return pool[:count]
+
+    chosen = least_held(TestSample.Kind.TEST, test.samples_per_session)
+    # Under-target clips come first; the session is topped up with the least-rated others so
+    # every session has the same length. Only when no clip needs ratings is the test full.
+    if not chosen or held[chosen[0].pk] >= test.ratings_per_sample:
+        raise SessionUnavailable("full")
+    chosen += least_held(TestSample.Kind.GOLD, test.gold_per_session)
+    return chosen + least_held(TestSample.Kind.TRAP, test.traps_per_session)
+
+
+def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:
+    """Per test-sample id: evaluators who rated it, or hold it in a session active recently."""
+    cutoff = (now or timezone.now()) - IDLE_RELEASE
+    rated = Rating.objects.filter(evaluator=OuterRef("evaluator"), test_sample=OuterRef("test_sample"))
+    rows = (
+        Assignment.objects.filter(test_sample__test=test)
+        .annotate(rated=Exists(rated))
+        .values_list("test_sample_id", "rated", "evaluator__finished_at", "evaluator__last_seen_at")
+    )
+    counts: Counter = Counter()
+    for clip_id, is_rated, finished_at, last_seen_at in rows:
+        active = finished_at is None and last_seen_at is not None and last_seen_at >= cutoff
+        if is_rated or active:
+            counts[clip_id] += 1
+    return counts
+
+
+def sentence_key(clip: TestSample) -> Hashable:
+    """Clips with the same key say the same sentence (in another style or by another system)."""
+    sample = clip.sample
+    if sample.sentence_id:
+        return ("sentence", sample.sentence_id)
+    if sample.text.strip():
+        return ("text", " ".join(sample.text.lower().split()))
+    return ("sample", sample.pk)
+
+
+# -- the listening check -------------------------------------------------------------------------
+
+
+def listening_check_wav(*, evaluator: Evaluator) -> bytes:
+    """The evaluator's current check as a WAV; the answer stays on the server."""
+    quietest = evaluator.check_quietest or 1
+    return check_tones_wav(
+        quietest=quietest,
+        antiphase=antiphase_position(quietest, evaluator.check_attempts),
+        target_lufs=settings.SARAI_TARGET_LUFS,
+    )
+
+
+def answer_check(*, evaluator: Evaluator, answer: int) -> bool:
+    """True if the quiet tone was found; a wrong answer is counted and a new check is dealt."""
+    if evaluator.checked_at:
+        return True
+    if answer == (evaluator.check_quietest or 1):
+        Evaluator.objects.filter(pk=evaluator.pk).update(checked_at=timezone.now())
+        evaluator.refresh_from_db()
+        return True
+    others = [position for position in (1, 2, 3) if position != (evaluator.check_quietest or 1)]
+    evaluator.check_quietest = random.SystemRandom().choice(others)
+    evaluator.check_attempts += 1
+    evaluator.save(update_fields=["check_quietest", "check_attempts"])
+    return False
+
+
+# -- training and rating -------------------------------------------------------------------------
+
+
+def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
+    """The test's training clips or, failing those, test clips outside this evaluator's session."""
+    clips = evaluator.test.test_samples.select_related("sample")
+    training = list(clips.filter(kind=TestSample.Kind.TRAINING).order_by("id")[:MAX_TRAINING_CLIPS])
+    if training:
+        return training
+    assigned = evaluator.assignments.values("test_sample_id")
+    spare = clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned).order_by("id")
+    return list(spare[:FALLBACK_TRAINING_CLIPS])
+
+
+def answer_training(
+    *, evaluator: Evaluator, sample_token: str, scores: dict[str, int], played_to_end: bool
+) -> None:
+    """Move past one training clip; answers are checked like ratings but not stored."""
+    clips = training_clips(evaluator=evaluator)
+    position = next((i for i, clip in enumerate(clips) if clip.token == sample_token), None)
+    if position is None:
+        raise RatingRefused("not_assigned", "not a training clip of this session")
+    if position < evaluator.training_done:
+        return  # a resent answer
+    check_open(evaluator.test)
+    _validate_answer(evaluator.test, scores, played_to_end)
+    done = position + 1
+    Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done)
+    if done >= len(clips):
+        Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(trained_at=timezone.now())
+    evaluator.refresh_from_db()
+
+
+def skip_training_if_none(*, evaluator: Evaluator) -> None:
+    """Tests without any clip to practise on go straight to rating."""
+    if not evaluator.trained_at and not training_clips(evaluator=evaluator):
+        Evaluator.objects.filter(pk=evaluator.pk).update(trained_at=timezone.now())
+        evaluator.refresh_from_db()
+
+
+def current_clip(*, evaluator: Evaluator) -> tuple[Assignment | None, int, int]:
+    """(the first unrated assignment or None, clips rated, clips in the session)."""
+    main = evaluator.test.rated_dimensions[0]
+    rated = Rating.objects.filter(evaluator=evaluator, test_sample=OuterRef("test_sample"), dimension=main)
+    rows = list(
+        evaluator.assignments.select_related("test_sample").annotate(rated=Exists(rated)).order_by("position")
+    )
+    done = sum(row.rated for row in rows)
+    return next((row for row in rows if not row.rated), None), done, len(rows)
+
+
+def submit_rating(
+    *,
+    evaluator: Evaluator,
+    sample_token: str,
+    scores: dict[str, int],
+    played_to_end: bool,
+    play_count: int,
+    time_to_answer_ms: int | None,
+) -> list[Rating]:
+    """Store one answer (every dimension) at once; a resent answer returns the stored ratings."""
+    test = evaluator.test
+    assignment = (
+        evaluator.assignments.select_related("test_sample").filter(test_sample__token=sample_token).first()
+    )
+    if assignment is None:
+        raise RatingRefused("not_assigned", "this clip is not in the evaluator's session")
+    clip = assignment.test_sample
+    stored = list(Rating.objects.filter(evaluator=evaluator, sample_id=clip.sample_id))
+    if {rating.dimension for rating in stored} >= set(test.rated_dimensions):
+        return stored  # first answer wins: a double click or a resend changes nothing
+    if not test.accepts_ratings():
+        raise RatingRefused("closed", "the test takes no ratings now")
+    _validate_answer(test, scores, played_to_end)
+    now = timezone.now()
+    common = {
+        "evaluator": evaluator,
+        "sample_id": clip.sample_id,
+        "test_sample": clip,
+        "played_to_end": True,
+        "play_count": _clamp(play_count, 1, 32767),
+        "time_to_answer_ms": _clamp(time_to_answer_ms, 0, 2**31 - 1),
+        "created_at": now,
+    }
+    with transaction.atomic():
+        ratings = [_create_once(common, dimension, scores[dimension]) for dimension in test.rated_dimensions]
+        Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
+        finish_if_done(evaluator=evaluator)
+    return ratings
+
+
+def finish_if_done(*, evaluator: Evaluator) -> bool:
+    """Mark the session finished once every clip is rated; True if it is finished."""
+    if current_clip(evaluator=evaluator)[0] is None:
+        Evaluator.objects.filter(pk=evaluator.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+    evaluator.refresh_from_db()
+    return evaluator.finished_at is not None
+
+
+def _clamp(value: int | None, low: int, high: int) -> int | None:
+    return None if value is None else min(max(int(value), low), high)
+
+
+def _validate_answer(test: ListeningTest, scores: dict[str, int], played_to_end: bool) -> None:
+    if not played_to_end:
+        raise RatingRefused("not_played", "the browser did not report the clip as played to the end")
+    allowed = {value for value, _ in test.scale.choices()}
+    for dimension in test.rated_dimensions:
+        if scores.get(dimension) not in allowed:
+            raise RatingRefused("bad_score", f"{dimension}={scores.get(dimension)!r} is not on the scale")
+
+
+def _create_once(common: dict, dimension: str, score: int) -> Rating:
+    try:
+        with transaction.atomic():
+            return Rating.objects.create(dimension=dimension, score=score, **common)
+    except IntegrityError:
+        # The same answer arrived twice at once: the other request stored it.
+        return Rating.objects.get(
+            evaluator=common["evaluator"], sample_id=common["sample_id"], dimension=dimension
+        )

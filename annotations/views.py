@@ -1,0 +1,400 @@
+"""Evaluator pages (no account: the token in the URL is the key) and the researchers' test pages.
+
+Evaluator pages speak the test's language, are never cached, and show nothing about a clip but
+its opaque token: no system, style, sentence, run or file name.
+"""
+
+import re
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Q
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from annotations import importing, services
+from annotations.forms import (
+    CheckForm,
+    ConsentForm,
+    CreateTestForm,
+    InviteForm,
+    OpenLinkForm,
+    RatingForm,
+    SampleImportForm,
+)
+from annotations.models import Evaluator, ListeningTest, Scale, TestSample
+
+UNAVAILABLE_STATUS = {"unknown": 404, "bad_link": 400, "not_started": 403, "closed": 410, "full": 410}
+REFUSALS = {
+    "not_assigned": _("This clip is not part of your session. Please reload the page."),
+    "bad_score": _("Please choose one answer for every question."),
+    "not_played": _("Please listen to the clip to the end before answering."),
+    "closed": _("This listening test has closed; no more answers are accepted."),
+}
+DIMENSION_LABELS = {
+    "overall": _("Overall quality"),
+    "quality": _("Quality"),
+    "clarity": _("Clarity"),
+    "naturalness": _("Naturalness"),
+    "expressiveness": _("Expressiveness"),
+    "artifacts": _("Absence of artifacts"),
+    "intelligibility": _("Intelligibility"),
+}
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _unavailable(request, code: str, language: str | None = None) -> HttpResponse:
+    with translation.override(language or translation.get_language()):
+        response = render(
+            request, "annotations/unavailable.html", {"code": code}, status=UNAVAILABLE_STATUS[code]
+        )
+    add_never_cache_headers(response)
+    return response
+
+
+def evaluator_page(view):
+    """Find the evaluator by the URL token; answer in the test's language; friendly pages otherwise."""
+
+    @wraps(view)
+    def wrapper(request, token: str, **kwargs):
+        evaluator = Evaluator.objects.select_related("test__scale").filter(token=token).first()
+        if evaluator is None:
+            return _unavailable(request, "unknown")
+        language = evaluator.test.language
+        with translation.override(language):
+            try:
+                # A finished evaluator may always come back for the completion code.
+                if not evaluator.finished_at:
+                    services.check_open(evaluator.test)
+                response = view(request, evaluator, **kwargs)
+            except services.SessionUnavailable as exc:
+                response = _unavailable(request, exc.code, language)
+        response.headers["Content-Language"] = language
+        add_never_cache_headers(response)
+        return response
+
+    return wrapper
+
+
+def _to_step(evaluator: Evaluator):
+    return redirect(f"annotations:{evaluator.step}", evaluator.token)
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+@require_safe
+def open_link(request, token: str):
+    """Crowd platforms' link: the same PROLIFIC_PID (or, without one, the same browser) resumes."""
+    test = ListeningTest.objects.filter(open_token=token, allow_open_link=True).first()
+    if test is None:
+        return _unavailable(request, "unknown")
+    form = OpenLinkForm(request.GET)
+    if not form.is_valid():
+        return _unavailable(request, "bad_link", test.language)
+    data, remembered = form.cleaned_data, f"annotations-evaluator-{test.pk}"
+    evaluator = None
+    if not data["PROLIFIC_PID"]:
+        evaluator = test.evaluators.filter(token=request.session.get(remembered, ""), external_id="").first()
+    if evaluator is None:
+        try:
+            evaluator = services.join_test(
+                test=test,
+                external_id=data["PROLIFIC_PID"],
+                study_id=data["STUDY_ID"],
+                session_id=data["SESSION_ID"],
+            )
+        except services.SessionUnavailable as exc:
+            return _unavailable(request, exc.code, test.language)
+    request.session[remembered] = evaluator.token
+    return redirect("annotations:session", evaluator.token)
+
+
+@require_safe
+@evaluator_page
+def session(request, evaluator: Evaluator):
+    """The invite link: always sends the evaluator to where the session stands."""
+    return _to_step(evaluator)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@evaluator_page
+def consent(request, evaluator: Evaluator):
+    if evaluator.step != "consent":
+        return _to_step(evaluator)
+    form = ConsentForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.give_consent(evaluator=evaluator)
+        return _to_step(evaluator)
+    context = {"test": evaluator.test, "evaluator": evaluator, "form": form}
+    return render(request, "annotations/consent.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@evaluator_page
+def check(request, evaluator: Evaluator):
+    """The listening check: find the quiet tone among three; a wrong answer deals a new check."""
+    if evaluator.step != "check":
+        return _to_step(evaluator)
+    form = CheckForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if services.answer_check(evaluator=evaluator, answer=form.cleaned_data["answer"]):
+            services.skip_training_if_none(evaluator=evaluator)
+            return _to_step(evaluator)
+        return redirect(reverse("annotations:check", args=[evaluator.token]) + "?again=1")
+    context = {
+        "evaluator": evaluator,
+        "again": "again" in request.GET,
+        "audio_url": reverse("annotations:check_audio", args=[evaluator.token])
+        + f"?n={evaluator.check_attempts}",
+    }
+    return render(request, "annotations/check.html", context)
+
+
+@require_safe
+@evaluator_page
+def check_audio(request, evaluator: Evaluator):
+    if evaluator.step != "check":
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    return _audio_response(request, services.listening_check_wav(evaluator=evaluator))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@evaluator_page
+def training(request, evaluator: Evaluator):
+    """Practice clips: the real page and buttons, answers checked but not stored as ratings."""
+    if request.method == "POST" and evaluator.step in ("training", "rate"):
+        return _answer(request, evaluator, training=True)
+    if evaluator.step != "training":
+        return _to_step(evaluator)
+    clips = services.training_clips(evaluator=evaluator)
+    if not clips:
+        services.skip_training_if_none(evaluator=evaluator)
+        return _to_step(evaluator)
+    index = min(evaluator.training_done, len(clips) - 1)
+    return _rating_page(request, evaluator, clips[index], training=True, number=index + 1, total=len(clips))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@evaluator_page
+def rate(request, evaluator: Evaluator):
+    """One clip per page; the answer is saved at once and the next unrated clip follows."""
+    if request.method == "POST" and evaluator.step in ("rate", "finish"):
+        return _answer(request, evaluator, training=False)
+    if evaluator.step != "rate":
+        return _to_step(evaluator)
+    assignment, done, total = services.current_clip(evaluator=evaluator)
+    if assignment is None:
+        services.finish_if_done(evaluator=evaluator)
+        return _to_step(evaluator)
+    return _rating_page(
+        request, evaluator, assignment.test_sample, training=False, number=done + 1, total=total
+    )
+
+
+def _answer(request, evaluator: Evaluator, *, training: bool):
+    form = RatingForm(request.POST, dimensions=evaluator.test.rated_dimensions)
+    try:
+        if not form.is_valid():
+            raise services.RatingRefused("bad_score", form.errors.as_text())
+        answer = {
+            "evaluator": evaluator,
+            "sample_token": form.cleaned_data["clip"],
+            "scores": form.scores(),
+            "played_to_end": form.cleaned_data["played_to_end"],
+        }
+        if training:
+            services.answer_training(**answer)
+        else:
+            services.submit_rating(
+                **answer,
+                play_count=form.cleaned_data["play_count"] or 0,
+                time_to_answer_ms=form.cleaned_data["time_to_answer_ms"],
+            )
+    except services.RatingRefused as exc:
+        return _refused(request, evaluator, exc.code)
+    next_url = reverse(f"annotations:{evaluator.step}", args=[evaluator.token])
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "next": next_url})
+    return redirect(next_url)
+
+
+def _refused(request, evaluator: Evaluator, code: str):
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "error": REFUSALS[code]}, status=400)
+    # Without JavaScript (or when fetch failed) the page comes back with the message on it.
+    messages.error(request, str(REFUSALS[code]))
+    return redirect(f"annotations:{evaluator.step}", evaluator.token)
+
+
+def _rating_page(request, evaluator: Evaluator, clip: TestSample, *, training: bool, number: int, total: int):
+    test = evaluator.test
+    questions = [
+        {
+            "name": dimension,
+            "label": test.scale.title
+            if index == 0
+            else DIMENSION_LABELS.get(dimension, dimension.capitalize()),
+        }
+        for index, dimension in enumerate(test.rated_dimensions)
+    ]
+    context = {
+        "evaluator": evaluator,
+        "training": training,
+        "clip_token": clip.token,
+        "audio_url": reverse("annotations:clip_audio", args=[evaluator.token, clip.token]),
+        "post_url": reverse(
+            "annotations:training" if training else "annotations:rate", args=[evaluator.token]
+        ),
+        "questions": questions,
+        "choices": list(reversed(test.scale.choices())),
+        "number": number,
+        "total": total,
+    }
+    return render(request, "annotations/rate.html", context)
+
+
+@require_safe
+@evaluator_page
+def finish(request, evaluator: Evaluator):
+    if evaluator.step != "finish":
+        return _to_step(evaluator)
+    return render(request, "annotations/finish.html", {"test": evaluator.test})
+
+
+@require_safe
+def clip_audio(request, token: str, clip: str):
+    """A clip's loudness-matched copy, only for an evaluator whose session holds it."""
+    evaluator = Evaluator.objects.filter(token=token).first()
+    test_sample = evaluator and TestSample.objects.filter(test_id=evaluator.test_id, token=clip).first()
+    if not test_sample or not _may_hear(evaluator, test_sample):
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    with test_sample.playback_audio.open("rb") as handle:
+        data = handle.read()
+    response = _audio_response(request, data)
+    add_never_cache_headers(response)
+    return response
+
+
+def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
+    if evaluator.assignments.filter(test_sample=test_sample).exists():
+        return True
+    return test_sample in services.training_clips(evaluator=evaluator)
+
+
+def _audio_response(request, data: bytes) -> HttpResponse:
+    """WAV bytes under a neutral name, with byte ranges (Safari will not play audio without them)."""
+    match = RANGE.match(request.headers.get("Range", "").strip())
+    size = len(data)
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+        else:
+            start, end = max(size - int(match[2]), 0), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        response = HttpResponse(data[start : end + 1], status=206, content_type="audio/wav")
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = HttpResponse(data, content_type="audio/wav")
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = 'inline; filename="clip.wav"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# -- researcher pages ----------------------------------------------------------------------------
+
+ADD_TEST = "annotations.add_listeningtest"
+
+
+@login_required
+@permission_required(ADD_TEST, raise_exception=True)
+def test_new(request):
+    initial = {"runs": request.GET.getlist("run"), "scale": Scale.objects.filter(name="acr-en").first()}
+    form = CreateTestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            test = services.create_test(
+                name=data["name"],
+                samples=data["samples"],
+                scale=data["scale"],
+                dimensions=data["dimensions"],
+                ratings_per_sample=data["ratings_per_sample"],
+                samples_per_session=data["samples_per_session"],
+                gold=data["gold_samples"],
+                traps=data["trap_samples"],
+                training=data["training_samples"],
+                **{key: data[key] for key in services.TEST_OPTIONS},
+            )
+        except services.TestCreationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Created {test.name} with {test.test_samples.count()} clips.")
+            return redirect("annotations:test_detail", test.pk)
+    return render(request, "annotations/test_new.html", {"form": form})
+
+
+@login_required
+@permission_required("annotations.view_listeningtest", raise_exception=True)
+def test_detail(request, pk: int):
+    test = get_object_or_404(ListeningTest.objects.select_related("scale"), pk=pk)
+    main = test.rated_dimensions[0]
+    evaluators = test.evaluators.annotate(
+        n_assigned=Count("assignments", distinct=True),
+        n_rated=Count("ratings", filter=Q(ratings__dimension=main), distinct=True),
+    ).order_by("created_at")
+    kinds = dict(test.test_samples.values_list("kind").annotate(n=Count("id")))
+    open_link = request.build_absolute_uri(reverse("annotations:open_link", args=[test.open_token]))
+    context = {
+        "test": test,
+        "evaluators": evaluators,
+        "kinds": kinds,
+        "open_link": open_link
+        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+        "invite_base": request.build_absolute_uri("/")[:-1],
+        "invite_form": InviteForm(),
+    }
+    return render(request, "annotations/test_detail.html", context)
+
+
+@require_POST
+@login_required
+@permission_required(ADD_TEST, raise_exception=True)
+def test_invite(request, pk: int):
+    test = get_object_or_404(ListeningTest, pk=pk)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        created = services.invite_evaluators(test=test, count=form.cleaned_data["count"])
+        messages.success(request, f"Created {len(created)} invite links.")
+    else:
+        messages.error(request, "Give a number of invite links between 1 and 500.")
+    return redirect("annotations:test_detail", test.pk)
+
+
+@login_required
+@permission_required("synthesis.add_sample", raise_exception=True)
+def sample_import(request):
+    form = SampleImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            samples = importing.import_samples(
+                source=data["archive"].read(), system_label=data["system_label"], origin=data["origin"]
+            )
+        except importing.SampleImportError as exc:
+            form.add_error("archive", str(exc))
+        else:
+            messages.success(request, f"Imported {len(samples)} samples.")
+            return redirect("annotations:test_new")
+    return render(request, "annotations/sample_import.html", {"form": form})

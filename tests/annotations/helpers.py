@@ -1,0 +1,91 @@
+"""Builders for listening-test tests: real clips through create_test, and an evaluator walking the session."""
+
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Evaluator, ListeningTest, Scale
+from synthesis.models import Sample
+from tests.factories import make_sample, make_sentence_set, tone_wav
+
+SENTENCES = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
+
+
+def make_clip(
+    *, system_label: str = "sys-a", style_name: str = "neutral", sentence=None, freq: float = 220.0, **fields
+) -> Sample:
+    """A sample whose audio is a short tone (frequency chosen per sample so clips differ)."""
+    origin = fields.pop("origin", Sample.Origin.IMPORTED)
+    sample = make_sample(system_label=system_label, style_name=style_name, sentence=sentence, **fields)
+    sample.origin = origin
+    sample.audio.save("clip.wav", ContentFile(tone_wav(seconds=0.5, freq=freq)), save=True)
+    return sample
+
+
+def make_samples(
+    *,
+    sentences: tuple[str, ...] = SENTENCES,
+    styles=("neutral", "warm"),
+    systems=("sys-a",),
+    set_name="set-a",
+) -> list[Sample]:
+    """One sample per sentence x style x system, each sentence linked so neighbours can be checked."""
+    sentence_set = make_sentence_set(name=set_name, texts=sentences)
+    samples = []
+    for sentence in sentence_set.sentences.all():
+        for style_name in styles:
+            for system_label in systems:
+                freq = 200.0 + 40 * len(samples)
+                samples.append(
+                    make_clip(system_label=system_label, style_name=style_name, sentence=sentence, freq=freq)
+                )
+    return samples
+
+
+def build_test(
+    name: str = "mos-test", *, samples: list[Sample] | None = None, scale: str = "acr-en", **options
+) -> ListeningTest:
+    samples = make_samples() if samples is None else samples
+    options.setdefault("ratings_per_sample", 2)
+    options.setdefault("samples_per_session", 4)
+    return services.create_test(name=name, samples=samples, scale=Scale.objects.get(name=scale), **options)
+
+
+def session_url(evaluator: Evaluator, step: str = "session") -> str:
+    return reverse(f"annotations:{step}", args=[evaluator.token])
+
+
+def answer_for(client: Client, evaluator: Evaluator, url: str, score: int = 4, **extra) -> dict:
+    """The POST data the page's script would send for the clip the page shows."""
+    page = client.get(url)
+    data = {
+        "clip": page.context["clip_token"],
+        "played_to_end": "true",
+        "play_count": 1,
+        "time_to_answer_ms": 900,
+    }
+    for question in page.context["questions"]:
+        data[f"score-{question['name']}"] = score
+    data.update(extra)
+    return data
+
+
+def walk_to_rating(client: Client, evaluator: Evaluator) -> None:
+    """Consent, pass the sound check and answer the practice clips, as a browser would."""
+    client.post(session_url(evaluator, "consent"), {"agree": "1"})
+    evaluator.refresh_from_db()
+    client.post(session_url(evaluator, "check"), {"answer": evaluator.check_quietest})
+    evaluator.refresh_from_db()
+    while evaluator.step == "training":
+        url = session_url(evaluator, "training")
+        client.post(url, answer_for(client, evaluator, url))
+        evaluator.refresh_from_db()
+
+
+def rate_everything(client: Client, evaluator: Evaluator, score: int = 4) -> None:
+    url = session_url(evaluator, "rate")
+    evaluator.refresh_from_db()
+    while evaluator.step == "rate":
+        client.post(url, answer_for(client, evaluator, url, score=score))
+        evaluator.refresh_from_db()
