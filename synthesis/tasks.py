@@ -1,9 +1,10 @@
 """Celery adapters: take ids, claim, call the service. Inference happens in services/engines."""
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready
 
 from synthesis import services
+from synthesis.engines import pipeline
 
 
 @shared_task(
@@ -25,3 +26,8 @@ def process_item(item_id: int) -> None:
 def requeue_after_restart(**kwargs) -> None:
     """A worker killed mid-item leaves it RUNNING: hand such items out again when a worker starts."""
     services.requeue_stale_items()
+
+
+@worker_process_shutdown.connect
+def release_models(**kwargs) -> None:
+    pipeline.release_models()

@@ -7,3 +7,10 @@ import tempfile
 os.environ.setdefault("SARAI_MEDIA_ROOT", tempfile.mkdtemp(prefix="sarai-test-media-"))
 os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="sarai-test-broker-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def pytest_unconfigure(config) -> None:
+    """Free the models the tests loaded while the interpreter is still whole."""
+    from synthesis.engines import pipeline
+
+    pipeline.release_models()

@@ -4,7 +4,6 @@ Both sides use the same loaded model objects and run interleaved (project, direc
 so that cache and CPU-frequency effects fall on both alike; each figure is a median.
 """
 
-import gc
 import json
 import os
 import statistics
@@ -227,13 +226,6 @@ def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
         ),
     ]
     return [StageTiming(name, *_interleaved(mine, theirs, 3)) for name, mine, theirs in pairs]
-
-
-def release_models() -> None:
-    """Drop the cached models now: llama-cpp-python's destructor fails if it runs at interpreter exit."""
-    for loader in (tts.load_piper, stt.load_whisper, llm.load_llm, mos.load_dnsmos):
-        loader.cache_clear()
-    gc.collect()
 
 
 def worker_memory(config: dict, cache_dir: Path, text: str, prompt: str) -> dict:

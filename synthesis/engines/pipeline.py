@@ -6,6 +6,7 @@ loading; the first call of a process still pays one-off warm-up costs, which the
 """
 
 import functools
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,13 @@ def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModel
         gguf = models.resolve_llm_model(config["llm_model"])
         model = llm.load_llm(str(gguf), config["llm_context_size"], config["llm_threads"], config["llm_seed"])
     return LoadedModels(whisper=whisper, dnsmos=scorer, llm=model)
+
+
+def release_models() -> None:
+    """Drop the cached models now: llama-cpp-python's destructor fails if it runs at interpreter exit."""
+    for loader in (tts.load_piper, stt.load_whisper, llm.load_llm, mos.load_dnsmos, _warm_up_dnsmos):
+        loader.cache_clear()
+    gc.collect()
 
 
 def model_files(config: dict, cache_dir: Path, *, with_llm: bool) -> list[Path]:

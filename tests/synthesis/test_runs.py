@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 import soundfile as sf
+from django.core.files.base import ContentFile
 from django.test import TestCase, override_settings
 
 from synthesis import services
@@ -129,3 +130,23 @@ class StaleItemTests(RunTestCase):
             self.assertEqual(services.requeue_stale_items(), 1)
         self.assertEqual(len(callbacks), 1)
         self.assertEqual(RunItem.objects.get().status, Status.QUEUED)
+
+
+class ConversationRunTests(RunTestCase):
+    def test_a_conversation_item_times_every_stage_and_a_corrupt_prompt_fails_alone(self):
+        sentence_set = make_sentence_set(texts=("What is the capital of France?", "Name a red fruit."))
+        broken = sentence_set.sentences.get(position=2)
+        broken.reference_audio.save("prompt.wav", ContentFile(b"RIFF....WAVEnot really audio"), save=True)
+        run = self.start(make_config(), [sentence_set], ("neutral",), mode=SynthesisRun.Mode.CONVERSATION)
+        self.process_all(run)
+        self.assertEqual((run.status, run.done_count, run.failed_count), (Status.DONE, 1, 1))
+        self.assertIn("AudioDecodeError", run.items.get(status=Status.FAILED).error)
+        sample = run.samples.get()
+        self.assertIn("france", sample.prompt_text.lower())
+        self.assertTrue(sample.text)  # the LLM's reply, spoken
+        for field in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "first_audio_ms", "total_ms"):
+            self.assertGreater(getattr(sample, field), 0, field)
+        self.assertLessEqual(sample.first_audio_ms, sample.total_ms)
+        self.assertGreater(sample.llm_tokens, 0)
+        self.assertIsNotNone(sample.prompt_wer)
+        self.assertIsNotNone(sample.dnsmos_ovrl)

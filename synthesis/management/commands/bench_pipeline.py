@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from synthesis import services
-from synthesis.engines import bench, models
+from synthesis.engines import bench, models, pipeline
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset
 
 BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         self._table("Cold model loads, median of 3", bench.load_timings(config, cache))
         self._latency(config, cache, style, opts["iterations"], opts["warmup"])
         self._memory(config, cache)
-        bench.release_models()
+        pipeline.release_models()
         if opts["run_sentences"]:
             self._run(db_config, opts["run_sentences"], opts["workers"])
 
