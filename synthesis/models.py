@@ -246,6 +246,9 @@ class RunItem(models.Model):
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this a RUNNING item is free."
     )
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="When its latest message was sent; a long wait means it was lost."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Readable reason when the item failed.")

@@ -1,5 +1,6 @@
 """Workflows across synthesis models. The only module that enqueues synthesis tasks."""
 
+import contextlib
 import logging
 import os
 import socket
@@ -24,6 +25,8 @@ TERMINAL = {Status.DONE, Status.FAILED, Status.CANCELLED}
 # Only a flaky database is worth a retry (tasks.py); any other error is the item's own and is
 # recorded on it, so a bad model path or corrupt audio never stops the rest of the run.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+# An item whose worker process died this often (OOM, a crash in native code) is failed, not retried.
+MAX_ATTEMPTS = 5
 
 
 @transaction.atomic
@@ -99,37 +102,57 @@ def claim_item(*, item_id: int, worker: str) -> RunItem | None:
         claimable |= Q(status=Status.RUNNING, claimed_by=holder)
     with transaction.atomic():
         claimed = RunItem.objects.filter(
-            claimable, pk=item_id, run__status__in=[Status.QUEUED, Status.RUNNING]
+            claimable, pk=item_id, attempts__lt=MAX_ATTEMPTS, run__status__in=[Status.QUEUED, Status.RUNNING]
         ).update(
             status=Status.RUNNING,
             claimed_by=worker,
             started_at=now,
             lease_expires_at=now + timedelta(seconds=settings.SARAI_ITEM_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
         )
         if not claimed:
+            _give_up_if_exhausted(item_id, claimable)
             return None
-        RunItem.objects.filter(pk=item_id).update(attempts=F("attempts") + 1)
         SynthesisRun.objects.filter(items__pk=item_id, status=Status.QUEUED).update(
             status=Status.RUNNING, started_at=now
         )
     return RunItem.objects.select_related("run", "sentence", "style").get(pk=item_id)
 
 
+def _give_up_if_exhausted(item_id: int, claimable: Q) -> None:
+    given_up = RunItem.objects.filter(claimable, pk=item_id, attempts__gte=MAX_ATTEMPTS).update(
+        status=Status.FAILED,
+        error=f"Gave up after {MAX_ATTEMPTS} attempts: the worker process ended before the item finished.",
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+    )
+    if given_up:
+        with transaction.atomic():
+            refresh_progress(run_id=RunItem.objects.values_list("run_id", flat=True).get(pk=item_id))
+
+
 def execute_item(*, item: RunItem) -> None:
     """Run one claimed item through the pipeline (outside any transaction) and store its sample."""
-    run = item.run
     try:
-        record_provenance(run=run)
+        record_provenance(run=item.run)
         result = _run_pipeline(item)
+        store_sample(item=item, result=result)
     except TRANSIENT_ERRORS:
+        _release_quietly(item)
         raise
     except ModelFileError as exc:
         fail_item(item=item, error=f"Model file problem: {exc}")
-        return
     except Exception as exc:
         fail_item(item=item, error=f"{type(exc).__name__}: {exc}")
-        return
-    store_sample(item=item, result=result)
+
+
+def _release_quietly(item: RunItem) -> None:
+    """Give a claimed item back before a retry, so whichever process gets the retry may take it."""
+    # If the database is still away, the lease runs out and the item is handed out again.
+    with contextlib.suppress(*TRANSIENT_ERRORS):
+        RunItem.objects.filter(pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by).update(
+            status=Status.QUEUED, lease_expires_at=None, queued_at=timezone.now()
+        )
 
 
 def _run_pipeline(item: RunItem) -> pipeline.ItemResult:
@@ -171,12 +194,18 @@ def _thread_summary(config: dict) -> str:
     return f"stt {config['stt_threads']}, llm {config['llm_threads']}, tts {config['tts_threads']}, dnsmos 1"
 
 
-def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample:
-    """Save (or replace) the item's one sample and mark the item DONE."""
+def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample | None:
+    """Save (or replace) the item's one sample and mark it DONE, unless another worker took it over."""
     run, fields = item.run, dict(result.measurements)
     duration = fields.pop("duration_s")
     content = ContentFile(audio.wav_bytes(result.audio, result.sample_rate))
     with transaction.atomic():
+        mine = RunItem.objects.filter(pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by).update(
+            status=Status.DONE, error="", finished_at=timezone.now(), lease_expires_at=None
+        )
+        if not mine:
+            logger.warning("run item %s was taken over by another worker; result dropped", item.pk)
+            return None
         sample, _ = Sample.objects.update_or_create(
             run_item=item,
             defaults={
@@ -192,10 +221,9 @@ def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample:
                 **fields,
             },
         )
+        if sample.audio:
+            sample.audio.delete(save=False)  # a re-run replaces the file instead of leaving it behind
         sample.audio.save(f"{sample.pk}.wav", content, save=True)
-        RunItem.objects.filter(pk=item.pk).update(
-            status=Status.DONE, error="", finished_at=timezone.now(), lease_expires_at=None
-        )
         refresh_progress(run_id=run.pk)
     return sample
 
@@ -203,7 +231,7 @@ def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample:
 def fail_item(*, item: RunItem, error: str) -> None:
     logger.warning("run item %s failed: %s", item.pk, error)
     with transaction.atomic():
-        RunItem.objects.filter(pk=item.pk).update(
+        RunItem.objects.filter(pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by).update(
             status=Status.FAILED, error=error[:2000], finished_at=timezone.now(), lease_expires_at=None
         )
         refresh_progress(run_id=item.run_id)
@@ -246,7 +274,9 @@ def retry_failed(*, run: SynthesisRun) -> int:
         )
         if not ids:
             return 0
-        RunItem.objects.filter(pk__in=ids).update(status=Status.QUEUED, error="", finished_at=None)
+        RunItem.objects.filter(pk__in=ids).update(
+            status=Status.QUEUED, error="", finished_at=None, attempts=0, queued_at=timezone.now()
+        )
         SynthesisRun.objects.filter(pk=run.pk).update(status=Status.RUNNING, finished_at=None, error="")
         refresh_progress(run_id=run.pk)
         for item_id in ids:
@@ -254,24 +284,37 @@ def retry_failed(*, run: SynthesisRun) -> int:
     return len(ids)
 
 
-def requeue_stale_items(*, run: SynthesisRun | None = None) -> int:
-    """Hand out again RUNNING items whose worker died: lease expired, or a dead process on this host."""
+def requeue_stale_items() -> int:
+    """Send items again whose message or worker was lost. Returns how many were sent.
+
+    RUNNING items whose lease ran out or whose process on this host is dead go back to QUEUED;
+    QUEUED items waiting longer than a lease (a message lost on the way, e.g. a broker that was
+    down at enqueue time) get a new message. Claims make any duplicate message harmless.
+    """
     from synthesis.tasks import process_item
 
     now, host = timezone.now(), socket.gethostname()
-    running = RunItem.objects.filter(status=Status.RUNNING)
-    if run is not None:
-        running = running.filter(run=run)
+    lease = timedelta(seconds=settings.SARAI_ITEM_LEASE_SECONDS)
+    running = RunItem.objects.filter(status=Status.RUNNING, run__status=Status.RUNNING)
     stale = [
-        item_id
-        for item_id, claimed_by, lease in running.values_list("id", "claimed_by", "lease_expires_at")
-        if (lease is not None and lease < now) or _is_dead_local_process(claimed_by, host)
+        (item_id, claimed_by)
+        for item_id, claimed_by, expires in running.values_list("id", "claimed_by", "lease_expires_at")
+        if (expires is not None and expires < now) or _is_dead_local_process(claimed_by, host)
     ]
+    sent = 0
     with transaction.atomic():
-        for item_id in stale:
-            if RunItem.objects.filter(pk=item_id, status=Status.RUNNING).update(status=Status.QUEUED):
-                process_item.delay_on_commit(item_id)
-    return len(stale)
+        for item_id, claimed_by in stale:
+            sent += RunItem.objects.filter(pk=item_id, status=Status.RUNNING, claimed_by=claimed_by).update(
+                status=Status.QUEUED, queued_at=now
+            )
+        waiting = RunItem.objects.filter(
+            status=Status.QUEUED, queued_at__lt=now - lease, run__status__in=[Status.QUEUED, Status.RUNNING]
+        )
+        lost = list(waiting.values_list("id", flat=True))
+        waiting.filter(pk__in=lost).update(queued_at=now)
+        for item_id in [item_id for item_id, _ in stale] + lost:
+            process_item.delay_on_commit(item_id)
+    return sent + len(lost)
 
 
 def _is_dead_local_process(claimed_by: str, host: str) -> bool:

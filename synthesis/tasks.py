@@ -22,6 +22,12 @@ def process_item(item_id: int) -> None:
     services.execute_item(item=item)
 
 
+@shared_task
+def requeue_stale() -> None:
+    """Periodic (Celery beat): send again items whose message or worker was lost."""
+    services.requeue_stale_items()
+
+
 @worker_ready.connect
 def requeue_after_restart(**kwargs) -> None:
     """A worker killed mid-item leaves it RUNNING: hand such items out again when a worker starts."""

@@ -69,10 +69,7 @@ def run_samples(request, pk: int):
 @login_required
 @permission_required(VIEW_RUNS, raise_exception=True)
 def run_progress(request, pk: int):
-    run = _get_run(pk)
-    if not run.is_finished:
-        services.requeue_stale_items(run=run)
-    return JsonResponse(progress_of(run))
+    return JsonResponse(progress_of(_get_run(pk)))
 
 
 def progress_of(run: SynthesisRun) -> dict:

@@ -85,3 +85,19 @@ class ImportSentencesValidationTests(TestCase):
         data = b"text,language\nFine.,en\nBien.,spanish please\n"
         with self.assertRaisesMessage(SentenceFileError, "Line 3: 'spanish please' is not a language code"):
             import_sentences(name="lang", data=data, filename="s.csv")
+
+
+class ImportSentencesLineEndingTests(TestCase):
+    def test_blank_lines_at_the_end_of_the_file_are_ignored(self):
+        sentence_set = import_sentences(name="tail", data=b"One.\r\nTwo.\r\n\r\n\n", filename="s.txt")
+        self.assertEqual(list(sentence_set.sentences.values_list("text", flat=True)), ["One.", "Two."])
+
+    def test_a_unicode_line_separator_inside_a_sentence_does_not_split_it(self):
+        sentence_set = import_sentences(name="ls", data="Hello\u2028world.\n".encode(), filename="s.txt")
+        self.assertEqual(sentence_set.sentences.count(), 1)
+
+    def test_a_language_code_longer_than_the_field_is_refused(self):
+        with self.assertRaisesMessage(
+            SentenceFileError, "Line 2: 'en-abcdefgh-abcdefgh' is not a language code"
+        ):
+            import_sentences(name="long", data=b"text,language\nHi.,en-abcdefgh-abcdefgh\n", filename="s.csv")

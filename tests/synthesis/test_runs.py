@@ -131,6 +131,36 @@ class StaleItemTests(RunTestCase):
         self.assertEqual(len(callbacks), 1)
         self.assertEqual(RunItem.objects.get().status, Status.QUEUED)
 
+    def test_a_queued_item_whose_message_was_lost_is_sent_again(self):
+        run = self.start(make_config(), [make_sentence_set(texts=("Hi.",))], ("neutral",))
+        with self.captureOnCommitCallbacks(execute=False) as callbacks:
+            self.assertEqual(services.requeue_stale_items(), 1)
+        self.assertEqual(len(callbacks), 1)
+        self.assertEqual(run.items.get().status, Status.QUEUED)
+
+    def test_an_item_whose_worker_keeps_dying_is_failed_after_the_last_attempt(self):
+        run = self.start(make_config(), [make_sentence_set(texts=("Hi.",))], ("neutral",))
+        item = run.items.get()
+        for attempt in range(services.MAX_ATTEMPTS):
+            self.assertIsNotNone(services.claim_item(item_id=item.pk, worker=f"crashed:{attempt}"))
+        self.assertIsNone(services.claim_item(item_id=item.pk, worker="next:1"))
+        item.refresh_from_db()
+        run.refresh_from_db()
+        self.assertEqual(item.status, Status.FAILED)
+        self.assertIn(f"Gave up after {services.MAX_ATTEMPTS} attempts", item.error)
+        self.assertEqual((run.status, run.failed_count), (Status.FAILED, 1))
+
+    def test_a_worker_whose_item_was_taken_over_does_not_overwrite_the_new_result(self):
+        run = self.start(make_config(), [make_sentence_set(texts=("Hello there.",))], ("neutral",))
+        slow = services.claim_item(item_id=run.items.get().pk, worker="slow:1")
+        fast = services.claim_item(item_id=slow.pk, worker="fast:2")  # the slow lease (0 s) ran out
+        services.execute_item(item=fast)
+        services.fail_item(item=slow, error="late failure")
+        services.execute_item(item=slow)
+        item = run.items.get()
+        self.assertEqual((item.status, item.error, item.claimed_by), (Status.DONE, "", "fast:2"))
+        self.assertEqual(Sample.objects.count(), 1)
+
 
 class ConversationRunTests(RunTestCase):
     def test_a_conversation_item_times_every_stage_and_a_corrupt_prompt_fails_alone(self):
@@ -142,11 +172,10 @@ class ConversationRunTests(RunTestCase):
         self.assertEqual((run.status, run.done_count, run.failed_count), (Status.DONE, 1, 1))
         self.assertIn("AudioDecodeError", run.items.get(status=Status.FAILED).error)
         sample = run.samples.get()
-        self.assertIn("france", sample.prompt_text.lower())
+        self.assertLessEqual(sample.prompt_wer, 0.5, sample.prompt_text)  # STT heard the spoken prompt
         self.assertTrue(sample.text)  # the LLM's reply, spoken
         for field in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "first_audio_ms", "total_ms"):
             self.assertGreater(getattr(sample, field), 0, field)
         self.assertLessEqual(sample.first_audio_ms, sample.total_ms)
         self.assertGreater(sample.llm_tokens, 0)
-        self.assertIsNotNone(sample.prompt_wer)
         self.assertIsNotNone(sample.dnsmos_ovrl)
