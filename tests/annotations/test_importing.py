@@ -111,6 +111,13 @@ class ImportSamplesTests(TestCase):
             archive.writestr("zeros.wav", b"\0" * 500_000)
         self.assertRefused(buffer.getvalue(), "Line 2: the audio files add up to more than 20000 bytes")
 
+    def test_a_damaged_member_is_refused_with_its_name(self):
+        data = bytearray(self.archive())
+        clip = tone_wav()
+        start = bytes(data).index(clip[100:140])  # stored uncompressed: flip a byte of the audio
+        data[start] ^= 0xFF
+        self.assertRefused(bytes(data), "'clips/a.wav' cannot be read from the archive")
+
     def test_a_file_that_is_not_a_zip_is_refused(self):
         self.assertRefused(b"not a zip at all", "not a readable zip archive")
 
