@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.test import SimpleTestCase
@@ -24,19 +25,40 @@ class KilledWorkerTests(SimpleTestCase):
         self.folder = Path(tempfile.mkdtemp(prefix="sarai-killed-worker-"))
         self.env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_DIR"}}
         self.env.update(
-            SARAI_VAR_DIR=str(self.folder), SARAI_MEDIA_ROOT=str(self.folder / "media"),
-            SARAI_MODEL_CACHE=str(settings.SARAI_MODEL_CACHE), CELERY_BROKER_URL="filesystem://",
+            SARAI_VAR_DIR=str(self.folder),
+            SARAI_MEDIA_ROOT=str(self.folder / "media"),
+            SARAI_MODEL_CACHE=str(settings.SARAI_MODEL_CACHE),
+            CELERY_BROKER_URL=self.broker_url(),
             # A long lease: recovery must come from noticing the dead process, not from a timeout.
-            SARAI_ITEM_LEASE_SECONDS="3600", DJANGO_SETTINGS_MODULE="sarai_eval.settings",
+            SARAI_ITEM_LEASE_SECONDS="3600",
+            DJANGO_SETTINGS_MODULE="sarai_eval.settings",
         )
         self.workers: list[subprocess.Popen] = []
         self.addCleanup(self.stop_workers)
         self.manage("migrate", "--noinput", "-v0")
         self.manage("load_demo")
 
+    def broker_url(self) -> str:
+        """The filesystem broker, or a private Redis database when the suite runs against Redis."""
+        configured = os.environ.get("CELERY_BROKER_URL", "")
+        if not configured.startswith("redis://"):
+            return "filesystem://"
+        import redis
+
+        url = urlsplit(configured)._replace(path="/14").geturl()
+        redis.Redis.from_url(url).flushdb()
+        self.addCleanup(lambda: redis.Redis.from_url(url).flushdb())
+        return url
+
     def manage(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         self.assertEqual(result.returncode, 0, result.stderr)
         return result.stdout
 
@@ -44,8 +66,21 @@ class KilledWorkerTests(SimpleTestCase):
         log = open(self.folder / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115 - closed with the process
         self.addCleanup(log.close)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "sarai_eval", "worker", "--concurrency=1", "--loglevel=INFO"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "sarai_eval",
+                "worker",
+                "--concurrency=1",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.workers.append(worker)
         return worker
@@ -77,16 +112,22 @@ class KilledWorkerTests(SimpleTestCase):
         running = self.wait_for(
             "SELECT id, claimed_by, (SELECT count(*) FROM synthesis_runitem WHERE status='done') "
             "FROM synthesis_runitem WHERE status='running'",
-            lambda rows: rows and rows[0][2] >= 1, timeout=180,
+            lambda rows: rows and rows[0][2] >= 1,
+            timeout=180,
         )
         killed_item, claimed_by, _ = running[0]
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
-        self.assertEqual(self.query(f"SELECT status FROM synthesis_runitem WHERE id={killed_item}"),
-                         [("running",)], "the kill must land while the item is running")
+        self.assertEqual(
+            self.query(f"SELECT status FROM synthesis_runitem WHERE id={killed_item}"),
+            [("running",)],
+            "the kill must land while the item is running",
+        )
 
         self.start_worker()
-        self.wait_for("SELECT status FROM synthesis_synthesisrun", lambda rows: rows[0][0] == "done", timeout=240)
+        self.wait_for(
+            "SELECT status FROM synthesis_synthesisrun", lambda rows: rows[0][0] == "done", timeout=240
+        )
         items = self.query("SELECT id, status, attempts, claimed_by FROM synthesis_runitem ORDER BY id")
         self.assertEqual({status for _, status, _, _ in items}, {"done"})
         self.assertEqual(len(items), 6)
@@ -95,5 +136,7 @@ class KilledWorkerTests(SimpleTestCase):
         retried = next(row for row in items if row[0] == killed_item)
         self.assertEqual(retried[2], 2)
         self.assertNotEqual(retried[3], claimed_by)
-        self.assertEqual(self.query("SELECT done_count, failed_count, total_count FROM synthesis_synthesisrun"),
-                         [(6, 0, 6)])
+        self.assertEqual(
+            self.query("SELECT done_count, failed_count, total_count FROM synthesis_synthesisrun"),
+            [(6, 0, 6)],
+        )
