@@ -22,7 +22,9 @@ run: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py setup_roles
 	$(PY) manage.py load_demo
+	$(PY) manage.py simulate_ratings --if-missing
 	$(PY) manage.py prepare_models
 	bash scripts/serve.sh
 

@@ -359,8 +359,12 @@ def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
     if training:
         return training
     assigned = evaluator.assignments.values("test_sample_id")
-    spare = clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned).order_by("id")
-    return list(spare[:FALLBACK_TRAINING_CLIPS])
+    spare = list(
+        clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned).values_list("id", flat=True)
+    )
+    # A different draw per evaluator (stable across requests) so no one system anchors everyone's scale.
+    chosen = random.Random(evaluator.pk).sample(sorted(spare), min(FALLBACK_TRAINING_CLIPS, len(spare)))
+    return sorted(clips.filter(id__in=chosen), key=lambda clip: chosen.index(clip.id))
 
 
 def answer_training(

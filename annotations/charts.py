@@ -1,0 +1,282 @@
+"""Server-side SVG charts: small pure functions from numbers to an SVG string (no JavaScript, no CDN).
+
+Every label is escaped here, so callers may mark the result safe. Colours come from one palette
+readable in greyscale print; each mark carries a <title> with its exact numbers.
+"""
+
+from collections.abc import Sequence
+from html import escape
+
+# Score 1 (bad) to 5 (excellent): a diverging palette that survives greyscale printing.
+SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
+BAR = "#4a78b0"
+INK = "#1d1d1f"
+GRID = "#d0d4da"
+FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+
+
+def _n(value: float) -> str:
+    """A coordinate with one decimal, without trailing zeros."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _svg(width: float, height: float, label: str, body: list[str]) -> str:
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" '
+        f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{escape(label)}" {FONT}>'
+    )
+    return head + f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def empty_chart(message: str, width: int = 360) -> str:
+    return _svg(width, 40, message, [f'<text x="8" y="24" fill="{INK}">{escape(message)}</text>'])
+
+
+def mos_chart(bars: Sequence[dict], *, title: str, y_min: float = 1, y_max: float = 5) -> str:
+    """Vertical bars of MOS with CI whiskers; bars are dicts of label, mos, low and high (or None)."""
+    bars = [bar for bar in bars if bar.get("mos") is not None]
+    if not bars:
+        return empty_chart(f"{title}: no ratings yet")
+    left, top, plot_h, step = 36, 24, 180, 84
+    width, height = left + step * len(bars) + 16, top + plot_h + 48
+
+    def y(value: float) -> float:
+        value = min(max(value, y_min), y_max)
+        return top + plot_h * (1 - (value - y_min) / (y_max - y_min))
+
+    body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
+    for tick in range(int(y_min), int(y_max) + 1):
+        body.append(
+            f'<line x1="{left}" x2="{_n(width - 8)}" y1="{_n(y(tick))}" y2="{_n(y(tick))}" stroke="{GRID}"/>'
+            f'<text x="{left - 6}" y="{_n(y(tick) + 4)}" text-anchor="end" fill="{INK}">{tick}</text>'
+        )
+    for index, bar in enumerate(bars):
+        x = left + step * index + 14
+        body.append(_mos_bar(bar, x, y, y_min))
+        for line, part in enumerate(str(bar["label"]).split("\n")[:2]):
+            body.append(
+                f'<text x="{_n(x + 28)}" y="{_n(top + plot_h + 16 + 13 * line)}" text-anchor="middle" '
+                f'fill="{INK}">{escape(part[:18])}</text>'
+            )
+    return _svg(width, height, title, body)
+
+
+def _mos_bar(bar: dict, x: float, y, y_min: float) -> str:
+    tip = f"{bar['label']}: MOS {_fmt(bar['mos'])}, 95% CI {_fmt(bar.get('low'))}–{_fmt(bar.get('high'))}"
+    parts = [
+        f"<g><title>{escape(tip)}</title>"
+        f'<rect x="{_n(x)}" y="{_n(y(bar["mos"]))}" width="56" '
+        f'height="{_n(y(y_min) - y(bar["mos"]))}" fill="{BAR}"/>'
+    ]
+    if bar.get("low") is not None and bar.get("high") is not None:
+        mid, low, high = x + 28, y(bar["low"]), y(bar["high"])
+        parts.append(
+            f'<path d="M{_n(mid)} {_n(low)}V{_n(high)}'
+            f'M{_n(mid - 8)} {_n(low)}h16M{_n(mid - 8)} {_n(high)}h16" '
+            f'stroke="{INK}" stroke-width="1.5" fill="none"/>'
+        )
+    parts.append(
+        f'<text x="{_n(x + 28)}" y="{_n(y(y_min) - 6)}" text-anchor="middle" fill="#fff">'
+        f"{_fmt(bar['mos'])}</text></g>"
+    )
+    return "".join(parts)
+
+
+def distribution_chart(rows: Sequence[dict], *, title: str) -> str:
+    """Horizontal 100% stacked bars of the scores 1-5; rows are dicts of label and counts (five ints)."""
+    rows = [row for row in rows if sum(row["counts"])]
+    if not rows:
+        return empty_chart(f"{title}: no ratings yet")
+    left, top, bar_w, step = 150, 40, 380, 26
+    width, height = left + bar_w + 16, top + step * len(rows) + 8
+    body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
+    for score, colour in enumerate(SCORE_COLOURS, start=1):
+        x = left + (score - 1) * 56
+        body.append(
+            f'<rect x="{x}" y="20" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="29" fill="{INK}">{score}</text>'
+        )
+    for index, row in enumerate(rows):
+        y, total, x = top + step * index, sum(row["counts"]), float(left)
+        body.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" fill="{INK}">'
+            f"{escape(str(row['label'])[:26])}</text>"
+        )
+        for score, (count, colour) in enumerate(zip(row["counts"], SCORE_COLOURS, strict=True), start=1):
+            w = bar_w * count / total
+            tip = f"{row['label']}: score {score} × {count} ({100 * count / total:.1f}%)"
+            body.append(
+                f'<rect x="{_n(x)}" y="{y}" width="{_n(w)}" height="18" fill="{colour}">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
+            x += w
+    return _svg(width, height, title, body)
+
+
+def scatter_chart(
+    points: Sequence[tuple[float, float, str]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_range: tuple[float, float] = (1, 5),
+    y_range: tuple[float, float] = (1, 5),
+) -> str:
+    """Points (x, y, label) in a square plot with a y = x diagonal when both axes share a range."""
+    points = [p for p in points if p[0] is not None and p[1] is not None]
+    if not points:
+        return empty_chart(f"{title}: no points yet")
+    left, top, size = 44, 24, 240
+    (x0, x1), (y0, y1) = x_range, y_range
+
+    def px(v: float) -> float:
+        return left + size * (min(max(v, x0), x1) - x0) / (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + size * (1 - (min(max(v, y0), y1) - y0) / (y1 - y0))
+
+    body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
+    body += _scatter_axes(px, py, x_range, y_range, (left, top, size), x_label, y_label)
+    for x, y, label in points:
+        tip = f"{label}: {x:.2f}, {y:.2f}"
+        body.append(
+            f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="4" fill="{BAR}" fill-opacity=".7">'
+            f"<title>{escape(tip)}</title></circle>"
+        )
+    return _svg(left + size + 16, top + size + 40, title, body)
+
+
+def _scatter_axes(px, py, x_range, y_range, box, x_label: str, y_label: str) -> list[str]:
+    (x0, x1), (y0, y1), (left, top, size) = x_range, y_range, box
+    parts = [f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="{GRID}"/>']
+    if x_range == y_range:
+        parts.append(
+            f'<line x1="{px(x0)}" y1="{py(y0)}" x2="{px(x1)}" y2="{py(y1)}" '
+            f'stroke="{GRID}" stroke-dasharray="4 3"/>'
+        )
+    for v in (x0, (x0 + x1) / 2, x1):
+        parts.append(f'<text x="{_n(px(v))}" y="{top + size + 14}" text-anchor="middle">{v:g}</text>')
+    for v in (y0, (y0 + y1) / 2, y1):
+        parts.append(f'<text x="{left - 6}" y="{_n(py(v) + 4)}" text-anchor="end">{v:g}</text>')
+    parts.append(
+        f'<text x="{left + size / 2}" y="{top + size + 30}" text-anchor="middle">{escape(x_label)}</text>'
+        f'<text transform="translate(12 {top + size / 2}) rotate(-90)" text-anchor="middle">'
+        f"{escape(y_label)}</text>"
+    )
+    return parts
+
+
+def histogram_chart(counts: Sequence[int], edges: Sequence[float], *, title: str, x_label: str) -> str:
+    """Bars of counts between consecutive edges (len(edges) == len(counts) + 1)."""
+    if not sum(counts):
+        return empty_chart(f"{title}: no values yet")
+    left, top, plot_h, bar_w = 36, 36, 140, 34
+    width, height = left + bar_w * len(counts) + 16, top + plot_h + 40
+    peak = max(counts)
+    body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
+    for index, count in enumerate(counts):
+        h = plot_h * count / peak
+        x = left + bar_w * index
+        tip = f"{edges[index]:g}–{edges[index + 1]:g}: {count}"
+        body.append(
+            f'<rect x="{x + 2}" y="{_n(top + plot_h - h)}" width="{bar_w - 4}" height="{_n(h)}" fill="{BAR}">'
+            f"<title>{escape(tip)}</title></rect>"
+            f'<text x="{x + bar_w / 2}" y="{_n(top + plot_h - h - 3)}" text-anchor="middle">{count}</text>'
+            f'<text x="{x}" y="{top + plot_h + 14}" text-anchor="middle">{edges[index]:g}</text>'
+        )
+    body.append(
+        f'<text x="{left + bar_w * len(counts)}" y="{top + plot_h + 14}" text-anchor="middle">'
+        f"{edges[-1]:g}</text>"
+        f'<text x="{left}" y="{top + plot_h + 32}">{escape(x_label)}</text>'
+    )
+    return _svg(width, height, title, body)
+
+
+def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> str:
+    """One line per row from P50 to P99 with marks at P50 (dot), P90 and P99 (ticks) and max (cross)."""
+    rows = [row for row in rows if row.get("p50") is not None]
+    if not rows:
+        return empty_chart(f"{title}: no values yet")
+    left, top, plot_w, step = 120, 40, 360, 28
+    width, height = left + plot_w + 24, top + step * len(rows) + 24
+    top_value = max(row["max"] for row in rows) or 1
+
+    def x(value: float) -> float:
+        return left + plot_w * value / top_value
+
+    body = [
+        f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>',
+        f'<text x="8" y="30" fill="{INK}">dot P50 · ticks P90, P99 · cross max ({escape(unit)})</text>',
+    ]
+    for index, row in enumerate(rows):
+        y = top + step * index + 10
+        tip = (
+            f"{row['label']}: P50 {row['p50']:.1f}, P90 {row['p90']:.1f}, P99 {row['p99']:.1f}, "
+            f"max {row['max']:.1f} {unit}"
+        )
+        body.append(
+            f"<g><title>{escape(tip)}</title>"
+            f'<text x="{left - 6}" y="{y + 4}" text-anchor="end">{escape(str(row["label"]))}</text>'
+            f'<line x1="{_n(x(row["p50"]))}" x2="{_n(x(row["p99"]))}" y1="{y}" y2="{y}" '
+            f'stroke="{BAR}" stroke-width="3"/>'
+            f'<circle cx="{_n(x(row["p50"]))}" cy="{y}" r="4" fill="{BAR}"/>'
+            f'<path d="M{_n(x(row["p90"]))} {y - 6}v12M{_n(x(row["p99"]))} {y - 6}v12" stroke="{INK}"/>'
+            f'<path d="M{_n(x(row["max"]) - 4)} {y - 4}l8 8m0 -8l-8 8" stroke="{INK}"/></g>'
+        )
+    axis_y = top + step * len(rows) + 4
+    body.append(
+        f'<text x="{left}" y="{axis_y + 12}">0</text>'
+        f'<text x="{left + plot_w}" y="{axis_y + 12}" text-anchor="end">{top_value:.0f} {escape(unit)}</text>'
+    )
+    return _svg(width, height, title, body)
+
+
+# --- the charts of a results page --------------------------------------------------------------
+
+
+def test_charts(data: dict) -> dict[str, str]:
+    """The MOS and distribution charts of annotations.results.test_results (main dimension)."""
+    main = data["main_dimension"]
+    rows = [row for row in data["conditions"] if row["dimension"] == main]
+    bars = []
+    for row in rows:
+        mos, half = row["after"]["mean"], row["after"]["crowdmos"]["ci95"]
+        low, high = (mos - half, mos + half) if mos is not None and half is not None else (None, None)
+        bars.append({"label": f"{row['system']}\n{row['style']}", "mos": mos, "low": low, "high": high})
+    return {
+        "mos": mos_chart(bars, title=f"MOS ({main}) after screening, 95% CrowdMOS CI"),
+        "distribution": distribution_chart(
+            [
+                {"label": f"{row['system']} · {row['style']}", "counts": row["after"]["distribution"]}
+                for row in rows
+            ],
+            title=f"Scores per condition ({main}, after screening)",
+        ),
+    }
+
+
+def run_charts(data: dict) -> dict:
+    """WER histograms per style, the latency percentile plot and the DNSMOS vs human MOS scatter."""
+    wer = {
+        f"{row['style']} ({row['language']})": histogram_chart(
+            row["histogram"],
+            data["wer_edges"],
+            title=f"Per-utterance WER, {row['style']} ({row['language']})",
+            x_label="WER (values above 1 in the last bar)",
+        )
+        for row in data["wer"]
+    }
+    return {
+        "wer": wer,
+        "latency": percentile_chart(data["latency"], title="Latency per stage (warm-up excluded)"),
+        "dnsmos": scatter_chart(
+            data["dnsmos"]["points"],
+            title="DNSMOS P.808 vs human MOS, per sample",
+            x_label="DNSMOS P.808",
+            y_label="Human MOS",
+        ),
+    }

@@ -1,0 +1,193 @@
+"""Importing ratings collected elsewhere (e.g. with a crowd toolkit) in the tidy CSV layout of the exports.
+
+Every line is parsed and checked before anything is saved; an error names the line. The import creates
+a closed test with the sentences, samples (audio optional), clips and evaluators it needs, so export ->
+import -> export gives identical rows.
+"""
+
+import csv
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from annotations import screening as screening_rules
+from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
+from synthesis.engines import audio
+from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
+
+REQUIRED_COLUMNS = {"evaluator", "sample", "system", "dimension", "score"}
+PLACEHOLDER_AUDIO = "samples/no-audio.wav"
+
+
+class RatingImportError(ValueError):
+    """A ratings CSV that cannot be imported; the message names the line."""
+
+
+def placeholder_audio() -> str:
+    """The name of a shared empty WAV (0 frames) for samples imported without audio."""
+    storage = Sample._meta.get_field("audio").storage
+    if not storage.exists(PLACEHOLDER_AUDIO):
+        storage.save(PLACEHOLDER_AUDIO, ContentFile(audio.wav_bytes(np.zeros(0, dtype=np.float32), 16000)))
+    return PLACEHOLDER_AUDIO
+
+
+def _parse_line(line: int, raw: dict) -> dict:
+    """One CSV row as typed values; missing optional columns get documented defaults."""
+    try:
+        score = int(raw["score"])
+        if not 1 <= score <= 5:
+            raise ValueError(f"score {score} is not 1 to 5")
+        kind = raw.get("clip_kind") or TestSample.Kind.TEST
+        if kind not in screening_rules.KINDS:
+            raise ValueError(f"clip_kind {kind!r} is not one of {', '.join(screening_rules.KINDS)}")
+        target = int(raw["clip_target_score"]) if raw.get("clip_target_score") else None
+        if kind != TestSample.Kind.TEST and target is None:
+            raise ValueError(f"a {kind} clip needs clip_target_score")
+        created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else timezone.now()
+        played = (raw.get("played_to_end") or "true").strip().lower()
+        if played not in {"true", "false", "1", "0"}:
+            raise ValueError(f"played_to_end {played!r} is not true or false")
+        if not raw["evaluator"] or not raw["sample"] or not raw["dimension"]:
+            raise ValueError("evaluator, sample and dimension must not be empty")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RatingImportError(f"Line {line}: {exc}") from None
+    return {
+        "line": line,
+        "evaluator": raw["evaluator"],
+        "clip": (raw["sample"], raw["system"], raw.get("style") or "", raw.get("sentence") or ""),
+        "kind": kind,
+        "target": target,
+        "dimension": raw["dimension"],
+        "score": score,
+        "played_to_end": played in {"true", "1"},
+        "play_count": int(raw.get("play_count") or 1),
+        "time_to_answer_ms": int(raw["time_to_answer_ms"]) if raw.get("time_to_answer_ms") else None,
+        "created_at": created if timezone.is_aware(created) else timezone.make_aware(created, UTC),
+    }
+
+
+def read_rating_rows(lines: Iterable[str]) -> list[dict]:
+    """Parse and check a tidy ratings CSV (export_ratings layout) before anything is saved."""
+    reader = csv.DictReader(lines)
+    missing = REQUIRED_COLUMNS - set(reader.fieldnames or ())
+    if missing:
+        raise RatingImportError(f"Missing column(s): {', '.join(sorted(missing))}.")
+    rows, seen, kinds, tests = [], set(), {}, set()
+    for line, raw in enumerate(reader, start=2):
+        row = _parse_line(line, raw)
+        tests.add(raw.get("test") or "")
+        key = (row["evaluator"], row["clip"], row["dimension"])
+        if key in seen:
+            raise RatingImportError(f"Line {line}: a second rating of this sample by {row['evaluator']}.")
+        if kinds.setdefault(row["clip"], (row["kind"], row["target"])) != (row["kind"], row["target"]):
+            raise RatingImportError(
+                f"Line {line}: sample {row['clip'][0]!r} has another clip kind or target."
+            )
+        seen.add(key)
+        rows.append(row)
+    if len(tests - {""}) > 1:
+        raise RatingImportError(
+            f"The file holds several tests ({', '.join(sorted(tests - {''}))}); split it."
+        )
+    if not rows:
+        raise RatingImportError("The file holds no ratings.")
+    return rows
+
+
+def import_ratings(*, name: str, lines: Iterable[str], scale: Scale, language: str = "en") -> ListeningTest:
+    """Create a closed test with its sentences, samples (audio optional), clips, evaluators and ratings.
+
+    Export -> import -> export gives the same rows: samples keep their export name in source_name.
+    """
+    if ListeningTest.objects.filter(name=name).exists():
+        raise RatingImportError(f"A listening test named {name!r} exists already.")
+    rows = read_rating_rows(lines)
+    with transaction.atomic():
+        test = _create_test(name, scale, language, rows)
+        clips = _import_clips(test, rows, language)
+        evaluators = {
+            pseudonym: Evaluator.objects.create(test=test, pseudonym=pseudonym)
+            for pseudonym in dict.fromkeys(row["evaluator"] for row in rows)
+        }
+        fields = ("dimension", "score", "played_to_end", "play_count", "time_to_answer_ms", "created_at")
+        Rating.objects.bulk_create(
+            (
+                Rating(
+                    evaluator=evaluators[row["evaluator"]],
+                    sample_id=clips[row["clip"]].sample_id,
+                    test_sample=clips[row["clip"]],
+                    **{field: row[field] for field in fields},
+                )
+                for row in rows
+            ),
+            batch_size=2000,
+        )
+    return test
+
+
+def _create_test(name: str, scale: Scale, language: str, rows: list[dict]) -> ListeningTest:
+    """A closed test; dimensions in order of first appearance (the first is the main one)."""
+    dimensions = list(dict.fromkeys(row["dimension"] for row in rows))
+    per_clip = Counter(row["clip"] for row in rows if row["dimension"] == dimensions[0])
+    per_rater = Counter(row["evaluator"] for row in rows if row["dimension"] == dimensions[0])
+    return ListeningTest.objects.create(
+        name=name,
+        scale=scale,
+        language=language,
+        dimensions=dimensions,
+        ratings_per_sample=max(per_clip.values()),
+        samples_per_session=max(per_rater.values()),
+        state=ListeningTest.State.CLOSED,
+        description="Ratings imported with import_ratings.",
+    )
+
+
+def _import_clips(test: ListeningTest, rows: list[dict], language: str) -> dict[tuple, TestSample]:
+    """One sentence per distinct text; one sample and clip per distinct (sample, system, style, sentence)."""
+    texts = list(dict.fromkeys(row["clip"][3] for row in rows if row["clip"][3]))
+    sentence_set = SentenceSet.objects.create(
+        name=_free_set_name(f"ratings-{test.name}"),
+        description=f"Sentences of the imported test {test.name}.",
+    )
+    sentences = {
+        text: Sentence.objects.create(sentence_set=sentence_set, position=i, text=text, language=language)
+        for i, text in enumerate(texts, start=1)
+    }
+    styles = {style.name: style for style in StylePreset.objects.all()}
+    targets = {row["clip"]: (row["kind"], row["target"]) for row in rows}
+    clips = {}
+    for clip, (kind, target) in targets.items():
+        key, system, style, text = clip
+        sample = Sample.objects.create(
+            origin=Sample.Origin.IMPORTED,
+            source_name=key,
+            system_label=system,
+            style_label=style,
+            style=styles.get(style),
+            sentence=sentences.get(text),
+            text=text,
+            audio=placeholder_audio(),
+            duration_s=0.0,
+            sample_rate=16000,
+        )
+        clips[clip] = TestSample.objects.create(
+            test=test,
+            sample=sample,
+            kind=kind,
+            expected_score=target if kind == TestSample.Kind.GOLD else None,
+            instructed_score=target if kind == TestSample.Kind.TRAP else None,
+        )
+    return clips
+
+
+def _free_set_name(base: str) -> str:
+    name, number = base[:80], 1
+    while SentenceSet.objects.filter(name=name).exists():
+        number += 1
+        name = f"{base[:74]}-{number}"
+    return name

@@ -1,0 +1,172 @@
+"""Numbers for a run's results page: corpus WER/CER per style, latency and RTF per stage, DNSMOS vs human MOS.
+
+Samples are read as value dicts (a run has hundreds to thousands), never as model instances.
+"""
+
+from collections import defaultdict
+
+import numpy as np
+from django.db.models import Avg, Count, Q
+
+from annotations import results, stats
+from annotations.models import ListeningTest, Rating, TestSample
+from synthesis.engines import textnorm
+from synthesis.models import SynthesisRun
+
+STAGES = (
+    ("tts_ms", "TTS"),
+    ("stt_ms", "STT"),
+    ("llm_ms", "LLM"),
+    ("llm_first_token_ms", "LLM first token"),
+    ("first_audio_ms", "First audio"),
+    ("total_ms", "Total"),
+)
+RTFS = (("tts_rtf", "TTS"), ("stt_rtf", "STT"))
+WER_EDGES = [round(0.1 * i, 1) for i in range(11)]
+WARMUP_RULE = (
+    "The first item each worker process finished in this run is left out of latency and RTF: models are "
+    "loaded before the clock starts, but a process's first call still pays one-off warm-up costs. "
+    "Samples without a worker (imported) are all kept."
+)
+FIELDS = (
+    "id",
+    "style_label",
+    "text",
+    "recognized_text",
+    "wer",
+    "duration_s",
+    "dnsmos_p808",
+    "dnsmos_ovrl",
+    "sentence__text",
+    "sentence__language",
+    "run_item__claimed_by",
+    *(name for name, _ in STAGES),
+    *(name for name, _ in RTFS),
+)
+
+
+def run_samples(run: SynthesisRun) -> list[dict]:
+    """The run's samples in the order their items started."""
+    return list(run.samples.order_by("run_item__started_at", "created_at", "id").values(*FIELDS))
+
+
+def warmup_ids(samples: list[dict]) -> set[int]:
+    """The first sample of each worker process (samples come in the order their items started)."""
+    first: dict[str, int] = {}
+    for sample in samples:
+        worker = sample["run_item__claimed_by"]
+        if worker and worker not in first:
+            first[worker] = sample["id"]
+    return set(first.values())
+
+
+def wer_by_style(samples: list[dict], method: str | None = None) -> list[dict]:
+    """Corpus WER/CER per style and language over the measured samples, normalisation named."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for sample in samples:
+        if sample["wer"] is not None:
+            language = (sample["sentence__language"] or "en").split("-")[0].lower()
+            groups[(sample["style_label"], language)].append(sample)
+    rows = []
+    for (style, language), members in sorted(groups.items()):
+        chosen = method or textnorm.default_method(language)
+        references = [s["text"] or s["sentence__text"] or "" for s in members]
+        hypotheses = [s["recognized_text"] for s in members]
+        row = stats.corpus_wer(references, hypotheses, method=chosen, language=language)
+        row["macro_wer"] = stats.macro_wer(references, hypotheses, method=chosen, language=language)
+        clipped = np.minimum(row["per_utterance_wer"], 1.0)
+        row["histogram"] = np.histogram(clipped, bins=WER_EDGES)[0].tolist()
+        row.update(style=style, language=language)
+        rows.append(row)
+    return rows
+
+
+def _summaries(samples: list[dict], fields, warmup: set[int]) -> list[dict]:
+    rows = []
+    for field, label in fields:
+        measured = [s for s in samples if s[field] is not None]
+        # Warm-up samples first, so latency_summary drops exactly them and reports how many.
+        ordered = sorted(measured, key=lambda s: s["id"] not in warmup)
+        dropped = sum(s["id"] in warmup for s in measured)
+        summary = stats.latency_summary([s[field] for s in ordered], warmup=dropped)
+        if measured:
+            rows.append({"field": field, "label": label, **summary})
+    return rows
+
+
+def latency_table(samples: list[dict], warmup: set[int]) -> list[dict]:
+    return _summaries(samples, STAGES, warmup)
+
+
+def rtf_table(samples: list[dict], warmup: set[int]) -> dict:
+    """Per-sample RTF summaries and the run's TTS RTF (total TTS time / total audio)."""
+    kept = [s for s in samples if s["id"] not in warmup and s["tts_ms"] is not None]
+    total = (
+        stats.rtf(sum(s["tts_ms"] for s in kept) / 1000, sum(s["duration_s"] for s in kept)) if kept else None
+    )
+    return {"rows": _summaries(samples, RTFS, warmup), "tts_overall": total, "n": len(kept)}
+
+
+def human_mos_by_sample(sample_ids: list[int]) -> dict[int, tuple[float, int]]:
+    """sample id -> (MOS, votes): each test's main dimension, test clips only, screened raters left out."""
+    clips = TestSample.objects.filter(sample_id__in=sample_ids, kind=TestSample.Kind.TEST)
+    by_test: dict[int, list[int]] = defaultdict(list)
+    for test_id, sample in clips.values_list("test_id", "sample_id"):
+        by_test[test_id].append(sample)
+    wanted = Q(pk__in=[])
+    for test in ListeningTest.objects.filter(pk__in=by_test):
+        excluded = results.current_screening(test).excluded
+        wanted |= Q(
+            evaluator__test=test, dimension=test.rated_dimensions[0], sample_id__in=by_test[test.pk]
+        ) & ~Q(evaluator_id__in=excluded)
+    rows = (
+        Rating.objects.filter(wanted).order_by().values("sample_id").annotate(mos=Avg("score"), n=Count("id"))
+    )
+    return {row["sample_id"]: (row["mos"], row["n"]) for row in rows}
+
+
+def dnsmos_vs_human(samples: list[dict]) -> dict:
+    """Pearson/Spearman of DNSMOS with human MOS per sample and per style (condition)."""
+    human = human_mos_by_sample([s["id"] for s in samples])
+    paired = [s for s in samples if s["id"] in human and s["dnsmos_p808"] is not None]
+    mos = [human[s["id"]][0] for s in paired]
+    by_style: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for sample, value in zip(paired, mos, strict=True):
+        by_style[sample["style_label"]].append((sample["dnsmos_p808"], value))
+    means = {style: np.mean(pairs, axis=0).tolist() for style, pairs in sorted(by_style.items())}
+    points = [
+        (s["dnsmos_p808"], m, f"sample {s['id']} · {s['style_label']}")
+        for s, m in zip(paired, mos, strict=True)
+    ]
+    ovrl = [np.nan if s["dnsmos_ovrl"] is None else s["dnsmos_ovrl"] for s in paired]
+    style_dnsmos, style_human = [d for d, _ in means.values()], [h for _, h in means.values()]
+    return {
+        "points": points,
+        "table": [
+            ("DNSMOS P.808, per sample", stats.correlation([s["dnsmos_p808"] for s in paired], mos)),
+            ("DNSMOS P.835 OVRL, per sample", stats.correlation(ovrl, mos)),
+            ("DNSMOS P.808, per condition (style means)", stats.correlation(style_dnsmos, style_human)),
+        ],
+        "conditions": [{"style": style, "dnsmos": d, "human": h} for style, (d, h) in means.items()],
+    }
+
+
+def run_results(run: SynthesisRun, *, method: str | None = None) -> dict:
+    samples = run_samples(run)
+    warmup = warmup_ids(samples)
+    wer = wer_by_style(samples, method)
+    return {
+        "run": run,
+        "n_samples": len(samples),
+        "wer": wer,
+        "wer_methods": {row["method"]: row["method_description"] for row in wer},
+        "wer_edges": WER_EDGES,
+        "method": method,
+        "methods": textnorm.NORMALISATION_DESCRIPTIONS,
+        "latency": latency_table(samples, warmup),
+        "rtf": rtf_table(samples, warmup),
+        "warmup_rule": WARMUP_RULE,
+        "warmup_count": len(warmup),
+        "percentile_method": stats.PERCENTILE_METHODS[stats.PERCENTILE_METHOD][1],
+        "dnsmos": dnsmos_vs_human(samples),
+    }

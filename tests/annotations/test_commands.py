@@ -1,0 +1,151 @@
+"""Command line: roles, export/import of ratings, the MOS summary, the simulated demo and the benchmark."""
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import TestCase, override_settings
+from django.urls import reverse
+
+from annotations.models import ListeningTest, Rating
+from annotations.roles import ADMINS, RESEARCHERS
+from synthesis.models import Sample, SentenceSet
+from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, rate_all
+from tests.annotations.test_results_views import make_researcher
+
+bench_results = __import__("annotations.management.commands.bench_results", fromlist=["write_section"])
+
+
+def run(*args, **options) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO(), **options)
+    return out.getvalue()
+
+
+class SetupRolesTests(TestCase):
+    def codenames(self, group: str) -> set[str]:
+        return set(Group.objects.get(name=group).permissions.values_list("codename", flat=True))
+
+    def test_it_gives_researchers_view_and_export_and_admins_also_add_and_change(self):
+        run("setup_roles")
+        researchers, admins = self.codenames(RESEARCHERS), self.codenames(ADMINS)
+        self.assertTrue(
+            {"view_synthesisrun", "view_listeningtest", "view_rating", "export_results"} <= researchers
+        )
+        self.assertFalse({codename for codename in researchers if codename.startswith(("add_", "change_"))})
+        self.assertTrue(
+            {"add_synthesisrun", "add_listeningtest", "change_listeningtest", "export_results"} <= admins
+        )
+        self.assertFalse({codename for codename in admins if codename.startswith("delete_")})
+
+    def test_running_it_again_changes_nothing(self):
+        first = run("setup_roles")
+        self.assertEqual(run("setup_roles"), first)
+        self.assertEqual(Group.objects.filter(name__in=[RESEARCHERS, ADMINS]).count(), 2)
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class ExportImportCommandTests(TestCase):
+    def setUp(self):
+        self.test, clips = build_design(systems=("sys-a", "sys-b"))
+        rate_all(self.test, clips, {name: scores * 2 for name, scores in SCORES.items()})
+        self.folder = Path(tempfile.mkdtemp(prefix="sarai-test-csv-"))
+
+    def test_export_then_import_then_export_writes_the_same_file(self):
+        first, second = self.folder / "first.csv", self.folder / "second.csv"
+        call_command("export_ratings", test="design", out=str(first), stderr=io.StringIO())
+        Rating.objects.filter(evaluator__test=self.test).delete()
+        self.test.delete()
+        output = run("import_ratings", str(first), test="design")
+        self.assertIn("Imported 36 ratings by 3 evaluators on 12 clips into design.", output)
+        call_command("export_ratings", test="design", out=str(second), stderr=io.StringIO())
+        self.assertEqual(second.read_bytes(), first.read_bytes())
+        self.assertEqual(len(first.read_text().splitlines()), 37)
+
+    def test_an_unknown_test_or_a_bad_file_is_a_readable_error(self):
+        with self.assertRaisesMessage(CommandError, "No listening test named 'nope'"):
+            call_command("export_ratings", test="nope")
+        bad = self.folder / "bad.csv"
+        bad.write_text("evaluator,sample\nR1,x\n")
+        with self.assertRaisesMessage(CommandError, "Missing column(s): dimension, score, system."):
+            call_command("import_ratings", str(bad), test="other")
+
+    def test_mos_summary_json_has_every_ci_method_after_and_before_screening(self):
+        data = json.loads(run("mos_summary", test="design", format="json"))
+        self.assertEqual(data["screening"]["excluded"][0]["evaluator"], "R3")
+        self.assertEqual(len(data["conditions"]), 4)
+        for condition in data["conditions"]:
+            for state in ("after", "before"):
+                summary = condition[state]
+                self.assertTrue(
+                    all(summary["ci95"][method] is not None for method in ("crowdmos", "t", "normal"))
+                )
+                low, high = summary["ci95"]["bootstrap"]
+                self.assertLess(low, summary["mos"])
+                self.assertGreater(high, summary["mos"])
+            self.assertEqual((condition["before"]["raters"], condition["after"]["raters"]), (3, 2))
+
+    def test_mos_summary_csv_and_screening_options(self):
+        lines = run("mos_summary", "--test=design", "--format=csv", "--min-variance=off").splitlines()
+        self.assertTrue(
+            lines[0].startswith("test,dimension,system,style,screening,n,raters,clips,mos,sd,ci95_crowdmos")
+        )
+        self.assertEqual(len(lines), 1 + 4 * 2)
+        self.assertTrue(
+            all(line.split(",")[6] == "3" for line in lines[1:])
+        )  # nobody excluded with the rule off
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class SimulatedDemoTests(TestCase):
+    def test_the_dashboard_recovers_the_known_difference_between_styles(self):
+        output = run("simulate_ratings")
+        self.assertIn("Excluded raters: R025, R026, R027, R028", output)
+        test = ListeningTest.objects.get(name="demo-simulated")
+        self.client.force_login(make_researcher())
+        page = self.client.get(reverse("results:test", args=[test.pk]))
+        for comparison in page.context["r"]["comparisons"]:
+            (system_a, style_a), (system_b, style_b) = comparison["a"], comparison["b"]
+            if system_a != system_b:
+                continue
+            model = comparison["mixed_model"]
+            self.assertEqual((style_a, style_b), ("neutral", "warm"))
+            self.assertAlmostEqual(model["difference"], 0.3, delta=0.1)
+            self.assertLess(model["ci_low"], 0.3)
+            self.assertGreater(model["ci_high"], 0.3)
+            self.assertTrue(comparison["by_rater"]["reject_holm"])
+        self.assertContains(page, "straight_lining")
+        self.assertContains(page, "failed_trap")
+
+    def test_running_it_again_replaces_the_demo(self):
+        run("simulate_ratings", raters=6, sentences=4, systems=1, no_analysis=True)
+        run("simulate_ratings", raters=6, sentences=4, systems=1, no_analysis=True)
+        test = ListeningTest.objects.get(name="demo-simulated")
+        self.assertEqual(test.evaluators.count(), 10)
+        self.assertEqual(Sample.objects.filter(test_samples__test=test).count(), 4 * 2 + 2)
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class BenchResultsTests(TestCase):
+    def test_it_prints_the_table_and_removes_its_data(self):
+        output = run("bench_results", raters=12, samples=8, repeat=1, no_write=True)
+        for label in ("MOS/CI table + distribution", "Progress", "Export: Python heap peak (tracemalloc)"):
+            self.assertIn(label, output)
+        self.assertFalse(ListeningTest.objects.filter(name="bench-results").exists())
+        self.assertFalse(SentenceSet.objects.filter(name="bench-results").exists())
+
+    def test_it_replaces_only_its_own_section_of_the_benchmarks_file(self):
+        path = Path(tempfile.mkdtemp(prefix="sarai-test-docs-")) / "benchmarks.md"
+        path.write_text(
+            "# Benchmarks\n\n## bench_pipeline\n\nkeep me\n\n## bench_results\n\nold\n\n## later\n\nme too\n"
+        )
+        bench_results.write_section("## bench_results\n\nnew table\n", path)
+        text = path.read_text()
+        self.assertIn("keep me", text)
+        self.assertIn("me too", text)
+        self.assertIn("new table", text)
+        self.assertNotIn("old", text)

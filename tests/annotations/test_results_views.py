@@ -1,0 +1,213 @@
+"""Results pages: who may see them, what the dashboards show, and how they update without reloading."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import TestCase, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from annotations import charts, results
+from annotations.models import Evaluator
+from annotations.roles import ADMINS, RESEARCHERS, setup_roles
+from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
+from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
+from tests.factories import make_admin, make_config, make_sentence_set
+
+
+def make_user(username: str, group: str | None = None):
+    setup_roles()
+    user = get_user_model().objects.create_user(username=username, password="pw-user-1234")
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_researcher(username: str = "rita-researcher"):
+    return make_user(username, RESEARCHERS)
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class AccessTests(TestCase):
+    def setUp(self):
+        self.test, clips = build_design()
+        rate_all(self.test, clips, SCORES)
+        self.run = SynthesisRun.objects.create(name="r", config=make_config())
+        pk = self.test.pk
+        self.pages = [
+            reverse("results:index"),
+            reverse("results:test", args=[pk]),
+            reverse("results:test_live", args=[pk]),
+            reverse("results:run", args=[self.run.pk]),
+        ]
+        self.exports = [
+            reverse(f"results:test_{name}", args=[pk])
+            for name in ("ratings_csv", "summary_csv", "summary_json", "measurements_csv", "report")
+        ] + [reverse("results:run_measurements_csv", args=[self.run.pk])]
+
+    def test_a_researcher_can_view_every_dashboard_and_download_every_export(self):
+        self.client.force_login(make_researcher())
+        for url in self.pages + self.exports:
+            response = self.client.get(url)
+            self.assertEqual(response.status_code, 200, url)
+
+    def test_members_of_admins_and_superusers_can_too(self):
+        for user in (make_user("adam", ADMINS), make_admin()):
+            self.client.force_login(user)
+            for url in self.pages + self.exports:
+                self.assertEqual(self.client.get(url).status_code, 200, url)
+
+    def test_a_user_without_a_group_gets_403(self):
+        self.client.force_login(make_user("nobody"))
+        for url in self.pages + self.exports:
+            self.assertEqual(self.client.get(url).status_code, 403, url)
+
+    def test_anonymous_visitors_and_evaluators_are_sent_to_the_login_page(self):
+        evaluator = Evaluator.objects.get(test=self.test, pseudonym="R1")
+        # An evaluator only has the token of their invite link; it opens nothing here.
+        for url in self.pages + self.exports:
+            response = self.client.get(url, {"token": evaluator.token})
+            self.assertEqual(response.status_code, 302, url)
+            self.assertIn(reverse("admin:login"), response["Location"])
+
+    def test_the_navigation_links_to_the_results_for_researchers(self):
+        self.client.force_login(make_researcher())
+        self.assertContains(self.client.get(reverse("synthesis:home")), 'href="/results/"')
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class TestDashboardTests(TestCase):
+    def setUp(self):
+        self.test, self.clips = build_design()
+        rate_all(self.test, self.clips, SCORES)
+        self.client.force_login(make_researcher())
+        self.url = reverse("results:test", args=[self.test.pk])
+        self.addCleanup(results.clear_pending, self.test.pk)
+
+    def test_it_shows_the_mos_chart_every_ci_method_and_names_crowdmos_as_the_headline(self):
+        page = self.client.get(self.url)
+        self.assertContains(page, "<svg", count=2)  # MOS with CI whiskers, and the distribution
+        self.assertContains(page, "Headline: CrowdMOS 95% CI.")
+        self.assertContains(page, "Ribeiro et al. 2011")
+        for column in ("± CrowdMOS", "± t (P.1401)", "± normal (P.808)", "Bootstrap 95%", "Before screening"):
+            self.assertContains(page, column)
+
+    def test_it_lists_the_excluded_raters_with_their_reason(self):
+        page = self.client.get(self.url)
+        self.assertContains(page, "<strong>1 excluded:</strong>", html=False)
+        self.assertContains(
+            page, "<strong>R3</strong>: votes barely vary (variance 0.00 &lt; 0.1)", html=False
+        )
+
+    def test_thresholds_from_the_form_change_the_screening(self):
+        page = self.client.get(self.url, {"min_variance": "", "min_correlation": "", "gold_tolerance": "1"})
+        self.assertContains(page, "No rater excluded.")
+
+    def test_the_live_feed_answers_unchanged_until_a_rating_arrives(self):
+        live = reverse("results:test_live", args=[self.test.pk])
+        version = self.client.get(self.url).context["version"]
+        self.assertEqual(
+            self.client.get(live, {"version": version}).json(), {"version": version, "changed": False}
+        )
+        late = Evaluator.objects.create(test=self.test, pseudonym="R4", last_seen_at=timezone.now())
+        give(late, next(iter(self.clips.values())), 5)
+        data = self.client.get(live, {"version": version}).json()
+        self.assertTrue(data["changed"])
+        self.assertEqual(
+            set(data["sections"]),
+            set(("progress", "mos", "dimensions", "distribution"))
+            | {"comparisons", "raters", "agreement", "background"},
+        )
+        self.assertIn("<strong>19</strong> of 12 ratings collected", data["sections"]["progress"])
+        self.assertIn("<strong>1</strong> active", data["sections"]["progress"])
+
+    def test_asking_for_the_background_analysis_queues_one_task(self):
+        with self.captureOnCommitCallbacks(execute=False) as callbacks:
+            response = self.client.post(reverse("results:test_analyse", args=[self.test.pk]))
+        self.assertRedirects(response, self.url)
+        self.assertEqual(len(callbacks), 1)
+        self.assertContains(self.client.get(self.url), "<strong>Queued</strong>")
+
+    def test_it_shows_the_paired_comparison_of_the_two_styles(self):
+        page = self.client.get(self.url)
+        self.assertContains(page, "sys-a · neutral")
+        self.assertContains(page, "sys-a · warm")
+        self.assertContains(page, "Holm")
+
+
+class RunDashboardTests(TestCase):
+    SAMPLES = (  # worker, start second, style, text; the first item of each worker is its warm-up
+        ("w:1", 0, "neutral", "This is a test"),
+        ("w:1", 2, "neutral", "Hello there."),
+        ("w:1", 3, "warm", "This is a test"),
+        ("w:2", 1, "neutral", "This is a test"),
+        ("w:2", 4, "warm", "Hello there."),
+    )
+
+    def setUp(self):
+        self.client.force_login(make_researcher())
+        self.run = SynthesisRun.objects.create(name="run one", config=make_config())
+        sentence_set = make_sentence_set(texts=())
+        for position, (worker, start, style_name, text) in enumerate(self.SAMPLES, start=1):
+            sentence = Sentence.objects.create(sentence_set=sentence_set, position=position, text=text)
+            style = StylePreset.objects.get(name=style_name)
+            item = RunItem.objects.create(
+                run=self.run,
+                sentence=sentence,
+                style=style,
+                claimed_by=worker,
+                started_at=timezone.now() + timedelta(seconds=start),
+            )
+            Sample.objects.create(
+                run=self.run,
+                run_item=item,
+                sentence=sentence,
+                style=style,
+                style_label=style_name,
+                system_label="sys",
+                text=text,
+                recognized_text="this test" if "test" in text else "hello there",
+                wer=0.5 if "test" in text else 0.0,
+                audio="samples/none.wav",
+                duration_s=1.0,
+                sample_rate=16000,
+                tts_ms=100.0 + start,
+                tts_rtf=0.1,
+            )
+
+    def test_it_shows_corpus_wer_with_the_normalisation_named(self):
+        page = self.client.get(reverse("results:run", args=[self.run.pk]))
+        self.assertContains(page, "<td><strong>english</strong></td>")
+        self.assertContains(page, "<dd>Basic, plus Whisper-style English rules")
+        self.assertContains(page, "0.4000")  # neutral: 4 deletions over 10 reference words, corpus level
+
+    def test_a_chosen_normalisation_is_used_and_named(self):
+        page = self.client.get(reverse("results:run", args=[self.run.pk]), {"norm": "none"})
+        self.assertContains(page, "<td><strong>none</strong></td>")
+        self.assertContains(page, "<dd>Text compared exactly as written")
+
+    def test_it_shows_latency_percentiles_with_the_method_and_the_warm_up_rule(self):
+        page = self.client.get(reverse("results:run", args=[self.run.pk]))
+        self.assertContains(page, "linear interpolation (numpy default, Hyndman &amp; Fan type 7)")
+        self.assertContains(page, "The first item each worker process finished in this run is left out")
+        self.assertContains(page, "(2 samples left out here.)")
+
+    def test_the_live_feed_re_renders_the_run_sections(self):
+        data = self.client.get(reverse("results:run_live", args=[self.run.pk])).json()
+        self.assertEqual(set(data["sections"]), {"wer", "latency", "dnsmos"})
+        again = self.client.get(reverse("results:run_live", args=[self.run.pk]), {"version": data["version"]})
+        self.assertFalse(again.json()["changed"])
+
+
+class ChartTests(TestCase):
+    def test_labels_are_escaped(self):
+        svg = charts.mos_chart(
+            [{"label": "<script>x</script>", "mos": 3.5, "low": 3.1, "high": 3.9}], title="A & B"
+        )
+        self.assertNotIn("<script>", svg)
+        self.assertIn("&lt;script&gt;", svg)
+        self.assertIn("A &amp; B", svg)
+
+    def test_a_chart_without_data_says_so(self):
+        self.assertIn("no ratings yet", charts.distribution_chart([], title="Scores"))
