@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from annotations.models import ListeningTest, Scale
+from synthesis.forms import validate_upload_size
 from synthesis.models import Sample, SynthesisRun
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
@@ -177,17 +178,10 @@ class InviteForm(forms.Form):
 
 class SampleImportForm(forms.Form):
     archive = forms.FileField(
-        help_text="A zip with the audio files and manifest.csv (file, system, text, ...)."
+        help_text="A zip with the audio files and manifest.csv (file, system, text, ...).",
+        validators=[validate_upload_size],
     )
     system_label = forms.CharField(
         max_length=80, required=False, help_text="System name for lines without a 'system' column."
     )
     origin = forms.ChoiceField(choices=[(o.value, o.label) for o in EXTERNAL_ORIGINS])
-
-    def clean_archive(self):
-        upload = self.cleaned_data["archive"]
-        if upload.size > settings.SARAI_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The file is {upload.size} bytes; the limit is {settings.SARAI_MAX_UPLOAD_BYTES} bytes."
-            )
-        return upload

@@ -43,17 +43,19 @@ def _interleaved(
     return statistics.median(mine), statistics.median(theirs)
 
 
-def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTiming, np.ndarray, int]:
+def _piper(config: dict, style: dict):
+    """The loaded Piper voice and the library's own SynthesisConfig for a style."""
     from piper import SynthesisConfig
 
     model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
     voice = tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
-    syn = SynthesisConfig(
-        length_scale=style["length_scale"],
-        noise_scale=style["noise_scale"],
-        noise_w_scale=style["noise_w_scale"],
-        volume=style["volume"],
-    )
+    keys = ("length_scale", "noise_scale", "noise_w_scale", "volume")
+    return voice, SynthesisConfig(**{key: style[key] for key in keys})
+
+
+def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTiming, np.ndarray, int]:
+
+    voice, syn = _piper(config, style)
 
     def direct():
         return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
@@ -116,16 +118,8 @@ def time_item(
     import jiwer
     import pyloudnorm
     import soxr
-    from piper import SynthesisConfig
 
-    model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
-    voice = tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
-    syn = SynthesisConfig(
-        length_scale=style["length_scale"],
-        noise_scale=style["noise_scale"],
-        noise_w_scale=style["noise_w_scale"],
-        volume=style["volume"],
-    )
+    voice, syn = _piper(config, style)
     meter = pyloudnorm.Meter(voice.config.sample_rate)
 
     def direct():
