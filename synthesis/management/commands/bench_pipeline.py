@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,12 +141,11 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             while not run.is_finished and time.monotonic() - started < 1800:
-                time.sleep(1)
+                time.sleep(0.2)
                 run.refresh_from_db()
+            wall = time.monotonic() - started
         finally:
-            os.killpg(worker.pid, 15)
-            worker.wait(timeout=60)
-        wall = time.monotonic() - started
+            _stop(worker)
         verdict = "within" if wall < RUN_BUDGET_S else "OVER"
         self.stdout.write(
             f"\n## Full run\n\n{run.total_count} items ({count} sentences × {len(styles)} styles, "
@@ -154,6 +154,15 @@ class Command(BaseCommand):
             f"{RUN_BUDGET_S} s target); {run.done_count} done, {run.failed_count} failed; "
             f"{run.total_count / wall:.2f} items/s."
         )
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
 
 
 def _bench_set(count: int) -> SentenceSet:
