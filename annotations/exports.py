@@ -5,7 +5,6 @@ and JSON, per-sample measurements as CSV and a self-contained HTML report of a t
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from importlib.metadata import PackageNotFoundError, version
 
 from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
@@ -14,6 +13,7 @@ from django.utils import timezone
 from annotations import analysis, charts, results, run_analysis
 from annotations.models import ListeningTest
 from synthesis.engines import textnorm
+from synthesis.engines.models import library_versions
 from synthesis.models import Sample
 
 RATING_COLUMNS = (
@@ -308,16 +308,6 @@ def measurements_response(samples, filename: str) -> StreamingHttpResponse:
 # --- the HTML report ---------------------------------------------------------------------------
 
 
-def library_versions() -> dict[str, str]:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
 def render_report(data: dict) -> str:
     """A single HTML file (inline CSS and SVG, no scripts, no external assets) for supplementary material."""
     context = {
@@ -326,6 +316,6 @@ def render_report(data: dict) -> str:
         "charts": charts.test_charts(data),
         "report": True,
         "generated_at": timezone.now(),
-        "versions": library_versions(),
+        "versions": library_versions(LIBRARIES),
     }
     return render_to_string("results/report.html", context)
