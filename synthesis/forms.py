@@ -43,7 +43,8 @@ class RunForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["mode"].choices = SynthesisRun.Mode.choices
-        self.fields["config"].queryset = PipelineConfig.objects.all()
+        # The oldest configuration first: the default stack the demo (or the admin) set up first.
+        self.fields["config"].queryset = PipelineConfig.objects.order_by("created_at", "pk")
         self.fields["sentence_sets"].queryset = SentenceSet.objects.all()
         self.fields["styles"].queryset = StylePreset.objects.all()
         self.fields["styles"].initial = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))

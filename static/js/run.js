@@ -18,6 +18,8 @@
     set("elapsed", `${p.elapsed_s} s`);
     set("eta", p.eta_s === null ? "–" : `${p.eta_s} s`);
     if (retry) retry.hidden = !(p.failed > 0 || p.status === "cancelled");
+    const cancel = document.getElementById("cancel-form");
+    if (cancel) cancel.hidden = p.finished;
   }
 
   async function refreshSamples() {
