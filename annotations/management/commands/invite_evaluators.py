@@ -1,10 +1,16 @@
 """Create personal invite links for a listening test and print them, one per line."""
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from annotations import services
 from annotations.models import ListeningTest
+
+DEFAULT_BASE_URL = (
+    f"http://{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}"
+)
 
 
 class Command(BaseCommand):
@@ -14,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--test", required=True, help="Test name.")
         parser.add_argument("--count", type=int, default=10, help="How many links to create.")
         parser.add_argument(
-            "--base-url", default="http://localhost:8000", help="Scheme and host the evaluators will use."
+            "--base-url",
+            default=DEFAULT_BASE_URL,
+            help="Scheme and host the evaluators will use (default: where `make run` serves).",
         )
 
     def handle(self, *args, test: str, count: int, base_url: str, **options):
