@@ -22,8 +22,15 @@ stop_all() {
   for name in web worker; do
     if [[ -f "$RUN_DIR/$name.pid" ]]; then
       pid=$(cat "$RUN_DIR/$name.pid")
-      # The worker and the server run in their own process groups: end the whole group.
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      # TERM to the main process only: Celery then shuts its pool down itself (a TERM to every
+      # child at once can leave the main process waiting for ever). What is left after 30 s, in
+      # the process group each was started in, is killed.
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 1
+      done
+      kill -KILL -- "-$pid" 2>/dev/null || true
       rm -f "$RUN_DIR/$name.pid"
     fi
   done

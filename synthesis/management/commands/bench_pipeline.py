@@ -157,7 +157,8 @@ class Command(BaseCommand):
 
 
 def _stop(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, signal.SIGTERM)
+    # TERM to the main process only, so Celery shuts its pool down in order; then the whole group.
+    worker.terminate()
     try:
         worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
