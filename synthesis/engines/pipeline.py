@@ -8,6 +8,7 @@ loading; the first call of a process still pays one-off warm-up costs, which the
 import functools
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,43 @@ import numpy as np
 from synthesis.engines import audio, llm, models, mos, stt, textnorm, tts
 
 STT_RATE = 16000
+
+# Called with a stage name before each stage starts, so a crash can be traced to its stage; it may
+# raise to stop the item between stages (a cancelled run).
+StageCallback = Callable[[str], None]
+STAGES = {
+    "load": "loading the models",
+    "prompt-tts": "TTS of the spoken prompt",
+    "stt": "STT of the prompt",
+    "llm": "LLM reply",
+    "tts": "TTS",
+    "asr": "ASR round trip",
+    "dnsmos": "DNSMOS",
+}
+
+
+def _no_stage(stage: str) -> None:
+    return None
+
+
+def engines_for(config: dict, *, with_llm: bool) -> list[str]:
+    """The self-test engine keys (selftest.ENGINES) an item of this configuration needs."""
+    keys = ["tts-piper" if config["tts_backend"] == tts.PIPER else "tts-espeak", "stt", "dnsmos"]
+    return keys + ["llm"] if with_llm else keys
+
+
+def stage_description(stage: str, config: dict) -> str:
+    """'the LLM reply stage (llama.cpp)': a stage with the engine that runs it."""
+    engine = {
+        "prompt-tts": config.get("tts_backend", "TTS"),
+        "tts": config.get("tts_backend", "TTS"),
+        "stt": "faster-whisper",
+        "asr": "faster-whisper",
+        "llm": "llama.cpp",
+        "dnsmos": "onnxruntime",
+    }.get(stage)
+    label = STAGES.get(stage, stage or "unknown")
+    return f"the {label} stage ({engine})" if engine else f"the {label} stage"
 
 
 @dataclass
@@ -95,12 +133,22 @@ def speak(text: str, *, language: str, style: dict, config: dict) -> tts.TTSResu
     )
 
 
-def measure(result: ItemResult, *, reference: str, language: str, config: dict, loaded: LoadedModels) -> None:
+def measure(
+    result: ItemResult,
+    *,
+    reference: str,
+    language: str,
+    config: dict,
+    loaded: LoadedModels,
+    on_stage: StageCallback = _no_stage,
+) -> None:
     """ASR round trip with WER/CER against the reference, DNSMOS and loudness, added to measurements."""
     audio_16k = audio.resample(result.audio, result.sample_rate, STT_RATE)
+    on_stage("asr")
     heard = stt.transcribe(loaded.whisper, audio_16k, language=language, beam_size=config["stt_beam_size"])
     method = textnorm.default_method(language)
     errors = textnorm.utterance_errors(reference, heard.text, method=method, language=language)
+    on_stage("dnsmos")
     scores = mos.score_dnsmos(loaded.dnsmos, audio_16k)
     duration = len(result.audio) / result.sample_rate
     # In conversation mode stt_ms/stt_rtf already describe the prompt, the pipeline's own STT.
@@ -119,9 +167,19 @@ def measure(result: ItemResult, *, reference: str, language: str, config: dict, 
     )
 
 
-def synthesize_item(*, text: str, language: str, style: dict, config: dict, cache_dir: Path) -> ItemResult:
+def synthesize_item(
+    *,
+    text: str,
+    language: str,
+    style: dict,
+    config: dict,
+    cache_dir: Path,
+    on_stage: StageCallback = _no_stage,
+) -> ItemResult:
     """Synthesis mode: text → TTS in a style, then the round-trip measurements."""
+    on_stage("load")
     loaded = load_models(config, cache_dir, with_llm=False)
+    on_stage("tts")
     spoken = speak(text, language=language, style=style, config=config)
     duration = len(spoken.audio) / spoken.sample_rate
     result = ItemResult(
@@ -134,7 +192,7 @@ def synthesize_item(*, text: str, language: str, style: dict, config: dict, cach
             "total_ms": spoken.seconds * 1000,
         },
     )
-    measure(result, reference=text, language=language, config=config, loaded=loaded)
+    measure(result, reference=text, language=language, config=config, loaded=loaded, on_stage=on_stage)
     return result
 
 
@@ -146,14 +204,19 @@ def converse_item(
     style: dict,
     config: dict,
     cache_dir: Path,
+    on_stage: StageCallback = _no_stage,
 ) -> ItemResult:
     """Conversation mode: spoken prompt → STT → LLM streamed sentence by sentence into TTS."""
+    on_stage("load")
     loaded = load_models(config, cache_dir, with_llm=True)
     if prompt_audio is None:
+        on_stage("prompt-tts")
         spoken = speak(prompt_text, language=language, style=NEUTRAL_PROMPT_STYLE, config=config)
         prompt_audio = (spoken.audio, spoken.sample_rate)
     prompt_16k = audio.resample(prompt_audio[0], prompt_audio[1], STT_RATE)
-    timings = _run_conversation(prompt_16k, language=language, style=style, config=config, loaded=loaded)
+    timings = _run_conversation(
+        prompt_16k, language=language, style=style, config=config, loaded=loaded, on_stage=on_stage
+    )
     errors = textnorm.utterance_errors(
         prompt_text, timings["prompt_text"], method=textnorm.default_method(language), language=language
     )
@@ -165,7 +228,9 @@ def converse_item(
         text=timings.pop("reply"),
         measurements=timings,
     )
-    measure(result, reference=result.text, language=language, config=config, loaded=loaded)
+    measure(
+        result, reference=result.text, language=language, config=config, loaded=loaded, on_stage=on_stage
+    )
     return result
 
 
@@ -173,8 +238,24 @@ NEUTRAL_PROMPT_STYLE = {"length_scale": 1.0, "noise_scale": 0.667, "noise_w_scal
 
 
 def _run_conversation(
-    prompt_16k: np.ndarray, *, language: str, style: dict, config: dict, loaded: LoadedModels
+    prompt_16k: np.ndarray,
+    *,
+    language: str,
+    style: dict,
+    config: dict,
+    loaded: LoadedModels,
+    on_stage: StageCallback,
 ) -> dict:
+    # Time spent recording stages is not the models': it is left out of llm_ms.
+    overhead = 0.0
+
+    def mark(stage: str) -> None:
+        nonlocal overhead
+        before = time.perf_counter()
+        on_stage(stage)
+        overhead += time.perf_counter() - before
+
+    mark("stt")
     started = time.perf_counter()
     heard = stt.transcribe(loaded.whisper, prompt_16k, language=language, beam_size=config["stt_beam_size"])
     if not heard.text.strip():
@@ -188,13 +269,16 @@ def _run_conversation(
         seed=config["llm_seed"],
     )
     chunks, sample_rate, tts_seconds, first_audio = [], 0, 0.0, None
+    mark("llm")
     for sentence in stream:
+        mark("tts")
         spoken = speak(sentence, language=language, style=style, config=config)
         chunks.append(spoken.audio)
         sample_rate, tts_seconds = spoken.sample_rate, tts_seconds + spoken.seconds
         if first_audio is None:
-            first_audio = time.perf_counter() - started
-    total = time.perf_counter() - started
+            first_audio = time.perf_counter() - started - overhead
+        mark("llm")
+    total = time.perf_counter() - started - overhead
     reply = stream.result
     if not chunks:
         raise ValueError("the LLM produced no text to speak")

@@ -3,11 +3,15 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from synthesis.engines import selftest
 from synthesis.engines.models import ModelFileError, resolve_llm_model, resolve_piper_voice, resolve_stt_model
 
 
 class Command(BaseCommand):
-    help = "Verify the default model files and assemble Whisper base into the model cache (once)."
+    help = (
+        "Verify the default model files, assemble Whisper base into the model cache (once) and "
+        "self-test every engine in a child process (cached per build and CPU)."
+    )
 
     def handle(self, *args, **options):
         try:
@@ -21,3 +25,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for label, path in found.items():
             self.stdout.write(f"{label:30} {path}")
+        report = selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)
+        for result in report["results"]:
+            if result["ok"]:
+                self.stdout.write(f"Self-test ok: {result['label']} ({result['message']})")
+            else:
+                # Not fatal: the rest of the app works; items that need this engine fail with this message.
+                self.stderr.write(f"Self-test FAILED: {result['message']}")
