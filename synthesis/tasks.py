@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     acks_late=True,
+    # When a pool process dies on an item, the main process acks the message and reports the exit
+    # code through task_failure (below), which records the crash and sends the item again or fails it.
+    # Rejecting the message instead would redeliver it silently, with the cause lost.
+    reject_on_worker_lost=False,
     autoretry_for=services.TRANSIENT_ERRORS,
     retry_backoff=2,
     retry_backoff_max=60,
@@ -41,7 +45,9 @@ def check_engines(**kwargs) -> None:
     report = selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)
     for result in report["results"]:
         if not result["ok"]:
-            logger.error("Engine self-test failed: %s. Items that need it will fail at once.", result["message"])
+            logger.error(
+                "Engine self-test failed: %s. Items that need it will fail at once.", result["message"]
+            )
 
 
 @worker_ready.connect

@@ -52,7 +52,9 @@ def stage_description(stage: str, config: dict) -> str:
         "llm": "llama.cpp",
         "dnsmos": "onnxruntime",
     }.get(stage)
-    label = STAGES.get(stage, stage or "unknown")
+    if not stage:
+        return "its set-up, before the first stage"
+    label = STAGES.get(stage, stage)
     return f"the {label} stage ({engine})" if engine else f"the {label} stage"
 
 

@@ -5,6 +5,7 @@ filesystem broker in a temporary folder — because a killed process cannot be s
 """
 
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -14,12 +15,19 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from django.conf import settings
 from django.test import SimpleTestCase
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def no_core_dumps() -> None:
+    """In the child before exec: a process killed with SIGILL must not leave a core file behind."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+@pytest.mark.models
 class KilledWorkerTests(SimpleTestCase):
     def setUp(self):
         self.folder = Path(tempfile.mkdtemp(prefix="sarai-killed-worker-"))
@@ -81,6 +89,7 @@ class KilledWorkerTests(SimpleTestCase):
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=no_core_dumps,
         )
         self.workers.append(worker)
         return worker
@@ -140,3 +149,63 @@ class KilledWorkerTests(SimpleTestCase):
             self.query("SELECT done_count, failed_count, total_count FROM synthesis_synthesisrun"),
             [(6, 0, 6)],
         )
+
+    def test_a_pool_process_killed_by_sigill_fails_its_item_naming_the_stage_and_the_signal(self):
+        self.manage("synthesize", "--set", "demo-en", "--styles", "neutral", "--no-wait")
+        self.start_worker()
+        running = self.wait_for(
+            "SELECT id, claimed_by, stage FROM synthesis_runitem WHERE status='running' AND stage='load'",
+            bool,
+            timeout=180,
+        )
+        item_id, claimed_by, _ = running[0]
+        os.kill(int(claimed_by.rpartition(":")[2]), signal.SIGILL)  # the pool process, not the worker
+
+        failed = self.wait_for(
+            f"SELECT status, error FROM synthesis_runitem WHERE id={item_id} AND status!='running'",
+            bool,
+            timeout=60,
+        )
+        status, error = failed[0]
+        self.assertEqual(status, "failed")
+        self.assertIn("SIGILL (illegal instruction)", error)
+        self.assertIn("during the loading the models stage", error)  # DNSMOS warms up for seconds
+        # The worker's main process lives on and finishes the rest of the run.
+        self.wait_for(
+            "SELECT status, done_count, failed_count FROM synthesis_synthesisrun",
+            lambda rows: rows[0] == ("done", 5, 1),
+            timeout=240,
+        )
+
+    def test_an_in_process_run_whose_process_dies_is_failed_by_the_next_command(self):
+        command = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "synthesize",
+                "--set",
+                "demo-en",
+                "--styles",
+                "neutral",
+                "--in-process",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=no_core_dumps,
+        )
+        self.wait_for(
+            "SELECT id FROM synthesis_runitem WHERE status='running' AND stage='tts'", bool, timeout=180
+        )
+        command.send_signal(signal.SIGILL)
+        self.assertEqual(command.wait(timeout=30), -signal.SIGILL)
+        self.assertEqual(self.query("SELECT status FROM synthesis_synthesisrun"), [("running",)])
+
+        self.manage("synthesize", "--set", "demo-en", "--styles", "warm", "--no-wait")
+        runs = self.query("SELECT status, error FROM synthesis_synthesisrun ORDER BY id")
+        self.assertEqual(runs[0][0], "failed")
+        self.assertIn("ended", runs[0][1])
+        errors = [row[0] for row in self.query("SELECT error FROM synthesis_runitem WHERE run_id=1")]
+        self.assertTrue(any("during the TTS stage (piper)" in error for error in errors), errors)
+        self.assertEqual(self.query("SELECT count(*) FROM synthesis_runitem WHERE status='running'"), [(0,)])

@@ -35,7 +35,10 @@ class PortableLlamaBuildTests(SimpleTestCase):
         self.assertTrue(any("ggml-cpu" in p.name for p in libraries), libraries)
         for library in libraries:
             listing = subprocess.run(
-                [objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True, check=True
+                [objdump, "-d", "--no-show-raw-insn", str(library)],
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
             found = sorted({match.group(1) for match in FORBIDDEN.finditer(listing)})[:5]
             self.assertEqual(found, [], f"{library.name} uses instructions a portable CPU may lack: {found}")
