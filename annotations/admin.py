@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -80,12 +81,12 @@ class ListeningTestAdmin(admin.ModelAdmin):
     @admin.action(description="Open the selected tests to evaluators")
     def open_tests(self, request, queryset):
         count = queryset.update(state=ListeningTest.State.OPEN)
-        messages.success(request, f"Opened {count} tests.")
+        messages.success(request, f"Opened {count} test{pluralize(count)}.")
 
     @admin.action(description="Close the selected tests")
     def close_tests(self, request, queryset):
         count = queryset.update(state=ListeningTest.State.CLOSED)
-        messages.success(request, f"Closed {count} tests.")
+        messages.success(request, f"Closed {count} test{pluralize(count)}.")
 
     def get_queryset(self, request):
         return (

@@ -84,6 +84,7 @@ class Screening:
     n_ratings: int
     source: str
     computed_at: datetime | None = None
+    min_overlap: int = 5  # the test's setting: shared clips the correlation rule needs
 
     @property
     def excluded(self) -> set[int]:
@@ -141,14 +142,16 @@ def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
         min_variance=thresholds.min_variance,
         min_correlation=thresholds.min_correlation,
         gold_tolerance=thresholds.gold_tolerance,
+        min_overlap=test.min_rater_overlap,
     )
-    return Screening(results, thresholds, len(rows), "live", timezone.now())
+    return Screening(results, thresholds, len(rows), "live", timezone.now(), test.min_rater_overlap)
 
 
-def stored_screening(stored: dict | None, thresholds: Thresholds) -> Screening:
-    """The background analysis's screening if it used these thresholds, else a pending (empty) one."""
-    if not stored or stored.get("thresholds") != thresholds.as_dict():
-        return Screening({}, thresholds, 0, "pending")
+def stored_screening(test: ListeningTest, stored: dict | None, thresholds: Thresholds) -> Screening:
+    """The background analysis's screening if it used these settings, else a pending (empty) one."""
+    overlap = test.min_rater_overlap
+    if not stored or stored.get("thresholds") != thresholds.as_dict() or stored.get("min_overlap") != overlap:
+        return Screening({}, thresholds, 0, "pending", min_overlap=overlap)
     results = {
         int(rater): screening_rules.ScreeningResult(
             rater=int(rater),
@@ -157,11 +160,12 @@ def stored_screening(stored: dict | None, thresholds: Thresholds) -> Screening:
             n_test_votes=data["n_test_votes"],
             variance=data["variance"],
             correlation=data["correlation"],
+            overlap=data["overlap"],
         )
         for rater, data in stored["screening"].items()
     }
     computed_at = datetime.fromisoformat(stored["computed_at"])
-    return Screening(results, thresholds, stored["screening_n_ratings"], "background", computed_at)
+    return Screening(results, thresholds, stored["screening_n_ratings"], "background", computed_at, overlap)
 
 
 # --- CrowdMOS from sufficient statistics -------------------------------------------------------
@@ -384,6 +388,7 @@ def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) ->
                 "reasons": list(result.reasons) if result else [],
                 "variance": result.variance if result else None,
                 "correlation": result.correlation if result else None,
+                "overlap": result.overlap if result else None,
             }
         )
     return sorted(rows, key=lambda row: (not row["excluded"], row["pseudonym"]))

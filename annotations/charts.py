@@ -12,7 +12,15 @@ SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
 BAR = "#4a78b0"
 INK = "#1d1d1f"
 GRID = "#d0d4da"
-FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+FONT_SIZE = 11
+FONT = f'font-family="system-ui, sans-serif" font-size="{FONT_SIZE}"'
+# Average advance of a character in font-size units, on the wide side for system-ui, so that a
+# title or label measured with it fits in the box drawn for it.
+CHAR_WIDTH, BOLD_CHAR_WIDTH = 0.62, 0.68
+# Charts fill their column (width 100%, height from the viewBox) up to this many times their
+# viewBox size: 11-unit text then reads at up to about 18 px on a wide screen.
+MAX_SCALE = 1.6
+LABEL_CHARS = 24  # longer labels under bars are cut with an ellipsis
 
 
 def _n(value: float) -> str:
@@ -20,10 +28,27 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def text_width(text: str, *, bold: bool = False) -> float:
+    """An upper estimate of the width of text at the charts' font size, in viewBox units."""
+    return len(text) * FONT_SIZE * (BOLD_CHAR_WIDTH if bold else CHAR_WIDTH)
+
+
+def _fit(width: float, x: float, text: str, *, bold: bool = False) -> float:
+    """The chart width needed so that text starting at x still fits, with a small margin."""
+    return max(width, x + text_width(text, bold=bold) + 8)
+
+
+def _clip(text: str, limit: int) -> str:
+    """A label cut to limit characters with an ellipsis; the mark's <title> keeps the full text."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _svg(width: float, height: float, label: str, body: list[str]) -> str:
+    """Responsive: as wide as its container up to MAX_SCALE × the viewBox, keeping its aspect ratio."""
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" '
-        f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{escape(label)}" {FONT}>'
+        f'width="100%" style="max-width: {_n(width * MAX_SCALE)}px; height: auto" '
+        f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(label)}" {FONT}>'
     )
     return head + f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
 
@@ -33,6 +58,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def empty_chart(message: str, width: int = 360) -> str:
+    width = _fit(width, 8, message)
     return _svg(width, 40, message, [f'<text x="8" y="24" fill="{INK}">{escape(message)}</text>'])
 
 
@@ -41,8 +67,11 @@ def mos_chart(bars: Sequence[dict], *, title: str, y_min: float = 1, y_max: floa
     bars = [bar for bar in bars if bar.get("mos") is not None]
     if not bars:
         return empty_chart(f"{title}: no ratings yet")
-    left, top, plot_h, step = 36, 24, 180, 84
+    labels = [[_clip(part, LABEL_CHARS) for part in str(bar["label"]).split("\n")[:2]] for bar in bars]
+    widest = max(text_width(part) for parts in labels for part in parts)
+    left, top, plot_h, step = 36, 24, 180, max(84, widest + 12)
     width, height = left + step * len(bars) + 16, top + plot_h + 48
+    width = _fit(width, left, title, bold=True)
 
     def y(value: float) -> float:
         value = min(max(value, y_min), y_max)
@@ -54,13 +83,13 @@ def mos_chart(bars: Sequence[dict], *, title: str, y_min: float = 1, y_max: floa
             f'<line x1="{left}" x2="{_n(width - 8)}" y1="{_n(y(tick))}" y2="{_n(y(tick))}" stroke="{GRID}"/>'
             f'<text x="{left - 6}" y="{_n(y(tick) + 4)}" text-anchor="end" fill="{INK}">{tick}</text>'
         )
-    for index, bar in enumerate(bars):
-        x = left + step * index + 14
+    for index, (bar, parts) in enumerate(zip(bars, labels, strict=True)):
+        x = left + step * index + (step - 56) / 2
         body.append(_mos_bar(bar, x, y, y_min))
-        for line, part in enumerate(str(bar["label"]).split("\n")[:2]):
+        for line, part in enumerate(parts):
             body.append(
                 f'<text x="{_n(x + 28)}" y="{_n(top + plot_h + 16 + 13 * line)}" text-anchor="middle" '
-                f'fill="{INK}">{escape(part[:18])}</text>'
+                f'fill="{INK}">{escape(part)}</text>'
             )
     return _svg(width, height, title, body)
 
@@ -91,20 +120,21 @@ def distribution_chart(rows: Sequence[dict], *, title: str) -> str:
     rows = [row for row in rows if sum(row["counts"])]
     if not rows:
         return empty_chart(f"{title}: no ratings yet")
-    left, top, bar_w, step = 150, 40, 380, 26
+    labels = [_clip(str(row["label"]), 2 * LABEL_CHARS) for row in rows]
+    left, top, bar_w, step = max(150, max(map(text_width, labels)) + 14), 40, 380, 26
     width, height = left + bar_w + 16, top + step * len(rows) + 8
+    width = _fit(width, 8, title, bold=True)
     body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
     for score, colour in enumerate(SCORE_COLOURS, start=1):
         x = left + (score - 1) * 56
         body.append(
-            f'<rect x="{x}" y="20" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14}" y="29" fill="{INK}">{score}</text>'
+            f'<rect x="{_n(x)}" y="20" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{_n(x + 14)}" y="29" fill="{INK}">{score}</text>'
         )
-    for index, row in enumerate(rows):
+    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y, total, x = top + step * index, sum(row["counts"]), float(left)
         body.append(
-            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" fill="{INK}">'
-            f"{escape(str(row['label'])[:26])}</text>"
+            f'<text x="{_n(left - 6)}" y="{y + 14}" text-anchor="end" fill="{INK}">{escape(label)}</text>'
         )
         for score, (count, colour) in enumerate(zip(row["counts"], SCORE_COLOURS, strict=True), start=1):
             w = bar_w * count / total
@@ -132,6 +162,9 @@ def scatter_chart(
         return empty_chart(f"{title}: no points yet")
     left, top, size = 44, 24, 240
     (x0, x1), (y0, y1) = x_range, y_range
+    width = _fit(
+        _fit(left + size + 16, left, title, bold=True), left + size / 2 - text_width(x_label) / 2, x_label
+    )
 
     def px(v: float) -> float:
         return left + size * (min(max(v, x0), x1) - x0) / (x1 - x0)
@@ -147,7 +180,7 @@ def scatter_chart(
             f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="4" fill="{BAR}" fill-opacity=".7">'
             f"<title>{escape(tip)}</title></circle>"
         )
-    return _svg(left + size + 16, top + size + 40, title, body)
+    return _svg(width, top + size + 40, title, body)
 
 
 def _scatter_axes(px, py, x_range, y_range, box, x_label: str, y_label: str) -> list[str]:
@@ -176,6 +209,7 @@ def histogram_chart(counts: Sequence[int], edges: Sequence[float], *, title: str
         return empty_chart(f"{title}: no values yet")
     left, top, plot_h, bar_w = 36, 36, 140, 34
     width, height = left + bar_w * len(counts) + 16, top + plot_h + 40
+    width = _fit(_fit(width, left, title, bold=True), left, x_label)
     peak = max(counts)
     body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
     for index, count in enumerate(counts):
@@ -201,8 +235,11 @@ def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> s
     rows = [row for row in rows if row.get("p50") is not None]
     if not rows:
         return empty_chart(f"{title}: no values yet")
-    left, top, plot_w, step = 120, 40, 360, 28
+    labels = [_clip(str(row["label"]), 2 * LABEL_CHARS) for row in rows]
+    legend = f"dot P50 · ticks P90, P99 · cross max ({unit})"
+    left, top, plot_w, step = max(120, max(map(text_width, labels)) + 14), 40, 360, 28
     width, height = left + plot_w + 24, top + step * len(rows) + 24
+    width = _fit(_fit(width, 8, title, bold=True), 8, legend)
     top_value = max(row["max"] for row in rows) or 1
 
     def x(value: float) -> float:
@@ -210,9 +247,9 @@ def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> s
 
     body = [
         f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>',
-        f'<text x="8" y="30" fill="{INK}">dot P50 · ticks P90, P99 · cross max ({escape(unit)})</text>',
+        f'<text x="8" y="30" fill="{INK}">{escape(legend)}</text>',
     ]
-    for index, row in enumerate(rows):
+    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y = top + step * index + 10
         tip = (
             f"{row['label']}: P50 {row['p50']:.1f}, P90 {row['p90']:.1f}, P99 {row['p99']:.1f}, "
@@ -220,7 +257,7 @@ def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> s
         )
         body.append(
             f"<g><title>{escape(tip)}</title>"
-            f'<text x="{left - 6}" y="{y + 4}" text-anchor="end">{escape(str(row["label"]))}</text>'
+            f'<text x="{_n(left - 6)}" y="{y + 4}" text-anchor="end">{escape(label)}</text>'
             f'<line x1="{_n(x(row["p50"]))}" x2="{_n(x(row["p99"]))}" y1="{y}" y2="{y}" '
             f'stroke="{BAR}" stroke-width="3"/>'
             f'<circle cx="{_n(x(row["p50"]))}" cy="{y}" r="4" fill="{BAR}"/>'
@@ -229,8 +266,8 @@ def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> s
         )
     axis_y = top + step * len(rows) + 4
     body.append(
-        f'<text x="{left}" y="{axis_y + 12}">0</text>'
-        f'<text x="{left + plot_w}" y="{axis_y + 12}" text-anchor="end">{top_value:.0f} {escape(unit)}</text>'
+        f'<text x="{_n(left)}" y="{axis_y + 12}">0</text><text x="{_n(left + plot_w)}" y="{axis_y + 12}" '
+        f'text-anchor="end">{top_value:.0f} {escape(unit)}</text>'
     )
     return _svg(width, height, title, body)
 

@@ -225,6 +225,7 @@ def summary_json(data: dict) -> dict:
         "ci_methods": data["ci_methods"],
         "screening": {
             "thresholds": screening.thresholds.as_dict(),
+            "min_overlap": screening.min_overlap,
             "source": screening.source,
             "main_dimension_votes_screened": screening.n_ratings,
             "excluded": [

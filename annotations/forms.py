@@ -1,16 +1,16 @@
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator, validate_slug
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from annotations.models import ListeningTest, Scale
+from annotations import services
+from annotations.models import ListeningTest, Scale, completion_conflict
 from synthesis.forms import validate_upload_size
 from synthesis.models import Sample, SynthesisRun
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 crowd_id = RegexValidator(r"^[A-Za-z0-9_.:@-]+$", "Use letters, digits and _ . : @ - only.")
-EXTERNAL_ORIGINS = [Sample.Origin.IMPORTED, Sample.Origin.REFERENCE]
 
 
 # -- evaluator forms -----------------------------------------------------------------------------
@@ -57,22 +57,18 @@ class RatingForm(forms.Form):
 # -- researcher forms ----------------------------------------------------------------------------
 
 
-def _parse_id_scores(text: str, label: str) -> dict[int, int]:
-    """'12=5, 40=1' -> {12: 5, 40: 1}."""
-    result = {}
-    for part in text.replace(";", ",").split(","):
-        if not part.strip():
-            continue
-        sample_id, sep, score = part.partition("=")
-        if not (sep and sample_id.strip().isdigit() and score.strip().isdigit()):
-            raise forms.ValidationError(f"{label}: write sample id=score, e.g. 12=5 (got {part.strip()!r}).")
-        if not 1 <= int(score) <= 5:
-            raise forms.ValidationError(f"{label}: the score of sample {sample_id.strip()} must be 1 to 5.")
-        result[int(sample_id)] = int(score)
-    return result
+SCORES = [(n, str(n)) for n in range(1, 6)]
+ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
+SOURCE_FIELDS = ("name", "runs", "systems", "references_as_gold")
 
 
 class CreateTestForm(forms.Form):
+    """A new test: the runs and imported systems to rate, clip roles ticked in the clip list, settings.
+
+    The clip list holds the samples of the runs and systems in the data (or, unbound, the initial
+    values); each clip has gold, trapping and practice checkboxes and a score-<sample id> field.
+    """
+
     name = forms.CharField(max_length=80, validators=[validate_slug], help_text="Unique, e.g. mos-2024-05.")
     runs = forms.ModelMultipleChoiceField(
         queryset=None,
@@ -91,17 +87,14 @@ class CreateTestForm(forms.Form):
         required=False,
         label="Reference recordings are gold clips (expected score 5) rather than a rated condition",
     )
-    gold = forms.CharField(
-        required=False, help_text="More gold clips as sample id=expected score, e.g. 12=5, 40=1."
+    gold = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Gold clips"
     )
-    traps = forms.CharField(
-        required=False,
-        help_text="Trapping clips as sample id=instructed score, e.g. 77=2 for a clip that says "
-        "'this is an attention check, please answer Poor'.",
+    traps = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Trapping clips"
     )
-    training = forms.CharField(
-        required=False,
-        help_text="Sample ids for practice, e.g. 5, 9. Empty: unassigned test clips are used.",
+    training = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Practice clips"
     )
     scale = forms.ModelChoiceField(queryset=None, empty_label=None)
     dimensions = forms.CharField(
@@ -111,11 +104,27 @@ class CreateTestForm(forms.Form):
     samples_per_session = forms.IntegerField(min_value=1, max_value=1000, initial=20)
     gold_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
     traps_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
+    min_rater_overlap = forms.IntegerField(
+        min_value=2,
+        max_value=1000,
+        initial=ListeningTest._meta.get_field("min_rater_overlap").default,
+        help_text=ListeningTest._meta.get_field("min_rater_overlap").help_text,
+    )
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
     language = forms.ChoiceField(choices=settings.LANGUAGES, help_text="Language of the evaluator pages.")
     allow_open_link = forms.BooleanField(required=False, label="Accept the open link (crowd platforms)")
-    redirect_url = forms.URLField(
-        required=False, help_text="Where the finish page sends evaluators, if anywhere."
+    platform_code = forms.CharField(
+        max_length=64,
+        required=False,
+        label="Platform completion code",
+        help_text=ListeningTest._meta.get_field("platform_code").help_text,
+    )
+    completion_url = forms.URLField(
+        max_length=500,
+        required=False,
+        label="Completion URL",
+        help_text=ListeningTest._meta.get_field("completion_url").help_text
+        + " Without either, evaluators get the app's own code to type in.",
     )
     expires_at = forms.DateTimeField(required=False, help_text="YYYY-MM-DD HH:MM; empty for no expiry.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -124,13 +133,66 @@ class CreateTestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["runs"].queryset = SynthesisRun.objects.annotate(n=Count("samples")).filter(n__gt=0)
         systems = (
-            Sample.objects.filter(origin__in=EXTERNAL_ORIGINS)
+            Sample.objects.filter(origin__in=services.EXTERNAL_ORIGINS)
             .values_list("system_label", flat=True)
             .distinct()
             .order_by("system_label")
         )
         self.fields["systems"].choices = [(label, label) for label in systems]
         self.fields["scale"].queryset = Scale.objects.all()
+        candidates = services.candidate_samples(runs=self._chosen_runs(), systems=self._chosen_systems())
+        self.candidates = list(candidates)
+        choices = [(sample.pk, f"clip {sample.pk}") for sample in self.candidates]
+        for name in ROLE_FIELDS:
+            self.fields[name].choices = choices
+        for sample in self.candidates:
+            self.fields[f"score-{sample.pk}"] = forms.TypedChoiceField(
+                choices=SCORES,
+                coerce=int,
+                empty_value=None,
+                required=False,
+                widget=forms.RadioSelect,
+                label=f"Score of clip {sample.pk}",
+            )
+
+    def _chosen_runs(self) -> list[int]:
+        values = self["runs"].value() or []
+        return [int(value) for value in map(str, values) if value.isdigit()]
+
+    def _chosen_systems(self) -> list[str]:
+        return [str(value) for value in self["systems"].value() or []]
+
+    # -- what the template renders -------------------------------------------------------------
+
+    def source_fields(self) -> list:
+        return [self[name] for name in SOURCE_FIELDS]
+
+    def setting_fields(self) -> list:
+        skip = {*SOURCE_FIELDS, *ROLE_FIELDS}
+        return [self[name] for name in self.fields if name not in skip and not name.startswith("score-")]
+
+    def role_errors(self) -> list[str]:
+        return [error for name in ROLE_FIELDS for error in self.errors.get(name, [])] if self.is_bound else []
+
+    def clip_rows(self) -> list[dict]:
+        """One row per candidate clip: the sample and its role checkboxes and score buttons."""
+        boxes = {name: {str(box.data["value"]): box for box in self[name]} for name in ROLE_FIELDS}
+        return [
+            {
+                "sample": sample,
+                "gold": boxes["gold"][str(sample.pk)],
+                "trap": boxes["traps"][str(sample.pk)],
+                "training": boxes["training"][str(sample.pk)],
+                "score": self[f"score-{sample.pk}"],
+            }
+            for sample in self.candidates
+        ]
+
+    def entered_values(self) -> dict:
+        """What the researcher entered so far, as initial values for a form over a new clip list."""
+        return {name: self[name].value() for name in self.fields}
+
+    # -- validation ----------------------------------------------------------------------------
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -149,27 +211,38 @@ class CreateTestForm(forms.Form):
             self.add_error(
                 "scale", f"This scale's labels are in '{scale.language}'; choose one in '{language}'."
             )
-        try:
-            gold = _parse_id_scores(data.get("gold", ""), "Gold")
-            traps = _parse_id_scores(data.get("traps", ""), "Trapping clips")
-            training = [int(part) for part in data.get("training", "").replace(",", " ").split()]
-        except ValueError:
-            raise forms.ValidationError("Training: write sample ids separated by commas.") from None
-        chosen = Q(run__in=data.get("runs") or []) | Q(
-            origin__in=EXTERNAL_ORIGINS, system_label__in=data.get("systems") or []
-        )
-        samples = list(Sample.objects.filter(chosen))
-        if data.get("references_as_gold"):
-            gold.update({s.pk: 5 for s in samples if s.origin == Sample.Origin.REFERENCE})
-        by_id = Sample.objects.in_bulk([*gold, *traps, *training])
-        missing = sorted({*gold, *traps, *training} - set(by_id))
-        if missing:
-            raise forms.ValidationError(f"No sample with id {', '.join(map(str, missing))}.")
-        data["samples"] = samples
-        data["gold_samples"] = {by_id[pk]: score for pk, score in gold.items()}
-        data["trap_samples"] = {by_id[pk]: score for pk, score in traps.items()}
-        data["training_samples"] = [by_id[pk] for pk in training]
+        conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
+        if conflict:
+            self.add_error("platform_code", conflict)
+        self._clean_roles(data)
         return data
+
+    def _clean_roles(self, data: dict) -> None:
+        """One role per clip, and a score for every gold and trapping clip."""
+        ticked = {name: data.get(name) or [] for name in ROLE_FIELDS}
+        roles: dict[int, list[str]] = {}
+        for name, ids in ticked.items():
+            for pk in ids:
+                roles.setdefault(pk, []).append(ROLE_FIELDS[name])
+        for pk, names in sorted(roles.items()):
+            if len(names) > 1:
+                self.add_error("gold", f"Clip {pk} is ticked as {' and '.join(names)}; give it one role.")
+        scores = {pk: data.get(f"score-{pk}") for pk in [*ticked["gold"], *ticked["traps"]]}
+        for name, what in (("gold", "the score it should get"), ("traps", "the score it asks for")):
+            for pk in ticked[name]:
+                if scores[pk] is None:
+                    self.add_error(name, f"Clip {pk} is a {ROLE_FIELDS[name]} clip: choose {what}.")
+        by_id = {sample.pk: sample for sample in self.candidates}
+        taken = {*ticked["traps"], *ticked["training"]}
+        gold = {}
+        if data.get("references_as_gold"):
+            references = [s for s in self.candidates if s.origin == Sample.Origin.REFERENCE]
+            gold = {sample: 5 for sample in references if sample.pk not in taken}
+        gold.update({by_id[pk]: scores[pk] for pk in ticked["gold"] if scores[pk] is not None})
+        data["samples"] = self.candidates
+        data["gold_samples"] = gold
+        data["trap_samples"] = {by_id[pk]: scores[pk] for pk in ticked["traps"] if scores[pk] is not None}
+        data["training_samples"] = [by_id[pk] for pk in ticked["training"]]
 
 
 class InviteForm(forms.Form):
@@ -184,4 +257,4 @@ class SampleImportForm(forms.Form):
     system_label = forms.CharField(
         max_length=80, required=False, help_text="System name for lines without a 'system' column."
     )
-    origin = forms.ChoiceField(choices=[(o.value, o.label) for o in EXTERNAL_ORIGINS])
+    origin = forms.ChoiceField(choices=[(o.value, o.label) for o in services.EXTERNAL_ORIGINS])

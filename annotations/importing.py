@@ -265,3 +265,17 @@ def _save(decoded: list[_Decoded]) -> list[Sample]:
         for sample in samples:
             sample.audio.delete(save=False)
         raise
+
+
+def summary(samples: list[Sample]) -> str:
+    """'Imported 2 samples (sys-a, sys-b)'."""
+    systems = ", ".join(sorted({sample.system_label for sample in samples}))
+    noun = "sample" if len(samples) == 1 else "samples"
+    return f"Imported {len(samples)} {noun} ({systems})"
+
+
+def report(samples: list[Sample], *, limit: int) -> str:
+    """The summary and the id and file name of each new sample, the first limit of them."""
+    named = ", ".join(f"id {sample.pk} {sample.source_name}" for sample in samples[:limit])
+    more = f" and {len(samples) - limit} more" if len(samples) > limit else ""
+    return f"{summary(samples)}: {named}{more}."

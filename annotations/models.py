@@ -1,17 +1,47 @@
 """Listening tests, their blinded samples, evaluators, assignments and ratings."""
 
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from synthesis.models import Sample
+
+# Upper-case letters and digits a participant cannot misread or mistype: no 0/O and no 1/I/L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
 
 
 def new_token() -> str:
     """An opaque, unguessable URL-safe token (128 bits)."""
     return secrets.token_urlsafe(16)
+
+
+def new_completion_code() -> str:
+    """The app's own completion code: short and free of look-alike characters, to be typed by hand."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def code_in_url(url: str) -> str:
+    """The completion code a platform put in its completion URL (Prolific's ?cc=...), or ""."""
+    values = parse_qs(urlsplit(url).query).get("cc", [""])
+    return values[0].strip()
+
+
+def completion_conflict(platform_code: str, completion_url: str) -> str:
+    """Why a platform code and a completion URL disagree, or "" when they do not."""
+    in_url = code_in_url(completion_url)
+    if platform_code and in_url and in_url != platform_code:
+        return (
+            f"The completion URL carries the code {in_url!r} but the platform code is {platform_code!r}; "
+            "participants would be shown one and credited with the other."
+        )
+    return ""
 
 
 class Scale(models.Model):
@@ -31,6 +61,37 @@ class Scale(models.Model):
 
     def choices(self) -> list[tuple[int, str]]:
         return list(zip(range(1, 6), self.labels, strict=True))
+
+
+class ListeningTestQuerySet(models.QuerySet):
+    def with_progress(self) -> "ListeningTestQuerySet":
+        """Annotate clip, evaluator and rating counts in one query (progress as on the dashboard).
+
+        n_collected counts main-dimension ratings of test clips (gold, trapping and training clips
+        never count); n_target is ratings_per_sample times the test clips.
+        """
+        main = Coalesce(KT("dimensions__0"), Value("overall"), output_field=models.CharField())
+        clips = TestSample.objects.filter(test=OuterRef("pk"), kind=TestSample.Kind.TEST)
+        evaluators = Evaluator.objects.filter(test=OuterRef("pk"))
+        collected = Rating.objects.filter(
+            evaluator__test=OuterRef("pk"),
+            dimension=OuterRef("main_dimension"),
+            sample__test_samples__test=OuterRef("pk"),
+            sample__test_samples__kind=TestSample.Kind.TEST,
+        )
+        return self.annotate(
+            main_dimension=main,
+            n_clips=_count(clips, "test"),
+            n_evaluators=_count(evaluators, "test"),
+            n_finished=_count(evaluators.filter(finished_at__isnull=False), "test"),
+            n_collected=_count(collected, "evaluator__test"),
+        ).annotate(n_target=F("n_clips") * F("ratings_per_sample"))
+
+
+def _count(queryset: models.QuerySet, group: str) -> Coalesce:
+    """A correlated COUNT(*) subquery; each count in its own subquery so joins cannot multiply rows."""
+    counted = queryset.order_by().values(group).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 class ListeningTest(models.Model):
@@ -71,16 +132,36 @@ class ListeningTest(models.Model):
         default=False, help_text="Accept evaluators arriving by the open link."
     )
     completion_code = models.CharField(
-        max_length=40, default=new_token, help_text="Shown on the finish page."
+        max_length=40,
+        default=new_completion_code,
+        help_text="The app's own completion code, for platforms without redirects: shown on the finish "
+        "page when the test has neither a platform code nor a completion URL.",
     )
-    redirect_url = models.URLField(
-        blank=True, help_text="Where to send evaluators after finishing, if anywhere."
+    platform_code = models.CharField(
+        "platform completion code",
+        max_length=64,
+        blank=True,
+        help_text="The crowd platform's completion code (e.g. Prolific's C1A2B3C4). When set, it is the "
+        "code the finish page shows.",
+    )
+    completion_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="The crowd platform's completion URL (e.g. https://app.prolific.com/submissions/"
+        "complete?cc=C1A2B3C4). The finish page sends evaluators there by itself.",
+    )
+    min_rater_overlap = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Screening: the low-correlation rule judges a rater only when they share at least this "
+        "many test clips with the other raters (fewer shared clips give a meaningless correlation).",
     )
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, links show a closed page."
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ListeningTestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,9 +177,29 @@ class ListeningTest(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        conflict = completion_conflict(self.platform_code, self.completion_url)
+        if conflict:
+            raise ValidationError({"platform_code": conflict})
+
     def accepts_ratings(self, now=None) -> bool:
         now = now or timezone.now()
         return self.state == self.State.OPEN and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.state == self.State.OPEN and not self.accepts_ratings()
+
+    @property
+    def shown_completion_code(self) -> str:
+        """The code the finish page shows: the platform's, else the one in the completion URL, else
+        the app's own, but only when the test sends evaluators nowhere (a platform that redirects
+        does not know the app's code, and a participant typing it would be refused)."""
+        if self.platform_code:
+            return self.platform_code
+        if self.completion_url:
+            return code_in_url(self.completion_url)
+        return self.completion_code
 
     @property
     def rated_dimensions(self) -> list[str]:

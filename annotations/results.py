@@ -172,6 +172,7 @@ def is_current(stored: dict | None, test: ListeningTest, thresholds: Thresholds)
         stored
         and stored["version"] == list(analysis.ratings_version(test))
         and stored["thresholds"] == thresholds.as_dict()
+        and stored.get("min_overlap") == test.min_rater_overlap
     )
 
 
@@ -189,6 +190,7 @@ def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> d
         "version": list(version),
         "n_ratings": version[0],
         "thresholds": thresholds.as_dict(),
+        "min_overlap": test.min_rater_overlap,
         "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
         "screening_n_ratings": screening.n_ratings,
         "bootstrap": bootstrap_by_condition(rows, conditions, excluded),
@@ -223,7 +225,7 @@ def current_screening(test: ListeningTest, thresholds: Thresholds | None = None)
     thresholds = thresholds or Thresholds()
     if analysis.ratings_version(test)[0] <= analysis.inline_limit():
         return analysis.compute_screening(test, thresholds)
-    return analysis.stored_screening(load_stored(test), thresholds)
+    return analysis.stored_screening(test, load_stored(test), thresholds)
 
 
 def test_results(
@@ -238,7 +240,7 @@ def test_results(
     if inline:
         screening = analysis.compute_screening(test, thresholds)
     else:
-        screening = analysis.stored_screening(stored, thresholds)
+        screening = analysis.stored_screening(test, stored, thresholds)
     excluded, main = screening.excluded, test.rated_dimensions[0]
     tables = analysis.dimension_tables(test, excluded)
     heavy = _heavy(test, screening, stored, inline)
@@ -307,6 +309,7 @@ def _background_status(test: ListeningTest, stored: dict | None, version: tuple,
         "seconds": stored["seconds"],
         "n_ratings": stored["n_ratings"],
         "stale": stored["version"] != list(version),
-        "thresholds_match": stored["thresholds"] == thresholds.as_dict(),
+        "thresholds_match": stored["thresholds"] == thresholds.as_dict()
+        and stored.get("min_overlap") == test.min_rater_overlap,
         "thresholds": stored["thresholds"],
     }

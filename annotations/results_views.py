@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from annotations import charts, exports, results, run_analysis
@@ -68,6 +69,12 @@ def _thresholds(request) -> tuple[Thresholds, ScreeningForm]:
 
 def _get_test(pk: int) -> ListeningTest:
     return get_object_or_404(ListeningTest.objects.select_related("scale"), pk=pk)
+
+
+def _attachment(response: HttpResponse, test: ListeningTest, what: str) -> HttpResponse:
+    """Download the response as '<test name, slugified>-<what>', e.g. demo-simulated-summary.json."""
+    response["Content-Disposition"] = f'attachment; filename="{slugify(test.name)}-{what}"'
+    return response
 
 
 def _test_context(data: dict) -> dict:
@@ -145,15 +152,16 @@ def test_summary_csv(request, pk: int):
     test = _get_test(pk)
     data = results.test_results(test, _thresholds(request)[0])
     response = HttpResponse(exports.summary_csv(data), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{test.name}-summary.csv"'
-    return response
+    return _attachment(response, test, "summary.csv")
 
 
 @login_required
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def test_summary_json(request, pk: int):
-    data = results.test_results(_get_test(pk), _thresholds(request)[0])
-    return JsonResponse(exports.summary_json(data), json_dumps_params={"indent": 2})
+    test = _get_test(pk)
+    data = results.test_results(test, _thresholds(request)[0])
+    response = JsonResponse(exports.summary_json(data), json_dumps_params={"indent": 2})
+    return _attachment(response, test, "summary.json")
 
 
 @login_required
@@ -161,7 +169,7 @@ def test_summary_json(request, pk: int):
 def test_measurements_csv(request, pk: int):
     test = _get_test(pk)
     samples = Sample.objects.filter(test_samples__test=test, test_samples__kind="test")
-    return exports.measurements_response(samples, f"{test.name}-measurements.csv")
+    return exports.measurements_response(samples, f"{slugify(test.name)}-measurements.csv")
 
 
 @login_required
@@ -170,8 +178,7 @@ def test_report(request, pk: int):
     test = _get_test(pk)
     html = exports.render_report(results.test_results(test, _thresholds(request)[0]))
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{test.name}-report.html"'
-    return response
+    return _attachment(response, test, "report.html")
 
 
 # --- runs --------------------------------------------------------------------------------------

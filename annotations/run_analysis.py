@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, Q
 from annotations import results, stats
 from annotations.models import ListeningTest, Rating, TestSample
 from synthesis.engines import textnorm
-from synthesis.models import SynthesisRun
+from synthesis.models import Status, SynthesisRun
 
 STAGES = (
     ("tts_ms", "TTS"),
@@ -151,6 +151,14 @@ def dnsmos_vs_human(samples: list[dict]) -> dict:
     }
 
 
+def failures(run: SynthesisRun, limit: int = 5) -> list[dict]:
+    """The run's distinct item errors, most frequent first: why a failed run has nothing to show."""
+    rows = (
+        run.items.filter(status=Status.FAILED).values("error").annotate(n=Count("id")).order_by("-n", "error")
+    )
+    return list(rows[:limit])
+
+
 def run_results(run: SynthesisRun, *, method: str | None = None) -> dict:
     samples = run_samples(run)
     warmup = warmup_ids(samples)
@@ -169,4 +177,5 @@ def run_results(run: SynthesisRun, *, method: str | None = None) -> dict:
         "warmup_count": len(warmup),
         "percentile_method": stats.PERCENTILE_METHODS[stats.PERCENTILE_METHOD][1],
         "dnsmos": dnsmos_vs_human(samples),
+        "failures": failures(run) if run.status == Status.FAILED else [],
     }

@@ -32,6 +32,7 @@ class ScreeningResult:
     n_test_votes: int
     variance: float | None
     correlation: float | None
+    overlap: int | None = None  # test clips shared with another rater (None: correlation rule off)
 
     @property
     def excluded(self) -> bool:
@@ -51,24 +52,26 @@ def screen_raters(
     min_variance: float | None = 0.1,
     min_correlation: float | None = 0.25,
     gold_tolerance: float = 1,
+    min_overlap: int = 5,
 ) -> dict[Hashable, ScreeningResult]:
     """Screen each rater of rows (rater, item, score, played_to_end, kind), kind in KINDS.
 
     gold maps gold items to their expected score, traps maps trapping items to the score the
     clip instructs. A rater is excluded on any flag; None disables the variance or correlation rule.
+    The correlation rule judges only raters sharing at least min_overlap test items with others.
     """
     frame = pd.DataFrame(list(ratings), columns=["rater", "item", "score", "played_to_end", "kind"])
     frame = frame.astype({"score": float, "played_to_end": bool})
     _check_kinds(frame, gold, traps)
     test = frame[frame["kind"] == "test"]
-    correlations = _correlations_with_others(test) if min_correlation is not None else {}
+    correlations = _correlations_with_others(test, min_overlap) if min_correlation is not None else {}
     results = {}
     for rater, own in frame.groupby("rater", sort=False):
         votes = own.loc[own["kind"] == "test", "score"].to_numpy()
         # Sample variance (ddof=1), as the P.808 toolkit's statistics.variance; a single vote
         # says nothing about straight-lining, so fewer than 2 test votes are not judged.
         variance = float(np.var(votes, ddof=1)) if votes.size >= 2 else None
-        r = correlations.get(rater)
+        r, overlap = correlations.get(rater, (None, 0 if min_correlation is not None else None))
         flags = _session_flags(own, gold, traps, gold_tolerance)
         flags += _consistency_flags(variance, r, min_variance, min_correlation)
         results[rater] = ScreeningResult(
@@ -78,6 +81,7 @@ def screen_raters(
             n_test_votes=int(votes.size),
             variance=variance,
             correlation=r,
+            overlap=overlap,
         )
     return results
 
@@ -135,23 +139,26 @@ def _consistency_flags(
     return flags
 
 
-def _correlations_with_others(test: pd.DataFrame) -> dict[Hashable, float | None]:
-    """Pearson r of each rater's votes with the mean vote of the other raters on the same items.
+def _correlations_with_others(
+    test: pd.DataFrame, min_overlap: int
+) -> dict[Hashable, tuple[float | None, int]]:
+    """(Pearson r, shared items) of each rater's votes against the other raters' mean on the same items.
 
-    None (not judged) with fewer than 3 shared items or when either side is constant.
+    r is None (not judged) with fewer than min_overlap shared items or when either side is constant:
+    a correlation over two or three clips swings to ±1 by chance and would exclude honest raters.
     """
     cells = test.groupby(["rater", "item"], sort=False)["score"].agg(["sum", "count"]).reset_index()
     item_totals = cells.groupby("item", sort=False)[["sum", "count"]].transform("sum")
     others_count = (item_totals["count"] - cells["count"]).astype(float)
     cells["own"] = cells["sum"] / cells["count"]
     cells["others"] = (item_totals["sum"] - cells["sum"]) / others_count.where(others_count > 0)
-    result: dict[Hashable, float | None] = {}
+    result: dict[Hashable, tuple[float | None, int]] = {}
     for rater, shared in cells.dropna(subset=["others"]).groupby("rater", sort=False):
         own, others = shared["own"].to_numpy(), shared["others"].to_numpy()
-        if len(shared) < 3 or np.ptp(own) == 0 or np.ptp(others) == 0:
-            result[rater] = None
+        if len(shared) < min_overlap or np.ptp(own) == 0 or np.ptp(others) == 0:
+            result[rater] = (None, len(shared))
         else:
-            result[rater] = float(stats.pearsonr(own, others).statistic)
+            result[rater] = (float(stats.pearsonr(own, others).statistic), len(shared))
     return result
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -28,12 +28,16 @@ TEST_OPTIONS = (
     "instructions",
     "language",
     "description",
-    "redirect_url",
+    "platform_code",
+    "completion_url",
     "allow_open_link",
     "expires_at",
     "gold_per_session",
     "traps_per_session",
+    "min_rater_overlap",
 )
+# Samples from outside the app (other systems' output, human recordings), chosen by system name.
+EXTERNAL_ORIGINS = (Sample.Origin.IMPORTED, Sample.Origin.REFERENCE)
 MAX_TRAINING_CLIPS = 3
 FALLBACK_TRAINING_CLIPS = 2
 
@@ -73,6 +77,16 @@ class _Clip:
     instructed_score: int | None = None
 
 
+def candidate_samples(*, runs: Iterable[int] = (), systems: Iterable[str] = ()) -> QuerySet:
+    """The samples a test made from these runs and imported systems would hold, grouped for reading."""
+    chosen = Q(run__in=list(runs)) | Q(origin__in=EXTERNAL_ORIGINS, system_label__in=list(systems))
+    return (
+        Sample.objects.filter(chosen)
+        .select_related("run", "sentence")
+        .order_by("system_label", "sentence__sentence_set_id", "sentence__position", "style_label", "pk")
+    )
+
+
 def create_test(
     *,
     name: str,
@@ -88,7 +102,7 @@ def create_test(
 ) -> ListeningTest:
     """Create an open test whose clips have opaque tokens and loudness-matched playback copies.
 
-    options are further ListeningTest fields (instructions, language, redirect_url, ...).
+    options are further ListeningTest fields (instructions, language, completion_url, ...).
     Decoding and loudness matching run here, synchronously and before any transaction opens:
     a few hundred short clips take seconds, not minutes.
     """
@@ -353,18 +367,44 @@ def answer_check(*, evaluator: Evaluator, answer: int) -> bool:
 
 
 def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
-    """The test's training clips or, failing those, test clips outside this evaluator's session."""
-    clips = evaluator.test.test_samples.select_related("sample")
-    training = list(clips.filter(kind=TestSample.Kind.TRAINING).order_by("id")[:MAX_TRAINING_CLIPS])
-    if training:
-        return training
-    assigned = evaluator.assignments.values("test_sample_id")
-    spare = list(
-        clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned).values_list("id", flat=True)
-    )
+    """The test's training clips or, failing those, test clips outside this evaluator's session.
+
+    Either way the practice clips say different sentences and, where the test has several systems
+    or styles, come from different ones.
+    """
+    clips = evaluator.test.test_samples.select_related("sample").order_by("id")
     # A different draw per evaluator (stable across requests) so no one system anchors everyone's scale.
-    chosen = random.Random(evaluator.pk).sample(sorted(spare), min(FALLBACK_TRAINING_CLIPS, len(spare)))
-    return sorted(clips.filter(id__in=chosen), key=lambda clip: chosen.index(clip.id))
+    rng = random.Random(evaluator.pk)
+    training = list(clips.filter(kind=TestSample.Kind.TRAINING))
+    if training:
+        return varied_clips(training, MAX_TRAINING_CLIPS, rng)
+    assigned = evaluator.assignments.values("test_sample_id")
+    spare = list(clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned))
+    return varied_clips(spare, FALLBACK_TRAINING_CLIPS, rng)
+
+
+def varied_clips(clips: list[TestSample], count: int, rng: random.Random) -> list[TestSample]:
+    """Up to count clips, each on a sentence not yet chosen and from the least used system and style.
+
+    A sentence repeats only when there are fewer sentences than clips wanted.
+    """
+    pool = list(clips)
+    rng.shuffle(pool)
+    chosen: list[TestSample] = []
+    while pool and len(chosen) < count:
+        sentences = {sentence_key(clip) for clip in chosen}
+        systems = Counter(clip.sample.system_label for clip in chosen)
+        styles = Counter(clip.sample.style_label for clip in chosen)
+        best = min(
+            pool,
+            key=lambda clip: (
+                sentence_key(clip) in sentences,
+                systems[clip.sample.system_label] + styles[clip.sample.style_label],
+            ),
+        )
+        chosen.append(best)
+        pool.remove(best)
+    return chosen
 
 
 def answer_training(

@@ -15,6 +15,7 @@ urlpatterns = [
     path("i/<str:token>/rate/", views.rate, name="rate"),
     path("i/<str:token>/finish/", views.finish, name="finish"),
     path("i/<str:token>/a/<str:clip>.wav", views.clip_audio, name="clip_audio"),
+    path("manage/", views.test_list, name="test_list"),
     path("manage/new/", views.test_new, name="test_new"),
     path("manage/import/", views.sample_import, name="sample_import"),
     path("manage/<int:pk>/", views.test_detail, name="test_detail"),

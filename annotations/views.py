@@ -6,12 +6,14 @@ its opaque token: no system, style, sentence, run or file name.
 
 import re
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
@@ -47,6 +49,10 @@ DIMENSION_LABELS = {
     "intelligibility": _("Intelligibility"),
 }
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Long enough to read the thanks (and the code, should the platform ask for it), short enough
+# that nobody closes the tab before the platform records the completion.
+REDIRECT_SECONDS = 3
+PROLIFIC_PARAMETERS = "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 
 
 def _unavailable(request, code: str, language: str | None = None) -> HttpResponse:
@@ -264,9 +270,16 @@ def _rating_page(request, evaluator: Evaluator, clip: TestSample, *, training: b
 @require_safe
 @evaluator_page
 def finish(request, evaluator: Evaluator):
+    """Thank the evaluator, show the code the platform expects and send them to its completion URL."""
     if evaluator.step != "finish":
         return _to_step(evaluator)
-    return render(request, "annotations/finish.html", {"test": evaluator.test})
+    test = evaluator.test
+    context = {
+        "code": test.shown_completion_code,
+        "completion_url": test.completion_url,
+        "redirect_seconds": REDIRECT_SECONDS,
+    }
+    return render(request, "annotations/finish.html", context)
 
 
 @require_safe
@@ -315,14 +328,34 @@ def _audio_response(request, data: bytes) -> HttpResponse:
 # -- researcher pages ----------------------------------------------------------------------------
 
 ADD_TEST = "annotations.add_listeningtest"
+VIEW_TESTS = "annotations.view_listeningtest"
+# The import message names this many clips; the create-test page it leads to lists them all.
+IMPORT_REPORT_LIMIT = 20
+
+
+@login_required
+@permission_required(VIEW_TESTS, raise_exception=True)
+def test_list(request):
+    """Every test with its status, progress and links; the counts come from one query."""
+    tests = ListeningTest.objects.with_progress().select_related("scale")
+    rows = [{"test": test, "open_link": _open_link(request, test)} for test in tests]
+    return render(request, "annotations/test_list.html", {"rows": rows})
 
 
 @login_required
 @permission_required(ADD_TEST, raise_exception=True)
 def test_new(request):
-    initial = {"runs": request.GET.getlist("run"), "scale": Scale.objects.filter(name="acr-en").first()}
+    """The create-test form; "Show clips" lists the clips of the chosen runs and systems to pick roles."""
+    initial = {
+        "runs": request.GET.getlist("run"),
+        "systems": request.GET.getlist("system"),
+        "scale": Scale.objects.filter(name="acr-en").first(),
+    }
     form = CreateTestForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and "show_clips" in request.POST:
+        # A fresh unbound form: the clip list changes, and nothing was submitted to be refused yet.
+        form = CreateTestForm(initial=form.entered_values())
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             test = services.create_test(
@@ -340,13 +373,23 @@ def test_new(request):
         except services.TestCreationError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Created {test.name} with {test.test_samples.count()} clips.")
+            clips = test.test_samples.count()
+            messages.success(request, f"Created {test.name} with {clips} clip{pluralize(clips)}.")
             return redirect("annotations:test_detail", test.pk)
     return render(request, "annotations/test_new.html", {"form": form})
 
 
+def _open_link(request, test: ListeningTest) -> str:
+    """The open link to paste into a crowd platform, with Prolific's placeholders; "" when it is off."""
+    if not test.allow_open_link:
+        return ""
+    return request.build_absolute_uri(reverse("annotations:open_link", args=[test.open_token])) + (
+        PROLIFIC_PARAMETERS
+    )
+
+
 @login_required
-@permission_required("annotations.view_listeningtest", raise_exception=True)
+@permission_required(VIEW_TESTS, raise_exception=True)
 def test_detail(request, pk: int):
     test = get_object_or_404(ListeningTest.objects.select_related("scale"), pk=pk)
     main = test.rated_dimensions[0]
@@ -355,13 +398,11 @@ def test_detail(request, pk: int):
         n_rated=Count("ratings", filter=Q(ratings__dimension=main), distinct=True),
     ).order_by("created_at")
     kinds = dict(test.test_samples.values_list("kind").annotate(n=Count("id")))
-    open_link = request.build_absolute_uri(reverse("annotations:open_link", args=[test.open_token]))
     context = {
         "test": test,
         "evaluators": evaluators,
         "kinds": kinds,
-        "open_link": open_link
-        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+        "open_link": _open_link(request, test),
         "invite_base": request.build_absolute_uri("/")[:-1],
         "invite_form": InviteForm(),
     }
@@ -376,7 +417,7 @@ def test_invite(request, pk: int):
     form = InviteForm(request.POST)
     if form.is_valid():
         created = services.invite_evaluators(test=test, count=form.cleaned_data["count"])
-        messages.success(request, f"Created {len(created)} invite links.")
+        messages.success(request, f"Created {len(created)} invite link{pluralize(len(created))}.")
     else:
         messages.error(request, "Give a number of invite links between 1 and 500.")
     return redirect("annotations:test_detail", test.pk)
@@ -395,6 +436,9 @@ def sample_import(request):
         except importing.SampleImportError as exc:
             form.add_error("archive", str(exc))
         else:
-            messages.success(request, f"Imported {len(samples)} samples.")
-            return redirect("annotations:test_new")
+            messages.success(request, importing.report(samples, limit=IMPORT_REPORT_LIMIT))
+            # The create-test page lists the new clips, ready to be ticked as gold, trapping or practice.
+            systems = sorted({sample.system_label for sample in samples})
+            query = urlencode({"system": systems}, doseq=True)
+            return redirect(f"{reverse('annotations:test_new')}?{query}")
     return render(request, "annotations/sample_import.html", {"form": form})

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -60,7 +61,8 @@ class SentenceSetAdmin(admin.ModelAdmin):
             except SentenceFileError as exc:
                 form.add_error("file", str(exc))
             else:
-                messages.success(request, f"Imported {sentence_set.sentences.count()} sentences.")
+                count = sentence_set.sentences.count()
+                messages.success(request, f"Imported {count} sentence{pluralize(count)}.")
                 return redirect("admin:synthesis_sentenceset_change", sentence_set.pk)
         context = {
             **self.admin_site.each_context(request),

@@ -32,7 +32,12 @@ class SentenceImportForm(forms.Form):
 
 
 class RunForm(forms.Form):
-    name = forms.CharField(max_length=120, help_text="A label for this run.")
+    name = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="A label for this run. Left empty, it is named after its sentence sets and styles, "
+        "as the synthesize command names runs.",
+    )
     mode = forms.ChoiceField(choices=[], initial="synthesis")
     config = forms.ModelChoiceField(queryset=None, label="Pipeline configuration", empty_label=None)
     sentence_sets = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
@@ -48,3 +53,19 @@ class RunForm(forms.Form):
         self.fields["sentence_sets"].queryset = SentenceSet.objects.all()
         self.fields["styles"].queryset = StylePreset.objects.all()
         self.fields["styles"].initial = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))
+        chosen = [str(pk) for pk in self.initial.get("sentence_sets") or [] if str(pk).isdigit()]
+        sets = SentenceSet.objects.filter(pk__in=chosen)
+        if sets:
+            self.initial.setdefault("name", self._default_name(sets, self.fields["styles"].initial))
+
+    @staticmethod
+    def _default_name(sentence_sets, styles) -> str:
+        from synthesis.models import SynthesisRun
+
+        return SynthesisRun.default_name([s.name for s in sentence_sets], [s.name for s in styles])
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("name") and data.get("sentence_sets") and data.get("styles"):
+            data["name"] = self._default_name(data["sentence_sets"], data["styles"])
+        return data

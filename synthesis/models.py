@@ -206,6 +206,12 @@ class SynthesisRun(models.Model):
         default=list, blank=True, help_text="Model files used: path, size, sha256."
     )
     cpu_description = models.CharField(max_length=300, blank=True, help_text="CPU model and core count.")
+    in_process_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="host:pid of the command running this run in its own process (synthesize --in-process); "
+        "empty when Celery workers run it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -226,8 +232,17 @@ class SynthesisRun(models.Model):
         return self.config_snapshot.get("system_label") or self.config.system_label
 
     @property
+    def needs_llm(self) -> bool:
+        return self.mode == self.Mode.CONVERSATION
+
+    @property
     def is_finished(self) -> bool:
         return self.status in {Status.DONE, Status.FAILED, Status.CANCELLED}
+
+    @staticmethod
+    def default_name(set_names: list[str], style_names: list[str]) -> str:
+        """What a run is called when nobody names it: 'demo-en × neutral,warm'."""
+        return f"{','.join(set_names)} × {','.join(style_names)}"[:120]
 
 
 class RunItemQuerySet(models.QuerySet):
@@ -252,6 +267,11 @@ class RunItem(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Readable reason when the item failed.")
+    stage = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Pipeline stage the item was last in (e.g. llm); names the stage when a worker dies.",
+    )
     prompt_audio = models.FileField(
         upload_to="prompts/",
         blank=True,

@@ -3,6 +3,8 @@
 import contextlib
 import logging
 import os
+import re
+import signal
 import socket
 from datetime import timedelta
 from itertools import product
@@ -15,7 +17,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from synthesis.engines import audio, pipeline
+from synthesis.engines import audio, pipeline, selftest
 from synthesis.engines.models import ModelFileError, cpu_description, fingerprints, library_versions
 from synthesis.importing import parse_sentence_file
 from synthesis.models import RunItem, Sample, Sentence, SentenceSet, Status, StylePreset, SynthesisRun
@@ -27,6 +29,12 @@ TERMINAL = {Status.DONE, Status.FAILED, Status.CANCELLED}
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 # An item whose worker process died this often (OOM, a crash in native code) is failed, not retried.
 MAX_ATTEMPTS = 5
+# A native engine that dies of one of these on an item does so again on the next try: fail at once.
+DETERMINISTIC_CRASH_SIGNALS = {signal.SIGILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT}
+
+
+class ItemStopped(Exception):
+    """The item is no longer this worker's to finish: its run was cancelled or another worker took it."""
 
 
 @transaction.atomic
@@ -55,8 +63,13 @@ def start_run(
     styles: list[StylePreset],
     mode: str = SynthesisRun.Mode.SYNTHESIS,
     created_by: AbstractBaseUser | None = None,
+    in_process_by: str = "",
 ) -> SynthesisRun:
-    """Create a run with one QUEUED item per sentence × style and enqueue them after commit."""
+    """Create a run with one QUEUED item per sentence × style and enqueue them after commit.
+
+    With `in_process_by` (the calling process's worker_name()) nothing is enqueued: that process
+    runs the items itself, and if it dies the run is failed, not handed to workers.
+    """
     from synthesis.tasks import process_item
 
     with transaction.atomic():
@@ -65,6 +78,7 @@ def start_run(
             mode=mode,
             config=config,
             created_by=created_by,
+            in_process_by=in_process_by,
             config_snapshot=config.snapshot(),
             style_snapshot={style.name: style.parameters() for style in styles},
         )
@@ -80,8 +94,9 @@ def start_run(
             raise ValueError("The chosen sentence sets hold no sentences.")
         run.total_count = len(items)
         run.save(update_fields=["total_count"])
-        for item in RunItem.objects.filter(run=run).values_list("id", flat=True):
-            process_item.delay_on_commit(item)
+        if not in_process_by:
+            for item in RunItem.objects.filter(run=run).values_list("id", flat=True):
+                process_item.delay_on_commit(item)
     return run
 
 
@@ -135,8 +150,17 @@ def execute_item(*, item: RunItem) -> None:
     """Run one claimed item through the pipeline (outside any transaction) and store its sample."""
     try:
         record_provenance(run=item.run)
-        result = _run_pipeline(item)
+        broken = selftest.failure_for(
+            selftest.cached_report(settings.SARAI_MODEL_CACHE),
+            pipeline.engines_for(item.run.config_snapshot, with_llm=item.run.needs_llm),
+        )
+        if broken:
+            fail_item(item=item, error=broken)
+            return
+        result = _run_pipeline(item, on_stage=_stage_recorder(item))
         store_sample(item=item, result=result)
+    except ItemStopped:
+        _stop_item(item)
     except TRANSIENT_ERRORS:
         _release_quietly(item)
         raise
@@ -144,6 +168,116 @@ def execute_item(*, item: RunItem) -> None:
         fail_item(item=item, error=f"Model file problem: {exc}")
     except Exception as exc:
         fail_item(item=item, error=f"{type(exc).__name__}: {exc}")
+
+
+def _stage_recorder(item: RunItem) -> pipeline.StageCallback:
+    """Record each stage on the item as it starts; stop between stages once the run is cancelled."""
+
+    def record(stage: str) -> None:
+        updated = RunItem.objects.filter(
+            pk=item.pk,
+            status=Status.RUNNING,
+            claimed_by=item.claimed_by,
+            run__status__in=[Status.QUEUED, Status.RUNNING],
+        ).update(stage=stage)
+        if not updated:
+            raise ItemStopped(stage)
+
+    return record
+
+
+def _stop_item(item: RunItem) -> None:
+    """Close an item whose run was cancelled while it ran; a taken-over item is left to its new owner."""
+    with transaction.atomic():
+        stopped = RunItem.objects.filter(
+            pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by, run__status=Status.CANCELLED
+        ).update(status=Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None)
+        if stopped:
+            refresh_progress(run_id=item.run_id)
+
+
+def record_worker_crash(*, item_id: int, exit_description: str) -> None:
+    """A pool process died on this item: name the stage and signal on it, then fail or re-queue it.
+
+    `exit_description` is what the pool reports, e.g. "Worker exited prematurely: signal 4 (SIGILL)".
+    A crash that repeats on the same input (SIGILL, SIGSEGV, ...) fails the item at once; anything
+    else (SIGKILL from the OOM killer or an operator) sends it again until MAX_ATTEMPTS.
+    """
+    from synthesis.tasks import process_item
+
+    item = RunItem.objects.select_related("run").filter(pk=item_id, status=Status.RUNNING).first()
+    if item is None:
+        return
+    number = _exit_signal(exit_description)
+    how = f"with {selftest.describe_signal(number)}" if number else f"({exit_description.strip()})"
+    stage = pipeline.stage_description(item.stage, item.run.config_snapshot)
+    crash = f"The worker process died {how} during {stage}."
+    deterministic = number in DETERMINISTIC_CRASH_SIGNALS
+    with transaction.atomic():
+        if deterministic or item.attempts >= MAX_ATTEMPTS:
+            hint = " Run `manage.py doctor` to check the engines on this machine." if deterministic else ""
+            done = RunItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
+                status=Status.FAILED,
+                error=(crash if deterministic else f"Gave up after {item.attempts} attempts. {crash}") + hint,
+                finished_at=timezone.now(),
+                lease_expires_at=None,
+            )
+            if done:
+                refresh_progress(run_id=item.run_id)
+            return
+        requeued = RunItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
+            status=Status.QUEUED,
+            error=f"{crash} Sent again.",
+            lease_expires_at=None,
+            queued_at=timezone.now(),
+        )
+        if requeued:
+            process_item.delay_on_commit(item.pk)
+
+
+def _exit_signal(exit_description: str) -> int | None:
+    match = re.search(r"signal (\d+)", exit_description)
+    return int(match.group(1)) if match else None
+
+
+def fail_abandoned_in_process_runs() -> int:
+    """Fail runs whose `synthesize --in-process` command on this host died; returns how many."""
+    host = socket.gethostname()
+    open_runs = SynthesisRun.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).exclude(
+        in_process_by=""
+    )
+    count = 0
+    for run_id, runner in open_runs.values_list("id", "in_process_by"):
+        if _is_dead_local_process(runner, host):
+            _fail_abandoned_run(run_id=run_id, runner=runner)
+            count += 1
+    return count
+
+
+def _fail_abandoned_run(*, run_id: int, runner: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        run = SynthesisRun.objects.select_for_update().get(pk=run_id)
+        for item in run.items.filter(status=Status.RUNNING):
+            stage = pipeline.stage_description(item.stage, run.config_snapshot)
+            RunItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
+                status=Status.FAILED,
+                error=f"The command running this item in its own process ({runner}) ended during {stage}; "
+                "a native crash (e.g. SIGILL) ends a process without a trace: run `manage.py doctor`.",
+                finished_at=now,
+                lease_expires_at=None,
+            )
+        run.items.filter(status=Status.QUEUED).update(
+            status=Status.FAILED,
+            error=f"Not run: the command running the run ({runner}) ended first.",
+            finished_at=now,
+        )
+        SynthesisRun.objects.filter(pk=run_id).update(
+            status=Status.FAILED,
+            error=f"The command running this run in its own process ({runner}) ended.",
+            finished_at=now,
+        )
+        refresh_progress(run_id=run_id)
 
 
 def _release_quietly(item: RunItem) -> None:
@@ -155,7 +289,7 @@ def _release_quietly(item: RunItem) -> None:
         )
 
 
-def _run_pipeline(item: RunItem) -> pipeline.ItemResult:
+def _run_pipeline(item: RunItem, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
     run, sentence = item.run, item.sentence
     style = run.style_snapshot.get(item.style.name) or item.style.parameters()
     common = {
@@ -163,6 +297,7 @@ def _run_pipeline(item: RunItem) -> pipeline.ItemResult:
         "style": style,
         "config": run.config_snapshot,
         "cache_dir": settings.SARAI_MODEL_CACHE,
+        "on_stage": on_stage,
     }
     if run.mode == SynthesisRun.Mode.SYNTHESIS:
         return pipeline.synthesize_item(text=sentence.text, **common)
@@ -177,7 +312,7 @@ def record_provenance(*, run: SynthesisRun) -> None:
     """Fill in library versions, CPU and model file checksums the first time a worker touches a run."""
     if run.model_files:
         return
-    with_llm = run.mode == SynthesisRun.Mode.CONVERSATION
+    with_llm = run.needs_llm
     files = fingerprints(
         pipeline.model_files(run.config_snapshot, settings.SARAI_MODEL_CACHE, with_llm=with_llm)
     )
@@ -251,17 +386,21 @@ def refresh_progress(*, run_id: int) -> None:
     run.save(update_fields=["done_count", "failed_count", "status", "error", "finished_at"])
 
 
-def cancel_run(*, run: SynthesisRun) -> int:
-    """Cancel every item not yet started; items already running finish. Returns items cancelled."""
+def cancel_run(*, run: SynthesisRun) -> tuple[int, int]:
+    """Cancel the run: queued items stop at once, running ones at their next stage.
+
+    The run's CANCELLED status is the cancel request that running items read between stages
+    (_stage_recorder). Returns (queued items cancelled, items still running).
+    """
     with transaction.atomic():
-        cancelled = run.items.filter(status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=timezone.now()
-        )
+        now = timezone.now()
+        cancelled = run.items.filter(status=Status.QUEUED).update(status=Status.CANCELLED, finished_at=now)
+        running = run.items.filter(status=Status.RUNNING).count()
         SynthesisRun.objects.filter(pk=run.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
-            status=Status.CANCELLED, finished_at=timezone.now()
+            status=Status.CANCELLED, finished_at=now
         )
         refresh_progress(run_id=run.pk)
-    return cancelled
+    return cancelled, running
 
 
 def retry_failed(*, run: SynthesisRun) -> int:
@@ -295,7 +434,8 @@ def requeue_stale_items() -> int:
 
     now, host = timezone.now(), socket.gethostname()
     lease = timedelta(seconds=settings.SARAI_ITEM_LEASE_SECONDS)
-    running = RunItem.objects.filter(status=Status.RUNNING, run__status=Status.RUNNING)
+    _cancel_orphans_of_cancelled_runs(now=now, host=host)
+    running = RunItem.objects.filter(status=Status.RUNNING, run__status=Status.RUNNING, run__in_process_by="")
     stale = [
         (item_id, claimed_by)
         for item_id, claimed_by, expires in running.values_list("id", "claimed_by", "lease_expires_at")
@@ -308,13 +448,30 @@ def requeue_stale_items() -> int:
                 status=Status.QUEUED, queued_at=now
             )
         waiting = RunItem.objects.filter(
-            status=Status.QUEUED, queued_at__lt=now - lease, run__status__in=[Status.QUEUED, Status.RUNNING]
+            status=Status.QUEUED,
+            queued_at__lt=now - lease,
+            run__status__in=[Status.QUEUED, Status.RUNNING],
+            run__in_process_by="",
         )
         lost = list(waiting.values_list("id", flat=True))
         waiting.filter(pk__in=lost).update(queued_at=now)
         for item_id in [item_id for item_id, _ in stale] + lost:
             process_item.delay_on_commit(item_id)
     return sent + len(lost)
+
+
+def _cancel_orphans_of_cancelled_runs(*, now, host: str) -> None:
+    """Items of a cancelled run whose worker died can no longer stop themselves: close them here."""
+    running = RunItem.objects.filter(status=Status.RUNNING, run__status=Status.CANCELLED)
+    for item_id, run_id, claimed_by, expires in running.values_list(
+        "id", "run_id", "claimed_by", "lease_expires_at"
+    ):
+        if (expires is not None and expires < now) or _is_dead_local_process(claimed_by, host):
+            with transaction.atomic():
+                RunItem.objects.filter(pk=item_id, status=Status.RUNNING, claimed_by=claimed_by).update(
+                    status=Status.CANCELLED, finished_at=now, lease_expires_at=None
+                )
+                refresh_progress(run_id=run_id)
 
 
 def _is_dead_local_process(claimed_by: str, host: str) -> bool:

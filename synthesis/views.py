@@ -2,14 +2,17 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.templatetags.static import static
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from synthesis import services
 from synthesis.forms import RunForm
-from synthesis.models import Sample, SynthesisRun
+from synthesis.models import Sample, Status, SynthesisRun
 
 VIEW_RUNS = "synthesis.view_synthesisrun"
 QUEUE_RUNS = "synthesis.add_synthesisrun"
@@ -62,7 +65,14 @@ def run_samples(request, pk: int):
     """The samples table alone; the run page swaps it in while the run progresses."""
     run = _get_run(pk)
     samples = run.samples.select_related("sentence", "style").order_by("sentence__position", "style__name")
-    failed = run.items.filter(status="failed").select_related("sentence", "style")
+    # Failed items, and items sent again after a worker crash (their error says how it died).
+    failed = (
+        run.items.filter(
+            Q(status=Status.FAILED) | Q(status__in=[Status.QUEUED, Status.RUNNING], error__gt="")
+        )
+        .select_related("sentence", "style")
+        .order_by("pk")
+    )
     return render(request, "synthesis/_samples.html", {"run": run, "samples": samples, "failed": failed})
 
 
@@ -91,13 +101,33 @@ def progress_of(run: SynthesisRun) -> dict:
     }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required(QUEUE_RUNS, raise_exception=True)
 def run_cancel(request, pk: int):
-    count = services.cancel_run(run=_get_run(pk))
-    messages.info(request, f"Cancelled {count} queued items; items already running will finish.")
+    """Ask first (this page, or the run page's JavaScript confirm), then cancel on a confirmed POST."""
+    run = _get_run(pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        counts = run.items.status_counts()
+        queued, running = counts.get(Status.QUEUED, 0), counts.get(Status.RUNNING, 0)
+        return render(
+            request, "synthesis/run_cancel.html", {"run": run, "queued": queued, "running": running}
+        )
+    if run.is_finished:
+        messages.info(request, f"The run had already ended ({run.get_status_display().lower()}).")
+        return redirect("synthesis:run_detail", pk)
+    queued, running = services.cancel_run(run=run)
+    messages.info(request, cancel_message(queued, running))
     return redirect("synthesis:run_detail", pk)
+
+
+def cancel_message(queued: int, running: int) -> str:
+    """'Cancelled 2 queued items; 4 running items will stop at their next stage.'"""
+    done = f"Cancelled {queued} queued item{pluralize(queued)}"
+    if not running:
+        return f"{done}; no item was running."
+    whose = "their" if running > 1 else "its"
+    return f"{done}; {running} running item{pluralize(running)} will stop at {whose} next stage."
 
 
 @require_POST
@@ -105,7 +135,7 @@ def run_cancel(request, pk: int):
 @permission_required(QUEUE_RUNS, raise_exception=True)
 def run_retry(request, pk: int):
     count = services.retry_failed(run=_get_run(pk))
-    messages.info(request, f"Queued {count} items again.")
+    messages.info(request, f"Queued {count} item{pluralize(count)} again.")
     return redirect("synthesis:run_detail", pk)
 
 
@@ -116,6 +146,11 @@ def sample_audio(request, pk: int):
     if not sample.audio:
         raise Http404("This sample has no audio file.")
     return FileResponse(sample.audio.open("rb"), content_type="audio/wav")
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on every site; the pages link the SVG icon, so send them there."""
+    return redirect(static("favicon.svg"))
 
 
 def healthz(request):

@@ -36,6 +36,24 @@ class AdminPagesTests(TestCase):
         self.assertEqual(response.status_code, 302)
         self.assertEqual(SentenceSet.objects.get(name="numbers").sentences.count(), 2)
 
+    def test_importing_one_sentence_says_so_in_the_singular(self):
+        upload = SimpleUploadedFile("lines.txt", b"Uno.\n")
+        response = self.client.post(
+            reverse("admin:synthesis_sentenceset_import"),
+            {"name": "single", "language": "es", "file": upload},
+            follow=True,
+        )
+        self.assertContains(response, "Imported 1 sentence.")
+
+    def test_opening_one_test_says_so_in_the_singular(self):
+        test = annotation_models.ListeningTest.objects.get()
+        response = self.client.post(
+            reverse("admin:annotations_listeningtest_changelist"),
+            {"action": "open_tests", "index": 0, "_selected_action": [test.pk]},
+            follow=True,
+        )
+        self.assertContains(response, "Opened 1 test.")
+
     def test_the_import_page_shows_the_bad_line(self):
         upload = SimpleUploadedFile("lines.txt", b"One.\n\nThree.\n")
         response = self.client.post(
@@ -56,3 +74,5 @@ class QueueRunActionTests(TestCase):
         self.assertEqual(response.status_code, 302)
         form_page = self.client.get(response["Location"])
         self.assertRegex(form_page.content.decode(), rf'<input[^>]*value="{first.pk}"[^>]*checked')
+        # Named as the synthesize command names runs, after the chosen sets and the default styles.
+        self.assertEqual(form_page.context["form"]["name"].value(), "first × neutral,warm")

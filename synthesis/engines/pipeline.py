@@ -230,9 +230,7 @@ def converse_item(
         text=timings.pop("reply"),
         measurements=timings,
     )
-    measure(
-        result, reference=result.text, language=language, config=config, loaded=loaded, on_stage=on_stage
-    )
+    measure(result, reference=result.text, language=language, config=config, loaded=loaded, on_stage=on_stage)
     return result
 
 

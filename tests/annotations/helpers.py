@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest, Scale
-from synthesis.models import Sample
-from tests.factories import make_sample, make_sentence_set, tone_wav
+from synthesis.models import Sample, SynthesisRun
+from tests.factories import make_config, make_sample, make_sentence_set, tone_wav
 
 SENTENCES = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
 
@@ -41,6 +41,14 @@ def make_samples(
                     make_clip(system_label=system_label, style_name=style_name, sentence=sentence, freq=freq)
                 )
     return samples
+
+
+def make_run_with_samples(name: str = "run-a") -> tuple[SynthesisRun, list[Sample]]:
+    """A run holding six synthesised samples (three sentences in two styles)."""
+    run = SynthesisRun.objects.create(name=name, config=make_config(f"cfg-{name}"))
+    samples = make_samples(set_name=f"set-{name}")
+    Sample.objects.filter(pk__in=[s.pk for s in samples]).update(run=run, origin=Sample.Origin.SYNTHESIZED)
+    return run, samples
 
 
 def build_test(

@@ -280,6 +280,20 @@ class BackgroundAnalysisTests(TestCase):
         tasks.analyse_test(self.test.pk, Thresholds().as_dict())
         self.assertEqual(results.load_stored(self.test)["computed_at"], stored["computed_at"])
 
+    def test_changing_the_tests_minimum_overlap_makes_the_stored_screening_out_of_date(self):
+        tasks.analyse_test(self.test.pk, Thresholds().as_dict())
+        data = results.test_results(self.test)
+        self.assertEqual(data["screening"].source, "background")
+        self.assertEqual([row["overlap"] for row in data["raters"]], [8, 8, 8])
+        ListeningTest.objects.filter(pk=self.test.pk).update(min_rater_overlap=9)
+        self.test.refresh_from_db()
+        self.assertFalse(results.is_current(results.load_stored(self.test), self.test, Thresholds()))
+        self.assertEqual(results.test_results(self.test)["screening"].source, "pending")
+        tasks.analyse_test(self.test.pk, Thresholds().as_dict())
+        data = results.test_results(self.test)
+        self.assertEqual((data["screening"].source, data["screening"].min_overlap), ("background", 9))
+        self.assertTrue(all(row["correlation"] is None for row in data["raters"]))
+
     def test_queueing_enqueues_one_task_on_commit_and_refuses_a_second_while_it_waits(self):
         with self.captureOnCommitCallbacks(execute=False) as callbacks:
             self.assertTrue(results.queue_analysis(test=self.test, thresholds=Thresholds()))

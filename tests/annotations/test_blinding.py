@@ -34,7 +34,7 @@ SECRETS = [
 # Every URL in a page must be one of these: opaque tokens and static files, no ids or names.
 ALLOWED_URL = re.compile(
     r"^(/t/i/[A-Za-z0-9_-]{22}/((consent|check|training|rate|finish)/|check\.wav(\?n=\d+)?|a/[A-Za-z0-9_-]{22}\.wav)?"
-    r"|/static/(css/site|css/rate|js/rate|js/once)\.(css|js))$"
+    r"|/static/(css/site|css/rate|js/rate|js/once|js/copy)\.(css|js)|/static/favicon\.svg)$"
 )
 URL_ATTRIBUTE = re.compile(rb'(?:href|src|action)="([^"]*)"')
 

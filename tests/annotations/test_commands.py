@@ -5,17 +5,23 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from annotations.models import ListeningTest, Rating
+from annotations import services
+from annotations.models import ListeningTest, Rating, Scale
+from annotations.models import TestSample as Clip
+from annotations.rating_import import placeholder_audio
 from annotations.roles import ADMINS, RESEARCHERS
+from synthesis.engines import audio
 from synthesis.models import Sample, SentenceSet
 from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, rate_all
 from tests.annotations.test_results_views import make_researcher
+from tests.factories import add_to_test, make_test
 
 bench_results = __import__("annotations.management.commands.bench_results", fromlist=["write_section"])
 
@@ -127,6 +133,63 @@ class SimulatedDemoTests(TestCase):
         test = ListeningTest.objects.get(name="demo-simulated")
         self.assertEqual(test.evaluators.count(), 10)
         self.assertEqual(Sample.objects.filter(test_samples__test=test).count(), 4 * 2 + 2)
+
+    def test_replacing_the_demo_deletes_the_old_audio_files(self):
+        run("simulate_ratings", raters=6, sentences=1, systems=1, no_analysis=True)
+        old = list(Sample.objects.values_list("audio", flat=True))
+        storage = Sample._meta.get_field("audio").storage
+        self.assertTrue(all(storage.exists(name) for name in old))
+        with self.captureOnCommitCallbacks(execute=True):
+            run("simulate_ratings", raters=6, sentences=1, systems=1, no_analysis=True)
+        self.assertFalse(any(storage.exists(name) for name in old))
+
+    def test_every_clip_is_real_speech_by_a_synthetic_system_named_for_what_it_is(self):
+        run("simulate_ratings", raters=6, sentences=2, no_analysis=True)
+        samples = Sample.objects.filter(test_samples__test__name="demo-simulated")
+        self.assertEqual(samples.count(), 2 * 2 * 2 + 2)
+        self.assertEqual(
+            set(samples.values_list("system_label", flat=True)), {"piper-joe-medium", "espeak-ng-formant"}
+        )
+        self.assertEqual(set(samples.values_list("origin", flat=True)), {Sample.Origin.IMPORTED})
+        for sample in samples:
+            with sample.audio.open("rb") as handle:
+                data, rate = audio.read_audio(handle.read())
+            self.assertGreater(len(data) / rate, 1.0, sample.text)
+            self.assertAlmostEqual(sample.duration_s, len(data) / rate, places=2)
+            self.assertGreater(float(np.sqrt(np.mean(data**2))), 0.01, sample.text)  # not silence
+        trap = Clip.objects.get(test__name="demo-simulated", kind=Clip.Kind.TRAP)
+        self.assertIn(f"Please answer {trap.instructed_score}, poor.", trap.sample.text)
+
+    def test_demo_clips_can_be_picked_as_test_gold_and_training_clips_of_a_new_test(self):
+        run("simulate_ratings", raters=6, sentences=2, systems=1, no_analysis=True)
+        samples = list(Sample.objects.filter(test_samples__test__name="demo-simulated").order_by("pk"))
+        test = services.create_test(
+            name="from-the-demo",
+            samples=samples[:2],
+            gold={samples[2]: 5},
+            training=[samples[3]],
+            scale=Scale.objects.get(name="acr-en"),
+        )
+        kinds = sorted(test.test_samples.values_list("kind", flat=True))
+        self.assertEqual(kinds, ["gold", "test", "test", "training"])
+        self.assertTrue(all(clip.playback_lufs is not None for clip in test.test_samples.all()))
+
+    def test_an_older_demo_of_silent_placeholders_is_replaced_even_with_if_missing(self):
+        old = make_test("demo-simulated", state=ListeningTest.State.CLOSED)
+        for label in ("reference", "system-a", "system-b", "trap"):
+            placeholder = Sample.objects.create(
+                origin=Sample.Origin.IMPORTED,
+                system_label=label,
+                audio=placeholder_audio(),
+                duration_s=0.0,
+                sample_rate=16000,
+            )
+            add_to_test(old, placeholder)
+        output = run("simulate_ratings", raters=6, sentences=1, systems=1, no_analysis=True, if_missing=True)
+        self.assertIn("Replacing demo-simulated: its clips were silent placeholders", output)
+        self.assertFalse(Sample.objects.filter(duration_s=0).exists())
+        self.assertFalse(Sample.objects.filter(system_label__in=["reference", "system-a", "trap"]).exists())
+        self.assertIn("exists already", run("simulate_ratings", if_missing=True, no_analysis=True))
 
 
 @override_settings(VAR_DIR=VAR_DIR)

@@ -9,7 +9,8 @@ from annotations import services
 from annotations.models import ListeningTest, Scale
 from annotations.models import TestSample as Clip
 from synthesis.engines import audio
-from tests.annotations.helpers import build_test, make_clip, make_samples
+from synthesis.models import Sample
+from tests.annotations.helpers import build_test, make_clip, make_run_with_samples, make_samples
 from tests.factories import tone_wav
 
 
@@ -104,3 +105,16 @@ class CreateTestTests(TestCase):
             services.clean_dimensions(["Overall", " clarity", "clarity", ""]), ["overall", "clarity"]
         )
         self.assertEqual(services.clean_dimensions([]), ["overall"])
+
+
+class CandidateSamplesTests(TestCase):
+    def test_candidates_are_the_runs_samples_and_the_chosen_imported_systems_only(self):
+        run, in_run = make_run_with_samples()
+        _, other_run = make_run_with_samples("run-b")
+        vendor = make_clip(system_label="vendor", freq=500)
+        reference = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=550)
+        make_clip(system_label="unchosen", freq=600)
+        chosen = services.candidate_samples(runs=[run.pk], systems=["vendor", "human"])
+        self.assertEqual({s.pk for s in chosen}, {*(s.pk for s in in_run), vendor.pk, reference.pk})
+        # A run's synthesised samples are never picked up by a system name.
+        self.assertFalse(services.candidate_samples(systems=[other_run[0].system_label]).exists())

@@ -6,12 +6,12 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest, Rating
-from tests.annotations.helpers import answer_for, build_test, rate_everything, session_url, walk_to_rating
+from tests.annotations.helpers import answer_for, build_test, session_url, walk_to_rating
 
 
 class SessionFlowTests(TestCase):
     def setUp(self):
-        self.test = build_test(redirect_url="https://example.org/done?cc=ABC")
+        self.test = build_test()
         self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
 
     def follow(self, url, client=None):
@@ -113,19 +113,6 @@ class SessionFlowTests(TestCase):
                 plain = self.client.post(url, data, follow=True)
                 self.assertContains(plain, message)
         self.assertFalse(Rating.objects.exists())
-
-    def test_the_finish_page_shows_the_completion_code_and_the_way_back(self):
-        walk_to_rating(self.client, self.evaluator)
-        rate_everything(self.client, self.evaluator)
-        response = self.follow(session_url(self.evaluator))
-        self.assertContains(response, self.test.completion_code)
-        self.assertContains(response, 'href="https://example.org/done?cc=ABC"')
-
-    def test_a_finished_evaluator_still_sees_the_code_after_the_test_closes(self):
-        walk_to_rating(self.client, self.evaluator)
-        rate_everything(self.client, self.evaluator)
-        ListeningTest.objects.filter(pk=self.test.pk).update(state=ListeningTest.State.CLOSED)
-        self.assertContains(self.follow(session_url(self.evaluator)), self.test.completion_code)
 
     def test_clips_are_served_in_byte_ranges_as_safari_requires(self):
         walk_to_rating(self.client, self.evaluator)

@@ -132,14 +132,22 @@ class ImportSamplesTests(TestCase):
             (folder / "manifest.csv").write_text("file,system\na.wav,s\n")
             self.assertEqual(len(import_samples(source=folder)), 1)
 
-    def test_the_command_imports_a_folder_and_reports_errors_with_the_line(self):
+    def test_the_command_imports_a_folder_lists_the_new_ids_and_reports_errors_with_the_line(self):
         with tempfile.TemporaryDirectory() as root:
             folder = Path(root)
             (folder / "a.wav").write_bytes(tone_wav())
             (folder / "manifest.csv").write_text("file,text\na.wav,Hi.\n")
             out = io.StringIO()
             call_command("import_samples", str(folder), "--system", "their-tts", stdout=out)
-            self.assertIn("Imported 1 samples (their-tts)", out.getvalue())
+            sample = Sample.objects.get(system_label="their-tts")
+            self.assertEqual(
+                out.getvalue().splitlines(),
+                [
+                    "Imported 1 sample (their-tts):",
+                    "id\tsystem\tstyle\tfile",
+                    f"{sample.pk}\ttheir-tts\t\ta.wav",
+                ],
+            )
             (folder / "manifest.csv").write_text("file\nb.wav\n")
             with self.assertRaisesMessage(CommandError, "Line 2: 'b.wav' is not in the archive"):
                 call_command("import_samples", str(folder), "--system", "their-tts")

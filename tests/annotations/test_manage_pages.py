@@ -9,77 +9,16 @@ from django.test import TestCase
 from django.urls import reverse
 
 from annotations.models import Evaluator, ListeningTest, Scale
-from synthesis.models import Sample, SynthesisRun
-from tests.annotations.helpers import build_test, make_clip, make_samples
-from tests.factories import make_admin, make_config, tone_wav
+from synthesis.models import Sample
+from tests.annotations.helpers import build_test, make_run_with_samples, make_samples
+from tests.factories import make_admin, tone_wav
+
+PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 
 
-def make_run_with_samples(name: str = "run-a") -> tuple[SynthesisRun, list[Sample]]:
-    run = SynthesisRun.objects.create(name=name, config=make_config(f"cfg-{name}"))
-    samples = make_samples(set_name=f"set-{name}")
-    Sample.objects.filter(pk__in=[s.pk for s in samples]).update(run=run, origin=Sample.Origin.SYNTHESIZED)
-    return run, samples
-
-
-class CreateTestPageTests(TestCase):
+class ManagePagesTests(TestCase):
     def setUp(self):
         self.client.force_login(make_admin())
-        self.run, self.samples = make_run_with_samples()
-        self.reference = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
-
-    def form_data(self, **changes) -> dict:
-        data = {
-            "name": "mos-1",
-            "runs": [self.run.pk],
-            "scale": Scale.objects.get(name="acr-es").pk,
-            "dimensions": "overall, clarity",
-            "ratings_per_sample": 8,
-            "samples_per_session": 4,
-            "gold_per_session": 1,
-            "traps_per_session": 1,
-            "language": "es",
-            "instructions": "Escuche con atención.",
-        }
-        data.update(changes)
-        return data
-
-    def test_a_researcher_creates_a_test_from_a_run_with_references_as_gold(self):
-        url = reverse("annotations:test_new") + f"?run={self.run.pk}"
-        self.assertContains(self.client.get(url), "New listening test")
-        data = self.form_data(
-            systems=["human"],
-            references_as_gold="on",
-            traps=f"{self.samples[0].pk}=2",
-            training=str(self.samples[1].pk),
-        )
-        response = self.client.post(reverse("annotations:test_new"), data)
-        test = ListeningTest.objects.get(name="mos-1")
-        self.assertRedirects(response, reverse("annotations:test_detail", args=[test.pk]))
-        kinds = dict(test.test_samples.values_list("sample_id", "kind"))
-        self.assertEqual(kinds[self.reference.pk], "gold")
-        self.assertEqual(kinds[self.samples[0].pk], "trap")
-        self.assertEqual(kinds[self.samples[1].pk], "training")
-        self.assertEqual(list(kinds.values()).count("test"), 4)
-        self.assertEqual((test.language, test.dimensions, test.state), ("es", ["overall", "clarity"], "open"))
-
-    def test_the_form_explains_bad_gold_and_trap_entries(self):
-        response = self.client.post(reverse("annotations:test_new"), self.form_data(gold="12=9"))
-        self.assertContains(response, "must be 1 to 5")
-        response = self.client.post(reverse("annotations:test_new"), self.form_data(traps="999999=2"))
-        self.assertContains(response, "No sample with id 999999")
-        self.assertFalse(ListeningTest.objects.exists())
-
-    def test_the_scale_must_speak_the_interface_language(self):
-        data = self.form_data(scale=Scale.objects.get(name="acr-en").pk)
-        response = self.client.post(reverse("annotations:test_new"), data)
-        self.assertContains(
-            response, "This scale&#x27;s labels are in &#x27;en&#x27;; choose one in &#x27;es&#x27;."
-        )
-        self.assertFalse(ListeningTest.objects.exists())
-
-    def test_the_form_needs_samples_to_rate(self):
-        response = self.client.post(reverse("annotations:test_new"), self.form_data(runs=[]))
-        self.assertContains(response, "Choose at least one sample to rate")
 
     def test_the_test_page_creates_and_lists_invite_links(self):
         test = build_test(samples=make_samples(set_name="other"), allow_open_link=True)
@@ -91,18 +30,24 @@ class CreateTestPageTests(TestCase):
         self.assertContains(page, f"/t/o/{test.open_token}/?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}")
         self.assertEqual(Evaluator.objects.filter(test=test).count(), 3)
 
-    def test_the_import_page_imports_a_zip_of_external_samples(self):
+    def test_the_import_page_names_the_new_ids_and_files_and_lists_the_clips_to_pick_from(self):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("manifest.csv", "file,text\nx.wav,Hi.\n")
+            archive.writestr("manifest.csv", "file,text\nx.wav,Hi.\ny.wav,Bye.\n")
             archive.writestr("x.wav", tone_wav())
+            archive.writestr("y.wav", tone_wav(freq=330))
         upload = SimpleUploadedFile("clips.zip", buffer.getvalue())
         response = self.client.post(
             reverse("annotations:sample_import"),
             {"archive": upload, "system_label": "vendor-tts", "origin": "imported"},
+            follow=True,
         )
-        self.assertRedirects(response, reverse("annotations:test_new"))
-        self.assertTrue(Sample.objects.filter(system_label="vendor-tts", origin="imported").exists())
+        self.assertRedirects(response, reverse("annotations:test_new") + "?system=vendor-tts")
+        x, y = Sample.objects.filter(system_label="vendor-tts", origin="imported").order_by("source_name")
+        self.assertContains(response, f"Imported 2 samples (vendor-tts): id {x.pk} x.wav, id {y.pk} y.wav.")
+        for sample in (x, y):
+            self.assertContains(response, f'name="gold" value="{sample.pk}"')
+            self.assertContains(response, reverse("synthesis:sample_audio", args=[sample.pk]))
 
     def test_the_import_page_shows_the_bad_manifest_line(self):
         upload = SimpleUploadedFile("clips.zip", b"PK-not-really")
@@ -118,6 +63,18 @@ class CreateTestPageTests(TestCase):
         self.assertContains(changelist, reverse("annotations:test_new"))
         evaluators = self.client.get(reverse("admin:annotations_evaluator_changelist"))
         self.assertContains(evaluators, f"/t/i/{evaluator.token}/")
+
+    def test_the_admin_and_the_test_page_show_the_platforms_completion_code_and_url(self):
+        test = build_test(
+            samples=make_samples(set_name="other"), platform_code="WALK123", completion_url=PROLIFIC
+        )
+        change = self.client.get(reverse("admin:annotations_listeningtest_change", args=[test.pk]))
+        self.assertContains(change, 'name="platform_code"')
+        self.assertContains(change, 'name="completion_url"')
+        self.assertContains(change, "The finish page sends evaluators there by itself.")
+        page = self.client.get(reverse("annotations:test_detail", args=[test.pk]))
+        self.assertContains(page, "evaluators see the code <code>WALK123</code>")
+        self.assertContains(page, f"are sent to <code>{PROLIFIC}</code>")
 
     def test_the_admin_refuses_a_scale_without_five_labels(self):
         response = self.client.post(
@@ -171,6 +128,30 @@ class CommandTests(TestCase):
         lines = out.getvalue().splitlines()
         tokens = Evaluator.objects.filter(test=test).order_by("pseudonym").values_list("pseudonym", "token")
         self.assertEqual(lines, [f"{name}\thttps://x.org/t/i/{token}/" for name, token in tokens])
+
+    def test_create_test_takes_clip_roles_by_id_and_the_platforms_completion_code_and_url(self):
+        run, samples = make_run_with_samples()
+        arguments = f"--name crowd --run {run.pk} --gold {samples[0].pk}=5 --trap {samples[1].pk}=2"
+        arguments += f" --training {samples[2].pk} --platform-code WALK123 --completion-url {PROLIFIC}"
+        call_command("create_test", *arguments.split(), stdout=io.StringIO())
+        test = ListeningTest.objects.get(name="crowd")
+        self.assertEqual((test.platform_code, test.completion_url), ("WALK123", PROLIFIC))
+        kinds = dict(test.test_samples.values_list("sample_id", "kind"))
+        self.assertEqual([kinds[s.pk] for s in samples[:4]], ["gold", "trap", "training", "test"])
+        arguments = f"--name old-flag --run {run.pk} --redirect-url {PROLIFIC}"
+        call_command("create_test", *arguments.split(), stdout=io.StringIO())
+        self.assertEqual(ListeningTest.objects.get(name="old-flag").completion_url, PROLIFIC)
+
+    def test_create_test_refuses_a_completion_url_that_names_another_code_or_is_no_url(self):
+        run, _ = make_run_with_samples()
+        arguments = f"--name x --run {run.pk} --platform-code X9 --completion-url {PROLIFIC}"
+        with self.assertRaisesMessage(
+            CommandError, "carries the code 'WALK123' but the platform code is 'X9'"
+        ):
+            call_command("create_test", *arguments.split())
+        with self.assertRaisesMessage(CommandError, "'prolific' is not a URL"):
+            call_command("create_test", *f"--name x --run {run.pk} --completion-url prolific".split())
+        self.assertFalse(ListeningTest.objects.exists())
 
     def test_create_test_explains_what_is_wrong(self):
         with self.assertRaisesMessage(CommandError, "No scale named 'nope'"):

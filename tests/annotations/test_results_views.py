@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations import charts, results
-from annotations.models import Evaluator
+from annotations.models import Evaluator, ListeningTest
 from annotations.roles import ADMINS, RESEARCHERS, setup_roles
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
 from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
@@ -129,6 +129,25 @@ class TestDashboardTests(TestCase):
         self.assertEqual(len(callbacks), 1)
         self.assertContains(self.client.get(self.url), "<strong>Queued</strong>")
 
+    def test_the_background_note_says_in_a_whole_sentence_where_the_mixed_models_come_from(self):
+        page = self.client.get(self.url)
+        self.assertNotContains(page, "The mixed models always do.")
+        self.assertContains(
+            page, "The mixed models of the comparisons are fitted only by the background analysis"
+        )
+
+    def test_the_raters_table_shows_the_minimum_overlap_and_each_raters_shared_clips(self):
+        page = self.client.get(self.url)
+        self.assertContains(page, "share at least <strong>5</strong> test clips with the others")
+        self.assertContains(page, '<th class="num">Shared clips</th>', html=False)
+        self.assertNotContains(page, "(too few)")
+        # Every rater heard the same 6 clips: a minimum of 7 leaves each of them unjudged.
+        ListeningTest.objects.filter(pk=self.test.pk).update(min_rater_overlap=7)
+        page = self.client.get(self.url)
+        self.assertContains(page, "share at least <strong>7</strong> test clips")
+        self.assertContains(page, "(too few)", count=3)
+        self.assertTrue(all(row["overlap"] == 6 for row in page.context["r"]["raters"]))
+
     def test_it_shows_the_paired_comparison_of_the_two_styles(self):
         page = self.client.get(self.url)
         self.assertContains(page, "sys-a · neutral")
@@ -198,6 +217,61 @@ class RunDashboardTests(TestCase):
         self.assertEqual(set(data["sections"]), {"wer", "latency", "dnsmos"})
         again = self.client.get(reverse("results:run_live", args=[self.run.pk]), {"version": data["version"]})
         self.assertFalse(again.json()["changed"])
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class DownloadNameTests(TestCase):
+    def test_every_download_of_a_test_is_named_after_the_test_slugified(self):
+        test, clips = build_design("Week 3 MOS")
+        rate_all(test, clips, SCORES)
+        self.client.force_login(make_researcher())
+        for name, suffix in (("summary_json", "summary.json"), ("summary_csv", "summary.csv")):
+            response = self.client.get(reverse(f"results:test_{name}", args=[test.pk]))
+            self.assertEqual(response["Content-Disposition"], f'attachment; filename="week-3-mos-{suffix}"')
+        response = self.client.get(reverse("results:test_summary_json", args=[test.pk]))
+        self.assertEqual(response.json()["test"], "Week 3 MOS")
+
+
+class RunDashboardWithoutSamplesTests(TestCase):
+    def setUp(self):
+        self.client.force_login(make_researcher())
+        sentence = make_sentence_set(texts=("Hello.",)).sentences.get()
+        self.run = SynthesisRun.objects.create(
+            name="r",
+            config=make_config(),
+            status="failed",
+            total_count=1,
+            failed_count=1,
+            error="Every item failed; see the items' errors.",
+        )
+        RunItem.objects.create(
+            run=self.run,
+            sentence=sentence,
+            style=StylePreset.objects.get(name="neutral"),
+            status="failed",
+            error="The worker process died in the LLM reply stage (llama.cpp): signal 4 (SIGILL).",
+        )
+        self.url = reverse("results:run", args=[self.run.pk])
+
+    def test_a_failed_run_says_it_failed_and_why_instead_of_waiting_for_samples(self):
+        page = self.client.get(self.url)
+        self.assertNotContains(page, "yet.</p>")
+        self.assertContains(
+            page, "<strong>The run failed</strong>: Every item failed; see the items&#x27; errors."
+        )
+        self.assertContains(page, "1 item: The worker process died in the LLM reply stage (llama.cpp)")
+        self.assertContains(page, "No timed samples: the run failed (see above).")
+
+    def test_a_finished_run_without_samples_does_not_say_yet(self):
+        SynthesisRun.objects.filter(pk=self.run.pk).update(status="done")
+        page = self.client.get(self.url)
+        self.assertContains(page, "The run ended without any measured sample.")
+        self.assertContains(page, "The run ended without any timed sample.")
+        self.assertNotContains(page, "No measured samples yet.")
+
+    def test_a_running_run_still_waits_for_its_first_sample(self):
+        SynthesisRun.objects.filter(pk=self.run.pk).update(status="running")
+        self.assertContains(self.client.get(self.url), "No measured samples yet.")
 
 
 class ChartTests(TestCase):

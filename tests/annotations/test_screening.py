@@ -77,6 +77,19 @@ class ScreenRatersTests(TestCase):
         self.assertIsNone(result.correlation)
         self.assertNotIn("low_correlation", result.flags)
 
+    def test_a_rater_sharing_fewer_clips_than_the_minimum_overlap_is_not_judged_on_correlation(self):
+        # Four clips against the others' votes: r is -1, which says nothing about so few clips.
+        disagreeing = [(item, 6 - score) for item, score in zip(ITEMS, CONSENSUS, strict=True)][:4]
+        rows = self.good + [("cat", item, score, True, "test") for item, score in disagreeing]
+        result = _screen(rows)["cat"]
+        self.assertEqual((result.overlap, result.correlation, result.flags), (4, None, ()))
+        lenient = _screen(rows, min_overlap=4)["cat"]
+        self.assertEqual((lenient.overlap, lenient.flags), (4, ("low_correlation",)))
+
+    def test_each_rater_reports_how_many_clips_they_share_with_the_others(self):
+        results = _screen(self.good + [("cat", "clip0", 5, True, "test"), ("cat", "solo", 4, True, "test")])
+        self.assertEqual((results["ann"].overlap, results["bob"].overlap, results["cat"].overlap), (8, 8, 1))
+
     def test_the_correlation_rule_can_be_switched_off(self):
         result = _screen(self.good + _session("cat", [6 - s for s in CONSENSUS]), min_correlation=None)["cat"]
         self.assertFalse(result.excluded)

@@ -1,73 +1,29 @@
 """A whole evaluator session in a real browser: Playwright driving Debian's Chromium.
 
-Skipped when /usr/bin/chromium is missing; `.ci/run` installs it. Set SARAI_UPDATE_SCREENSHOTS=1
-to write docs/rating-phone.png and docs/rating-desktop.png from the screenshots taken here.
+Skipped when /usr/bin/chromium is missing, and failed instead with CI=true (see base.py); `.ci/run`
+installs it. Set SARAI_UPDATE_SCREENSHOTS=1 to write docs/rating-phone.png and
+docs/rating-desktop.png from the screenshots taken here.
 """
 
 import os
 import shutil
 import tempfile
-from importlib import import_module
 from pathlib import Path
-from unittest import skipUnless
 
-from django.apps import apps
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.urls import reverse
 from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, Rating
 from tests.annotations.helpers import build_test, make_samples
+from tests.browser.base import UNLOCKED, BrowserTestCase
 
-CHROMIUM = "/usr/bin/chromium"
-HOW_TO_ENABLE = "install Debian's chromium package (apt-get install chromium) to run the browser tests"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-DEFAULT_ROWS = [
-    ("annotations.migrations.0002_default_scales", "create_scales"),
-    ("synthesis.migrations.0002_default_styles", "create_styles"),
-]
-UNLOCKED = "() => !document.querySelector('fieldset[data-group]').disabled"
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - the package is in requirements-dev.txt
-    sync_playwright = None
 
 
-@skipUnless(Path(CHROMIUM).exists() and sync_playwright, HOW_TO_ENABLE)
-class EvaluatorSessionBrowserTests(StaticLiveServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Playwright's sync API runs an event loop; Django refuses ORM calls inside one without this.
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        super().setUpClass()
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
-        super().tearDownClass()
-
+class EvaluatorSessionBrowserTests(BrowserTestCase):
     def setUp(self):
-        # A live-server test empties the database after each test, and serialized_rollback cannot
-        # put the migrations' rows back once Playwright runs (its greenlets give Django another
-        # connection object), so the default scales and styles are made again here.
-        for module, function in DEFAULT_ROWS:
-            getattr(import_module(module), function)(apps, None)
+        super().setUp()
         samples = make_samples()
         practice = make_samples(
             sentences=("Practice one.", "Practice two."), styles=("neutral",), set_name="p"
@@ -79,35 +35,6 @@ class EvaluatorSessionBrowserTests(StaticLiveServerTestCase):
             allow_open_link=True,
             ratings_per_sample=3,
         )
-        self.page = self.browser.new_page(viewport={"width": 1280, "height": 800})
-
-    def tearDown(self):
-        self.page.close()
-
-    def listen_and_answer(self, key: str, plays: int = 1) -> None:
-        """Play the clip to the end (plays times), answer with a key and go on with Enter."""
-        page = self.page
-        self.assertTrue(page.locator("input[type=radio]").first.is_disabled())
-        for _ in range(plays):
-            page.get_by_role("button", name="Play").or_(page.get_by_role("button", name="Play again")).click()
-            page.wait_for_function("() => document.querySelector('audio').ended", timeout=15000)
-        page.wait_for_function(UNLOCKED, timeout=5000)
-        page.keyboard.press(key)
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-
-    def pass_sound_check(self, participant: str) -> Evaluator:
-        """Play the three tones, pick the quiet one the server dealt, and go on."""
-        page = self.page
-        page.wait_for_selector("text=Which tone was the quietest?")
-        page.wait_for_load_state("networkidle")
-        evaluator = Evaluator.objects.get(external_id=participant)
-        page.get_by_role("button", name="Play").click()
-        page.wait_for_function(UNLOCKED, timeout=15000)
-        page.get_by_label(["First tone", "Second tone", "Third tone"][evaluator.check_quietest - 1]).check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Continue").click()
-        return evaluator
 
     def clip_token(self) -> str:
         return self.page.locator("input[name=clip]").input_value()
@@ -116,8 +43,7 @@ class EvaluatorSessionBrowserTests(StaticLiveServerTestCase):
         page = self.page
         open_link = reverse("annotations:open_link", args=[self.test.open_token])
         page.goto(f"{self.live_server_url}{open_link}?PROLIFIC_PID=browser-pid&STUDY_ID=s1&SESSION_ID=x1")
-        page.get_by_label("I agree to take part").check()
-        page.get_by_role("button", name="Start").click()
+        self.consent()
 
         evaluator = self.pass_sound_check("browser-pid")
 
@@ -165,6 +91,8 @@ class EvaluatorSessionBrowserTests(StaticLiveServerTestCase):
             for name, width, height in (("rating-phone.png", 360, 740), ("rating-desktop.png", 1280, 800)):
                 page = self.browser.new_page(viewport={"width": width, "height": height})
                 page.goto(url)
+                # Keyboard shortcuts are offered where there is a keyboard, not on a phone.
+                self.assertEqual(page.locator(".key-hint").is_visible(), width > 640, name)
                 page.get_by_role("button", name="Play").click()
                 page.wait_for_function(UNLOCKED, timeout=15000)
                 page.keyboard.press("4")

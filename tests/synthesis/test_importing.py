@@ -71,8 +71,20 @@ class ImportSentencesCommandTests(TestCase):
             path.write_text("text,language\nBuenos días.,es\n", encoding="utf-8")
             out = StringIO()
             call_command("import_sentences", str(path), name="good", stdout=out)
-        self.assertIn("Imported 1 sentences into good.", out.getvalue())
+        self.assertIn("Imported 1 sentence into good.", out.getvalue())
         self.assertEqual(Sentence.objects.get().language, "es")
+
+    def test_the_command_counts_one_sentence_in_the_singular_and_more_in_the_plural(self):
+        with TemporaryDirectory() as folder:
+            for name, text in (("one", "Hello.\n"), ("two", "Hello.\nGoodbye.\n")):
+                path = Path(folder) / f"{name}.txt"
+                path.write_text(text, encoding="utf-8")
+                out = StringIO()
+                call_command("import_sentences", str(path), name=name, stdout=out)
+                expected = (
+                    "Imported 1 sentence into one." if name == "one" else "Imported 2 sentences into two."
+                )
+                self.assertEqual(out.getvalue().strip(), expected)
 
 
 class ImportSentencesValidationTests(TestCase):

@@ -111,7 +111,7 @@ class CancelTests(RunTestCase):
         run = self.start(make_config(), [make_sentence_set(texts=("One.", "Two.", "Three."))], ("neutral",))
         first, *rest = run.items.order_by("id")
         process_item(first.pk)
-        self.assertEqual(services.cancel_run(run=run), 2)
+        self.assertEqual(services.cancel_run(run=run), (2, 0))  # (queued items cancelled, still running)
         for item in rest:
             process_item(item.pk)  # messages still in the queue find the item cancelled
         run.refresh_from_db()

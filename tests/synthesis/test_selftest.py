@@ -15,10 +15,16 @@ from synthesis.tasks import process_item
 from tests.factories import make_config, make_sentence_set, style
 
 CRASHING_LLM = selftest.Engine(
-    "llm", "the LLM engine (llama.cpp)", "tests.synthesis.crashing_engine:crash_with_sigill", selftest.REBUILD_LLM
+    "llm",
+    "the LLM engine (llama.cpp)",
+    "tests.synthesis.crashing_engine:crash_with_sigill",
+    selftest.REBUILD_LLM,
 )
 FAILING_STT = selftest.Engine(
-    "stt", "the STT engine (faster-whisper)", "tests.synthesis.crashing_engine:fail_with_error", "reinstall it"
+    "stt",
+    "the STT engine (faster-whisper)",
+    "tests.synthesis.crashing_engine:fail_with_error",
+    "reinstall it",
 )
 WORKING_TTS = selftest.Engine("tts-piper", "the TTS engine", "tests.synthesis.crashing_engine:succeed", "")
 

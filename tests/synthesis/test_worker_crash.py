@@ -1,5 +1,7 @@
 """A pool process that dies on an item: the item names the stage and signal; cancel stops between stages."""
 
+import socket
+
 from django.test import TestCase
 from django.urls import reverse
 
@@ -72,6 +74,14 @@ class WorkerCrashTests(TestCase):
         with self.assertRaises(services.ItemStopped):
             recorder("asr")
         services._stop_item(self.item)
+        self.item.refresh_from_db()
+        self.assertEqual(self.item.status, Status.CANCELLED)
+
+    def test_a_running_item_of_a_cancelled_run_whose_worker_died_is_closed_by_the_periodic_check(self):
+        services.cancel_run(run=self.run_)
+        RunItem.objects.filter(pk=self.item.pk).update(claimed_by=f"{socket.gethostname()}:999999999")
+        with self.captureOnCommitCallbacks(execute=False):
+            services.requeue_stale_items()
         self.item.refresh_from_db()
         self.assertEqual(self.item.status, Status.CANCELLED)
 

@@ -1,11 +1,13 @@
 """Create a listening test from the samples of synthesis runs and imported systems."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
+from django.core.validators import URLValidator
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import Scale
+from annotations.models import Scale, completion_conflict
 from synthesis.models import Sample
 
 
@@ -14,6 +16,18 @@ def id_score(text: str) -> tuple[int, int]:
     if not (sample_id.isdigit() and score.isdigit() and 1 <= int(score) <= 5):
         raise ValueError(text)
     return int(sample_id), int(score)
+
+
+def check_completion(platform_code: str, completion_url: str) -> None:
+    """Refuse what the create page would refuse: a malformed URL, or a URL naming another code."""
+    if completion_url:
+        try:
+            URLValidator()(completion_url)
+        except ValidationError:
+            raise CommandError(f"--completion-url {completion_url!r} is not a URL.") from None
+    conflict = completion_conflict(platform_code, completion_url)
+    if conflict:
+        raise CommandError(conflict)
 
 
 class Command(BaseCommand):
@@ -42,16 +56,23 @@ class Command(BaseCommand):
         parser.add_argument("--language", default="en", choices=["en", "es"], help="Evaluator interface.")
         parser.add_argument("--instructions", default="", help="Shown to evaluators before the test.")
         parser.add_argument("--open-link", action="store_true", help="Accept evaluators by the open link.")
-        parser.add_argument("--redirect-url", default="", help="Where the finish page sends evaluators.")
+        parser.add_argument(
+            "--completion-url",
+            "--redirect-url",
+            default="",
+            help="The crowd platform's completion URL; the finish page sends evaluators there.",
+        )
+        parser.add_argument(
+            "--platform-code", default="", help="The crowd platform's completion code, shown when finished."
+        )
 
     def handle(self, *args, **options):
         scale_name = options["scale"] or f"acr-{options['language']}"
         scale = Scale.objects.filter(name=scale_name).first()
         if scale is None:
             raise CommandError(f"No scale named {scale_name!r}.")
-        origins = [Sample.Origin.IMPORTED, Sample.Origin.REFERENCE]
-        chosen = Q(run__in=options["run"]) | Q(origin__in=origins, system_label__in=options["system"])
-        samples = list(Sample.objects.filter(chosen))
+        check_completion(options["platform_code"], options["completion_url"])
+        samples = list(services.candidate_samples(runs=options["run"], systems=options["system"]))
         by_id = Sample.objects.in_bulk(
             [i for i, _ in options["gold"] + options["trap"]] + options["training"]
         )
@@ -69,13 +90,15 @@ class Command(BaseCommand):
                 language=options["language"],
                 instructions=options["instructions"],
                 allow_open_link=options["open_link"],
-                redirect_url=options["redirect_url"],
+                completion_url=options["completion_url"],
+                platform_code=options["platform_code"],
             )
         except KeyError as exc:
             raise CommandError(f"No sample with id {exc.args[0]}.") from None
         except services.TestCreationError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Created test {test.name} (id {test.pk}) with {test.test_samples.count()} clips.")
+        clips = test.test_samples.count()
+        self.stdout.write(f"Created test {test.name} (id {test.pk}) with {clips} clip{pluralize(clips)}.")
         if test.allow_open_link:
             link = reverse("annotations:open_link", args=[test.open_token])
             self.stdout.write(f"Open link: {link}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}")

@@ -3,6 +3,7 @@
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from annotations import exports
 from annotations.analysis import Thresholds
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         if options["out"]:
             with open(options["out"], "w", newline="", encoding="utf-8") as out:
                 count = exports.write_ratings(test, thresholds, out)
-            self.stderr.write(f"Wrote {count} ratings of {test.name} to {options['out']}.")
+            self.stderr.write(f"Wrote {count} rating{pluralize(count)} of {test.name} to {options['out']}.")
         else:
             count = exports.write_ratings(test, thresholds, sys.stdout)
-            self.stderr.write(f"Wrote {count} ratings of {test.name}.")
+            self.stderr.write(f"Wrote {count} rating{pluralize(count)} of {test.name}.")

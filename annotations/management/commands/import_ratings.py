@@ -1,6 +1,7 @@
 """Import ratings collected elsewhere, in the tidy CSV layout export_ratings writes."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from annotations.models import Rating, Scale
 from annotations.rating_import import RatingImportError, import_ratings
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         except (OSError, RatingImportError) as exc:
             raise CommandError(str(exc)) from None
         ratings = Rating.objects.filter(evaluator__test=test).count()
+        evaluators, clips = test.evaluators.count(), test.test_samples.count()
         self.stdout.write(
-            f"Imported {ratings} ratings by {test.evaluators.count()} evaluators on "
-            f"{test.test_samples.count()} clips into {test.name}."
+            f"Imported {ratings} rating{pluralize(ratings)} by {evaluators} evaluator{pluralize(evaluators)} "
+            f"on {clips} clip{pluralize(clips)} into {test.name}."
         )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.importing import SampleImportError, import_samples
+from annotations.importing import SampleImportError, import_samples, summary
 
 
 class Command(BaseCommand):
@@ -22,5 +22,10 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {source}: {exc.strerror}") from None
         except SampleImportError as exc:
             raise CommandError(f"{source}: {exc}") from None
-        systems = sorted({sample.system_label for sample in samples})
-        self.stdout.write(f"Imported {len(samples)} samples ({', '.join(systems)}).")
+        # One line per new sample, for create_test's --gold, --trap and --training.
+        self.stdout.write(f"{summary(samples)}:")
+        self.stdout.write("id\tsystem\tstyle\tfile")
+        for sample in samples:
+            self.stdout.write(
+                f"{sample.pk}\t{sample.system_label}\t{sample.style_label}\t{sample.source_name}"
+            )

@@ -1,6 +1,7 @@
 """Create the researchers and admins groups with their permissions (safe to run again)."""
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from annotations.roles import setup_roles
 
@@ -11,4 +12,4 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         counts = setup_roles()
         for name, count in counts.items():
-            self.stdout.write(f"Group {name!r}: {count} permissions.")
+            self.stdout.write(f"Group {name!r}: {count} permission{pluralize(count)}.")

@@ -1,9 +1,13 @@
 """A demo test with simulated ratings whose truth is known, to see the dashboard recover it.
 
 score = round(3.2 + system + style + rater offset + sentence effect + noise), clipped to 1..5, with
-system-b 0.4 below system-a, warm `--difference` above neutral (main dimension only), rater offsets
-~ N(0, 0.5), sentence effects ~ N(0, 0.5) and noise ~ N(0, 0.6). Four bad raters give screening
-something to catch: two straight-liners, one who fails the trapping clip, one who answers at random.
+espeak-ng-formant 0.4 below piper-joe-medium, warm `--difference` above neutral (main dimension only),
+rater offsets ~ N(0, 0.5), sentence effects ~ N(0, 0.5) and noise ~ N(0, 0.6). Four bad raters give
+screening something to catch: two straight-liners, one who fails the trapping clip, one who answers at
+random.
+
+The clips are real speech from the bundled synthesisers (synthesis.demo), spoken when the command runs,
+so they can be listened to and picked for new tests; the trapping clip says the answer it asks for.
 """
 
 from datetime import timedelta
@@ -11,18 +15,24 @@ from datetime import timedelta
 import numpy as np
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from annotations import results
 from annotations.analysis import Thresholds
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.rating_import import placeholder_audio
+from annotations.rating_import import PLACEHOLDER_AUDIO
+from synthesis import demo
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 
 NAME = "demo-simulated"
-SYSTEMS = {"system-a": 0.0, "system-b": -0.4}
+# Demo systems (synthesis.demo.DEMO_SYSTEMS) and their true effect on the score.
+SYSTEMS = {"piper-joe-medium": 0.0, "espeak-ng-formant": -0.4}
+STYLES = ("neutral", "warm")
 BAD = {"straight": 2, "trap": 1, "random": 1}
 GOLD_SCORE, TRAP_SCORE = 5, 2
+GOLD_SYSTEM = "piper-joe-medium"
+GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
 
 
 class Command(BaseCommand):
@@ -35,20 +45,32 @@ class Command(BaseCommand):
         parser.add_argument("--difference", type=float, default=0.3, help="True warm − neutral difference.")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--no-analysis", action="store_true", help="Skip the background analysis.")
-        parser.add_argument("--if-missing", action="store_true", help="Do nothing if the demo test exists.")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="Do nothing if the demo test exists (an older one with silent clips is replaced).",
+        )
 
     def handle(self, *args, **opts):
-        if opts["if_missing"] and ListeningTest.objects.filter(name=NAME).exists():
-            self.stdout.write(f"Test {NAME} exists already.")
-            return
+        existing = ListeningTest.objects.filter(name=NAME).first()
+        if opts["if_missing"] and existing is not None:
+            if not has_silent_clips(existing):
+                self.stdout.write(f"Test {NAME} exists already.")
+                return
+            self.stdout.write(f"Replacing {NAME}: its clips were silent placeholders from an older version.")
         rng = np.random.default_rng(opts["seed"])
+        systems = list(SYSTEMS)[: opts["systems"]]
+        self.stdout.write(f"Speaking the demo clips with {' and '.join(systems)} (a few seconds)…")
+        speech = speak_clips(opts["sentences"], systems)
         with transaction.atomic():
             remove_demo()
             raters = opts["raters"] + sum(BAD.values())
-            test, clips = create_demo_test(opts["sentences"], list(SYSTEMS)[: opts["systems"]], raters)
+            test, clips = create_demo_test(opts["sentences"], systems, raters, speech)
             ratings = simulate(test, clips, rng, good=opts["raters"], difference=opts["difference"])
+        bad = sum(BAD.values())
         self.stdout.write(
-            f"Created {NAME}: {ratings} ratings, {opts['raters']} good and {sum(BAD.values())} bad raters."
+            f"Created {NAME}: {ratings} rating{pluralize(ratings)} of {len(clips)} spoken clips "
+            f"({', '.join(systems)}), {opts['raters']} good and {bad} bad rater{pluralize(bad)}."
         )
         if opts["no_analysis"]:
             return
@@ -73,21 +95,62 @@ class Command(BaseCommand):
             )
 
 
+def has_silent_clips(test: ListeningTest) -> bool:
+    """Older versions gave the demo empty placeholder WAVs, which cannot be played or picked."""
+    return test.test_samples.filter(sample__duration_s=0).exists()
+
+
 def remove_demo() -> None:
+    """Delete the demo test, its samples and, once the transaction commits, their audio files."""
     test = ListeningTest.objects.filter(name=NAME).first()
     if test is not None:
-        sample_ids = list(test.test_samples.values_list("sample_id", flat=True))
+        samples = dict(Sample.objects.filter(test_samples__test=test).values_list("pk", "audio"))
         Rating.objects.filter(evaluator__test=test).delete()
         test.delete()
-        Sample.objects.filter(pk__in=sample_ids).delete()
+        Sample.objects.filter(pk__in=samples).delete()
+        files = [name for name in samples.values() if name and name != PLACEHOLDER_AUDIO]
+        transaction.on_commit(lambda: _delete_files(files))
     SentenceSet.objects.filter(name=NAME).delete()
 
 
+def _delete_files(names: list[str]) -> None:
+    storage = Sample._meta.get_field("audio").storage
+    for name in names:
+        storage.delete(name)
+
+
+def sentence_text(position: int) -> str:
+    return f"Simulated sentence number {position}."
+
+
+def trap_text() -> str:
+    label = Scale.objects.get(name="acr-en").labels[TRAP_SCORE - 1]
+    return f"This is an attention check. Please answer {TRAP_SCORE}, {label.lower()}."
+
+
+def speak_clips(n_sentences: int, systems: list[str]) -> dict[tuple[str, str, str], demo.Speech]:
+    """(system, style, text) -> speech for every clip, made before any transaction opens."""
+    styles = {name: StylePreset.objects.filter(name=name).first() for name in STYLES}
+    wanted = [
+        (system, style, sentence_text(position))
+        for position in range(1, n_sentences + 1)
+        for system in systems
+        for style in STYLES
+    ]
+    wanted += [(GOLD_SYSTEM, "neutral", GOLD_TEXT), (GOLD_SYSTEM, "neutral", trap_text())]
+    return {
+        (system, style, text): demo.speak(system=system, text=text, style=styles[style])
+        for system, style, text in wanted
+    }
+
+
 def create_demo_test(
-    n_sentences: int, systems: list[str], raters: int
+    n_sentences: int, systems: list[str], raters: int, speech: dict
 ) -> tuple[ListeningTest, list[TestSample]]:
-    sentence_set = SentenceSet.objects.create(name=NAME, description="Simulated listening test (no audio).")
-    styles = {style: StylePreset.objects.filter(name=style).first() for style in ("neutral", "warm")}
+    sentence_set = SentenceSet.objects.create(
+        name=NAME, description="Sentences of the simulated listening test (spoken by the demo systems)."
+    )
+    styles = {style: StylePreset.objects.filter(name=style).first() for style in STYLES}
     test = ListeningTest.objects.create(
         name=NAME,
         scale=Scale.objects.get(name="acr-en"),
@@ -99,27 +162,27 @@ def create_demo_test(
     clips = []
     for position in range(1, n_sentences + 1):
         sentence = Sentence.objects.create(
-            sentence_set=sentence_set, position=position, text=f"Simulated sentence number {position}."
+            sentence_set=sentence_set, position=position, text=sentence_text(position)
         )
         for system in systems:
             for style, preset in styles.items():
-                clips.append(_clip(test, TestSample.Kind.TEST, system, style, preset, sentence))
-    clips.append(_clip(test, TestSample.Kind.GOLD, "reference", "neutral", styles["neutral"], None))
-    clips.append(_clip(test, TestSample.Kind.TRAP, "trap", "neutral", styles["neutral"], None))
+                clips.append(
+                    _clip(test, TestSample.Kind.TEST, system, style, preset, sentence.text, speech, sentence)
+                )
+    neutral = styles["neutral"]
+    clips.append(_clip(test, TestSample.Kind.GOLD, GOLD_SYSTEM, "neutral", neutral, GOLD_TEXT, speech))
+    clips.append(_clip(test, TestSample.Kind.TRAP, GOLD_SYSTEM, "neutral", neutral, trap_text(), speech))
     return test, clips
 
 
-def _clip(test, kind, system, style, preset, sentence) -> TestSample:
-    sample = Sample.objects.create(
-        origin=Sample.Origin.IMPORTED,
-        system_label=system,
-        style_label=style,
+def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> TestSample:
+    sample = demo.create_demo_sample(
+        speech=speech[(system, style, text)],
+        system=system,
+        text=text,
         style=preset,
+        style_label=style,
         sentence=sentence,
-        text=sentence.text if sentence else f"{kind} clip",
-        audio=placeholder_audio(),
-        duration_s=0.0,
-        sample_rate=16000,
     )
     return TestSample.objects.create(
         test=test,

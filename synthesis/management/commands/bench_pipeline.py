@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from synthesis import services
 from synthesis.engines import bench, models, pipeline
@@ -173,7 +174,7 @@ def _bench_set(count: int) -> SentenceSet:
         return existing
     lines = BENCH_SENTENCES.read_text(encoding="utf-8").splitlines()[:count]
     if len(lines) < count:
-        raise CommandError(f"{BENCH_SENTENCES} has only {len(lines)} sentences.")
+        raise CommandError(f"{BENCH_SENTENCES} has only {len(lines)} sentence{pluralize(len(lines))}.")
     return services.import_sentences(
         name=name,
         data="\n".join(lines).encode(),

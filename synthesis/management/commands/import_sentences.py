@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from synthesis.importing import SentenceFileError
 from synthesis.models import SentenceSet
@@ -28,4 +29,5 @@ class Command(BaseCommand):
             sentence_set = import_sentences(name=name, data=data, filename=file.name, language=language)
         except SentenceFileError as exc:
             raise CommandError(f"{file}: {exc}") from None
-        self.stdout.write(f"Imported {sentence_set.sentences.count()} sentences into {name}.")
+        count = sentence_set.sentences.count()
+        self.stdout.write(f"Imported {count} sentence{pluralize(count)} into {name}.")

@@ -1,6 +1,7 @@
 """Load the demo data: English and Spanish sentence sets and two pipeline configurations."""
 
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from synthesis.models import PipelineConfig, SentenceSet
 from synthesis.services import import_sentences
@@ -53,7 +54,8 @@ class Command(BaseCommand):
             sentence_set = import_sentences(
                 name=name, data=text.encode(), filename=f"{name}.csv", description=description
             )
-            self.stdout.write(f"Created sentence set {name} ({sentence_set.sentences.count()} sentences).")
+            count = sentence_set.sentences.count()
+            self.stdout.write(f"Created sentence set {name} ({count} sentence{pluralize(count)}).")
         for config in CONFIGS:
             _, created = PipelineConfig.objects.get_or_create(name=config["name"], defaults=config)
             self.stdout.write(f"{'Created' if created else 'Kept'} pipeline configuration {config['name']}.")

@@ -2,10 +2,13 @@
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
 from synthesis import services
+from synthesis.engines import selftest
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
 
@@ -33,20 +36,33 @@ class Command(BaseCommand):
         config = PipelineConfig.objects.filter(name=opts["config"]).first()
         if config is None:
             raise CommandError(f"No pipeline configuration named {opts['config']!r}.")
-        name = opts["name"] or f"{opts['sets']} × {opts['styles']}"
+        name = opts["name"] or SynthesisRun.default_name(
+            [s.name for s in sentence_sets], [s.name for s in styles]
+        )
+        abandoned = services.fail_abandoned_in_process_runs()
+        if abandoned:
+            self.stderr.write(f"Marked {abandoned} run(s) failed whose in-process command had died.")
+        runner = services.worker_name() if opts["in_process"] else ""
+        if runner:
+            # A crashing engine would take this process down: test each engine in a child first.
+            for result in selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)["results"]:
+                if not result["ok"]:
+                    self.stderr.write(f"Engine self-test failed: {result['message']}")
         try:
             run = services.start_run(
-                name=name, config=config, sentence_sets=sentence_sets, styles=styles, mode=opts["mode"]
+                name=name,
+                config=config,
+                sentence_sets=sentence_sets,
+                styles=styles,
+                mode=opts["mode"],
+                in_process_by=runner,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Queued run {run.pk} ({run.total_count} items).")
+        self.stdout.write(f"Queued run {run.pk} ({run.total_count} item{pluralize(run.total_count)}).")
         if opts["in_process"]:
-            for item_id in run.items.values_list("id", flat=True):
-                item = services.claim_item(item_id=item_id, worker=services.worker_name())
-                if item is not None:
-                    services.execute_item(item=item)
-        if not opts["no_wait"]:
+            self._run_here(run)
+        elif not opts["no_wait"]:
             self._follow(run)
         run.refresh_from_db()
         self.stdout.write(
@@ -56,16 +72,55 @@ class Command(BaseCommand):
         for error in run.items.filter(status="failed").values_list("error", flat=True)[:5]:
             self.stdout.write(f"  failed: {error}")
 
+    def _run_here(self, run: SynthesisRun) -> None:
+        """Run every item in this process; the bar moves as each item ends."""
+        with self._bar(run) as bar:
+            for item_id in run.items.values_list("id", flat=True):
+                item = services.claim_item(item_id=item_id, worker=services.worker_name())
+                if item is not None:
+                    services.execute_item(item=item)
+                _advance(bar, run)
+
     def _follow(self, run: SynthesisRun) -> None:
-        with tqdm(total=run.total_count, unit="item", file=self.stdout) as bar:
-            while True:
-                run.refresh_from_db()
-                bar.n = run.done_count + run.failed_count
-                bar.set_postfix(failed=run.failed_count, refresh=False)
-                bar.refresh()
-                if run.is_finished:
-                    return
+        """Watch the workers' progress until the run ends."""
+        with self._bar(run) as bar:
+            while not _advance(bar, run):
                 time.sleep(1)
+
+    def _bar(self, run: SynthesisRun) -> tqdm:
+        # smoothing=0: the rate is items finished since the bar appeared over the time since then,
+        # not a moving average that the slow first item (model loading) would throw off.
+        run.refresh_from_db()
+        return tqdm(
+            total=run.total_count,
+            initial=run.done_count + run.failed_count,
+            unit="item",
+            file=_Unterminated(self.stdout),
+            smoothing=0,
+            mininterval=0,
+        )
+
+
+class _Unterminated:
+    """The command's stdout for tqdm: Django ends every write with a newline, which breaks a bar
+    that redraws its line after a carriage return."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, ending="")
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _advance(bar: tqdm, run: SynthesisRun) -> bool:
+    """Move the bar to the run's persisted count with update(), which times the rate; True once it ended."""
+    run.refresh_from_db()
+    bar.set_postfix(failed=run.failed_count, refresh=False)
+    bar.update(run.done_count + run.failed_count - bar.n)
+    return run.is_finished
 
 
 def _by_names(model, names: str) -> list:
