@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from annotations import results
-from annotations.analysis import Thresholds
 from annotations.models import ListeningTest
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
 
 
 @shared_task(acks_late=True)

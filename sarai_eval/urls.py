@@ -7,5 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("synthesis.urls")),
     path("t/", include("annotations.urls")),
-    path("results/", include("annotations.results_urls")),
+    path("results/", include("annotations.results.urls")),
 ]

@@ -15,12 +15,12 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import ListeningTest, Rating, Scale
 from annotations.models import TestSample as Clip
-from annotations.rating_import import placeholder_audio
+from annotations.results.imports import placeholder_audio
 from annotations.roles import ADMINS, RESEARCHERS
 from synthesis.engines import audio
 from synthesis.models import Sample, SentenceSet
-from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, rate_all
-from tests.annotations.test_results_views import make_researcher
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, rate_all
+from tests.annotations.results.test_results_views import make_researcher
 from tests.factories import add_to_test, make_test
 
 bench_results = __import__("annotations.management.commands.bench_results", fromlist=["write_section"])

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotations.models import ListeningTest
 from tests.annotations.helpers import build_test, make_samples
-from tests.annotations.test_results_views import make_researcher
+from tests.annotations.results.test_results_views import make_researcher
 from tests.factories import make_admin, make_evaluator, make_sample, rate
 
 LIST_URL = "/t/manage/"

@@ -18,10 +18,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations import analysis, exports, results
-from annotations.analysis import Thresholds
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.rating_import import placeholder_audio
+from annotations.results import analysis, exports
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
+from annotations.results.imports import placeholder_audio
 from synthesis.models import Sample, Sentence, SentenceSet
 
 NAME = "bench-results"

@@ -5,9 +5,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 
-from annotations import exports
-from annotations.analysis import Thresholds
 from annotations.models import ListeningTest
+from annotations.results import exports
+from annotations.results.analysis import Thresholds
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 
 from annotations.models import Rating, Scale
-from annotations.rating_import import RatingImportError, import_ratings
+from annotations.results.imports import RatingImportError, import_ratings
 
 
 class Command(BaseCommand):

@@ -4,9 +4,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations import exports, results
-from annotations.analysis import Thresholds
 from annotations.models import ListeningTest
+from annotations.results import exports
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
 
 
 class Command(BaseCommand):

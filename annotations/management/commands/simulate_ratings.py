@@ -18,10 +18,10 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from annotations import results
-from annotations.analysis import Thresholds
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.rating_import import PLACEHOLDER_AUDIO
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
+from annotations.results.imports import PLACEHOLDER_AUDIO
 from synthesis import demo
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 

@@ -8,8 +8,9 @@ from collections import defaultdict
 import numpy as np
 from django.db.models import Avg, Count, Q
 
-from annotations import results, stats
 from annotations.models import ListeningTest, Rating, TestSample
+from annotations.results import services as results
+from annotations.results import stats
 from synthesis.engines import textnorm
 from synthesis.models import Status, SynthesisRun
 

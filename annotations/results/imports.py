@@ -15,8 +15,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotations import screening as screening_rules
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
+from annotations.results import screening as screening_rules
 from synthesis.engines import audio
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 

@@ -8,11 +8,12 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations import charts, results
 from annotations.models import Evaluator, ListeningTest
+from annotations.results import charts
+from annotations.results import services as results
 from annotations.roles import ADMINS, RESEARCHERS, setup_roles
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
-from tests.annotations.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
 from tests.factories import make_admin, make_config, make_sentence_set
 
 

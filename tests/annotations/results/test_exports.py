@@ -9,13 +9,14 @@ from django.http import StreamingHttpResponse
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from annotations import exports, results
-from annotations.analysis import Thresholds
 from annotations.models import Evaluator, ListeningTest, Rating, Scale
-from annotations.rating_import import RatingImportError, import_ratings
+from annotations.results import exports
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
+from annotations.results.imports import RatingImportError, import_ratings
 from synthesis.models import Sample
-from tests.annotations.test_analysis import SCORES, VAR_DIR, add_special, build_design, give, rate_all
-from tests.annotations.test_results_views import make_researcher
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, add_special, build_design, give, rate_all
+from tests.annotations.results.test_results_views import make_researcher
 
 
 def read_csv(text: str) -> list[dict]:

@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from annotations import charts, exports, results, run_analysis
-from annotations.analysis import Thresholds
 from annotations.models import ListeningTest, Rating
+from annotations.results import charts, exports, run_analysis
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
 from annotations.roles import EXPORT_PERMISSION, VIEW_RESULTS, VIEW_RUNS
 from synthesis.engines import textnorm
 from synthesis.models import Sample, SynthesisRun

@@ -5,7 +5,7 @@ from xml.etree import ElementTree
 
 from django.test import SimpleTestCase
 
-from annotations import charts
+from annotations.results import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 # A generous average width of one bold 11 px sans-serif character; narrower in practice.

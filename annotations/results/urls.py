@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotations import results_views as views
+from annotations.results import views
 
 app_name = "results"
 urlpatterns = [

@@ -8,10 +8,12 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 from scipy import stats as scipy_stats
 
-from annotations import analysis, results, run_analysis, stats, tasks
-from annotations.analysis import Thresholds
+from annotations import tasks
 from annotations.models import Evaluator, ListeningTest, Rating, Scale
 from annotations.models import TestSample as Clip
+from annotations.results import analysis, run_analysis, stats
+from annotations.results import services as results
+from annotations.results.analysis import Thresholds
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
 from tests.factories import make_config, make_sentence_set
 

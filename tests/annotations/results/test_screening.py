@@ -1,9 +1,9 @@
-"""annotations.screening: P.808 toolkit rules and CrowdMOS's correlation rule (no database)."""
+"""annotations.results.screening: P.808 toolkit rules and CrowdMOS's correlation rule (no database)."""
 
 import json
 from unittest import TestCase
 
-from annotations.screening import outlier_votes_z, screen_raters, vote_z_scores
+from annotations.results.screening import outlier_votes_z, screen_raters, vote_z_scores
 
 ITEMS = [f"clip{i}" for i in range(8)]
 CONSENSUS = [1, 2, 3, 4, 5, 2, 3, 4]

@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from annotations import analysis, stats
-from annotations.analysis import Thresholds
 from annotations.models import ListeningTest
+from annotations.results import analysis, stats
+from annotations.results.analysis import Thresholds
 
 N_BOOT = 1000
 # statsmodels fits crossed random effects with dense design matrices: rows x (raters + sentences)

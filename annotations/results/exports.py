@@ -10,8 +10,9 @@ from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from annotations import analysis, charts, results, run_analysis
 from annotations.models import ListeningTest
+from annotations.results import analysis, charts, run_analysis
+from annotations.results import services as results
 from synthesis.engines import textnorm
 from synthesis.engines.models import library_versions
 from synthesis.models import Sample

@@ -23,9 +23,9 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from scipy import stats as scipy_stats
 
-from annotations import screening as screening_rules
-from annotations import stats
 from annotations.models import ListeningTest, Rating, TestSample
+from annotations.results import screening as screening_rules
+from annotations.results import stats
 from annotations.services import IDLE_RELEASE
 
 DEFAULT_INLINE_LIMIT = 50_000

@@ -1,4 +1,4 @@
-"""annotations.stats against the values in /work/shared/REFERENCE_VECTORS.md (no database)."""
+"""annotations.results.stats against the values in /work/shared/REFERENCE_VECTORS.md (no database)."""
 
 import json
 import math
@@ -7,7 +7,7 @@ from unittest import TestCase
 import numpy as np
 from scipy import stats as scipy_stats
 
-from annotations import stats
+from annotations.results import stats
 
 _ = math.nan
 

@@ -1,0 +1,1 @@
+"""What researchers read: dashboards, statistics, screening, charts, exports and rating imports."""
