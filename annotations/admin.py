@@ -5,34 +5,37 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 
-from annotations.models import Assignment, Evaluator, ListeningTest, Rating, Scale, TestSample
+from annotations.models import (
+    Analysis,
+    Assignment,
+    Evaluator,
+    ListeningTest,
+    Rating,
+    Scale,
+    TestSample,
+    Trial,
+    TrialClip,
+)
 
 
 class ScaleForm(forms.ModelForm):
+    """Scale.clean checks the labels against the range; this only tidies them."""
+
     class Meta:
         model = Scale
-        fields = ["name", "title", "language", "labels"]
-        help_texts = {
-            "labels": 'Five labels, 1 (worst) to 5 (best): ["Bad", "Poor", "Fair", "Good", "Excellent"].'
-        }
+        fields = ["name", "title", "language", "min_value", "max_value", "labels"]
 
     def clean_labels(self):
         labels = self.cleaned_data["labels"]
-        if not (
-            isinstance(labels, list)
-            and len(labels) == 5
-            and all(isinstance(x, str) and x.strip() for x in labels)
-        ):
-            raise forms.ValidationError(
-                "Give exactly five non-empty labels, for scores 1 to 5 in that order."
-            )
-        return [label.strip() for label in labels]
+        if isinstance(labels, list):
+            return [label.strip() if isinstance(label, str) else label for label in labels]
+        return labels
 
 
 @admin.register(Scale)
 class ScaleAdmin(admin.ModelAdmin):
     form = ScaleForm
-    list_display = ["name", "title", "language", "labels"]
+    list_display = ["name", "title", "language", "min_value", "max_value", "labels"]
     list_filter = ["language"]
     search_fields = ["name", "title"]
 
@@ -171,12 +174,47 @@ class EvaluatorAdmin(admin.ModelAdmin):
         return reverse("annotations:session", args=[obj.token])
 
 
+class TrialClipInline(admin.TabularInline):
+    model = TrialClip
+    extra = 0
+    fields = ["test_sample", "role", "position"]
+    # Trials are built with the test; changing one would mix answers to different clips.
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Trial)
+class TrialAdmin(admin.ModelAdmin):
+    list_display = ["id", "test", "kind"]
+    list_filter = ["kind", "test"]
+    list_select_related = ["test"]
+    readonly_fields = ["test", "kind"]
+    inlines = [TrialClipInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TrialClip)
+class TrialClipAdmin(admin.ModelAdmin):
+    list_display = ["trial", "position", "role", "test_sample"]
+    list_filter = ["trial__test"]
+    list_select_related = ["trial__test", "test_sample"]
+    readonly_fields = ["trial", "test_sample", "role", "position"]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["evaluator", "position", "test_sample"]
+    list_display = ["evaluator", "position", "trial"]
     list_filter = ["evaluator__test"]
-    raw_id_fields = ["evaluator", "test_sample"]
-    list_select_related = ["evaluator__test", "test_sample__test"]
+    raw_id_fields = ["evaluator", "trial"]
+    list_select_related = ["evaluator__test", "trial__test"]
 
 
 @admin.register(Rating)
@@ -193,6 +231,21 @@ class RatingAdmin(admin.ModelAdmin):
     ]
     list_filter = ["dimension", "score", "played_to_end", "evaluator__test"]
     search_fields = ["evaluator__pseudonym", "evaluator__external_id"]
-    raw_id_fields = ["evaluator", "sample", "test_sample"]
+    raw_id_fields = ["evaluator", "sample", "test_sample", "trial"]
     list_select_related = ["evaluator__test", "sample"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(admin.ModelAdmin):
+    """Read-only: analyses are queued from the dashboard and claimed by workers."""
+
+    list_display = ("test", "status", "n_ratings", "seconds", "claimed_by", "finished_at")
+    list_filter = ("status",)
+    readonly_fields = [field.name for field in Analysis._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

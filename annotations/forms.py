@@ -57,7 +57,6 @@ class RatingForm(forms.Form):
 # -- researcher forms ----------------------------------------------------------------------------
 
 
-SCORES = [(n, str(n)) for n in range(1, 6)]
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
 SOURCE_FIELDS = ("name", "runs", "systems", "references_as_gold")
 
@@ -85,7 +84,8 @@ class CreateTestForm(forms.Form):
     )
     references_as_gold = forms.BooleanField(
         required=False,
-        label="Reference recordings are gold clips (expected score 5) rather than a rated condition",
+        label="Reference recordings are gold clips (expected: the scale's top score) rather than a rated "
+        "condition",
     )
     gold = forms.TypedMultipleChoiceField(
         coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Gold clips"
@@ -140,6 +140,8 @@ class CreateTestForm(forms.Form):
         )
         self.fields["systems"].choices = [(label, label) for label in systems]
         self.fields["scale"].queryset = Scale.objects.all()
+        scale = self._chosen_scale()
+        scores = [(value, str(value)) for value in scale.values] if scale else []
         candidates = services.candidate_samples(runs=self._chosen_runs(), systems=self._chosen_systems())
         self.candidates = list(candidates)
         choices = [(sample.pk, f"clip {sample.pk}") for sample in self.candidates]
@@ -147,13 +149,18 @@ class CreateTestForm(forms.Form):
             self.fields[name].choices = choices
         for sample in self.candidates:
             self.fields[f"score-{sample.pk}"] = forms.TypedChoiceField(
-                choices=SCORES,
+                choices=scores,
                 coerce=int,
                 empty_value=None,
                 required=False,
                 widget=forms.RadioSelect,
                 label=f"Score of clip {sample.pk}",
             )
+
+    def _chosen_scale(self) -> Scale | None:
+        value = str(self["scale"].value() or "")
+        scale = Scale.objects.filter(pk=value).first() if value.isdigit() else None
+        return scale or Scale.objects.filter(name="acr-en").first() or Scale.objects.first()
 
     def _chosen_runs(self) -> list[int]:
         values = self["runs"].value() or []
@@ -237,7 +244,8 @@ class CreateTestForm(forms.Form):
         gold = {}
         if data.get("references_as_gold"):
             references = [s for s in self.candidates if s.origin == Sample.Origin.REFERENCE]
-            gold = {sample: 5 for sample in references if sample.pk not in taken}
+            top = data["scale"].max_value if data.get("scale") else None
+            gold = {sample: top for sample in references if sample.pk not in taken and top is not None}
         gold.update({by_id[pk]: scores[pk] for pk in ticked["gold"] if scores[pk] is not None})
         data["samples"] = self.candidates
         data["gold_samples"] = gold

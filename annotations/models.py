@@ -1,6 +1,7 @@
 """Listening tests, their blinded samples, evaluators, assignments and ratings."""
 
 import secrets
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,10 @@ from synthesis.models import Sample
 # Upper-case letters and digits a participant cannot misread or mistype: no 0/O and no 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
+# An evaluator idle this long releases the clips they have not rated yet, so abandoned crowd
+# sessions do not hold samples below their target for ever. A returning evaluator keeps their
+# assignment; the sample may then get a rating more than its target.
+IDLE_RELEASE = timedelta(hours=2)
 
 
 def new_token() -> str:
@@ -45,22 +50,79 @@ def completion_conflict(platform_code: str, completion_url: str) -> str:
 
 
 class Scale(models.Model):
+    """The one definition of a rating scale: integer steps from min_value to max_value, one label each."""
+
     name = models.SlugField(max_length=60, unique=True, help_text="e.g. acr-en, acr-es, naturalness-en.")
     title = models.CharField(max_length=200, help_text="Question shown above the buttons.")
     language = models.CharField(max_length=8, default="en", help_text="Language of the labels.")
-    labels = models.JSONField(help_text="Five labels, for scores 1 to 5 in that order.")
+    min_value = models.SmallIntegerField(default=1, help_text="Lowest score (worst), e.g. 1, -3 or 0.")
+    max_value = models.SmallIntegerField(default=5, help_text="Highest score (best), e.g. 5, 3 or 100.")
+    labels = models.JSONField(
+        help_text='One label per score from the lowest to the highest, e.g. ["Bad", "Poor", "Fair", '
+        '"Good", "Excellent"] for 1 to 5.'
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="scale_title_not_empty"),
+            models.CheckConstraint(condition=Q(min_value__lt=F("max_value")), name="scale_min_below_max"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.min_value is None or self.max_value is None:
+            return
+        if self.min_value >= self.max_value:
+            raise ValidationError({"max_value": "The highest score must be above the lowest."})
+        labels = self.labels
+        if not (isinstance(labels, list) and all(isinstance(x, str) and x.strip() for x in labels)):
+            raise ValidationError({"labels": "Give a list of non-empty labels."})
+        if len(labels) != self.n_values:
+            raise ValidationError(
+                {
+                    "labels": f"Give exactly {self.n_values} labels, one per score from {self.min_value} "
+                    f"to {self.max_value}; got {len(labels)}."
+                }
+            )
+
+    @property
+    def n_values(self) -> int:
+        return self.max_value - self.min_value + 1
+
+    @property
+    def values(self) -> list[int]:
+        """Every score on the scale, lowest first."""
+        return list(range(self.min_value, self.max_value + 1))
+
     def choices(self) -> list[tuple[int, str]]:
-        return list(zip(range(1, 6), self.labels, strict=True))
+        return list(zip(self.values, self.labels, strict=True))
+
+    def contains(self, score: object) -> bool:
+        is_int = isinstance(score, int) and not isinstance(score, bool)
+        return is_int and self.min_value <= score <= self.max_value
+
+    def check_score(self, score: object) -> int:
+        """The score as an int, or ValueError saying which scores the scale takes."""
+        if not self.contains(score):
+            raise ValueError(
+                f"{score!r} is not on the scale {self.name} ({self.min_value} to {self.max_value})"
+            )
+        return score
+
+    def index(self, score: int) -> int:
+        """Position of a score in values (0 for the lowest), for count arrays of length n_values."""
+        return score - self.min_value
+
+
+class TestNotOpen(Exception):
+    """A test that takes no ratings now; code is "not_started" or "closed"."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
 
 
 class ListeningTestQuerySet(models.QuerySet):
@@ -110,6 +172,11 @@ class ListeningTest(models.Model):
         help_text="Language of the evaluator interface.",
     )
     scale = models.ForeignKey(Scale, on_delete=models.PROTECT, related_name="tests")
+    method = models.CharField(
+        max_length=40,
+        default="acr",
+        help_text="Test method (annotations.methods): what a trial holds, its page, answers and analysis.",
+    )
     dimensions = models.JSONField(
         default=list, help_text='Rated dimensions; the first is the main one, e.g. ["overall", "clarity"].'
     )
@@ -182,9 +249,23 @@ class ListeningTest(models.Model):
         if conflict:
             raise ValidationError({"platform_code": conflict})
 
-    def accepts_ratings(self, now=None) -> bool:
+    def closed_reason(self, now: datetime | None = None) -> str:
+        """Why the test takes no ratings now: "not_started" or "closed"; "" when it takes them."""
+        if self.state == self.State.DRAFT:
+            return "not_started"
         now = now or timezone.now()
-        return self.state == self.State.OPEN and (self.expires_at is None or self.expires_at > now)
+        if self.state != self.State.OPEN or (self.expires_at is not None and self.expires_at <= now):
+            return "closed"
+        return ""
+
+    def check_open(self, now: datetime | None = None) -> None:
+        """Raise TestNotOpen (code "not_started" or "closed") unless the test takes ratings now."""
+        reason = self.closed_reason(now)
+        if reason:
+            raise TestNotOpen(reason)
+
+    def accepts_ratings(self, now: datetime | None = None) -> bool:
+        return not self.closed_reason(now)
 
     @property
     def is_expired(self) -> bool:
@@ -230,11 +311,11 @@ class TestSample(models.Model):
     playback_lufs = models.FloatField(
         null=True, blank=True, help_text="Integrated loudness of the playback copy."
     )
-    expected_score = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Gold clips: expected score."
+    expected_score = models.SmallIntegerField(
+        null=True, blank=True, help_text="Gold clips: expected score, on the test's scale."
     )
-    instructed_score = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Trapping clips: the score the clip asks for."
+    instructed_score = models.SmallIntegerField(
+        null=True, blank=True, help_text="Trapping clips: the score the clip asks for, on the test's scale."
     )
 
     class Meta:
@@ -242,17 +323,24 @@ class TestSample(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["test", "sample"], name="test_sample_unique"),
             models.CheckConstraint(
-                condition=Q(kind="gold", expected_score__gte=1, expected_score__lte=5) | ~Q(kind="gold"),
+                condition=Q(kind="gold", expected_score__isnull=False) | ~Q(kind="gold"),
                 name="test_sample_gold_has_expected",
             ),
             models.CheckConstraint(
-                condition=Q(kind="trap", instructed_score__gte=1, instructed_score__lte=5) | ~Q(kind="trap"),
+                condition=Q(kind="trap", instructed_score__isnull=False) | ~Q(kind="trap"),
                 name="test_sample_trap_has_instruction",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.test.name}:{self.kind}:{self.sample_id}"
+
+
+class EvaluatorQuerySet(models.QuerySet):
+    def active(self, now: datetime | None = None) -> "EvaluatorQuerySet":
+        """Evaluators in a session that has not finished and was seen within IDLE_RELEASE."""
+        cutoff = (now or timezone.now()) - IDLE_RELEASE
+        return self.filter(finished_at__isnull=True, last_seen_at__gte=cutoff)
 
 
 class Evaluator(models.Model):
@@ -282,6 +370,8 @@ class Evaluator(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = EvaluatorQuerySet.as_manager()
+
     class Meta:
         ordering = ["test", "pseudonym"]
         constraints = [
@@ -310,20 +400,68 @@ class Evaluator(models.Model):
         return "rate"
 
 
+class Trial(models.Model):
+    """What an evaluator answers on one page: one clip for ACR, a pair or a set for other methods."""
+
+    test = models.ForeignKey(ListeningTest, on_delete=models.CASCADE, related_name="trials")
+    kind = models.CharField(
+        max_length=8,
+        choices=TestSample.Kind.choices,
+        default=TestSample.Kind.TEST,
+        help_text="Test, gold or trapping trial; sessions mix them like the clips they hold.",
+    )
+    clips = models.ManyToManyField(TestSample, through="TrialClip", related_name="trials")
+
+    class Meta:
+        ordering = ["test", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.test.name}:trial {self.pk}"
+
+
+class TrialClip(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="trial_clips")
+    test_sample = models.ForeignKey(TestSample, on_delete=models.PROTECT, related_name="trial_clips")
+    role = models.CharField(
+        max_length=20, blank=True, help_text='The clip\'s part in the trial, e.g. "A", "B", "reference".'
+    )
+    position = models.PositiveSmallIntegerField(help_text="Order in the trial as built, from 0.")
+
+    class Meta:
+        ordering = ["trial", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "position"], name="trial_clip_unique_position"),
+            models.UniqueConstraint(fields=["trial", "test_sample"], name="trial_clip_unique_sample"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trial} · {self.role or self.position}"
+
+
 class Assignment(models.Model):
     evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="assignments")
-    test_sample = models.ForeignKey(TestSample, on_delete=models.PROTECT, related_name="assignments")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="assignments")
     position = models.PositiveIntegerField(help_text="Order in the evaluator's session, from 0.")
+    clip_order = models.JSONField(
+        default=list, help_text="TrialClip ids in the order this evaluator is presented them."
+    )
 
     class Meta:
         ordering = ["evaluator", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["evaluator", "test_sample"], name="assignment_unique_sample"),
+            models.UniqueConstraint(fields=["evaluator", "trial"], name="assignment_unique_trial"),
             models.UniqueConstraint(fields=["evaluator", "position"], name="assignment_unique_position"),
         ]
 
     def __str__(self) -> str:
         return f"{self.evaluator} #{self.position}"
+
+    def presented_clips(self) -> list[TrialClip]:
+        """The trial's clips in this evaluator's order (the trial's own order if none was stored)."""
+        clips = {clip.pk: clip for clip in self.trial.trial_clips.select_related("test_sample__sample")}
+        order = [pk for pk in self.clip_order if pk in clips]
+        order = order or sorted(clips, key=lambda pk: clips[pk].position)
+        return [clips[pk] for pk in order]
 
 
 class Rating(models.Model):
@@ -337,8 +475,16 @@ class Rating(models.Model):
         related_name="ratings",
         help_text="How the sample appeared in the test (clip kind); empty for imported ratings.",
     )
+    trial = models.ForeignKey(
+        Trial,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ratings",
+        help_text="The trial answered; empty for imported ratings.",
+    )
     dimension = models.CharField(max_length=40, default="overall", help_text="What was rated, e.g. overall.")
-    score = models.PositiveSmallIntegerField(help_text="1 (worst) to 5 (best).")
+    score = models.SmallIntegerField(help_text="A value of the test's scale (checked when it is stored).")
     played_to_end = models.BooleanField(
         default=False, help_text="The browser reported the clip played to the end."
     )
@@ -352,10 +498,57 @@ class Rating(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["evaluator", "sample", "dimension"], name="rating_unique_per_dimension"
+                fields=["evaluator", "sample", "dimension"],
+                condition=Q(trial__isnull=True),
+                name="rating_unique_per_dimension",
             ),
-            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+            models.UniqueConstraint(
+                fields=["evaluator", "trial", "sample", "dimension"],
+                condition=Q(trial__isnull=False),
+                name="rating_unique_per_trial_dimension",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.evaluator} · sample {self.sample_id} · {self.dimension}={self.score}"
+
+
+class Analysis(models.Model):
+    """A background analysis of a listening test, claimed by one worker and read by every web process."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    test = models.ForeignKey(ListeningTest, on_delete=models.CASCADE, related_name="analyses")
+    thresholds = models.JSONField(help_text="Screening settings the analysis used (min_variance, ...).")
+    min_overlap = models.PositiveIntegerField(
+        help_text="The test's minimum rater overlap when it was queued."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker running it.")
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Another worker may take a running analysis after this."
+    )
+    result = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Screening, bootstrap, agreement and mixed models, as the pages read them.",
+    )
+    seconds = models.FloatField(null=True, blank=True, help_text="How long the analysis took.")
+    n_ratings = models.PositiveIntegerField(null=True, blank=True, help_text="Ratings the analysis covered.")
+    last_rating_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Highest rating id covered; with n_ratings tells when it is stale."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "analyses"
+
+    def __str__(self) -> str:
+        return f"analysis {self.pk} of {self.test_id} ({self.status})"

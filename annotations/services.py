@@ -2,9 +2,9 @@
 
 import random
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,15 +14,22 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from annotations.listening_check import antiphase_position, check_tones_wav
-from annotations.models import Assignment, Evaluator, ListeningTest, Rating, Scale, TestSample
+from annotations.methods import get_method
+from annotations.models import (
+    Assignment,
+    Evaluator,
+    ListeningTest,
+    Rating,
+    Scale,
+    TestNotOpen,
+    TestSample,
+    Trial,
+    TrialClip,
+)
 from annotations.ordering import order_without_neighbours
 from synthesis.engines import audio
 from synthesis.models import Sample
 
-# An evaluator idle this long releases the clips they have not rated yet, so abandoned crowd
-# sessions do not hold samples below their target for ever. A returning evaluator keeps their
-# assignment; the sample may then get a rating more than its target.
-IDLE_RELEASE = timedelta(hours=2)
 # Further ListeningTest fields create_test takes as they are.
 TEST_OPTIONS = (
     "instructions",
@@ -92,6 +99,7 @@ def create_test(
     name: str,
     samples: Iterable[Sample],
     scale: Scale,
+    method: str = "acr",
     dimensions: Iterable[str] = ("overall",),
     ratings_per_sample: int = 8,
     samples_per_session: int = 20,
@@ -108,13 +116,18 @@ def create_test(
     """
     if ListeningTest.objects.filter(name=name).exists():
         raise TestCreationError(f"A listening test named {name!r} exists already.")
-    clips = _clip_roles(list(samples), gold or {}, traps or {}, list(training))
+    try:
+        shape = get_method(method)
+    except LookupError as exc:
+        raise TestCreationError(str(exc)) from None
+    clips = _clip_roles(list(samples), gold or {}, traps or {}, list(training), scale)
     if not any(clip.kind == TestSample.Kind.TEST for clip in clips):
         raise TestCreationError("Choose at least one sample to rate.")
     options.setdefault("state", ListeningTest.State.OPEN)
     fields = {
         "name": name,
         "scale": scale,
+        "method": shape.name,
         "dimensions": clean_dimensions(dimensions),
         "ratings_per_sample": ratings_per_sample,
         "samples_per_session": samples_per_session,
@@ -127,6 +140,7 @@ def create_test(
             for row in rows:
                 row.test = test
             TestSample.objects.bulk_create(rows)
+            build_trials(test=test)
     except BaseException:
         _delete_playback_files(rows)
         raise
@@ -145,12 +159,32 @@ def clean_dimensions(dimensions: Iterable[str]) -> list[str]:
     return result or ["overall"]
 
 
-def _clip_roles(samples: list[Sample], gold: dict, traps: dict, training: list[Sample]) -> list[_Clip]:
+def build_trials(*, test: ListeningTest) -> list[Trial]:
+    """The test's trials, shaped by its method from the test, gold and trapping clips of each kind."""
+    method = get_method(test.method)
+    clips = list(test.test_samples.exclude(kind=TestSample.Kind.TRAINING).order_by("pk"))
+    trials = []
+    for kind in (TestSample.Kind.TEST, TestSample.Kind.GOLD, TestSample.Kind.TRAP):
+        for shape in method.build_trials([clip for clip in clips if clip.kind == kind]):
+            trial = Trial.objects.create(test=test, kind=kind)
+            TrialClip.objects.bulk_create(
+                TrialClip(trial=trial, test_sample=clip, role=role, position=position)
+                for position, (clip, role) in enumerate(shape)
+            )
+            trials.append(trial)
+    return trials
+
+
+def _clip_roles(
+    samples: list[Sample], gold: dict, traps: dict, training: list[Sample], scale: Scale
+) -> list[_Clip]:
     """One role per sample; training beats trap beats gold beats test."""
     for label, scores in (("gold", gold), ("trapping", traps)):
         for sample, score in scores.items():
-            if not 1 <= int(score) <= 5:
-                raise TestCreationError(f"Sample {sample.pk}: the {label} score must be 1 to 5, not {score}.")
+            try:
+                scale.check_score(int(score))
+            except ValueError as exc:
+                raise TestCreationError(f"Sample {sample.pk}: the {label} score {exc}.") from None
     roles: dict[int, _Clip] = {}
     for sample in samples:
         roles[sample.pk] = _Clip(sample, TestSample.Kind.TEST)
@@ -244,10 +278,10 @@ def _next_pseudonym(test: ListeningTest) -> str:
 
 def check_open(test: ListeningTest) -> None:
     """Raise SessionUnavailable unless the test takes ratings now."""
-    if test.state == ListeningTest.State.DRAFT:
-        raise SessionUnavailable("not_started")
-    if not test.accepts_ratings():
-        raise SessionUnavailable("closed")
+    try:
+        test.check_open()
+    except TestNotOpen as exc:
+        raise SessionUnavailable(exc.code) from None
 
 
 def give_consent(*, evaluator: Evaluator) -> None:
@@ -275,28 +309,49 @@ def assign(*, evaluator: Evaluator, rng: random.Random | None = None) -> list[As
         test = ListeningTest.objects.select_for_update().get(pk=evaluator.test_id)
         if evaluator.assignments.exists():
             return _assignments_of(evaluator)
-        clips = _choose_clips(test, rng)
-        ordered = order_without_neighbours(clips, key=sentence_key, rng=rng)
+        trials = _choose_trials(test, rng)
+        ordered = order_without_neighbours(trials, key=_trial_sentences, rng=rng)
+        shuffle = get_method(test.method).shuffle_clips
         Assignment.objects.bulk_create(
-            Assignment(evaluator=evaluator, test_sample=clip, position=position)
-            for position, clip in enumerate(ordered)
+            Assignment(
+                evaluator=evaluator,
+                trial=trial,
+                position=position,
+                clip_order=_clip_order(trial, shuffle, rng),
+            )
+            for position, trial in enumerate(ordered)
         )
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=timezone.now())
     return _assignments_of(evaluator)
 
 
 def _assignments_of(evaluator: Evaluator) -> list[Assignment]:
-    return list(evaluator.assignments.select_related("test_sample__sample").order_by("position"))
+    return list(
+        evaluator.assignments.select_related("trial")
+        .prefetch_related("trial__trial_clips__test_sample__sample")
+        .order_by("position")
+    )
 
 
-def _choose_clips(test: ListeningTest, rng: random.Random) -> list[TestSample]:
+def _trial_sentences(trial: Trial) -> str:
+    return "|".join(sorted({clip.test_sample.sample.sentence_key for clip in trial.trial_clips.all()}))
+
+
+def _clip_order(trial: Trial, shuffle: bool, rng: random.Random) -> list[int]:
+    order = [clip.pk for clip in trial.trial_clips.all()]
+    if shuffle:
+        rng.shuffle(order)
+    return order
+
+
+def _choose_trials(test: ListeningTest, rng: random.Random) -> list[Trial]:
     held = held_counts(test)
-    by_kind: dict[str, list[TestSample]] = {}
-    for clip in test.test_samples.select_related("sample"):
-        by_kind.setdefault(clip.kind, []).append(clip)
+    by_kind: dict[str, list[Trial]] = {}
+    for trial in test.trials.prefetch_related("trial_clips__test_sample__sample"):
+        by_kind.setdefault(trial.kind, []).append(trial)
 
-    def least_held(kind: str, count: int) -> list[TestSample]:
-        pool = sorted(by_kind.get(kind, []), key=lambda clip: (held[clip.pk], rng.random()))
+    def least_held(kind: str, count: int) -> list[Trial]:
+        pool = sorted(by_kind.get(kind, []), key=lambda trial: (held[trial.pk], rng.random()))
         return pool[:count]
 
     chosen = least_held(TestSample.Kind.TEST, test.samples_per_session)
@@ -309,30 +364,15 @@ def _choose_clips(test: ListeningTest, rng: random.Random) -> list[TestSample]:
 
 
 def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:
-    """Per test-sample id: evaluators who rated it, or hold it in a session active recently."""
-    cutoff = (now or timezone.now()) - IDLE_RELEASE
-    rated = Rating.objects.filter(evaluator=OuterRef("evaluator"), test_sample=OuterRef("test_sample"))
+    """Per trial id: evaluators who answered it, or hold it in a session active recently."""
+    rated = Rating.objects.filter(evaluator=OuterRef("evaluator"), trial=OuterRef("trial"))
+    active = Evaluator.objects.active(now).filter(pk=OuterRef("evaluator"))
     rows = (
-        Assignment.objects.filter(test_sample__test=test)
-        .annotate(rated=Exists(rated))
-        .values_list("test_sample_id", "rated", "evaluator__finished_at", "evaluator__last_seen_at")
+        Assignment.objects.filter(trial__test=test)
+        .filter(Exists(rated) | Exists(active))
+        .values_list("trial_id", flat=True)
     )
-    counts: Counter = Counter()
-    for clip_id, is_rated, finished_at, last_seen_at in rows:
-        active = finished_at is None and last_seen_at is not None and last_seen_at >= cutoff
-        if is_rated or active:
-            counts[clip_id] += 1
-    return counts
-
-
-def sentence_key(clip: TestSample) -> Hashable:
-    """Clips with the same key say the same sentence (in another style or by another system)."""
-    sample = clip.sample
-    if sample.sentence_id:
-        return ("sentence", sample.sentence_id)
-    if sample.text.strip():
-        return ("text", " ".join(sample.text.lower().split()))
-    return ("sample", sample.pk)
+    return Counter(rows)
 
 
 # -- the listening check -------------------------------------------------------------------------
@@ -378,7 +418,7 @@ def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
     training = list(clips.filter(kind=TestSample.Kind.TRAINING))
     if training:
         return varied_clips(training, MAX_TRAINING_CLIPS, rng)
-    assigned = evaluator.assignments.values("test_sample_id")
+    assigned = TrialClip.objects.filter(trial__assignments__evaluator=evaluator).values("test_sample_id")
     spare = list(clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned))
     return varied_clips(spare, FALLBACK_TRAINING_CLIPS, rng)
 
@@ -392,13 +432,13 @@ def varied_clips(clips: list[TestSample], count: int, rng: random.Random) -> lis
     rng.shuffle(pool)
     chosen: list[TestSample] = []
     while pool and len(chosen) < count:
-        sentences = {sentence_key(clip) for clip in chosen}
+        sentences = {clip.sample.sentence_key for clip in chosen}
         systems = Counter(clip.sample.system_label for clip in chosen)
         styles = Counter(clip.sample.style_label for clip in chosen)
         best = min(
             pool,
             key=lambda clip: (
-                sentence_key(clip) in sentences,
+                clip.sample.sentence_key in sentences,
                 systems[clip.sample.system_label] + styles[clip.sample.style_label],
             ),
         )
@@ -418,7 +458,7 @@ def answer_training(
     if position < evaluator.training_done:
         return  # a resent answer
     check_open(evaluator.test)
-    _validate_answer(evaluator.test, scores, played_to_end)
+    _validate_answer(evaluator.test, [TrialClip(test_sample=clips[position])], scores, played_to_end)
     done = position + 1
     Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done)
     if done >= len(clips):
@@ -434,11 +474,12 @@ def skip_training_if_none(*, evaluator: Evaluator) -> None:
 
 
 def current_clip(*, evaluator: Evaluator) -> tuple[Assignment | None, int, int]:
-    """(the first unrated assignment or None, clips rated, clips in the session)."""
-    main = evaluator.test.rated_dimensions[0]
-    rated = Rating.objects.filter(evaluator=evaluator, test_sample=OuterRef("test_sample"), dimension=main)
+    """(the first unanswered assignment or None, trials answered, trials in the session)."""
+    test = evaluator.test
+    main = get_method(test.method).questions(test)[0]
+    rated = Rating.objects.filter(evaluator=evaluator, trial=OuterRef("trial"), dimension=main)
     rows = list(
-        evaluator.assignments.select_related("test_sample").annotate(rated=Exists(rated)).order_by("position")
+        evaluator.assignments.select_related("trial").annotate(rated=Exists(rated)).order_by("position")
     )
     done = sum(row.rated for row in rows)
     return next((row for row in rows if not row.rated), None), done, len(rows)
@@ -453,32 +494,33 @@ def submit_rating(
     play_count: int,
     time_to_answer_ms: int | None,
 ) -> list[Rating]:
-    """Store one answer (every dimension) at once; a resent answer returns the stored ratings."""
+    """Store one answer to a trial (every question) at once; a resent answer returns the stored ratings.
+
+    sample_token is the token of any clip of the trial (the page posts its first clip's). Each
+    score is checked against the test's scale by the method's validation.
+    """
     test = evaluator.test
-    assignment = (
-        evaluator.assignments.select_related("test_sample").filter(test_sample__token=sample_token).first()
-    )
+    assignment = evaluator.assignments.filter(trial__trial_clips__test_sample__token=sample_token).first()
     if assignment is None:
         raise RatingRefused("not_assigned", "this clip is not in the evaluator's session")
-    clip = assignment.test_sample
-    stored = list(Rating.objects.filter(evaluator=evaluator, sample_id=clip.sample_id))
-    if {rating.dimension for rating in stored} >= set(test.rated_dimensions):
+    clips = assignment.presented_clips()
+    stored = list(Rating.objects.filter(evaluator=evaluator, trial=assignment.trial_id))
+    if {rating.dimension for rating in stored} >= set(get_method(test.method).questions(test)):
         return stored  # first answer wins: a double click or a resend changes nothing
     if not test.accepts_ratings():
         raise RatingRefused("closed", "the test takes no ratings now")
-    _validate_answer(test, scores, played_to_end)
+    answers = _validate_answer(test, clips, scores, played_to_end)
     now = timezone.now()
     common = {
         "evaluator": evaluator,
-        "sample_id": clip.sample_id,
-        "test_sample": clip,
+        "trial_id": assignment.trial_id,
         "played_to_end": True,
         "play_count": _clamp(play_count, 1, 32767),
         "time_to_answer_ms": _clamp(time_to_answer_ms, 0, 2**31 - 1),
         "created_at": now,
     }
     with transaction.atomic():
-        ratings = [_create_once(common, dimension, scores[dimension]) for dimension in test.rated_dimensions]
+        ratings = [_create_once(common, answer) for answer in answers]
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
         finish_if_done(evaluator=evaluator)
     return ratings
@@ -496,21 +538,32 @@ def _clamp(value: int | None, low: int, high: int) -> int | None:
     return None if value is None else min(max(int(value), low), high)
 
 
-def _validate_answer(test: ListeningTest, scores: dict[str, int], played_to_end: bool) -> None:
+def _validate_answer(
+    test: ListeningTest, clips: list[TrialClip], scores: dict[str, int | None], played_to_end: bool
+) -> list:
+    """The method's answers for these scores, each on the test's scale; RatingRefused otherwise."""
     if not played_to_end:
         raise RatingRefused("not_played", "the browser did not report the clip as played to the end")
-    allowed = {value for value, _ in test.scale.choices()}
-    for dimension in test.rated_dimensions:
-        if scores.get(dimension) not in allowed:
-            raise RatingRefused("bad_score", f"{dimension}={scores.get(dimension)!r} is not on the scale")
+    try:
+        answers = get_method(test.method).validate(test, clips, scores)
+        for answer in answers:
+            test.scale.check_score(answer.score)
+    except ValueError as exc:
+        raise RatingRefused("bad_score", str(exc)) from None
+    return answers
 
 
-def _create_once(common: dict, dimension: str, score: int) -> Rating:
+def _create_once(common: dict, answer) -> Rating:
+    sample = answer.test_sample
+    fields = {"sample_id": sample.sample_id, "test_sample": sample, "dimension": answer.dimension}
     try:
         with transaction.atomic():
-            return Rating.objects.create(dimension=dimension, score=score, **common)
+            return Rating.objects.create(score=answer.score, **fields, **common)
     except IntegrityError:
         # The same answer arrived twice at once: the other request stored it.
         return Rating.objects.get(
-            evaluator=common["evaluator"], sample_id=common["sample_id"], dimension=dimension
+            evaluator=common["evaluator"],
+            trial_id=common["trial_id"],
+            sample_id=sample.sample_id,
+            dimension=answer.dimension,
         )

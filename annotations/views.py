@@ -30,7 +30,8 @@ from annotations.forms import (
     RatingForm,
     SampleImportForm,
 )
-from annotations.models import Evaluator, ListeningTest, Scale, TestSample
+from annotations.methods import get_method
+from annotations.models import Evaluator, ListeningTest, Scale, TestSample, TrialClip
 
 UNAVAILABLE_STATUS = {"unknown": 404, "bad_link": 400, "not_started": 403, "closed": 410, "full": 410}
 REFUSALS = {
@@ -185,7 +186,8 @@ def training(request, evaluator: Evaluator):
         services.skip_training_if_none(evaluator=evaluator)
         return _to_step(evaluator)
     index = min(evaluator.training_done, len(clips) - 1)
-    return _rating_page(request, evaluator, clips[index], training=True, number=index + 1, total=len(clips))
+    clip = TrialClip(test_sample=clips[index])
+    return _rating_page(request, evaluator, [clip], training=True, number=index + 1, total=len(clips))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -201,12 +203,13 @@ def rate(request, evaluator: Evaluator):
         services.finish_if_done(evaluator=evaluator)
         return _to_step(evaluator)
     return _rating_page(
-        request, evaluator, assignment.test_sample, training=False, number=done + 1, total=total
+        request, evaluator, assignment.presented_clips(), training=False, number=done + 1, total=total
     )
 
 
 def _answer(request, evaluator: Evaluator, *, training: bool):
-    form = RatingForm(request.POST, dimensions=evaluator.test.rated_dimensions)
+    test = evaluator.test
+    form = RatingForm(request.POST, dimensions=get_method(test.method).questions(test))
     try:
         if not form.is_valid():
             raise services.RatingRefused("bad_score", form.errors.as_text())
@@ -240,8 +243,20 @@ def _refused(request, evaluator: Evaluator, code: str):
     return redirect(f"annotations:{evaluator.step}", evaluator.token)
 
 
-def _rating_page(request, evaluator: Evaluator, clip: TestSample, *, training: bool, number: int, total: int):
+def _rating_page(
+    request, evaluator: Evaluator, clips: list[TrialClip], *, training: bool, number: int, total: int
+):
+    """The method's page for one trial: its clips in this evaluator's order, questions and scale."""
     test = evaluator.test
+    method = get_method(test.method)
+    shown = [
+        {
+            "token": clip.test_sample.token,
+            "role": clip.role,
+            "audio_url": reverse("annotations:clip_audio", args=[evaluator.token, clip.test_sample.token]),
+        }
+        for clip in clips
+    ]
     questions = [
         {
             "name": dimension,
@@ -249,13 +264,14 @@ def _rating_page(request, evaluator: Evaluator, clip: TestSample, *, training: b
             if index == 0
             else DIMENSION_LABELS.get(dimension, dimension.capitalize()),
         }
-        for index, dimension in enumerate(test.rated_dimensions)
+        for index, dimension in enumerate(method.questions(test))
     ]
     context = {
         "evaluator": evaluator,
         "training": training,
-        "clip_token": clip.token,
-        "audio_url": reverse("annotations:clip_audio", args=[evaluator.token, clip.token]),
+        "clips": shown,
+        "clip_token": shown[0]["token"],
+        "audio_url": shown[0]["audio_url"],
         "post_url": reverse(
             "annotations:training" if training else "annotations:rate", args=[evaluator.token]
         ),
@@ -264,7 +280,7 @@ def _rating_page(request, evaluator: Evaluator, clip: TestSample, *, training: b
         "number": number,
         "total": total,
     }
-    return render(request, "annotations/rate.html", context)
+    return render(request, "annotations/rate.html" if training else method.template, context)
 
 
 @require_safe
@@ -297,7 +313,7 @@ def clip_audio(request, token: str, clip: str):
 
 
 def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
-    if evaluator.assignments.filter(test_sample=test_sample).exists():
+    if evaluator.assignments.filter(trial__trial_clips__test_sample=test_sample).exists():
         return True
     return test_sample in services.training_clips(evaluator=evaluator)
 

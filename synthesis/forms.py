@@ -44,10 +44,11 @@ class RunForm(forms.Form):
     styles = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
-        from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
+        from synthesis.models import PipelineConfig, SentenceSet, StylePreset
+        from synthesis.modes import mode_choices
 
         super().__init__(*args, **kwargs)
-        self.fields["mode"].choices = SynthesisRun.Mode.choices
+        self.fields["mode"].choices = mode_choices()
         # The oldest configuration first: the default stack the demo (or the admin) set up first.
         self.fields["config"].queryset = PipelineConfig.objects.order_by("created_at", "pk")
         self.fields["sentence_sets"].queryset = SentenceSet.objects.all()

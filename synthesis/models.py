@@ -43,10 +43,6 @@ class Sentence(models.Model):
     def __str__(self) -> str:
         return f"{self.sentence_set.name}#{self.position}"
 
-    @property
-    def base_language(self) -> str:
-        return self.language.split("-")[0].lower()
-
 
 class StylePreset(models.Model):
     name = models.SlugField(max_length=40, unique=True, help_text="Style name, e.g. neutral or warm.")
@@ -174,13 +170,22 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class SynthesisRun(models.Model):
-    class Mode(models.TextChoices):
-        SYNTHESIS = "synthesis", "Synthesis (TTS, then ASR round-trip and DNSMOS)"
-        CONVERSATION = "conversation", "Conversation (audio prompt → STT → LLM → TTS)"
+def run_mode_choices() -> list[tuple[str, str]]:
+    """The registered run modes (synthesis.modes), read when needed so a new mode needs no migration."""
+    # Imported here: the registry imports the engines, which models.py has no other need for.
+    from synthesis.modes import mode_choices
 
+    return mode_choices()
+
+
+class SynthesisRun(models.Model):
     name = models.CharField(max_length=120, help_text="Free label for this run.")
-    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SYNTHESIS)
+    mode = models.CharField(
+        max_length=16,
+        choices=run_mode_choices,
+        default="synthesis",
+        help_text="What each item runs and measures; see synthesis.modes.",
+    )
     config = models.ForeignKey(PipelineConfig, on_delete=models.PROTECT, related_name="runs")
     sentence_sets = models.ManyToManyField(SentenceSet, related_name="runs")
     styles = models.ManyToManyField(StylePreset, related_name="runs")
@@ -230,10 +235,6 @@ class SynthesisRun(models.Model):
     @property
     def system_label(self) -> str:
         return self.config_snapshot.get("system_label") or self.config.system_label
-
-    @property
-    def needs_llm(self) -> bool:
-        return self.mode == self.Mode.CONVERSATION
 
     @property
     def is_finished(self) -> bool:
@@ -290,11 +291,6 @@ class RunItem(models.Model):
         return f"run {self.run_id} · {self.sentence} · {self.style}"
 
 
-class SampleQuerySet(models.QuerySet):
-    def for_run(self, run: SynthesisRun) -> "SampleQuerySet":
-        return self.filter(run=run)
-
-
 class Sample(models.Model):
     class Origin(models.TextChoices):
         SYNTHESIZED = "synthesized", "Synthesised by a run"
@@ -330,7 +326,8 @@ class Sample(models.Model):
     audio = models.FileField(upload_to="samples/%Y/%m/", help_text="16-bit PCM WAV as produced.")
     duration_s = models.FloatField(help_text="Audio duration in seconds.")
     sample_rate = models.PositiveIntegerField(help_text="Samples per second.")
-    # Measurements. Latencies are wall-clock milliseconds measured in the worker.
+    # Measurements (each listed once in synthesis.modes.MEASUREMENTS). Latencies are wall-clock
+    # milliseconds measured in the worker.
     stt_ms = models.FloatField(null=True, blank=True, help_text="Speech-to-text time.")
     llm_ms = models.FloatField(null=True, blank=True, help_text="LLM generation time.")
     llm_first_token_ms = models.FloatField(null=True, blank=True, help_text="Time to the first LLM token.")
@@ -357,8 +354,6 @@ class Sample(models.Model):
     loudness_lufs = models.FloatField(null=True, blank=True, help_text="Integrated loudness, ITU-R BS.1770.")
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = SampleQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "id"]
         constraints = [
@@ -378,3 +373,12 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"sample {self.pk} · {self.system_label} · {self.style_label or '-'}"
+
+    @property
+    def sentence_key(self) -> str:
+        """Samples with the same key say the same sentence (in another style or by another system)."""
+        if self.sentence_id:
+            return f"sentence:{self.sentence_id}"
+        if self.text.strip():
+            return "text:" + " ".join(self.text.lower().split())
+        return f"sample:{self.pk}"

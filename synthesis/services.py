@@ -17,13 +17,13 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from synthesis import modes
 from synthesis.engines import audio, pipeline, selftest
 from synthesis.engines.models import ModelFileError, cpu_description, fingerprints, library_versions
 from synthesis.importing import parse_sentence_file
 from synthesis.models import RunItem, Sample, Sentence, SentenceSet, Status, StylePreset, SynthesisRun
 
 logger = logging.getLogger(__name__)
-TERMINAL = {Status.DONE, Status.FAILED, Status.CANCELLED}
 # Only a flaky database is worth a retry (tasks.py); any other error is the item's own and is
 # recorded on it, so a bad model path or corrupt audio never stops the rest of the run.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -61,17 +61,18 @@ def start_run(
     config,
     sentence_sets: list[SentenceSet],
     styles: list[StylePreset],
-    mode: str = SynthesisRun.Mode.SYNTHESIS,
+    mode: str = modes.SYNTHESIS.key,
     created_by: AbstractBaseUser | None = None,
     in_process_by: str = "",
 ) -> SynthesisRun:
-    """Create a run with one QUEUED item per sentence × style and enqueue them after commit.
+    """Create a run with QUEUED items where its mode takes them from and enqueue them after commit.
 
     With `in_process_by` (the calling process's worker_name()) nothing is enqueued: that process
     runs the items itself, and if it dies the run is failed, not handed to workers.
     """
     from synthesis.tasks import process_item
 
+    build_items = _item_builder(modes.get_mode(mode))
     with transaction.atomic():
         run = SynthesisRun.objects.create(
             name=name,
@@ -84,20 +85,39 @@ def start_run(
         )
         run.sentence_sets.set(sentence_sets)
         run.styles.set(styles)
-        sentences = Sentence.objects.filter(sentence_set__in=sentence_sets).order_by(
-            "sentence_set", "position"
-        )
-        items = RunItem.objects.bulk_create(
-            RunItem(run=run, sentence=sentence, style=style) for sentence, style in product(sentences, styles)
-        )
-        if not items:
-            raise ValueError("The chosen sentence sets hold no sentences.")
+        items = build_items(run=run, sentence_sets=sentence_sets, styles=styles)
         run.total_count = len(items)
         run.save(update_fields=["total_count"])
         if not in_process_by:
             for item in RunItem.objects.filter(run=run).values_list("id", flat=True):
                 process_item.delay_on_commit(item)
     return run
+
+
+def _items_over_sentences_and_styles(
+    *, run: SynthesisRun, sentence_sets: list[SentenceSet], styles: list[StylePreset]
+) -> list[RunItem]:
+    sentences = Sentence.objects.filter(sentence_set__in=sentence_sets).order_by("sentence_set", "position")
+    items = RunItem.objects.bulk_create(
+        RunItem(run=run, sentence=sentence, style=style) for sentence, style in product(sentences, styles)
+    )
+    if not items:
+        raise ValueError("The chosen sentence sets hold no sentences.")
+    return items
+
+
+# How each item source (modes.ITEM_SOURCES) makes a run's items. Utterances and iterations, and
+# serial or fresh-process scheduling, come with the benchmark runs of issue 11.
+ITEM_BUILDERS = {modes.SENTENCES_X_STYLES: _items_over_sentences_and_styles}
+
+
+def _item_builder(mode: modes.RunMode):
+    builder = ITEM_BUILDERS.get(mode.items_from)
+    if builder is None:
+        raise ValueError(f"Run mode {mode.key!r} takes items from {mode.items_from}: not built yet.")
+    if mode.serial or mode.fresh_process:
+        raise ValueError(f"Run mode {mode.key!r} needs serial or fresh-process scheduling: not built yet.")
+    return builder
 
 
 def claim_item(*, item_id: int, worker: str) -> RunItem | None:
@@ -149,16 +169,17 @@ def _give_up_if_exhausted(item_id: int, claimable: Q) -> None:
 def execute_item(*, item: RunItem) -> None:
     """Run one claimed item through the pipeline (outside any transaction) and store its sample."""
     try:
+        mode = modes.get_mode(item.run.mode)
         record_provenance(run=item.run)
         broken = selftest.failure_for(
             selftest.cached_report(settings.SARAI_MODEL_CACHE),
-            pipeline.engines_for(item.run.config_snapshot, with_llm=item.run.needs_llm),
+            pipeline.engines_for(item.run.config_snapshot, mode.loads),
         )
         if broken:
             fail_item(item=item, error=broken)
             return
-        result = _run_pipeline(item, on_stage=_stage_recorder(item))
-        store_sample(item=item, result=result)
+        result = mode.run(item, on_stage=_stage_recorder(item))
+        store_sample(item=item, result=result, mode=mode)
     except ItemStopped:
         _stop_item(item)
     except TRANSIENT_ERRORS:
@@ -289,33 +310,12 @@ def _release_quietly(item: RunItem) -> None:
         )
 
 
-def _run_pipeline(item: RunItem, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
-    run, sentence = item.run, item.sentence
-    style = run.style_snapshot.get(item.style.name) or item.style.parameters()
-    common = {
-        "language": sentence.language,
-        "style": style,
-        "config": run.config_snapshot,
-        "cache_dir": settings.SARAI_MODEL_CACHE,
-        "on_stage": on_stage,
-    }
-    if run.mode == SynthesisRun.Mode.SYNTHESIS:
-        return pipeline.synthesize_item(text=sentence.text, **common)
-    prompt = None
-    if sentence.reference_audio:
-        with sentence.reference_audio.open("rb") as handle:
-            prompt = audio.read_audio(handle)
-    return pipeline.converse_item(prompt_text=sentence.text, prompt_audio=prompt, **common)
-
-
 def record_provenance(*, run: SynthesisRun) -> None:
     """Fill in library versions, CPU and model file checksums the first time a worker touches a run."""
     if run.model_files:
         return
-    with_llm = run.needs_llm
-    files = fingerprints(
-        pipeline.model_files(run.config_snapshot, settings.SARAI_MODEL_CACHE, with_llm=with_llm)
-    )
+    loads = modes.get_mode(run.mode).loads
+    files = fingerprints(pipeline.model_files(run.config_snapshot, settings.SARAI_MODEL_CACHE, loads))
     SynthesisRun.objects.filter(pk=run.pk, model_files=[]).update(
         model_files=files,
         library_versions=library_versions(),
@@ -329,9 +329,13 @@ def _thread_summary(config: dict) -> str:
     return f"stt {config['stt_threads']}, llm {config['llm_threads']}, tts {config['tts_threads']}, dnsmos 1"
 
 
-def store_sample(*, item: RunItem, result: pipeline.ItemResult) -> Sample | None:
+def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunMode) -> Sample | None:
     """Save (or replace) the item's one sample and mark it DONE, unless another worker took it over."""
     run, fields = item.run, dict(result.measurements)
+    undeclared = set(fields) - {m.name for m in mode.measurements}
+    if undeclared:
+        # The registry is what pages and exports read: a figure it does not list would go unseen.
+        raise ValueError(f"run mode {mode.key!r} does not declare {', '.join(sorted(undeclared))}")
     duration = fields.pop("duration_s")
     content = ContentFile(audio.wav_bytes(result.audio, result.sample_rate))
     with transaction.atomic():

@@ -10,7 +10,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from synthesis import services
+from synthesis import modes, services
 from synthesis.forms import RunForm
 from synthesis.models import Sample, Status, SynthesisRun
 
@@ -65,6 +65,8 @@ def run_samples(request, pk: int):
     """The samples table alone; the run page swaps it in while the run progresses."""
     run = _get_run(pk)
     samples = run.samples.select_related("sentence", "style").order_by("sentence__position", "style__name")
+    columns = modes.get_mode(run.mode).page_columns
+    rows = [(sample, [(m, m.format(getattr(sample, m.name))) for m in columns]) for sample in samples]
     # Failed items, and items sent again after a worker crash (their error says how it died).
     failed = (
         run.items.filter(
@@ -73,7 +75,8 @@ def run_samples(request, pk: int):
         .select_related("sentence", "style")
         .order_by("pk")
     )
-    return render(request, "synthesis/_samples.html", {"run": run, "samples": samples, "failed": failed})
+    context = {"run": run, "columns": columns, "rows": rows, "failed": failed}
+    return render(request, "synthesis/_samples.html", context)
 
 
 @login_required

@@ -24,8 +24,15 @@ class AdminPagesTests(TestCase):
                 response = self.client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
                 self.assertEqual(response.status_code, 200)
                 response = self.client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
-                # Clips are made only by create_test (tokens, playback copies): no add page for them.
-                self.assertEqual(response.status_code, 403 if model is annotation_models.TestSample else 200)
+                # Clips and trials are made only by create_test (tokens, playback copies) and analyses
+                # by the dashboard's queue: no add page.
+                made_by_create_test = {
+                    annotation_models.TestSample,
+                    annotation_models.Trial,
+                    annotation_models.TrialClip,
+                    annotation_models.Analysis,
+                }
+                self.assertEqual(response.status_code, 403 if model in made_by_create_test else 200)
 
     def test_the_import_page_creates_a_sentence_set(self):
         upload = SimpleUploadedFile("lines.txt", b"Uno.\nDos.\n")

@@ -7,8 +7,10 @@ readable in greyscale print; each mark carries a <title> with its exact numbers.
 from collections.abc import Sequence
 from html import escape
 
-# Score 1 (bad) to 5 (excellent): a diverging palette that survives greyscale printing.
+# Lowest (bad) to highest (excellent) score: a diverging palette that survives greyscale printing;
+# scales with another number of points take evenly spaced colours along it.
 SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
+DNSMOS_RANGE = (1.0, 5.0)
 BAR = "#4a78b0"
 INK = "#1d1d1f"
 GRID = "#d0d4da"
@@ -115,8 +117,23 @@ def _mos_bar(bar: dict, x: float, y, y_min: float) -> str:
     return "".join(parts)
 
 
-def distribution_chart(rows: Sequence[dict], *, title: str) -> str:
-    """Horizontal 100% stacked bars of the scores 1-5; rows are dicts of label and counts (five ints)."""
+def score_colours(n: int) -> list[str]:
+    """n colours from the diverging palette, lowest score first."""
+    if n == len(SCORE_COLOURS):
+        return list(SCORE_COLOURS)
+    rgb = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in SCORE_COLOURS]
+    colours = []
+    for k in range(n):
+        position = (len(rgb) - 1) * k / max(n - 1, 1)
+        low, frac = int(position), position - int(position)
+        high = min(low + 1, len(rgb) - 1)
+        mixed = (round(a + (b - a) * frac) for a, b in zip(rgb[low], rgb[high], strict=True))
+        colours.append("#" + "".join(f"{v:02x}" for v in mixed))
+    return colours
+
+
+def distribution_chart(rows: Sequence[dict], *, title: str, points: Sequence[int]) -> str:
+    """Horizontal 100% stacked bars of the scores; rows are dicts of label and counts (one per point)."""
     rows = [row for row in rows if sum(row["counts"])]
     if not rows:
         return empty_chart(f"{title}: no ratings yet")
@@ -125,8 +142,13 @@ def distribution_chart(rows: Sequence[dict], *, title: str) -> str:
     width, height = left + bar_w + 16, top + step * len(rows) + 8
     width = _fit(width, 8, title, bold=True)
     body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
-    for score, colour in enumerate(SCORE_COLOURS, start=1):
-        x = left + (score - 1) * 56
+    colours = score_colours(len(points))
+    # A long scale (0-100) keeps only its ends and middle in the legend.
+    legend = list(zip(points, colours, strict=True))
+    if len(legend) > 11:
+        legend = [legend[0], legend[len(legend) // 2], legend[-1]]
+    for index, (score, colour) in enumerate(legend):
+        x = left + index * 56
         body.append(
             f'<rect x="{_n(x)}" y="20" width="10" height="10" fill="{colour}"/>'
             f'<text x="{_n(x + 14)}" y="29" fill="{INK}">{score}</text>'
@@ -136,7 +158,7 @@ def distribution_chart(rows: Sequence[dict], *, title: str) -> str:
         body.append(
             f'<text x="{_n(left - 6)}" y="{y + 14}" text-anchor="end" fill="{INK}">{escape(label)}</text>'
         )
-        for score, (count, colour) in enumerate(zip(row["counts"], SCORE_COLOURS, strict=True), start=1):
+        for score, count, colour in zip(points, row["counts"], colours, strict=True):
             w = bar_w * count / total
             tip = f"{row['label']}: score {score} × {count} ({100 * count / total:.1f}%)"
             body.append(
@@ -153,8 +175,8 @@ def scatter_chart(
     title: str,
     x_label: str,
     y_label: str,
-    x_range: tuple[float, float] = (1, 5),
-    y_range: tuple[float, float] = (1, 5),
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
 ) -> str:
     """Points (x, y, label) in a square plot with a y = x diagonal when both axes share a range."""
     points = [p for p in points if p[0] is not None and p[1] is not None]
@@ -285,13 +307,19 @@ def test_charts(data: dict) -> dict[str, str]:
         low, high = (mos - half, mos + half) if mos is not None and half is not None else (None, None)
         bars.append({"label": f"{row['system']}\n{row['style']}", "mos": mos, "low": low, "high": high})
     return {
-        "mos": mos_chart(bars, title=f"MOS ({main}) after screening, 95% CrowdMOS CI"),
+        "mos": mos_chart(
+            bars,
+            title=f"MOS ({main}) after screening, 95% CrowdMOS CI",
+            y_min=data["scale_values"][0],
+            y_max=data["scale_values"][-1],
+        ),
         "distribution": distribution_chart(
             [
                 {"label": f"{row['system']} · {row['style']}", "counts": row["after"]["distribution"]}
                 for row in rows
             ],
             title=f"Scores per condition ({main}, after screening)",
+            points=data["scale_values"],
         ),
     }
 
@@ -315,5 +343,8 @@ def run_charts(data: dict) -> dict:
             title="DNSMOS P.808 vs human MOS, per sample",
             x_label="DNSMOS P.808",
             y_label="Human MOS",
+            # DNSMOS P.808 predicts an ACR MOS, so both axes span the ACR scale's ends.
+            x_range=DNSMOS_RANGE,
+            y_range=DNSMOS_RANGE,
         ),
     }

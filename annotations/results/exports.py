@@ -11,8 +11,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from annotations.models import ListeningTest
-from annotations.results import analysis, charts, run_analysis
-from annotations.results import services as results
+from annotations.results import charts, run_analysis, services
+from synthesis import modes
 from synthesis.engines import textnorm
 from synthesis.engines.models import library_versions
 from synthesis.models import Sample
@@ -69,18 +69,18 @@ def _clip_info(test: ListeningTest) -> dict[int, tuple]:
     }
 
 
-def export_screening(test: ListeningTest, thresholds: analysis.Thresholds) -> analysis.Screening:
+def export_screening(test: ListeningTest, thresholds: services.Thresholds) -> services.Screening:
     """The screening the flags column shows; computed now if a large test has no stored one yet."""
-    screening = results.current_screening(test, thresholds)
-    return analysis.compute_screening(test, thresholds) if screening.source == "pending" else screening
+    screening = services.current_screening(test, thresholds)
+    return services.compute_screening(test, thresholds) if screening.source == "pending" else screening
 
 
-def rating_rows(test: ListeningTest, screening: analysis.Screening) -> Iterator[list]:
+def rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[list]:
     """One list per rating in the order they were given; memory does not grow with the number of ratings."""
     clips = _clip_info(test)
     pseudonyms = dict(test.evaluators.values_list("id", "pseudonym"))
     flags = {rater: ";".join(result.flags) for rater, result in screening.results.items()}
-    values = analysis.test_ratings(test).order_by("created_at", "id")
+    values = services.test_ratings(test).order_by("created_at", "id")
     values = values.values_list(
         "evaluator_id",
         "sample_id",
@@ -131,13 +131,13 @@ def _attachment(response, filename: str):
     return response
 
 
-def ratings_response(test: ListeningTest, thresholds: analysis.Thresholds) -> StreamingHttpResponse:
+def ratings_response(test: ListeningTest, thresholds: services.Thresholds) -> StreamingHttpResponse:
     rows = rating_rows(test, export_screening(test, thresholds))
     response = StreamingHttpResponse(csv_lines(RATING_COLUMNS, rows), content_type="text/csv; charset=utf-8")
     return _attachment(response, f"{test.name}-ratings.csv")
 
 
-def write_ratings(test: ListeningTest, thresholds: analysis.Thresholds, out) -> int:
+def write_ratings(test: ListeningTest, thresholds: services.Thresholds, out) -> int:
     """Write the tidy CSV to a text file opened with newline=""; returns the number of ratings."""
     lines = csv_lines(RATING_COLUMNS, rating_rows(test, export_screening(test, thresholds)))
     out.write(next(lines))
@@ -249,27 +249,8 @@ def summary_json(data: dict) -> dict:
 
 # --- per-sample measurements -------------------------------------------------------------------
 
-MEASURED = (
-    "duration_s",
-    "sample_rate",
-    "stt_ms",
-    "llm_ms",
-    "llm_first_token_ms",
-    "tts_ms",
-    "first_audio_ms",
-    "total_ms",
-    "tts_rtf",
-    "stt_rtf",
-    "llm_tokens",
-    "llm_tokens_per_s",
-    "wer",
-    "cer",
-    "dnsmos_p808",
-    "dnsmos_sig",
-    "dnsmos_bak",
-    "dnsmos_ovrl",
-    "loudness_lufs",
-)
+# The numeric measurements of the one list (synthesis.modes.MEASUREMENTS), in its order.
+MEASURED = tuple(m.name for m in modes.numeric_measurements())
 MEASUREMENT_COLUMNS = (
     ("sample", "sample_id", "run", "system", "style", "sentence", "text", "recognized_text")
     + MEASURED

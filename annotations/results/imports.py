@@ -36,12 +36,10 @@ def placeholder_audio() -> str:
     return PLACEHOLDER_AUDIO
 
 
-def _parse_line(line: int, raw: dict) -> dict:
+def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
     """One CSV row as typed values; missing optional columns get documented defaults."""
     try:
-        score = int(raw["score"])
-        if not 1 <= score <= 5:
-            raise ValueError(f"score {score} is not 1 to 5")
+        score = scale.check_score(int(raw["score"]))
         kind = raw.get("clip_kind") or TestSample.Kind.TEST
         if kind not in screening_rules.KINDS:
             raise ValueError(f"clip_kind {kind!r} is not one of {', '.join(screening_rules.KINDS)}")
@@ -71,7 +69,7 @@ def _parse_line(line: int, raw: dict) -> dict:
     }
 
 
-def read_rating_rows(lines: Iterable[str]) -> list[dict]:
+def read_rating_rows(lines: Iterable[str], scale: Scale) -> list[dict]:
     """Parse and check a tidy ratings CSV (export_ratings layout) before anything is saved."""
     reader = csv.DictReader(lines)
     missing = REQUIRED_COLUMNS - set(reader.fieldnames or ())
@@ -79,7 +77,7 @@ def read_rating_rows(lines: Iterable[str]) -> list[dict]:
         raise RatingImportError(f"Missing column(s): {', '.join(sorted(missing))}.")
     rows, seen, kinds, tests = [], set(), {}, set()
     for line, raw in enumerate(reader, start=2):
-        row = _parse_line(line, raw)
+        row = _parse_line(line, raw, scale)
         tests.add(raw.get("test") or "")
         key = (row["evaluator"], row["clip"], row["dimension"])
         if key in seen:
@@ -106,7 +104,7 @@ def import_ratings(*, name: str, lines: Iterable[str], scale: Scale, language: s
     """
     if ListeningTest.objects.filter(name=name).exists():
         raise RatingImportError(f"A listening test named {name!r} exists already.")
-    rows = read_rating_rows(lines)
+    rows = read_rating_rows(lines, scale)
     with transaction.atomic():
         test = _create_test(name, scale, language, rows)
         clips = _import_clips(test, rows, language)

@@ -9,20 +9,14 @@ import numpy as np
 from django.db.models import Avg, Count, Q
 
 from annotations.models import ListeningTest, Rating, TestSample
-from annotations.results import services as results
-from annotations.results import stats
+from annotations.results import services, stats
+from synthesis import modes
 from synthesis.engines import textnorm
 from synthesis.models import Status, SynthesisRun
 
-STAGES = (
-    ("tts_ms", "TTS"),
-    ("stt_ms", "STT"),
-    ("llm_ms", "LLM"),
-    ("llm_first_token_ms", "LLM first token"),
-    ("first_audio_ms", "First audio"),
-    ("total_ms", "Total"),
-)
-RTFS = (("tts_rtf", "TTS"), ("stt_rtf", "STT"))
+# (Sample field, label) pairs from the one measurement list.
+STAGES = tuple((m.name, m.label) for m in modes.latency_measurements())
+RTFS = tuple((m.name, m.label) for m in modes.rtf_measurements())
 WER_EDGES = [round(0.1 * i, 1) for i in range(11)]
 WARMUP_RULE = (
     "The first item each worker process finished in this run is left out of latency and RTF: models are "
@@ -116,7 +110,7 @@ def human_mos_by_sample(sample_ids: list[int]) -> dict[int, tuple[float, int]]:
         by_test[test_id].append(sample)
     wanted = Q(pk__in=[])
     for test in ListeningTest.objects.filter(pk__in=by_test):
-        excluded = results.current_screening(test).excluded
+        excluded = services.current_screening(test).excluded
         wanted |= Q(
             evaluator__test=test, dimension=test.rated_dimensions[0], sample_id__in=by_test[test.pk]
         ) & ~Q(evaluator_id__in=excluded)

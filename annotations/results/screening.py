@@ -4,8 +4,7 @@ Pure functions on plain rows; annotations.services turns the result into exclusi
 """
 
 import dataclasses
-import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -160,17 +159,3 @@ def _correlations_with_others(
         else:
             result[rater] = (float(stats.pearsonr(own, others).statistic), len(shared))
     return result
-
-
-def vote_z_scores(votes: Sequence[float]) -> list[float]:
-    """z-scores with the population SD (ddof=0), as the P.808 toolkit's scipy.stats.zscore."""
-    v = np.asarray(votes, dtype=float)
-    sd = float(v.std()) if v.size else 0.0
-    if v.size < 2 or sd == 0 or math.isnan(sd):
-        return [0.0] * int(v.size)
-    return ((v - v.mean()) / sd).tolist()
-
-
-def outlier_votes_z(votes: Sequence[float], threshold: float = 3.29) -> list[bool]:
-    """Flag the votes with |z| >= threshold (3.29: two-sided p < .001), as the P.808 toolkit drops them."""
-    return [abs(z) >= threshold for z in vote_z_scores(votes)]

@@ -1,28 +1,418 @@
 """What the results pages, exports and commands show about a test.
 
-The fast path (annotations.analysis) runs on every request. The analyses that need every single
-rating (screening, two-way bootstrap, Krippendorff's alpha) run inline for tests up to the inline
-limit; the background analysis (annotations.tasks.analyse_test) computes them for any size, fits
-the mixed models and stores the result as JSON under VAR_DIR/analysis/ with when it ran, how long
-it took and how many ratings it covered.
+A condition is the (system_label, style_label) of the rated sample, reported per rated dimension.
+Only test clips count towards MOS; gold and trapping clips feed screening only. Screening judges
+each evaluator on the test's main (first) dimension and, when it flags them, drops all their votes
+in every dimension ("after screening").
+
+The fast path (MOS with t, normal and CrowdMOS intervals, distributions, progress) is two GROUP BY
+queries per dimension, whatever the number of ratings. Analyses that need every single rating
+(screening, two-way bootstrap, Krippendorff's alpha) run inline for tests up to the inline limit;
+the background analysis (annotations.tasks.analyse_test) computes them for any size, fits the
+mixed models and stores the result with when it ran, how long it took and how many ratings it
+covered. This module is the only one that enqueues the results tasks; the numbers come from
+annotations.results.stats.
 """
 
+import dataclasses
 import json
+import logging
 import os
 import time
 from array import array
 from collections import defaultdict
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Case, CharField, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
-from annotations.models import ListeningTest
-from annotations.results import analysis, stats
-from annotations.results.analysis import Thresholds
+from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample
+from annotations.results import screening as screening_rules
+from annotations.results import stats
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INLINE_LIMIT = 50_000
+HEADLINE_CI = "crowdmos"
+CI_METHODS = {
+    "crowdmos": "CrowdMOS (Ribeiro et al. 2011): t(0.975, min(raters, clips) − 1) · √Var(MOS) under "
+    "score = MOS + rater effect + clip effect + error",
+    "t": "t-based (ITU-T P.1401): t(0.975, n − 1) · s / √n, every vote taken as independent",
+    "normal": "normal (P.808 toolkit): 1.96 · s / √n, every vote taken as independent",
+    "bootstrap": "two-way bootstrap: raters and clips resampled independently, 1000 replicates, "
+    "95% percentile interval (seed 0)",
+}
+HEADLINE_REASON = (
+    "The headline interval is CrowdMOS (Ribeiro et al. 2011): votes by the same rater, and votes on the "
+    "same clip, are correlated, and CrowdMOS is the closed-form interval that counts both the rater and "
+    "the clip variance. The t and normal intervals treat every vote as independent and come out too "
+    "narrow when raters differ; the two-way bootstrap accounts for both too and is shown as a check."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Screening settings; None turns the variance or the correlation rule off."""
+
+    min_variance: float | None = 0.1
+    min_correlation: float | None = 0.25
+    gold_tolerance: float = 1.0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def add_arguments(parser) -> None:
+        """The screening options of the management commands ("off" turns a rule off)."""
+        parser.add_argument("--min-variance", type=_number_or_off, default=0.1, help="Default 0.1; 'off'.")
+        parser.add_argument(
+            "--min-correlation", type=_number_or_off, default=0.25, help="Default 0.25; 'off'."
+        )
+        parser.add_argument("--gold-tolerance", type=float, default=1.0, help="Default 1.")
+
+    @classmethod
+    def from_options(cls, options: dict) -> "Thresholds":
+        return cls(options["min_variance"], options["min_correlation"], options["gold_tolerance"])
+
+
+def _number_or_off(value: str) -> float | None:
+    return None if value.lower() == "off" else float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Screening:
+    """Screening of a test's evaluators (by id) and where it came from: live, background or pending."""
+
+    results: dict
+    thresholds: Thresholds
+    n_ratings: int
+    source: str
+    computed_at: datetime | None = None
+    min_overlap: int = 5  # the test's setting: shared clips the correlation rule needs
+
+    @property
+    def excluded(self) -> set[int]:
+        return {rater for rater, result in self.results.items() if result.excluded}
+
+
+def inline_limit() -> int:
+    return int(getattr(settings, "SARAI_RESULTS_INLINE_LIMIT", DEFAULT_INLINE_LIMIT))
+
+
+def test_ratings(test: ListeningTest) -> QuerySet:
+    """Every rating of the test, unordered (ordering would cost a sort on large tests)."""
+    return Rating.objects.filter(evaluator__test=test).order_by()
+
+
+def clip_kinds(test: ListeningTest) -> dict[int, tuple[str, int | None]]:
+    """sample id -> (clip kind, expected score for gold / instructed score for trapping clips)."""
+    rows = test.test_samples.values_list("sample_id", "kind", "expected_score", "instructed_score")
+    return {sample: (kind, expected or instructed) for sample, kind, expected, instructed in rows}
+
+
+def scored_ratings(test: ListeningTest, kinds: dict | None = None) -> QuerySet:
+    """Ratings of test clips only (gold and trapping clips never count towards MOS)."""
+    kinds = clip_kinds(test) if kinds is None else kinds
+    others = [sample for sample, (kind, _) in kinds.items() if kind != TestSample.Kind.TEST]
+    ratings = test_ratings(test)
+    return ratings.exclude(sample_id__in=others) if others else ratings
+
+
+def ratings_version(test: ListeningTest) -> tuple[int, int]:
+    """(number of ratings, highest rating id): changes whenever a rating is added or removed."""
+    row = test_ratings(test).aggregate(n=Count("id"), last=Max("id"))
+    return row["n"], row["last"] or 0
+
+
+# --- screening ---------------------------------------------------------------------------------
+
+
+def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
+    """screen_raters over the main-dimension votes of every clip kind, straight from the database."""
+    kinds = clip_kinds(test)
+    gold = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.GOLD}
+    traps = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.TRAP}
+    values = test_ratings(test).filter(dimension=test.rated_dimensions[0])
+    values = values.values_list("evaluator_id", "sample_id", "score", "played_to_end")
+    rows = [
+        (rater, sample, score, played, kinds[sample][0])
+        for rater, sample, score, played in values.iterator(chunk_size=10_000)
+        if kinds.get(sample, ("training",))[0] in screening_rules.KINDS
+    ]
+    results = screening_rules.screen_raters(
+        rows,
+        gold=gold,
+        traps=traps,
+        min_variance=thresholds.min_variance,
+        min_correlation=thresholds.min_correlation,
+        gold_tolerance=thresholds.gold_tolerance,
+        min_overlap=test.min_rater_overlap,
+    )
+    return Screening(results, thresholds, len(rows), "live", timezone.now(), test.min_rater_overlap)
+
+
+def stored_screening(test: ListeningTest, stored: dict | None, thresholds: Thresholds) -> Screening:
+    """The background analysis's screening if it used these settings, else a pending (empty) one."""
+    overlap = test.min_rater_overlap
+    if not stored or stored.get("thresholds") != thresholds.as_dict() or stored.get("min_overlap") != overlap:
+        return Screening({}, thresholds, 0, "pending", min_overlap=overlap)
+    results = {
+        int(rater): screening_rules.ScreeningResult(
+            rater=int(rater),
+            flags=tuple(data["flags"]),
+            reasons=tuple(data["reasons"]),
+            n_test_votes=data["n_test_votes"],
+            variance=data["variance"],
+            correlation=data["correlation"],
+            overlap=data["overlap"],
+        )
+        for rater, data in stored["screening"].items()
+    }
+    computed_at = stored["computed_at"]
+    return Screening(results, thresholds, stored["screening_n_ratings"], "background", computed_at, overlap)
+
+
+# --- MOS per condition (the fast path) ---------------------------------------------------------
+
+
+def item_counts(ratings: QuerySet, dimension: str, scale: Scale) -> dict[int, np.ndarray]:
+    """sample id -> votes on each point of the scale in one dimension (one GROUP BY)."""
+    counts: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(scale.n_values, dtype=np.int64))
+    rows = ratings.filter(dimension=dimension).values("sample_id", "score").annotate(n=Count("*"))
+    for sample, score, n in rows.values_list("sample_id", "score", "n"):
+        counts[sample][scale.index(score)] += n
+    return counts
+
+
+def rater_sums(
+    ratings: QuerySet,
+    dimension: str,
+    conditions: dict[int, tuple],
+    *,
+    case_limits: tuple[int, int] = (12, 5000),
+) -> dict[tuple, dict[int, tuple]]:
+    """(system, style) -> evaluator id -> (count, sum, sum of squares) in one dimension (one GROUP BY).
+
+    The condition is computed in SQL as a small integer from the clip ids rather than by joining the
+    sample table and grouping on its two labels: sorting a million short keys is a third faster. Past
+    case_limits (conditions, clips) one CASE branch per condition costs more than the join.
+    """
+    by_condition = defaultdict(list)
+    for sample, condition in conditions.items():
+        by_condition[condition].append(sample)
+    if len(by_condition) > case_limits[0] or len(conditions) > case_limits[1]:
+        index = Concat(
+            F("sample__system_label"), Value("\x1f"), F("sample__style_label"), output_field=CharField()
+        )
+        lookup = {f"{system}\x1f{style}": (system, style) for system, style in by_condition}
+    else:
+        branches = (When(sample_id__in=ids, then=Value(k)) for k, ids in enumerate(by_condition.values()))
+        index = Case(*branches, output_field=IntegerField())
+        lookup = dict(enumerate(by_condition))
+    rows = (
+        ratings.filter(dimension=dimension)
+        .annotate(condition=index)
+        .values("condition", "evaluator_id")
+        .annotate(n=Count("*"), s=Sum("score"), ss=Sum(F("score") * F("score")))
+        .values_list("condition", "evaluator_id", "n", "s", "ss")
+    )
+    result: dict[tuple, dict[int, tuple]] = defaultdict(dict)
+    for condition, rater, n, s, ss in rows:
+        if condition in lookup:  # ratings of samples that are not test clips are left out
+            result[lookup[condition]][rater] = (n, s, ss)
+    return result
+
+
+def condition_of_clips(test: ListeningTest) -> dict[int, tuple[str, str]]:
+    """Test clips: sample id -> (system, style)."""
+    rows = test.test_samples.filter(kind=TestSample.Kind.TEST)
+    return {
+        s: (sys, sty)
+        for s, sys, sty in rows.values_list("sample_id", "sample__system_label", "sample__style_label")
+    }
+
+
+def dimension_tables(test: ListeningTest, excluded: set[int]) -> dict[str, dict]:
+    """Per dimension: per-condition item counts and rater sums, before and after screening."""
+    scored = scored_ratings(test)
+    conditions = condition_of_clips(test)
+    tables = {}
+    for dimension in test.rated_dimensions:
+        before = item_counts(scored, dimension, test.scale)
+        removed = (
+            item_counts(scored.filter(evaluator_id__in=excluded), dimension, test.scale) if excluded else {}
+        )
+        after = {s: before[s] - removed.get(s, 0) for s in before}
+        tables[dimension] = {
+            "items_before": _by_condition(before, conditions),
+            "items_after": _by_condition(after, conditions),
+            "raters": rater_sums(scored, dimension, conditions),
+            "points": test.scale.values,
+        }
+    return tables
+
+
+def _by_condition(counts: dict[int, np.ndarray], conditions: dict) -> dict[tuple, dict[int, np.ndarray]]:
+    grouped: dict[tuple, dict[int, np.ndarray]] = defaultdict(dict)
+    for sample, row in counts.items():
+        if sample in conditions:
+            grouped[conditions[sample]][sample] = row
+    return grouped
+
+
+def condition_rows(tables: dict[str, dict], excluded: set[int]) -> list[dict]:
+    """One row per dimension x condition with its summary before and after screening."""
+    rows = []
+    for dimension, table in tables.items():
+        for condition in sorted(table["items_before"]):
+            raters = table["raters"].get(condition, {})
+            kept = [sums for rater, sums in raters.items() if rater not in excluded]
+            rows.append(
+                {
+                    "dimension": dimension,
+                    "system": condition[0],
+                    "style": condition[1],
+                    "key": condition_key(dimension, *condition),
+                    "before": stats.condition_summary(
+                        list(table["items_before"][condition].values()),
+                        list(raters.values()),
+                        table["points"],
+                    ),
+                    "after": stats.condition_summary(
+                        list(table["items_after"].get(condition, {}).values()), kept, table["points"]
+                    ),
+                }
+            )
+    return rows
+
+
+def condition_key(dimension: str, system: str, style: str) -> str:
+    return f"{dimension}|{system}|{style}"
+
+
+# --- progress and raters -----------------------------------------------------------------------
+
+
+def progress(test: ListeningTest, main_counts: dict[int, np.ndarray], now: datetime | None = None) -> dict:
+    """Ratings collected against the target (main dimension, test clips) and evaluator activity."""
+    clips = test.test_samples.filter(kind=TestSample.Kind.TEST).count()
+    per_clip = [int(row.sum()) for row in main_counts.values()]
+    evaluators = test.evaluators.aggregate(total=Count("id"), finished=Count("finished_at"))
+    evaluators["active"] = test.evaluators.active(now).count()
+    target = clips * test.ratings_per_sample
+    collected = sum(per_clip)
+    return {
+        "clips": clips,
+        "target": target,
+        "collected": collected,
+        "percent": round(100 * min(collected, target) / target, 1) if target else 0.0,
+        "clips_complete": sum(n >= test.ratings_per_sample for n in per_clip),
+        "evaluators": evaluators["total"],
+        "finished": evaluators["finished"],
+        "active": evaluators["active"],
+        "idle": evaluators["total"] - evaluators["finished"] - evaluators["active"],
+    }
+
+
+def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) -> list[dict]:
+    """Every evaluator with their votes on test clips, screening numbers and flags; excluded first."""
+    votes: dict[int, int] = defaultdict(int)
+    for per_rater in main_raters.values():
+        for rater, (n, _, _) in per_rater.items():
+            votes[rater] += n
+    rows = []
+    for evaluator in test.evaluators.values("id", "pseudonym", "finished_at"):
+        result = screening.results.get(evaluator["id"])
+        rows.append(
+            {
+                **evaluator,
+                "n_votes": votes.get(evaluator["id"], 0),
+                "screened": result is not None,
+                "excluded": bool(result and result.excluded),
+                "flags": list(result.flags) if result else [],
+                "reasons": list(result.reasons) if result else [],
+                "variance": result.variance if result else None,
+                "correlation": result.correlation if result else None,
+                "overlap": result.overlap if result else None,
+            }
+        )
+    return sorted(rows, key=lambda row: (not row["excluded"], row["pseudonym"]))
+
+
+# --- paired comparisons (live part) ------------------------------------------------------------
+
+
+def sentence_keys(test: ListeningTest) -> dict[int, str]:
+    """Test clip sample id -> key of the sentence it says; clips sharing a key are paired."""
+    rows = test.test_samples.filter(kind=TestSample.Kind.TEST)
+    keys = {}
+    for sample, sentence, text in rows.values_list("sample_id", "sample__sentence_id", "sample__text"):
+        if sentence:
+            keys[sample] = f"sentence:{sentence}"
+        elif text.strip():
+            keys[sample] = "text:" + " ".join(text.lower().split())
+        else:
+            keys[sample] = f"sample:{sample}"
+    return keys
+
+
+def comparison_pairs(conditions) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Pairs of conditions differing in exactly one factor: two styles of a system, two systems in a style."""
+    ordered = sorted(set(conditions))
+    return [
+        (a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if (a[0] == b[0]) != (a[1] == b[1])
+    ]
+
+
+def pair_key(a: tuple[str, str], b: tuple[str, str]) -> str:
+    return f"{a[0]}|{a[1]}|{b[0]}|{b[1]}"
+
+
+def paired_comparisons(table: dict, excluded: set[int], sentences: dict[int, str]) -> list[dict]:
+    """B − A for each pair after screening: Wilcoxon on per-rater and on per-sentence means, Holm-adjusted."""
+    raters = {
+        condition: {rater: s / n for rater, (n, s, _) in per.items() if n and rater not in excluded}
+        for condition, per in table["raters"].items()
+    }
+    by_sentence = {
+        c: _sentence_means(items, sentences, table["points"]) for c, items in table["items_after"].items()
+    }
+    results = [
+        {
+            "key": pair_key(a, b),
+            "a": a,
+            "b": b,
+            "by_rater": _paired(raters.get(a, {}), raters.get(b, {})),
+            "by_sentence": _paired(by_sentence[a], by_sentence[b]),
+        }
+        for a, b in comparison_pairs(by_sentence)
+    ]
+    for family in ("by_rater", "by_sentence"):
+        stats.holm_adjust([result[family] for result in results])
+    return results
+
+
+def _sentence_means(
+    items: dict[int, np.ndarray], sentences: dict[int, str], points: list[int]
+) -> dict[str, float]:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for sample, counts in items.items():
+        if counts.sum():
+            totals[sentences[sample]][0] += int(counts.sum())
+            totals[sentences[sample]][1] += int(counts @ np.asarray(points))
+    return {key: s / n for key, (n, s) in totals.items()}
+
+
+def _paired(a: dict, b: dict) -> dict:
+    units = sorted(set(a) & set(b), key=str)
+    x, y = [b[unit] for unit in units], [a[unit] for unit in units]
+    result = stats.wilcoxon_paired(x, y)
+    result["mean_difference"] = float(np.mean(np.subtract(x, y))) if units else None
+    return result
+
 
 N_BOOT = 1000
 # statsmodels fits crossed random effects with dense design matrices: rows x (raters + sentences)
@@ -30,6 +420,8 @@ N_BOOT = 1000
 MIXED_MODEL_MAX_CELLS = 20_000_000
 # A queued analysis blocks another request for the same test this long (the worker may be busy).
 PENDING_FOR = timedelta(minutes=15)
+# A running analysis whose worker died is handed to another after this; longer than any analysis.
+ANALYSIS_LEASE = timedelta(hours=1)
 
 
 # --- analyses on every rating ------------------------------------------------------------------
@@ -38,7 +430,7 @@ PENDING_FOR = timedelta(minutes=15)
 def full_rows(test: ListeningTest) -> dict[str, np.ndarray]:
     """dimension -> int64 array of (evaluator id, sample id, score), test clips only, compactly."""
     columns: dict[str, tuple[array, array, array]] = defaultdict(lambda: (array("q"), array("q"), array("q")))
-    values = analysis.scored_ratings(test).values_list("dimension", "evaluator_id", "sample_id", "score")
+    values = scored_ratings(test).values_list("dimension", "evaluator_id", "sample_id", "score")
     for dimension, rater, sample, score in values.iterator(chunk_size=20_000):
         raters, samples, scores = columns[dimension]
         raters.append(rater)
@@ -66,7 +458,7 @@ def bootstrap_by_condition(rows: dict, conditions: dict, excluded: set[int], *, 
             mask = np.isin(data[:, 1], ids)
             if not mask.any():
                 continue
-            result[analysis.condition_key(dimension, *condition)] = {
+            result[condition_key(dimension, *condition)] = {
                 label: stats.bootstrap_ci(data[m, 0], data[m, 1], data[m, 2], n_boot=n_boot, seed=0)
                 for label, m in (("before", mask), ("after", mask & kept))
             }
@@ -100,12 +492,12 @@ def mixed_models(data: np.ndarray, conditions: dict, sentences: dict, excluded: 
     data = data[~np.isin(data[:, 0], list(excluded))]
     ids = _ids_by_condition(conditions)
     result = {}
-    for a, b in analysis.comparison_pairs(ids):
+    for a, b in comparison_pairs(ids):
         in_b = set(ids[b])
         pair = data[np.isin(data[:, 1], ids[a] + ids[b])]
         levels = len(np.unique(pair[:, 0])) + len({sentences[s] for s in np.unique(pair[:, 1]).tolist()})
         if len(pair) * levels > MIXED_MODEL_MAX_CELLS:
-            result[analysis.pair_key(a, b)] = {
+            result[pair_key(a, b)] = {
                 "difference": None,
                 "p": None,
                 "error": f"not fitted: {len(pair)} ratings × {levels} random-effect levels is more than "
@@ -116,95 +508,146 @@ def mixed_models(data: np.ndarray, conditions: dict, sentences: dict, excluded: 
             (rater, sentences[sample], "b" if sample in in_b else "a", score)
             for rater, sample, score in pair.tolist()
         ]
-        result[analysis.pair_key(a, b)] = stats.compare_conditions(rows, "a", "b")["mixed_model"]
+        result[pair_key(a, b)] = stats.compare_conditions(rows, "a", "b")["mixed_model"]
     return result
 
 
 # --- the stored background analysis ------------------------------------------------------------
 
 
-def analysis_path(test_id: int) -> Path:
-    return Path(settings.VAR_DIR) / "analysis" / f"test-{test_id}.json"
-
-
-def _pending_path(test_id: int) -> Path:
-    return analysis_path(test_id).with_suffix(".pending")
-
-
 def load_stored(test: ListeningTest) -> dict | None:
-    """The stored background analysis of this very test (same id, name and creation time), if any."""
-    try:
-        data = json.loads(analysis_path(test.pk).read_text())
-    except (OSError, ValueError):
+    """The latest finished background analysis of the test, as the pages read it; None if none."""
+    row = test.analyses.filter(status=Analysis.Status.DONE).order_by("-finished_at", "-pk").first()
+    if row is None:
         return None
-    same = (data.get("test_id"), data.get("test_name"), data.get("test_created_at"))
-    return data if same == (test.pk, test.name, test.created_at.isoformat()) else None
+    return {
+        **row.result,
+        "analysis_id": row.pk,
+        "version": [row.n_ratings, row.last_rating_id],
+        "n_ratings": row.n_ratings,
+        "thresholds": row.thresholds,
+        "min_overlap": row.min_overlap,
+        "seconds": row.seconds,
+        "computed_at": row.finished_at,
+    }
+
+
+def _pending(test_id: int, now: datetime | None = None) -> QuerySet:
+    """Analyses of the test queued recently or running on a live lease."""
+    now = now or timezone.now()
+    return Analysis.objects.filter(
+        Q(status=Analysis.Status.QUEUED, created_at__gte=now - PENDING_FOR)
+        | Q(status=Analysis.Status.RUNNING, lease_expires_at__gte=now),
+        test_id=test_id,
+    )
 
 
 def is_pending(test_id: int) -> bool:
-    try:
-        queued = datetime.fromisoformat(_pending_path(test_id).read_text().strip())
-    except (OSError, ValueError):
-        return False
-    return timezone.now() - queued < PENDING_FOR
+    return _pending(test_id).exists()
 
 
-def clear_pending(test_id: int) -> None:
-    _pending_path(test_id).unlink(missing_ok=True)
-
-
-def queue_analysis(*, test: ListeningTest, thresholds: Thresholds) -> bool:
-    """Enqueue the background analysis once the transaction commits; False if one is already queued."""
+def queue_analysis(*, test: ListeningTest, thresholds: Thresholds) -> Analysis | None:
+    """Queue the background analysis, enqueued once the transaction commits; None if one is pending."""
     from annotations import tasks  # tasks import this module
 
     if is_pending(test.pk):
-        return False
-    path = _pending_path(test.pk)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(timezone.now().isoformat())
-    tasks.analyse_test.delay_on_commit(test.pk, thresholds.as_dict())
-    return True
+        return None
+    analysis = Analysis.objects.create(
+        test=test, thresholds=thresholds.as_dict(), min_overlap=test.min_rater_overlap
+    )
+    tasks.analyse_test.delay_on_commit(analysis.pk)
+    return analysis
+
+
+def claim_analysis(*, analysis_id: int, worker: str) -> Analysis | None:
+    """Take a queued analysis (or one whose lease ran out) with one conditional UPDATE; None if taken."""
+    now = timezone.now()
+    claimable = Q(status=Analysis.Status.QUEUED) | Q(status=Analysis.Status.RUNNING, lease_expires_at__lt=now)
+    claimed = Analysis.objects.filter(claimable, pk=analysis_id).update(
+        status=Analysis.Status.RUNNING,
+        claimed_by=worker,
+        started_at=now,
+        lease_expires_at=now + ANALYSIS_LEASE,
+    )
+    return Analysis.objects.select_related("test").get(pk=analysis_id) if claimed else None
+
+
+def run_claimed_analysis(*, analysis: Analysis) -> None:
+    """Compute a claimed analysis and store it (DONE), or store why it failed (FAILED)."""
+    mine = Analysis.objects.filter(
+        pk=analysis.pk, status=Analysis.Status.RUNNING, claimed_by=analysis.claimed_by
+    )
+    thresholds = Thresholds(**analysis.thresholds)
+    try:
+        data, version, seconds = compute_background_analysis(test=analysis.test, thresholds=thresholds)
+    except Exception as error:
+        logger.exception("background analysis %s failed", analysis.pk)
+        mine.update(
+            status=Analysis.Status.FAILED,
+            error=repr(error)[:2000],
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        )
+        return
+    finished = mine.update(
+        status=Analysis.Status.DONE,
+        result=data,
+        seconds=seconds,
+        n_ratings=version[0],
+        last_rating_id=version[1],
+        min_overlap=data["min_overlap"],
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+    )
+    if finished:  # the earlier results of this test are superseded
+        analysis.test.analyses.filter(status=Analysis.Status.DONE).exclude(pk=analysis.pk).delete()
 
 
 def is_current(stored: dict | None, test: ListeningTest, thresholds: Thresholds) -> bool:
     """True if the stored analysis covers every rating of the test with these thresholds."""
     return bool(
         stored
-        and stored["version"] == list(analysis.ratings_version(test))
+        and stored["version"] == list(ratings_version(test))
         and stored["thresholds"] == thresholds.as_dict()
         and stored.get("min_overlap") == test.min_rater_overlap
     )
 
 
-def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> dict:
-    """Screening, bootstrap, agreement and mixed models on every rating; stored as JSON and returned."""
-    started, version = time.perf_counter(), analysis.ratings_version(test)
-    screening = analysis.compute_screening(test, thresholds)
-    excluded, conditions = screening.excluded, analysis.condition_of_clips(test)
+def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> tuple[dict, tuple, float]:
+    """Screening, bootstrap, agreement and mixed models on every rating: (result, version, seconds)."""
+    started, version = time.perf_counter(), ratings_version(test)
+    screening = compute_screening(test, thresholds)
+    excluded, conditions = screening.excluded, condition_of_clips(test)
     rows = full_rows(test)
     main = rows.get(test.rated_dimensions[0], np.zeros((0, 3), dtype=np.int64))
     data = {
-        "test_id": test.pk,
-        "test_name": test.name,
-        "test_created_at": test.created_at.isoformat(),
-        "version": list(version),
-        "n_ratings": version[0],
-        "thresholds": thresholds.as_dict(),
         "min_overlap": test.min_rater_overlap,
         "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
         "screening_n_ratings": screening.n_ratings,
         "bootstrap": bootstrap_by_condition(rows, conditions, excluded),
         "agreement": agreement(rows, excluded),
-        "mixed_models": mixed_models(main, conditions, analysis.sentence_keys(test), excluded),
+        "mixed_models": mixed_models(main, conditions, sentence_keys(test), excluded),
     }
-    data["seconds"] = round(time.perf_counter() - started, 3)
-    data["computed_at"] = timezone.now().isoformat()
-    path = analysis_path(test.pk)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, default=str))
-    os.replace(temporary, path)
-    return data
+    # JSON round trip: numpy scalars and tuples become what the database will hand back.
+    return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
+
+
+def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> dict:
+    """Run the background analysis now in this process (commands, benchmarks); stored and returned."""
+    analysis = Analysis.objects.create(
+        test=test,
+        thresholds=thresholds.as_dict(),
+        min_overlap=test.min_rater_overlap,
+        status=Analysis.Status.RUNNING,
+        claimed_by=f"inline:{os.getpid()}",
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now() + ANALYSIS_LEASE,
+    )
+    run_claimed_analysis(analysis=analysis)
+    analysis.refresh_from_db()
+    if analysis.status != Analysis.Status.DONE:
+        raise RuntimeError(f"background analysis failed: {analysis.error}")
+    return load_stored(test)
 
 
 # --- everything a page shows -------------------------------------------------------------------
@@ -212,20 +655,19 @@ def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> d
 
 def results_version(test: ListeningTest) -> str:
     """Changes when a rating arrives, an evaluator moves on or a background analysis lands."""
-    n, last = analysis.ratings_version(test)
+    n, last = ratings_version(test)
     evaluators = test.evaluators.aggregate(n=Count("id"), done=Count("finished_at"), seen=Max("last_seen_at"))
     seen = evaluators["seen"].timestamp() if evaluators["seen"] else 0
-    path = analysis_path(test.pk)
-    stored = path.stat().st_mtime if path.exists() else 0
+    stored = test.analyses.filter(status=Analysis.Status.DONE).aggregate(last=Max("pk"))["last"] or 0
     return f"{n}.{last}.{evaluators['n']}.{evaluators['done']}.{seen}.{stored}.{int(is_pending(test.pk))}"
 
 
-def current_screening(test: ListeningTest, thresholds: Thresholds | None = None) -> analysis.Screening:
+def current_screening(test: ListeningTest, thresholds: Thresholds | None = None) -> Screening:
     """Screening computed now for tests up to the inline limit, else the stored background one."""
     thresholds = thresholds or Thresholds()
-    if analysis.ratings_version(test)[0] <= analysis.inline_limit():
-        return analysis.compute_screening(test, thresholds)
-    return analysis.stored_screening(test, load_stored(test), thresholds)
+    if ratings_version(test)[0] <= inline_limit():
+        return compute_screening(test, thresholds)
+    return stored_screening(test, load_stored(test), thresholds)
 
 
 def test_results(
@@ -233,30 +675,28 @@ def test_results(
 ) -> dict:
     """MOS tables, distributions, comparisons, screening, agreement and progress of one test."""
     thresholds = thresholds or Thresholds()
-    version = analysis.ratings_version(test)
+    version = ratings_version(test)
     n_ratings = version[0]
-    inline = n_ratings <= analysis.inline_limit() if inline is None else inline
+    inline = n_ratings <= inline_limit() if inline is None else inline
     stored = load_stored(test)
-    if inline:
-        screening = analysis.compute_screening(test, thresholds)
-    else:
-        screening = analysis.stored_screening(test, stored, thresholds)
+    screening = compute_screening(test, thresholds) if inline else stored_screening(test, stored, thresholds)
     excluded, main = screening.excluded, test.rated_dimensions[0]
-    tables = analysis.dimension_tables(test, excluded)
+    tables = dimension_tables(test, excluded)
     heavy = _heavy(test, screening, stored, inline)
-    conditions = analysis.condition_rows(tables, excluded)
-    comparisons = analysis.paired_comparisons(tables[main], excluded, analysis.sentence_keys(test))
+    conditions = condition_rows(tables, excluded)
+    comparisons = paired_comparisons(tables[main], excluded, sentence_keys(test))
     _attach_heavy(conditions, comparisons, heavy)
     main_counts = {s: c for per in tables[main]["items_before"].values() for s, c in per.items()}
-    raters = analysis.rater_table(test, screening, tables[main]["raters"])
+    raters = rater_table(test, screening, tables[main]["raters"])
     return {
         "test": test,
         "thresholds": thresholds,
         "n_ratings": n_ratings,
         "inline": inline,
         "main_dimension": main,
+        "scale_values": test.scale.values,
         "dimensions": test.rated_dimensions,
-        "progress": analysis.progress(test, main_counts),
+        "progress": progress(test, main_counts),
         "screening": screening,
         "raters": raters,
         "excluded": [row for row in raters if row["excluded"]],
@@ -264,9 +704,9 @@ def test_results(
         "comparisons": comparisons,
         "agreement": heavy["agreement"],
         "background": _background_status(test, stored, version, thresholds),
-        "headline_ci": analysis.HEADLINE_CI,
-        "headline_reason": analysis.HEADLINE_REASON,
-        "ci_methods": analysis.CI_METHODS,
+        "headline_ci": HEADLINE_CI,
+        "headline_reason": HEADLINE_REASON,
+        "ci_methods": CI_METHODS,
     }
 
 
@@ -275,7 +715,7 @@ def _heavy(test: ListeningTest, screening, stored: dict | None, inline: bool) ->
     mixed = (stored or {}).get("mixed_models", {})
     if inline:
         rows = full_rows(test)
-        conditions = analysis.condition_of_clips(test)
+        conditions = condition_of_clips(test)
         return {
             "bootstrap": bootstrap_by_condition(rows, conditions, screening.excluded),
             "agreement": agreement(rows, screening.excluded),
@@ -296,7 +736,7 @@ def _attach_heavy(conditions: list[dict], comparisons: list[dict], heavy: dict) 
         ]
     for comparison in comparisons:
         comparison["mixed_model"] = heavy["mixed_models"].get(comparison["key"])
-    analysis.holm_adjust([comparison["mixed_model"] for comparison in comparisons])
+    stats.holm_adjust([comparison["mixed_model"] for comparison in comparisons])
 
 
 def _background_status(test: ListeningTest, stored: dict | None, version: tuple, thresholds) -> dict:
@@ -305,7 +745,7 @@ def _background_status(test: ListeningTest, stored: dict | None, version: tuple,
     return {
         "available": True,
         "pending": is_pending(test.pk),
-        "computed_at": datetime.fromisoformat(stored["computed_at"]),
+        "computed_at": stored["computed_at"],
         "seconds": stored["seconds"],
         "n_ratings": stored["n_ratings"],
         "stale": stored["version"] != list(version),

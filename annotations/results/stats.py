@@ -2,8 +2,8 @@
 
 Callers pass plain values (from `values_list`), never querysets, and get dicts of floats
 (None where a value is undefined) that serialise to JSON as they are. Each function is
-checked against published reference values in tests/annotations/test_stats.py.
-Rater screening lives in annotations.screening.
+checked against published reference values in tests/annotations/results/test_stats.py.
+Rater screening lives in annotations.results.screening.
 """
 
 import math
@@ -81,45 +81,79 @@ def crowdmos_ci(matrix: Sequence[Sequence[float]] | np.ndarray) -> dict:
     rows and columns. "ci95_default" is 1.96*sigma(ddof=0)/sqrt(T), treating ratings as independent.
     """
     z = np.asarray(matrix, dtype=float)
-    rated = ~np.isnan(z)
-    total = int(rated.sum())
-    df = min(z.shape) - 1
+    return crowdmos_from_sums(_row_sums(z), _row_sums(z.T))
+
+
+def _row_sums(z: np.ndarray) -> np.ndarray:
+    """(count, sum, sum of squares) of each row of a matrix with NaN for missing values."""
+    return np.column_stack([(~np.isnan(z)).sum(axis=1), np.nansum(z, axis=1), np.nansum(z**2, axis=1)])
+
+
+def crowdmos_from_sums(raters: np.ndarray, items: np.ndarray) -> dict:
+    """crowdmos_ci from per-rater and per-item rows of (count, sum, sum of squares).
+
+    The one CrowdMOS solve: the results pages feed it two GROUP BY queries instead of the ratings
+    matrix, so it stays fast on a million ratings. Rows with a count of 0 are all-missing raters or
+    items; they count in the degrees of freedom, as in the published example.
+    """
+    raters = np.asarray(raters, dtype=float).reshape(-1, 3)
+    items = np.asarray(items, dtype=float).reshape(-1, 3)
+    total = int(items[:, 0].sum())
+    df = min(len(raters), len(items)) - 1
     result = {"mos": None, "ci95": None, "ci95_default": None, "n": total, "df": df}
-    result.update(raters=z.shape[0], items=z.shape[1], v_s=None, v_w=None, v_u=None)
+    result.update(raters=len(raters), items=len(items), v_s=None, v_w=None, v_u=None)
     if total == 0:
         return result
-    result["mos"] = float(np.nanmean(z))
+    mos = items[:, 1].sum() / total
+    result["mos"] = float(mos)
     if total < 2:
         return result
-    result["ci95_default"] = 1.96 * float(np.nanstd(z)) / math.sqrt(total)
-    v_s, v_w, v_u = _crowdmos_components(z)
-    per_item, per_rater = rated.sum(axis=0), rated.sum(axis=1)
-    var_mu = (v_s * np.sum(per_item**2) + v_w * np.sum(per_rater**2)) / total**2 + v_u / total
+    v_swu = max(items[:, 2].sum() / total - mos**2, 0.0)
+    result["ci95_default"] = 1.96 * math.sqrt(v_swu) / math.sqrt(total)
+    # Without a rater who rated >= 2 items, v_su is undefined and v_w cannot be told from v_u
+    # (and likewise for items); using v_swu there solves to v_w = 0 with v_u taking its share,
+    # which leaves Var(mu) unchanged because then every N_i is 1 (resp. every M_j).
+    v_su, v_wu = _mean_population_variance(raters), _mean_population_variance(items)
+    targets = [v_swu if math.isnan(v_su) else v_su, v_swu if math.isnan(v_wu) else v_wu, v_swu]
+    solved = np.linalg.solve(np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float), targets)
+    v_s, v_w, v_u = (float(x) for x in np.clip(solved, 0, None))
+    var_mu = (v_s * np.sum(items[:, 0] ** 2) + v_w * np.sum(raters[:, 0] ** 2)) / total**2 + v_u / total
     if df >= 1:
         result["ci95"] = float(stats.t.ppf(0.975, df) * math.sqrt(var_mu))
     result.update(v_s=v_s, v_w=v_w, v_u=v_u)
     return result
 
 
-def _crowdmos_components(z: np.ndarray) -> tuple[float, float, float]:
-    """v_s (item), v_w (rater), v_u (residual) of the CrowdMOS model, clipped at 0."""
-    v_swu = float(np.nanvar(z))
-    # Without a rater who rated >= 2 items, v_su is undefined and v_w cannot be told from v_u
-    # (and likewise for items); using v_swu there solves to v_w = 0 with v_u taking its share,
-    # which leaves Var(mu) unchanged because then every N_i is 1 (resp. every M_j).
-    v_su = _mean_row_variance(z)
-    v_wu = _mean_row_variance(z.T)
-    targets = [v_swu if math.isnan(v_su) else v_su, v_swu if math.isnan(v_wu) else v_wu, v_swu]
-    solved = np.linalg.solve(np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float), targets)
-    v_s, v_w, v_u = (float(x) for x in np.clip(solved, 0, None))
-    return v_s, v_w, v_u
+def _mean_population_variance(rows: np.ndarray) -> float:
+    """Mean of ss/n - (s/n)^2 over rows with n >= 2; NaN if there are none."""
+    rows = rows[rows[:, 0] >= 2]
+    if not len(rows):
+        return math.nan
+    means = rows[:, 1] / rows[:, 0]
+    return float(np.mean(np.clip(rows[:, 2] / rows[:, 0] - means**2, 0, None)))
 
 
-def _mean_row_variance(z: np.ndarray) -> float:
-    """Mean population variance of the rows with at least two values; NaN if there are none."""
-    counts = (~np.isnan(z)).sum(axis=1)
-    rows = z[counts >= 2]
-    return float(np.mean(np.nanvar(rows, axis=1))) if len(rows) else math.nan
+def _sums_of_counts(counts: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(count, sum, sum of squares) per row of score counts on the scale's points."""
+    return np.column_stack([counts.sum(axis=1), counts @ points, counts @ points**2]).astype(float)
+
+
+def condition_summary(counts: list[np.ndarray], raters: list[tuple], points: Sequence[int]) -> dict:
+    """n, MOS, SD, t/normal/CrowdMOS intervals and the score distribution of one condition.
+
+    counts: one row of votes per clip, one column per point of the scale (its values, lowest first);
+    raters: (count, sum, sum of squares) per rater.
+    """
+    points = np.asarray(points)
+    matrix = np.array(counts, dtype=np.int64).reshape(-1, len(points))
+    matrix = matrix[matrix.sum(axis=1) > 0]
+    distribution = matrix.sum(axis=0)
+    # The counts are the whole sample of votes, so mos_summary sees exactly the votes cast.
+    result = mos_summary(np.repeat(points, distribution))
+    rater_rows = np.array([r for r in raters if r[0]], dtype=float).reshape(-1, 3)
+    result["crowdmos"] = crowdmos_from_sums(rater_rows, _sums_of_counts(matrix, points))
+    result.update(distribution=distribution.tolist(), raters=len(rater_rows), items=len(matrix))
+    return result
 
 
 def crowdmos_ci_long(raters: Sequence[Hashable], items: Sequence[Hashable], scores: Sequence[float]) -> dict:
@@ -187,42 +221,20 @@ def wilcoxon_paired(x: Sequence[float], y: Sequence[float], alternative: str = "
     return {"statistic": _num(result.statistic), "p": _num(result.pvalue), "n": n, "alternative": alternative}
 
 
-def paired_t(x: Sequence[float], y: Sequence[float]) -> dict:
-    """Paired t-test of x - y, two-sided."""
-    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n = int(x_arr.size)
-    if n < 2:
-        return {"statistic": None, "p": None, "df": None, "n": n, "mean_difference": None}
-    result = stats.ttest_rel(x_arr, y_arr)
-    return {
-        "statistic": _num(result.statistic),
-        "p": _num(result.pvalue),
-        "df": n - 1,
-        "n": n,
-        "mean_difference": float(np.mean(x_arr - y_arr)),
-    }
-
-
-def mann_whitney(x: Sequence[float], y: Sequence[float], alternative: str = "two-sided") -> dict:
-    """Mann-Whitney U test of independent samples; U is the statistic of x."""
-    if len(x) == 0 or len(y) == 0:
-        return {"statistic": None, "p": None, "n_x": len(x), "n_y": len(y), "alternative": alternative}
-    result = stats.mannwhitneyu(x, y, alternative=alternative)
-    return {
-        "statistic": _num(result.statistic),
-        "p": _num(result.pvalue),
-        "n_x": len(x),
-        "n_y": len(y),
-        "alternative": alternative,
-    }
-
-
 def holm(pvalues: Sequence[float], alpha: float = 0.05) -> dict:
     """Holm-Bonferroni step-down correction: reject flags and adjusted p, in the input order."""
     if len(pvalues) == 0:
         return {"reject": [], "p_adjusted": [], "alpha": alpha}
     reject, adjusted, _, _ = multipletests(pvalues, alpha=alpha, method="holm")
     return {"reject": [bool(v) for v in reject], "p_adjusted": [float(v) for v in adjusted], "alpha": alpha}
+
+
+def holm_adjust(tests: list[dict]) -> None:
+    """Add p_holm and reject_holm (alpha 0.05) to the tests that have a p-value, as one family."""
+    tested = [test for test in tests if test and test.get("p") is not None]
+    adjusted = holm([test["p"] for test in tested])
+    for test, p, reject in zip(tested, adjusted["p_adjusted"], adjusted["reject"], strict=True):
+        test.update(p_holm=p, reject_holm=reject)
 
 
 def compare_conditions(
@@ -412,9 +424,9 @@ def rtf(processing_s: float, audio_s: float) -> float | None:
     return processing_s / audio_s
 
 
-def distribution(scores: Sequence[float], points: int = 5) -> list[int]:
-    """How many scores fell on each point 1..points of the rating scale."""
-    s = np.asarray(scores, dtype=float)
-    if s.size and (np.any(s != np.round(s)) or s.min() < 1 or s.max() > points):
-        raise ValueError(f"scores must be whole numbers from 1 to {points}")
-    return np.bincount(s.astype(int), minlength=points + 1)[1:].tolist()
+def distribution(scores: Sequence[float], points: Sequence[int]) -> list[int]:
+    """How many scores fell on each point of the rating scale (its values, lowest first)."""
+    s, low, high = np.asarray(scores, dtype=float), points[0], points[-1]
+    if s.size and (np.any(s != np.round(s)) or s.min() < low or s.max() > high):
+        raise ValueError(f"scores must be whole numbers from {low} to {high}")
+    return np.bincount(s.astype(int) - low, minlength=len(points)).tolist()

@@ -17,9 +17,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from annotations.models import ListeningTest, Rating
-from annotations.results import charts, exports, run_analysis
-from annotations.results import services as results
-from annotations.results.analysis import Thresholds
+from annotations.results import charts, exports, run_analysis, services
+from annotations.results.services import Thresholds
 from annotations.roles import EXPORT_PERMISSION, VIEW_RESULTS, VIEW_RUNS
 from synthesis.engines import textnorm
 from synthesis.models import Sample, SynthesisRun
@@ -104,8 +103,8 @@ def index(request):
 def test_dashboard(request, pk: int):
     test = _get_test(pk)
     thresholds, form = _thresholds(request)
-    context = _test_context(results.test_results(test, thresholds))
-    context.update(form=form, version=results.results_version(test), sections=TEST_SECTIONS)
+    context = _test_context(services.test_results(test, thresholds))
+    context.update(form=form, version=services.results_version(test), sections=TEST_SECTIONS)
     context["query"] = request.GET.urlencode()
     return render(request, "results/test_dashboard.html", context)
 
@@ -115,11 +114,11 @@ def test_dashboard(request, pk: int):
 def test_live(request, pk: int):
     """JSON for dashboard.js: {"changed": false} or the re-rendered sections."""
     test = _get_test(pk)
-    version = results.results_version(test)
+    version = services.results_version(test)
     if request.GET.get("version") == version:
         return JsonResponse({"version": version, "changed": False})
     thresholds, _ = _thresholds(request)
-    context = _test_context(results.test_results(test, thresholds))
+    context = _test_context(services.test_results(test, thresholds))
     context["query"] = request.GET.urlencode()
     sections = {
         name: render_to_string(f"results/_{name}.html", context, request=request) for name in TEST_SECTIONS
@@ -133,7 +132,7 @@ def test_live(request, pk: int):
 def test_analyse(request, pk: int):
     test = _get_test(pk)
     thresholds, _ = _thresholds(request)
-    if results.queue_analysis(test=test, thresholds=thresholds):
+    if services.queue_analysis(test=test, thresholds=thresholds):
         messages.success(request, "Background analysis queued; this page shows it when it is done.")
     else:
         messages.info(request, "A background analysis of this test is already queued.")
@@ -151,7 +150,7 @@ def test_ratings_csv(request, pk: int):
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def test_summary_csv(request, pk: int):
     test = _get_test(pk)
-    data = results.test_results(test, _thresholds(request)[0])
+    data = services.test_results(test, _thresholds(request)[0])
     response = HttpResponse(exports.summary_csv(data), content_type="text/csv; charset=utf-8")
     return _attachment(response, test, "summary.csv")
 
@@ -160,7 +159,7 @@ def test_summary_csv(request, pk: int):
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def test_summary_json(request, pk: int):
     test = _get_test(pk)
-    data = results.test_results(test, _thresholds(request)[0])
+    data = services.test_results(test, _thresholds(request)[0])
     response = JsonResponse(exports.summary_json(data), json_dumps_params={"indent": 2})
     return _attachment(response, test, "summary.json")
 
@@ -177,7 +176,7 @@ def test_measurements_csv(request, pk: int):
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def test_report(request, pk: int):
     test = _get_test(pk)
-    html = exports.render_report(results.test_results(test, _thresholds(request)[0]))
+    html = exports.render_report(services.test_results(test, _thresholds(request)[0]))
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     return _attachment(response, test, "report.html")
 

@@ -1,6 +1,6 @@
 // Blind rating pages (sound check, practice, rating). No framework, no network but this site.
 // The answers unlock only after the clip has played to the end; plays are counted and the time
-// from the end of the first playback to the answer is measured. Keys: P plays, 1-5 answer,
+// from the end of the first playback to the answer is measured. Keys: P plays, a digit answers,
 // Enter goes on. With data-fetch the answer is sent with fetch and the next page is loaded;
 // if fetch keeps failing the form is posted the ordinary way, which the server accepts too.
 (() => {
@@ -83,7 +83,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target.matches && target.matches("textarea, input[type=text], select")) return;
-    if (/^[1-5]$/.test(event.key)) {
+    if (/^[0-9]$/.test(event.key)) {
       event.preventDefault();
       choose(event.key);
     } else if (event.key === "p" || event.key === "P") {

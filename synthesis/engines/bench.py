@@ -161,20 +161,21 @@ def stage_table(
 
 
 def conversation_latency(
-    config: dict, cache_dir: Path, *, prompts: list[str], style: dict, iterations: int, warmup: int
+    config: dict,
+    cache_dir: Path,
+    *,
+    prompts: list[str],
+    style: dict,
+    iterations: int,
+    warmup: int,
+    measurements: list[str],
 ) -> dict[str, list[float]]:
-    """End-to-end conversation latencies (ms) over many iterations, warm-up iterations dropped."""
+    """The named conversation latencies (ms) over many iterations, warm-up iterations dropped."""
     spoken = {
         p: pipeline.speak(p, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
         for p in prompts
     }
-    series: dict[str, list[float]] = {
-        "stt_ms": [],
-        "llm_ms": [],
-        "tts_ms": [],
-        "first_audio_ms": [],
-        "total_ms": [],
-    }
+    series: dict[str, list[float]] = {name: [] for name in measurements}
     for index in range(warmup + iterations):
         prompt = prompts[index % len(prompts)]
         result = pipeline.converse_item(

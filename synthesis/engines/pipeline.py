@@ -8,7 +8,7 @@ loading; the first call of a process still pays one-off warm-up costs, which the
 import functools
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import numpy as np
 from synthesis.engines import audio, llm, models, mos, stt, textnorm, tts
 
 STT_RATE = 16000
+# What a run mode can load (modes.RunMode.loads); engines_for maps each to its self-test engine.
+COMPONENTS = ("tts", "stt", "llm", "dnsmos")
 
 # Called with a stage name before each stage starts, so a crash can be traced to its stage; it may
 # raise to stop the item between stages (a cancelled run).
@@ -36,10 +38,10 @@ def _no_stage(stage: str) -> None:
     return None
 
 
-def engines_for(config: dict, *, with_llm: bool) -> list[str]:
-    """The self-test engine keys (selftest.ENGINES) an item of this configuration needs."""
-    keys = ["tts-piper" if config["tts_backend"] == tts.PIPER else "tts-espeak", "stt", "dnsmos"]
-    return keys + ["llm"] if with_llm else keys
+def engines_for(config: dict, components: Iterable[str]) -> list[str]:
+    """The self-test engine keys (selftest.ENGINES) of the components an item loads."""
+    tts_key = "tts-piper" if config["tts_backend"] == tts.PIPER else "tts-espeak"
+    return [tts_key if component == "tts" else component for component in components]
 
 
 def stage_description(stage: str, config: dict) -> str:
@@ -96,16 +98,18 @@ def release_models() -> None:
     gc.collect()
 
 
-def model_files(config: dict, cache_dir: Path, *, with_llm: bool) -> list[Path]:
-    """Every model file a configuration reads, for the run's provenance."""
+def model_files(config: dict, cache_dir: Path, components: Iterable[str]) -> list[Path]:
+    """Every model file the given components read under a configuration, for the run's provenance."""
     paths: list[Path] = []
-    if config["tts_backend"] == tts.PIPER:
+    if "tts" in components and config["tts_backend"] == tts.PIPER:
         paths.extend(models.resolve_piper_voice(config["tts_voice"]))
-    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
-    paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
-    if with_llm:
+    if "stt" in components:
+        whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
+        paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
+    if "llm" in components:
         paths.append(models.resolve_llm_model(config["llm_model"]))
-    paths.extend(mos.model_paths())
+    if "dnsmos" in components:
+        paths.extend(mos.model_paths())
     return paths
 
 

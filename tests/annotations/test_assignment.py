@@ -22,7 +22,7 @@ class AssignmentTests(TestCase):
 
     def held(self) -> Counter:
         return Counter(
-            Assignment.objects.filter(evaluator__test=self.test).values_list("test_sample", flat=True)
+            Assignment.objects.filter(evaluator__test=self.test).values_list("trial__clips", flat=True)
         )
 
     def test_sessions_are_balanced_across_evaluators(self):
@@ -33,13 +33,13 @@ class AssignmentTests(TestCase):
 
     def test_the_least_rated_clips_come_first(self):
         first, second = services.invite_evaluators(test=self.test, count=2)
-        taken = {a.test_sample_id for a in services.assign(evaluator=first)}
-        others = {a.test_sample_id for a in services.assign(evaluator=second)}
+        taken = {a.trial_id for a in services.assign(evaluator=first)}
+        others = {a.trial_id for a in services.assign(evaluator=second)}
         self.assertEqual(len(taken | others), 12)
 
     def test_an_evaluator_never_gets_the_same_sample_twice(self):
         evaluator = services.invite_evaluators(test=self.test, count=1)[0]
-        clips = [a.test_sample.sample_id for a in services.assign(evaluator=evaluator)]
+        clips = [a.presented_clips()[0].test_sample.sample_id for a in services.assign(evaluator=evaluator)]
         self.assertEqual(len(clips), len(set(clips)))
 
     def test_the_assignment_is_built_once_so_a_session_resumes_unchanged(self):
@@ -52,7 +52,7 @@ class AssignmentTests(TestCase):
     def test_two_clips_of_one_sentence_are_never_neighbours(self):
         test = build_test("whole", samples=self.samples, samples_per_session=12, ratings_per_sample=50)
         for evaluator in services.invite_evaluators(test=test, count=20):
-            sentences = [a.test_sample.sample.sentence_id for a in services.assign(evaluator=evaluator)]
+            sentences = [a.trial.clips.get().sample.sentence_id for a in services.assign(evaluator=evaluator)]
             self.assertEqual(len(sentences), 12)
             for before, after in zip(sentences, sentences[1:], strict=False):
                 self.assertNotEqual(before, after, sentences)
@@ -60,7 +60,7 @@ class AssignmentTests(TestCase):
     def test_each_evaluator_hears_the_clips_in_a_different_order(self):
         test = build_test("whole", samples=self.samples, samples_per_session=12, ratings_per_sample=50)
         orders = {
-            tuple(a.test_sample_id for a in services.assign(evaluator=evaluator))
+            tuple(a.trial_id for a in services.assign(evaluator=evaluator))
             for evaluator in services.invite_evaluators(test=test, count=5)
         }
         self.assertGreater(len(orders), 1)
@@ -71,14 +71,15 @@ class AssignmentTests(TestCase):
             "checked", samples=self.samples, gold={extra[0]: 5}, traps={extra[1]: 1}, samples_per_session=6
         )
         evaluator = services.invite_evaluators(test=test, count=1)[0]
-        kinds = Counter(a.test_sample.kind for a in services.assign(evaluator=evaluator))
+        kinds = Counter(a.trial.kind for a in services.assign(evaluator=evaluator))
         self.assertEqual(kinds, {"test": 6, "gold": 1, "trap": 1})
 
     def test_a_test_whose_clips_all_reached_their_target_turns_new_evaluators_away(self):
         test = build_test("small", samples=self.samples[:2], ratings_per_sample=1, samples_per_session=2)
         first, second = services.invite_evaluators(test=test, count=2)
         for assignment in services.assign(evaluator=first):
-            rate(first, assignment.test_sample.sample, 4, test_sample=assignment.test_sample)
+            clip = assignment.presented_clips()[0].test_sample
+            rate(first, clip.sample, 4, test_sample=clip, trial=assignment.trial)
         with self.assertRaises(services.SessionUnavailable) as raised:
             services.assign(evaluator=second)
         self.assertEqual(raised.exception.code, "full")

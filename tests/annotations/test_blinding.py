@@ -149,8 +149,8 @@ class BlindingTests(TestCase):
         ListeningTest.objects.filter(pk=self.test.pk).update(samples_per_session=3)
         mine, theirs = services.invite_evaluators(test=self.test, count=2)
         services.assign(evaluator=mine)
-        their_clips = {a.test_sample for a in services.assign(evaluator=theirs)}
-        my_clips = {a.test_sample for a in mine.assignments.select_related("test_sample")}
+        their_clips = {a.presented_clips()[0].test_sample for a in services.assign(evaluator=theirs)}
+        my_clips = {a.presented_clips()[0].test_sample for a in mine.assignments.all()}
         practice = set(services.training_clips(evaluator=mine))
         foreign = their_clips - my_clips - practice
         self.assertTrue(foreign)

@@ -76,12 +76,19 @@ class ManagePagesTests(TestCase):
         self.assertContains(page, "evaluators see the code <code>WALK123</code>")
         self.assertContains(page, f"are sent to <code>{PROLIFIC}</code>")
 
-    def test_the_admin_refuses_a_scale_without_five_labels(self):
+    def test_the_admin_refuses_a_scale_without_one_label_per_score(self):
         response = self.client.post(
             reverse("admin:annotations_scale_add"),
-            {"name": "four", "title": "Four", "language": "en", "labels": '["a", "b", "c", "d"]'},
+            {
+                "name": "four",
+                "title": "Four",
+                "language": "en",
+                "min_value": 1,
+                "max_value": 5,
+                "labels": '["a", "b", "c", "d"]',
+            },
         )
-        self.assertContains(response, "exactly five non-empty labels")
+        self.assertContains(response, "Give exactly 5 labels, one per score from 1 to 5; got 4.")
         self.assertFalse(Scale.objects.filter(name="four").exists())
 
 

@@ -9,7 +9,7 @@ class SubmitRatingTests(TestCase):
     def setUp(self):
         self.test = build_test(dimensions=["overall", "clarity"], samples_per_session=2)
         self.evaluator, self.other = services.invite_evaluators(test=self.test, count=2)
-        self.clips = [a.test_sample for a in services.assign(evaluator=self.evaluator)]
+        self.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.evaluator)]
 
     def submit(self, clip=None, scores=None, **fields):
         fields.setdefault("played_to_end", True)
@@ -47,6 +47,7 @@ class SubmitRatingTests(TestCase):
             evaluator=self.evaluator,
             sample=self.clips[0].sample,
             test_sample=self.clips[0],
+            trial=self.clips[0].trials.get(),
             score=4,
             played_to_end=True,
         )
@@ -54,7 +55,7 @@ class SubmitRatingTests(TestCase):
         self.assertEqual(Rating.objects.count(), 2)
 
     def test_it_refuses_a_clip_from_another_evaluators_session(self):
-        others = [a.test_sample for a in services.assign(evaluator=self.other)]
+        others = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.other)]
         foreign = next(clip for clip in others if clip not in self.clips)
         self.assertRefused("not_assigned", clip=foreign)
 

@@ -39,7 +39,7 @@ class FallbackPracticeTests(TestCase):
         first = services.training_clips(evaluator=evaluator)
         self.assertEqual(services.training_clips(evaluator=evaluator), first)
         self.assertFalse(
-            {clip.pk for clip in first} & set(evaluator.assignments.values_list("test_sample", flat=True))
+            {clip.pk for clip in first} & set(evaluator.assignments.values_list("trial__clips", flat=True))
         )
 
 

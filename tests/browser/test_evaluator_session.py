@@ -80,7 +80,7 @@ class EvaluatorSessionBrowserTests(BrowserTestCase):
         for assignment in services.assign(evaluator=evaluator)[:2]:
             services.submit_rating(
                 evaluator=evaluator,
-                sample_token=assignment.test_sample.token,
+                sample_token=assignment.presented_clips()[0].test_sample.token,
                 scores={"overall": 4},
                 played_to_end=True,
                 play_count=1,

@@ -46,7 +46,10 @@ class SynthesisRunTests(RunTestCase):
         for sample in samples:
             self.assertGreater(sample.duration_s, 0.5)
             self.assertEqual(sample.sample_rate, 22050)
-            self.assertLess(sample.tts_rtf, 1.0)
+            # The RTF recorded is the TTS time over this very audio's duration.
+            self.assertAlmostEqual(sample.tts_rtf, sample.tts_ms / 1000 / sample.duration_s, places=6)
+            self.assertGreater(sample.tts_rtf, 0)
+            self.assertAlmostEqual(sf.info(sample.audio.path).duration, sample.duration_s, places=3)
             self.assertLessEqual(sample.wer, 0.34, sample.recognized_text)
             self.assertTrue(1.0 <= sample.dnsmos_ovrl <= 5.0)
             self.assertTrue(-40 < sample.loudness_lufs < 0)
@@ -167,7 +170,7 @@ class ConversationRunTests(RunTestCase):
         sentence_set = make_sentence_set(texts=("What is the capital of France?", "Name a red fruit."))
         broken = sentence_set.sentences.get(position=2)
         broken.reference_audio.save("prompt.wav", ContentFile(b"RIFF....WAVEnot really audio"), save=True)
-        run = self.start(make_config(), [sentence_set], ("neutral",), mode=SynthesisRun.Mode.CONVERSATION)
+        run = self.start(make_config(), [sentence_set], ("neutral",), mode="conversation")
         self.process_all(run)
         self.assertEqual((run.status, run.done_count, run.failed_count), (Status.DONE, 1, 1))
         self.assertIn("AudioDecodeError", run.items.get(status=Status.FAILED).error)

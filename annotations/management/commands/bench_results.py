@@ -19,10 +19,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.results import analysis, exports
-from annotations.results import services as results
-from annotations.results.analysis import Thresholds
+from annotations.results import exports, services
 from annotations.results.imports import placeholder_audio
+from annotations.results.services import Thresholds
 from synthesis.models import Sample, Sentence, SentenceSet
 
 NAME = "bench-results"
@@ -68,20 +67,20 @@ class Command(BaseCommand):
 
     def _measure(self, test: ListeningTest, repeat: int) -> list[tuple[str, str, str]]:
         started = time.perf_counter()
-        analysed = results.run_background_analysis(test=test, thresholds=Thresholds())
+        analysed = services.run_background_analysis(test=test, thresholds=Thresholds())
         background = time.perf_counter() - started
-        excluded = results.current_screening(test).excluded
+        excluded = services.current_screening(test).excluded
         tables = {}
 
         def mos_table():
-            tables["t"] = analysis.dimension_tables(test, excluded)
-            return analysis.condition_rows(tables["t"], excluded)
+            tables["t"] = services.dimension_tables(test, excluded)
+            return services.condition_rows(tables["t"], excluded)
 
         timed = {
-            "Version check (live feed, nothing changed)": lambda: results.results_version(test),
+            "Version check (live feed, nothing changed)": lambda: services.results_version(test),
             "MOS/CI table + distribution (t, normal, CrowdMOS; before and after)": mos_table,
             "Progress (collected vs target, evaluators)": lambda: _progress(test, tables["t"]),
-            "Whole dashboard data (adds Wilcoxon pairs, rater table)": lambda: results.test_results(test),
+            "Whole dashboard data (adds Wilcoxon pairs, rater table)": lambda: services.test_results(test),
         }
         rows = [
             (label, f"{_median(call, repeat):.3f} s", f"median of {repeat}") for label, call in timed.items()
@@ -95,7 +94,7 @@ class Command(BaseCommand):
             )
         )
         if any(model.get("difference") is None for model in analysed["mixed_models"].values()):
-            note = f"above {results.MIXED_MODEL_MAX_CELLS:,} design cells; the Wilcoxon tests stand in"
+            note = f"above {services.MIXED_MODEL_MAX_CELLS:,} design cells; the Wilcoxon tests stand in"
             rows.append(("Mixed models", "not fitted", note))
         return rows + self._export_memory(test)
 
@@ -159,7 +158,7 @@ def _median(call, repeat: int) -> float:
 
 def _progress(test: ListeningTest, tables: dict) -> dict:
     main = tables[test.rated_dimensions[0]]["items_before"]
-    return analysis.progress(test, {s: c for per in main.values() for s, c in per.items()})
+    return services.progress(test, {s: c for per in main.values() for s, c in per.items()})
 
 
 def create_bench(n_raters: int, n_samples: int) -> tuple[ListeningTest, float]:
@@ -229,7 +228,6 @@ def remove_bench() -> None:
     if test is not None:
         Rating.objects.filter(evaluator__test=test).delete()
         sample_ids = list(test.test_samples.values_list("sample_id", flat=True))
-        results.analysis_path(test.pk).unlink(missing_ok=True)
         test.delete()
         Sample.objects.filter(pk__in=sample_ids).delete()
     SentenceSet.objects.filter(name=NAME).delete()

@@ -7,7 +7,7 @@ from django.template.defaultfilters import pluralize
 
 from annotations.models import ListeningTest
 from annotations.results import exports
-from annotations.results.analysis import Thresholds
+from annotations.results.services import Thresholds
 
 
 class Command(BaseCommand):

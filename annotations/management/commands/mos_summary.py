@@ -5,9 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import ListeningTest
-from annotations.results import exports
-from annotations.results import services as results
-from annotations.results.analysis import Thresholds
+from annotations.results import exports, services
+from annotations.results.services import Thresholds
 
 
 class Command(BaseCommand):
@@ -25,7 +24,7 @@ class Command(BaseCommand):
         test = ListeningTest.objects.filter(name=options["test"]).first()
         if test is None:
             raise CommandError(f"No listening test named {options['test']!r}.")
-        data = results.test_results(test, Thresholds.from_options(options), inline=True)
+        data = services.test_results(test, Thresholds.from_options(options), inline=True)
         if options["format"] == "csv":
             self.stdout.write(exports.summary_csv(data), ending="")
         else:

@@ -19,9 +19,9 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.results import services as results
-from annotations.results.analysis import Thresholds
+from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
+from annotations.results.services import Thresholds
 from synthesis import demo
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 
@@ -74,9 +74,9 @@ class Command(BaseCommand):
         )
         if opts["no_analysis"]:
             return
-        data = results.run_background_analysis(test=test, thresholds=Thresholds())
+        data = services.run_background_analysis(test=test, thresholds=Thresholds())
         self.stdout.write(f"Background analysis: {data['seconds']:.1f} s.")
-        self._report(results.test_results(test), opts["difference"])
+        self._report(services.test_results(test), opts["difference"])
 
     def _report(self, data: dict, difference: float) -> None:
         self.stdout.write(

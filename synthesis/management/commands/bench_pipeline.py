@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 
-from synthesis import services
+from synthesis import modes, services
 from synthesis.engines import bench, models, pipeline
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset
 
@@ -78,8 +78,15 @@ class Command(BaseCommand):
 
     def _latency(self, config: dict, cache: Path, style: dict, iterations: int, warmup: int) -> None:
         prompts = [PROMPT, "Can you suggest a name for a small grey cat?", "How do I keep basil fresh?"]
+        latencies = [m for m in modes.CONVERSATION.measurements if m in modes.latency_measurements()]
         series = bench.conversation_latency(
-            config, cache, prompts=prompts, style=style, iterations=iterations, warmup=warmup
+            config,
+            cache,
+            prompts=prompts,
+            style=style,
+            iterations=iterations,
+            warmup=warmup,
+            measurements=[m.name for m in latencies],
         )
         self.stdout.write(
             f"\n## Conversation latency, {iterations} iterations after {warmup} warm-up "

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
-from synthesis import services
+from synthesis import modes, services
 from synthesis.engines import selftest
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--styles", default="neutral,warm", help="Style names, comma-separated.")
         parser.add_argument("--config", default="piper-joe", help="Pipeline configuration name.")
-        parser.add_argument("--mode", default="synthesis", choices=[m.value for m in SynthesisRun.Mode])
+        parser.add_argument("--mode", default=modes.SYNTHESIS.key, choices=list(modes.RUN_MODES))
         parser.add_argument("--name", default="", help="Run label (default: sets and styles).")
         parser.add_argument(
             "--in-process",

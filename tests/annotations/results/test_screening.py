@@ -3,7 +3,7 @@
 import json
 from unittest import TestCase
 
-from annotations.results.screening import outlier_votes_z, screen_raters, vote_z_scores
+from annotations.results.screening import screen_raters
 
 ITEMS = [f"clip{i}" for i in range(8)]
 CONSENSUS = [1, 2, 3, 4, 5, 2, 3, 4]
@@ -109,15 +109,3 @@ class ScreenRatersTests(TestCase):
         self.assertEqual(data["excluded"], True)
         self.assertEqual(data["flags"], ["straight_lining"])
         json.dumps(data)
-
-
-class OutlierVoteTests(TestCase):
-    def test_only_the_lone_one_among_fives_is_an_outlier(self):
-        votes = [5] * 11 + [1]
-        z = vote_z_scores(votes)
-        self.assertAlmostEqual(abs(z[0]), 0.3015, places=4)
-        self.assertAlmostEqual(abs(z[-1]), 3.3166, places=4)
-        self.assertEqual(outlier_votes_z(votes), [False] * 11 + [True])
-
-    def test_identical_votes_have_no_outlier(self):
-        self.assertEqual(outlier_votes_z([4, 4, 4]), [False, False, False])

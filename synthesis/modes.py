@@ -1,0 +1,208 @@
+"""Run modes and sample measurements: the one registry and the one list that everything else reads.
+
+A run mode says where its items come from, how they are scheduled, what one item runs, which
+models it loads (so which engine self-tests must have passed) and which measurements it records.
+A measurement is a Sample field; MEASUREMENTS gives its label, unit and format once, for the run
+page, the run dashboard, measurements.csv and the benchmark. Adding a measurement is one entry
+here plus the Sample field; adding a mode is one `register()` call (see docs/architecture.md).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from synthesis.engines import audio, pipeline
+
+# Where a mode's items come from. Only SENTENCES_X_STYLES is built today (services.ITEM_BUILDERS);
+# the others name the run types planned in issue 11 so that a mode can already declare them.
+SENTENCES_X_STYLES = "sentences×styles"
+UTTERANCES = "utterances"  # one item per utterance of a speech dataset
+ITERATIONS = "iterations"  # N timed iterations of the same work
+ITEM_SOURCES = (SENTENCES_X_STYLES, UTTERANCES, ITERATIONS)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One per-sample measurement, stored in the Sample field of the same name."""
+
+    name: str
+    label: str
+    unit: str = ""
+    digits: int | None = 0  # decimals shown; None for a text measurement
+    on_run_page: bool = True  # a column of the run page's samples table
+    every_sample: bool = False  # recorded for every sample whatever the mode (the audio's own figures)
+
+    @property
+    def heading(self) -> str:
+        """'TTS ms', 'TTS RTF', 'WER': the label with its unit."""
+        return f"{self.label} {self.unit}".strip()
+
+    @property
+    def is_text(self) -> bool:
+        return self.digits is None
+
+    @property
+    def help(self) -> str:
+        """What it means: the Sample field's help_text, so it is written once."""
+        from synthesis.models import Sample
+
+        return str(Sample._meta.get_field(self.name).help_text)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The keys of the run modes that record it."""
+        return tuple(mode.key for mode in RUN_MODES.values() if self in mode.measurements)
+
+    def format(self, value) -> str:
+        if value is None:
+            return ""
+        return str(value) if self.is_text else f"{value:.{self.digits}f}"
+
+
+# Latencies are wall-clock milliseconds measured in the worker; RTF is processing time / audio duration.
+# The order is that of the page columns and of measurements.csv.
+MEASUREMENTS = (
+    Measurement("duration_s", "Duration", "s", 2, every_sample=True),
+    Measurement("sample_rate", "Sample rate", "Hz", 0, on_run_page=False, every_sample=True),
+    Measurement("prompt_text", "Heard prompt", digits=None),
+    Measurement("stt_ms", "STT", "ms"),
+    Measurement("llm_ms", "LLM", "ms"),
+    Measurement("llm_first_token_ms", "LLM first token", "ms", on_run_page=False),
+    Measurement("tts_ms", "TTS", "ms"),
+    Measurement("first_audio_ms", "First audio", "ms"),
+    Measurement("total_ms", "Total", "ms"),
+    Measurement("tts_rtf", "TTS", "RTF", 3),
+    Measurement("stt_rtf", "STT", "RTF", 3, on_run_page=False),
+    Measurement("llm_tokens", "LLM tokens", on_run_page=False),
+    Measurement("llm_tokens_per_s", "LLM", "tok/s", 1),
+    Measurement("recognized_text", "Recognised text", digits=None),
+    Measurement("wer", "WER", digits=3),
+    Measurement("cer", "CER", digits=3),
+    Measurement("dnsmos_p808", "DNSMOS P.808", digits=2),
+    Measurement("dnsmos_sig", "DNSMOS SIG", digits=2, on_run_page=False),
+    Measurement("dnsmos_bak", "DNSMOS BAK", digits=2, on_run_page=False),
+    Measurement("dnsmos_ovrl", "DNSMOS OVRL", digits=2),
+    Measurement("loudness_lufs", "Loudness", "LUFS", 1),
+    Measurement("prompt_wer", "Prompt WER", digits=3, on_run_page=False),
+)
+MEASUREMENTS_BY_NAME = {m.name: m for m in MEASUREMENTS}
+
+
+def numeric_measurements() -> tuple[Measurement, ...]:
+    """The measurements that are numbers: the columns of measurements.csv, in order."""
+    return tuple(m for m in MEASUREMENTS if not m.is_text)
+
+
+def latency_measurements() -> tuple[Measurement, ...]:
+    return tuple(m for m in MEASUREMENTS if m.unit == "ms")
+
+
+def rtf_measurements() -> tuple[Measurement, ...]:
+    return tuple(m for m in MEASUREMENTS if m.unit == "RTF")
+
+
+# What one item runs: (claimed RunItem, on_stage=callback) -> the audio and its measurements.
+ItemRunner = Callable[..., pipeline.ItemResult]
+
+
+@dataclass(frozen=True)
+class RunMode:
+    """What a run of this mode does; services.start_run and execute_item dispatch on it."""
+
+    key: str  # stored in SynthesisRun.mode (at most 16 characters)
+    label: str
+    run: ItemRunner
+    loads: tuple[str, ...]  # pipeline.COMPONENTS its items load; their engine self-tests must pass
+    records: tuple[str, ...]  # measurement names, besides those recorded for every sample
+    items_from: str = SENTENCES_X_STYLES
+    serial: bool = False  # items one after another in one warm process, with nothing else running
+    fresh_process: bool = False  # each item measured in a new child process (cold loads, memory)
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        return tuple(m for m in MEASUREMENTS if m.every_sample or m.name in self.records)
+
+    @property
+    def page_columns(self) -> tuple[Measurement, ...]:
+        return tuple(m for m in self.measurements if m.on_run_page)
+
+
+RUN_MODES: dict[str, RunMode] = {}
+
+
+def register(mode: RunMode) -> RunMode:
+    """Add a mode to the registry after checking that everything it names exists."""
+    unknown = [name for name in mode.records if name not in MEASUREMENTS_BY_NAME]
+    if unknown:
+        raise ValueError(f"run mode {mode.key!r} records unknown measurements: {', '.join(unknown)}")
+    if set(mode.loads) - set(pipeline.COMPONENTS):
+        raise ValueError(f"run mode {mode.key!r} loads unknown components: {mode.loads}")
+    if mode.items_from not in ITEM_SOURCES:
+        raise ValueError(f"run mode {mode.key!r} takes items from unknown {mode.items_from!r}")
+    if mode.key in RUN_MODES or not 0 < len(mode.key) <= 16:
+        raise ValueError(f"run mode key {mode.key!r} is taken or not 1-16 characters")
+    RUN_MODES[mode.key] = mode
+    return mode
+
+
+def get_mode(key: str) -> RunMode:
+    try:
+        return RUN_MODES[key]
+    except KeyError:
+        raise ValueError(f"Unknown run mode {key!r}; known: {', '.join(RUN_MODES)}.") from None
+
+
+def mode_choices() -> list[tuple[str, str]]:
+    return [(mode.key, mode.label) for mode in RUN_MODES.values()]
+
+
+def _pipeline_arguments(item, on_stage: pipeline.StageCallback) -> dict:
+    run = item.run
+    return {
+        "language": item.sentence.language,
+        "style": run.style_snapshot.get(item.style.name) or item.style.parameters(),
+        "config": run.config_snapshot,
+        "cache_dir": settings.SARAI_MODEL_CACHE,
+        "on_stage": on_stage,
+    }
+
+
+def run_synthesis_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
+    return pipeline.synthesize_item(text=item.sentence.text, **_pipeline_arguments(item, on_stage))
+
+
+def run_conversation_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
+    sentence, prompt = item.sentence, None
+    if sentence.reference_audio:
+        with sentence.reference_audio.open("rb") as handle:
+            prompt = audio.read_audio(handle)
+    return pipeline.converse_item(
+        prompt_text=sentence.text, prompt_audio=prompt, **_pipeline_arguments(item, on_stage)
+    )
+
+
+ROUND_TRIP = ("recognized_text", "wer", "cer", "dnsmos_p808", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+SYNTHESIS = register(
+    RunMode(
+        key="synthesis",
+        label="Synthesis (TTS, then ASR round-trip and DNSMOS)",
+        run=run_synthesis_item,
+        loads=("tts", "stt", "dnsmos"),
+        records=("tts_ms", "tts_rtf", "total_ms", "stt_ms", "stt_rtf", *ROUND_TRIP, "loudness_lufs"),
+    )
+)
+CONVERSATION = register(
+    RunMode(
+        key="conversation",
+        label="Conversation (audio prompt → STT → LLM → TTS)",
+        run=run_conversation_item,
+        loads=("tts", "stt", "dnsmos", "llm"),
+        records=(
+            *("prompt_text", "prompt_wer", "stt_ms", "stt_rtf", "llm_ms", "llm_first_token_ms"),
+            *("llm_tokens", "llm_tokens_per_s", "tts_ms", "tts_rtf", "first_audio_ms", "total_ms"),
+            *ROUND_TRIP,
+            "loudness_lufs",
+        ),
+    )
+)

@@ -1,0 +1,83 @@
+"""A method registered here, with only its template, gets trials, a page, validation and analysis."""
+
+from django.test import TestCase
+
+from annotations import methods, models, services
+from tests.annotations.helpers import build_test, make_samples, session_url
+
+
+def _pairs(clips: list[models.TestSample]) -> list[methods.TrialShape]:
+    return [[(a, "A"), (b, "B")] for a, b in zip(clips[::2], clips[1::2], strict=False)]
+
+
+def _validate(test, clips, scores) -> list[methods.Answer]:
+    wanted = {"same": scores.get("same")}
+    methods.check_on_scale(test, wanted)
+    return [methods.Answer(clips[0].test_sample, "same", wanted["same"])]
+
+
+def _share_same(test) -> dict:
+    scores = list(
+        models.Rating.objects.filter(evaluator__test=test, dimension="same").values_list("score", flat=True)
+    )
+    return {"answers": len(scores), "share_same": sum(scores) / len(scores) if scores else None}
+
+
+SAME_DIFFERENT = methods.Method(
+    name="same_different",
+    title="Same or different (two clips per page)",
+    build_trials=_pairs,
+    template="annotations/methods/same_different.html",
+    questions=lambda test: ["same"],
+    validate=_validate,
+    analyse=_share_same,
+    shuffle_clips=True,
+)
+
+
+class MethodRegistryTests(TestCase):
+    def setUp(self):
+        methods.register(SAME_DIFFERENT)
+        self.addCleanup(methods.METHODS.pop, "same_different")
+        scale = models.Scale.objects.create(
+            name="same-different",
+            title="Do the two clips sound the same?",
+            min_value=0,
+            max_value=1,
+            labels=["Different", "Same"],
+        )
+        self.test = build_test(
+            "pairs", samples=make_samples(), scale=scale.name, method="same_different", samples_per_session=3
+        )
+        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+        services.give_consent(evaluator=self.evaluator)
+        services.answer_check(evaluator=self.evaluator, answer=self.evaluator.check_quietest)
+        services.skip_training_if_none(evaluator=self.evaluator)
+
+    def test_a_registered_method_builds_two_clip_trials_with_roles(self):
+        trial = self.test.trials.first()
+        self.assertEqual([c.role for c in trial.trial_clips.all()], ["A", "B"])
+        self.assertEqual(self.test.trials.count(), 3)  # six clips, paired
+
+    def test_its_page_is_the_methods_template_with_both_clips(self):
+        response = self.client.get(session_url(self.evaluator, "rate"))
+        self.assertTemplateUsed(response, "annotations/methods/same_different.html")
+        self.assertEqual(len(response.context["clips"]), 2)
+        self.assertEqual(response.content.decode().count("<audio"), 2)
+
+    def test_it_stores_an_answer_on_its_scale_and_refuses_one_off_it(self):
+        url = session_url(self.evaluator, "rate")
+        clip = self.client.get(url).context["clip_token"]
+        bad = self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 3})
+        self.assertEqual(models.Rating.objects.count(), 0)
+        self.assertEqual(bad.status_code, 302)
+        self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 1})
+        self.assertEqual(list(models.Rating.objects.values_list("dimension", "score")), [("same", 1)])
+
+    def test_its_analysis_is_reached_through_the_registry(self):
+        url = session_url(self.evaluator, "rate")
+        for _ in range(2):
+            clip = self.client.get(url).context["clip_token"]
+            self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 1})
+        result = methods.get_method(self.test.method).analyse(self.test)
+        self.assertEqual(result, {"answers": 2, "share_same": 1.0})
