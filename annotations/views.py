@@ -277,6 +277,7 @@ def _rating_page(
         ),
         "questions": questions,
         "choices": list(reversed(test.scale.choices())),
+        "scale": test.scale,
         "number": number,
         "total": total,
     }

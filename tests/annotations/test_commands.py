@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -107,6 +108,7 @@ class ExportImportCommandTests(TestCase):
 
 
 @override_settings(VAR_DIR=VAR_DIR)
+@pytest.mark.models
 class SimulatedDemoTests(TestCase):
     def test_the_dashboard_recovers_the_known_difference_between_styles(self):
         output = run("simulate_ratings")

@@ -5,8 +5,8 @@ from django.test import TestCase
 from django.urls import reverse
 
 from annotations import methods, services
-from annotations.results import services as results_services
 from annotations.models import Scale
+from annotations.results import services as results_services
 from tests.annotations.helpers import build_test, make_samples
 
 

@@ -1,5 +1,6 @@
 """A crowd participant's whole visit: the platform's open link in, the platform's completion URL out."""
 
+import pytest
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -8,6 +9,8 @@ from annotations import services
 from annotations.models import Evaluator, ListeningTest
 from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import BrowserTestCase
+
+pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
 
 @override_settings(ROOT_URLCONF="tests.browser.urls")

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,8 @@ from annotations import services
 from annotations.models import Evaluator, Rating
 from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
+
+pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -7,8 +7,11 @@ from unittest import TestCase
 
 import jiwer
 import numpy as np
+import pytest
 
 from synthesis.engines import audio, llm, models, mos, stt, tts
+
+pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
 ENGLISH = "The weather today is sunny with a light breeze from the west."
 SPANISH = "Buenos días, me llamo Sara y vivo en Madrid con mi familia."

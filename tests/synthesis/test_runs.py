@@ -4,6 +4,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
 from django.test import TestCase, override_settings
@@ -13,6 +14,8 @@ from synthesis.engines.models import resolve_piper_voice
 from synthesis.models import RunItem, Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
 from tests.factories import make_config, make_sentence_set
+
+pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
 
 def styles(*names: str) -> list[StylePreset]:

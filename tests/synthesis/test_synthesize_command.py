@@ -3,11 +3,14 @@
 import io
 import re
 
+import pytest
 from django.core.management import call_command
 from django.test import TestCase
 
 from synthesis.models import Status, SynthesisRun
 from tests.factories import make_config, make_sentence_set
+
+pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
 RATE = re.compile(r"(\d+(?:\.\d+)?)(s/item|item/s)")
 

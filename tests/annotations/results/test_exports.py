@@ -113,7 +113,7 @@ class RatingsCsvTests(TestCase):
         writer.writeheader()
         writer.writerows(rows)
         samples_before = Sample.objects.count()
-        with self.assertRaisesMessage(RatingImportError, "Line 3: score 7 is not 1 to 5"):
+        with self.assertRaisesMessage(RatingImportError, "Line 3: 7 is not on the scale acr-en (1 to 5)"):
             import_ratings(
                 name="broken", lines=io.StringIO(out.getvalue()), scale=Scale.objects.get(name="acr-en")
             )

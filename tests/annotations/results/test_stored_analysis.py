@@ -7,6 +7,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.test import SimpleTestCase, TestCase
 from django.utils import timezone
 
@@ -67,6 +68,7 @@ else:
 """
 
 
+@pytest.mark.models
 class SharedAnalysisTests(SimpleTestCase):
     """Two web processes with separate VAR_DIRs and one database (SQLite file) see one analysis."""
 
