@@ -9,6 +9,17 @@ os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="sarai-test-b
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+import pytest  # noqa: E402
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config) -> None:
+    """A fast password hash for the personas' logins (Django's advice for test runs)."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_unconfigure(config) -> None:
     """Free the models the tests loaded while the interpreter is still whole."""
     from synthesis.engines import pipeline

@@ -165,6 +165,17 @@ class PairedTestTests(TestCase):
         for adjusted, expected in zip(result["p_adjusted"], [0.03, 0.06, 0.06, 0.02], strict=True):
             self.assertAlmostEqual(adjusted, expected, places=10)
 
+    def test_holm_agrees_with_statsmodels_on_random_and_tied_p_values(self):
+        from statsmodels.stats.multitest import multipletests
+
+        rng = np.random.default_rng(7)
+        cases = [rng.uniform(0, 0.2, size) for size in (1, 2, 5, 17)] + [[0.01, 0.01, 0.02, 0.5, 0.01]]
+        for pvalues in cases:
+            reject, adjusted, _, _ = multipletests(pvalues, alpha=0.05, method="holm")
+            result = stats.holm(pvalues)
+            self.assertEqual(result["reject"], reject.tolist())
+            np.testing.assert_allclose(result["p_adjusted"], adjusted, rtol=1e-12)
+
 
 class CompareConditionsTests(TestCase):
     @classmethod
