@@ -377,8 +377,13 @@ class Sample(models.Model):
     @property
     def sentence_key(self) -> str:
         """Samples with the same key say the same sentence (in another style or by another system)."""
-        if self.sentence_id:
-            return f"sentence:{self.sentence_id}"
-        if self.text.strip():
-            return "text:" + " ".join(self.text.lower().split())
-        return f"sample:{self.pk}"
+        return self.key_for(self.pk, self.sentence_id, self.text)
+
+    @staticmethod
+    def key_for(pk: int, sentence_id: int | None, text: str) -> str:
+        """sentence_key from plain values, for callers that read them with values_list()."""
+        if sentence_id:
+            return f"sentence:{sentence_id}"
+        if text.strip():
+            return "text:" + " ".join(text.lower().split())
+        return f"sample:{pk}"

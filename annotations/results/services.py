@@ -32,6 +32,7 @@ from django.utils import timezone
 from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample
 from annotations.results import screening as screening_rules
 from annotations.results import stats
+from synthesis.models import Sample
 
 logger = logging.getLogger(__name__)
 
@@ -348,15 +349,10 @@ def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) ->
 def sentence_keys(test: ListeningTest) -> dict[int, str]:
     """Test clip sample id -> key of the sentence it says; clips sharing a key are paired."""
     rows = test.test_samples.filter(kind=TestSample.Kind.TEST)
-    keys = {}
-    for sample, sentence, text in rows.values_list("sample_id", "sample__sentence_id", "sample__text"):
-        if sentence:
-            keys[sample] = f"sentence:{sentence}"
-        elif text.strip():
-            keys[sample] = "text:" + " ".join(text.lower().split())
-        else:
-            keys[sample] = f"sample:{sample}"
-    return keys
+    return {
+        sample: Sample.key_for(sample, sentence, text)
+        for sample, sentence, text in rows.values_list("sample_id", "sample__sentence_id", "sample__text")
+    }
 
 
 def comparison_pairs(conditions) -> list[tuple[tuple[str, str], tuple[str, str]]]:
