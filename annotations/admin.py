@@ -8,10 +8,12 @@ from django.utils.html import format_html
 from annotations.models import (
     Analysis,
     Assignment,
+    ClipFetch,
     Evaluator,
     ListeningTest,
     Rating,
     Scale,
+    ScreenTrial,
     TestSample,
     Trial,
     TrialClip,
@@ -144,6 +146,29 @@ class TestSampleAdmin(admin.ModelAdmin):
         return False
 
 
+class ScreenTrialInline(admin.TabularInline):
+    model = ScreenTrial
+    extra = 0
+    fields = ["attempt", "number", "quiet_position", "antiphase_position", "answer", "answered_at"]
+    # The evaluator's own answers: a record of the screen, not something to edit.
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScreenTrial)
+class ScreenTrialAdmin(admin.ModelAdmin):
+    list_display = ["evaluator", "attempt", "number", "quiet_position", "answer", "answered_at"]
+    list_filter = ["evaluator__test", "attempt"]
+    list_select_related = ["evaluator__test"]
+    readonly_fields = ScreenTrialInline.fields
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(Evaluator)
 class EvaluatorAdmin(admin.ModelAdmin):
     list_display = [
@@ -151,6 +176,8 @@ class EvaluatorAdmin(admin.ModelAdmin):
         "test",
         "external_id",
         "consented_at",
+        "checked_at",
+        "screened_out_at",
         "finished_at",
         "rating_count",
         "invite_link",
@@ -159,6 +186,7 @@ class EvaluatorAdmin(admin.ModelAdmin):
     search_fields = ["pseudonym", "external_id", "study_id", "session_id"]
     readonly_fields = ["token", "invite_link"]
     list_select_related = ["test"]
+    inlines = [ScreenTrialInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_ratings=Count("ratings"))
@@ -227,6 +255,8 @@ class RatingAdmin(admin.ModelAdmin):
         "played_to_end",
         "play_count",
         "time_to_answer_ms",
+        "fetch_count",
+        "received_at",
         "created_at",
     ]
     list_filter = ["dimension", "score", "played_to_end", "evaluator__test"]
@@ -234,6 +264,23 @@ class RatingAdmin(admin.ModelAdmin):
     raw_id_fields = ["evaluator", "sample", "test_sample", "trial"]
     list_select_related = ["evaluator__test", "sample"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ClipFetch)
+class ClipFetchAdmin(admin.ModelAdmin):
+    """Read-only: each row is one audio request the server answered, the evidence behind a rating."""
+
+    list_display = ["evaluator", "test_sample", "started_at", "bytes_from", "bytes_to", "size", "complete"]
+    list_filter = ["complete", "evaluator__test"]
+    search_fields = ["evaluator__pseudonym", "test_sample__token"]
+    list_select_related = ["evaluator__test", "test_sample__test"]
+    readonly_fields = [field.name for field in ClipFetch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Analysis)

@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from annotations import services
+from annotations.listening_check import guess_pass_probability
 from annotations.models import ListeningTest, Scale, completion_conflict
 from synthesis.forms import validate_upload_size
 from synthesis.models import Sample, SynthesisRun
@@ -30,6 +31,8 @@ class ConsentForm(forms.Form):
 
 class CheckForm(forms.Form):
     answer = forms.TypedChoiceField(choices=[(n, str(n)) for n in (1, 2, 3)], coerce=int)
+    # Which screen trial the page showed, so a resent answer cannot answer the next trial too.
+    trial = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
 
 class RatingForm(forms.Form):
@@ -59,6 +62,15 @@ class RatingForm(forms.Form):
 
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
 SOURCE_FIELDS = ("name", "runs", "systems", "references_as_gold")
+
+
+def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
+    """The chance a guessing listener passes, for the help text beside the pass mark."""
+    chance = guess_pass_probability(trials, pass_mark)
+    return (
+        f"A listener guessing at random (1 in 3 per trial) passes {pass_mark} of {trials} "
+        f"with probability {100 * chance:.1f} % per attempt."
+    )
 
 
 class CreateTestForm(forms.Form):
@@ -125,6 +137,39 @@ class CreateTestForm(forms.Form):
         label="Completion URL",
         help_text=ListeningTest._meta.get_field("completion_url").help_text
         + " Without either, evaluators get the app's own code to type in.",
+    )
+    screen_trials = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=20,
+        initial=ListeningTest._meta.get_field("screen_trials").default,
+        label="Headphone screen trials",
+        help_text=ListeningTest._meta.get_field("screen_trials").help_text,
+    )
+    screen_pass_mark = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=20,
+        initial=ListeningTest._meta.get_field("screen_pass_mark").default,
+        label="Headphone screen pass mark",
+        help_text=ListeningTest._meta.get_field("screen_pass_mark").help_text + " " + screen_guess_note(),
+    )
+    screen_retry_allowed = forms.BooleanField(
+        required=False,
+        label="Allow one retry of the headphone screen (all trials right)",
+        help_text=ListeningTest._meta.get_field("screen_retry_allowed").help_text,
+    )
+    screen_out_code = forms.CharField(
+        max_length=64,
+        required=False,
+        label="Screen-out code",
+        help_text=ListeningTest._meta.get_field("screen_out_code").help_text,
+    )
+    screen_out_url = forms.URLField(
+        max_length=500,
+        required=False,
+        label="Screen-out URL",
+        help_text=ListeningTest._meta.get_field("screen_out_url").help_text,
     )
     expires_at = forms.DateTimeField(required=False, help_text="YYYY-MM-DD HH:MM; empty for no expiry.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -221,6 +266,16 @@ class CreateTestForm(forms.Form):
         conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
         if conflict:
             self.add_error("platform_code", conflict)
+        conflict = completion_conflict(data.get("screen_out_code", ""), data.get("screen_out_url", ""))
+        if conflict:
+            self.add_error("screen_out_code", conflict)
+        # Left empty, the screen follows the protocol (6 trials, pass at 5).
+        for name in ("screen_trials", "screen_pass_mark"):
+            if name not in self.errors and data.get(name) is None:
+                data[name] = ListeningTest._meta.get_field(name).default
+        trials, mark = data.get("screen_trials"), data.get("screen_pass_mark")
+        if trials and mark and mark > trials:
+            self.add_error("screen_pass_mark", f"Give a pass mark from 1 to the {trials} trials.")
         self._clean_roles(data)
         return data
 

@@ -3,14 +3,17 @@
 After Woods et al. (2017), "Headphone screening to facilitate web-based auditory experiments":
 three 200 Hz tones, one 6 dB quieter, one in antiphase between the ears. Over loudspeakers the
 antiphase tone partly cancels and sounds quietest; over headphones the truly quieter tone is easy
-to pick. The reference tones sit at the test's playback loudness, so the volume the evaluator
-sets here is the right one for the clips. Pure numpy: no Django.
+to pick. The protocol plays six such trials and passes a listener at 5 or more correct. The
+reference tones sit at the test's playback loudness, so the volume the evaluator sets here is the
+right one for the clips. Pure numpy and scipy: no Django.
 """
 
 import io
+import random
 
 import numpy as np
 import soundfile
+from scipy import stats
 
 from synthesis.engines import audio
 
@@ -21,12 +24,20 @@ CHECK_GAP_S = 0.4
 CHECK_RAMP_S = 0.05
 CHECK_QUIET_DB = -6.0
 POSITIONS = (1, 2, 3)
+# Woods et al. 2017: six trials, pass at five or more correct.
+PROTOCOL_TRIALS = 6
+PROTOCOL_PASS_MARK = 5
 
 
-def antiphase_position(quietest: int, attempt: int) -> int:
-    """The decoy: one of the two loud tones, alternating between attempts."""
-    others = [position for position in POSITIONS if position != quietest]
-    return others[attempt % 2]
+def draw_trial(rng: random.Random) -> tuple[int, int]:
+    """(quiet position, antiphase position) of one trial: any of the six arrangements, equally likely."""
+    quiet = rng.choice(POSITIONS)
+    return quiet, rng.choice([position for position in POSITIONS if position != quiet])
+
+
+def guess_pass_probability(trials: int, pass_mark: int) -> float:
+    """Chance that a listener guessing (1 in 3 per trial) gets at least pass_mark of trials right."""
+    return float(stats.binom.sf(pass_mark - 1, trials, 1 / len(POSITIONS)))
 
 
 def check_tones_wav(*, quietest: int, antiphase: int, target_lufs: float) -> bytes:

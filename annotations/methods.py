@@ -24,6 +24,11 @@ class Answer:
     score: int
 
 
+def longest_clip(durations: list[float]) -> float:
+    """A trial's listening time: its longest clip, the least anyone needs to hear every clip once."""
+    return max(durations, default=0.0)
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -38,6 +43,8 @@ class Method:
     analyse: Callable[[ListeningTest], dict]
     # Shuffle a trial's clips per evaluator (A/B order); a one-clip trial has nothing to shuffle.
     shuffle_clips: bool = False
+    # Seconds that must pass from the first audio fetch to an answer, from the trial's clip durations.
+    listening_time: Callable[[list[float]], float] = longest_clip
 
 
 METHODS: dict[str, Method] = {}

@@ -222,6 +222,36 @@ class ListeningTest(models.Model):
         help_text="Screening: the low-correlation rule judges a rater only when they share at least this "
         "many test clips with the other raters (fewer shared clips give a meaningless correlation).",
     )
+    screen_trials = models.PositiveSmallIntegerField(
+        default=6,
+        help_text="Headphone screen (Woods et al. 2017): three-tone trials in one attempt; the protocol "
+        "uses 6.",
+    )
+    screen_pass_mark = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Headphone screen: correct trials needed to pass the first attempt; the protocol uses "
+        "5 of 6.",
+    )
+    screen_retry_allowed = models.BooleanField(
+        default=False,
+        help_text="Headphone screen: an evaluator who fails may try once more, and must then get every "
+        "trial right.",
+    )
+    screen_out_code = models.CharField(
+        "screen-out code",
+        max_length=64,
+        blank=True,
+        help_text="The crowd platform's code for participants screened out (e.g. Prolific's "
+        "'screened out' code), shown to an evaluator who fails the headphone screen. Never the "
+        "completion code.",
+    )
+    screen_out_url = models.URLField(
+        "screen-out URL",
+        max_length=500,
+        blank=True,
+        help_text="The crowd platform's return / screened-out URL (e.g. https://app.prolific.com/"
+        "submissions/complete?cc=SCRN0UT1). An evaluator who fails the headphone screen is sent there.",
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, links show a closed page."
@@ -239,6 +269,10 @@ class ListeningTest(models.Model):
             models.CheckConstraint(
                 condition=Q(samples_per_session__gte=1), name="test_samples_per_session_min"
             ),
+            models.CheckConstraint(
+                condition=Q(screen_pass_mark__gte=1, screen_pass_mark__lte=F("screen_trials")),
+                name="test_screen_pass_mark_within_trials",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -248,6 +282,12 @@ class ListeningTest(models.Model):
         conflict = completion_conflict(self.platform_code, self.completion_url)
         if conflict:
             raise ValidationError({"platform_code": conflict})
+        conflict = completion_conflict(self.screen_out_code, self.screen_out_url)
+        if conflict:
+            raise ValidationError({"screen_out_code": conflict})
+        trials, mark = self.screen_trials, self.screen_pass_mark
+        if trials is not None and mark is not None and not 1 <= mark <= trials:
+            raise ValidationError({"screen_pass_mark": f"Give a pass mark from 1 to the {trials} trials."})
 
     def closed_reason(self, now: datetime | None = None) -> str:
         """Why the test takes no ratings now: "not_started" or "closed"; "" when it takes them."""
@@ -281,6 +321,11 @@ class ListeningTest(models.Model):
         if self.completion_url:
             return code_in_url(self.completion_url)
         return self.completion_code
+
+    @property
+    def shown_screen_out_code(self) -> str:
+        """The code the screened-out page shows: the platform's screen-out code, else the one in its URL."""
+        return self.screen_out_code or code_in_url(self.screen_out_url)
 
     @property
     def rated_dimensions(self) -> list[str]:
@@ -340,7 +385,8 @@ class EvaluatorQuerySet(models.QuerySet):
     def active(self, now: datetime | None = None) -> "EvaluatorQuerySet":
         """Evaluators in a session that has not finished and was seen within IDLE_RELEASE."""
         cutoff = (now or timezone.now()) - IDLE_RELEASE
-        return self.filter(finished_at__isnull=True, last_seen_at__gte=cutoff)
+        # A screened-out evaluator will never rate: their clips go back to the others at once.
+        return self.filter(finished_at__isnull=True, screened_out_at__isnull=True, last_seen_at__gte=cutoff)
 
 
 class Evaluator(models.Model):
@@ -355,14 +401,15 @@ class Evaluator(models.Model):
     study_id = models.CharField(max_length=100, blank=True, help_text="Crowd study id (STUDY_ID).")
     session_id = models.CharField(max_length=100, blank=True, help_text="Crowd session id (SESSION_ID).")
     consented_at = models.DateTimeField(null=True, blank=True, help_text="When consent was given.")
-    checked_at = models.DateTimeField(null=True, blank=True, help_text="When the listening check was passed.")
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the headphone screen was passed."
+    )
+    screened_out_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the headphone screen was failed for good; the session ended there, without ratings.",
+    )
     trained_at = models.DateTimeField(null=True, blank=True, help_text="When the training clips were done.")
-    check_quietest = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Listening check: which of the three tones (1-3) is the quiet one."
-    )
-    check_attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="Wrong answers given to the listening check."
-    )
     training_done = models.PositiveSmallIntegerField(default=0, help_text="Training clips answered so far.")
     last_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="Last assignment or rating; idle sessions release their clips."
@@ -388,7 +435,9 @@ class Evaluator(models.Model):
 
     @property
     def step(self) -> str:
-        """Where the session stands: consent, check, training, rate or finish."""
+        """Where the session stands: consent, check, training, rate, finish or screened_out."""
+        if self.screened_out_at:
+            return "screened_out"
         if self.finished_at:
             return "finish"
         if not self.consented_at:
@@ -398,6 +447,42 @@ class Evaluator(models.Model):
         if not self.trained_at:
             return "training"
         return "rate"
+
+
+class ScreenTrial(models.Model):
+    """One three-tone trial of an evaluator's headphone screen; the answer key never leaves the server."""
+
+    evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="screen_trials")
+    attempt = models.PositiveSmallIntegerField(help_text="1 for the first attempt, 2 for the one retry.")
+    number = models.PositiveSmallIntegerField(help_text="Order within the attempt, from 1.")
+    quiet_position = models.PositiveSmallIntegerField(
+        help_text="Which tone (1-3) is 6 dB quieter: the answer."
+    )
+    antiphase_position = models.PositiveSmallIntegerField(
+        help_text="Which tone (1-3) is in antiphase between the ears: the loudspeaker decoy."
+    )
+    answer = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The tone (1-3) the evaluator chose; empty until answered."
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["evaluator", "attempt", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluator", "attempt", "number"], name="screen_trial_unique_number"
+            ),
+            models.CheckConstraint(
+                condition=~Q(quiet_position=F("antiphase_position")), name="screen_trial_decoy_not_answer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} · screen {self.attempt}.{self.number}"
+
+    @property
+    def correct(self) -> bool:
+        return self.answer == self.quiet_position
 
 
 class Trial(models.Model):
@@ -492,6 +577,21 @@ class Rating(models.Model):
     time_to_answer_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="From the end of the first playback to the answer."
     )
+    first_fetch_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Server time when this evaluator's first fetch of the trial's clips began; empty for imports."
+        ),
+    )
+    fetch_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Audio requests for the trial's clips the server saw before the answer; empty for imports.",
+    )
+    received_at = models.DateTimeField(
+        null=True, blank=True, help_text="Server time when the answer arrived; empty for imports."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -511,6 +611,53 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.evaluator} · sample {self.sample_id} · {self.dimension}={self.score}"
+
+
+def covers_file(spans: list[tuple[int, int]], size: int) -> bool:
+    """True if the inclusive byte ranges together cover bytes 0 to size - 1, gaps nowhere."""
+    reached = 0  # the first byte no range has sent yet
+    for start, end in sorted(spans):
+        if start > reached:
+            return False
+        reached = max(reached, end + 1)
+    return bool(spans) and reached >= size
+
+
+class ClipFetchQuerySet(models.QuerySet):
+    def fully_sent_clip_ids(self) -> set[int]:
+        """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""
+        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        rows = self.values_list("test_sample_id", "size", "bytes_from", "bytes_to")
+        for clip_id, size, start, end in rows:
+            spans.setdefault((clip_id, size), []).append((start, end))
+        return {clip_id for (clip_id, size), parts in spans.items() if covers_file(parts, size)}
+
+
+class ClipFetch(models.Model):
+    """One audio request for a clip, served to an evaluator: the bytes sent and when it began.
+
+    One row per request, so any web process can add one and coverage of the file is read back
+    from the rows (a browser may fetch a clip as several byte ranges).
+    """
+
+    evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="clip_fetches")
+    test_sample = models.ForeignKey(TestSample, on_delete=models.CASCADE, related_name="fetches")
+    started_at = models.DateTimeField(default=timezone.now, help_text="When the server began serving it.")
+    bytes_from = models.PositiveBigIntegerField(help_text="First byte sent (0 for the whole file).")
+    bytes_to = models.PositiveBigIntegerField(help_text="Last byte sent, inclusive.")
+    size = models.PositiveBigIntegerField(help_text="Size of the whole file at the time of the request.")
+    complete = models.BooleanField(
+        default=False, help_text="This request alone sent the whole file (byte 0 to the last)."
+    )
+
+    objects = ClipFetchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["evaluator", "test_sample", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} · clip {self.test_sample_id} · bytes {self.bytes_from}-{self.bytes_to}"
 
 
 class Analysis(models.Model):

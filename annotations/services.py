@@ -9,18 +9,20 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from annotations.listening_check import antiphase_position, check_tones_wav
-from annotations.methods import get_method
+from annotations.listening_check import check_tones_wav, draw_trial
+from annotations.methods import Method, get_method
 from annotations.models import (
     Assignment,
+    ClipFetch,
     Evaluator,
     ListeningTest,
     Rating,
     Scale,
+    ScreenTrial,
     TestNotOpen,
     TestSample,
     Trial,
@@ -42,6 +44,11 @@ TEST_OPTIONS = (
     "gold_per_session",
     "traps_per_session",
     "min_rater_overlap",
+    "screen_trials",
+    "screen_pass_mark",
+    "screen_retry_allowed",
+    "screen_out_code",
+    "screen_out_url",
 )
 # Samples from outside the app (other systems' output, human recordings), chosen by system name.
 EXTERNAL_ORIGINS = (Sample.Origin.IMPORTED, Sample.Origin.REFERENCE)
@@ -66,7 +73,7 @@ class SessionUnavailable(Exception):
 class RatingRefused(Exception):
     """A rating the server will not store; code is one of CODES, detail is for logs."""
 
-    CODES = ("not_assigned", "bad_score", "not_played", "closed")
+    CODES = ("not_assigned", "bad_score", "not_played", "not_fetched", "too_soon", "closed")
 
     def __init__(self, code: str, detail: str = ""):
         super().__init__(f"{code}: {detail}" if detail else code)
@@ -284,14 +291,13 @@ def check_open(test: ListeningTest) -> None:
         raise SessionUnavailable(exc.code) from None
 
 
-def give_consent(*, evaluator: Evaluator) -> None:
-    """Record consent, build the assignment and prepare the listening check."""
+def give_consent(*, evaluator: Evaluator, rng: random.Random | None = None) -> None:
+    """Record consent, build the assignment and deal the first attempt of the headphone screen."""
     check_open(evaluator.test)
     assign(evaluator=evaluator)
-    Evaluator.objects.filter(pk=evaluator.pk, consented_at__isnull=True).update(
-        consented_at=timezone.now(), check_quietest=random.SystemRandom().randint(1, 3)
-    )
+    Evaluator.objects.filter(pk=evaluator.pk, consented_at__isnull=True).update(consented_at=timezone.now())
     evaluator.refresh_from_db()
+    start_screen(evaluator=evaluator, rng=rng)
 
 
 # -- assignment ----------------------------------------------------------------------------------
@@ -375,32 +381,149 @@ def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:
     return Counter(rows)
 
 
-# -- the listening check -------------------------------------------------------------------------
+# -- the headphone screen -----------------------------------------------------------------------
 
 
-def listening_check_wav(*, evaluator: Evaluator) -> bytes:
-    """The evaluator's current check as a WAV; the answer stays on the server."""
-    quietest = evaluator.check_quietest or 1
+@dataclass(frozen=True)
+class ScreenResult:
+    """An evaluator's headphone screen: passed, failed, in_progress or not_taken, and correct per attempt."""
+
+    result: str
+    correct: tuple[int, ...] = ()
+    trials: tuple[int, ...] = ()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.correct)
+
+    @property
+    def correct_text(self) -> str:
+        """e.g. "4/6, 6/6": correct of answered trials, one entry per attempt."""
+        return ", ".join(f"{n}/{total}" for n, total in zip(self.correct, self.trials, strict=True))
+
+
+def start_screen(*, evaluator: Evaluator, rng: random.Random | None = None) -> None:
+    """Deal the first attempt of the headphone screen (once; a second call changes nothing)."""
+    _deal_screen_attempt(evaluator, 1, rng)
+
+
+def _deal_screen_attempt(evaluator: Evaluator, attempt: int, rng: random.Random | None) -> None:
+    """Store the attempt's trials with their answer keys, once (a second call changes nothing)."""
+    rng = rng or random.SystemRandom()
+    trials = []
+    for number in range(1, evaluator.test.screen_trials + 1):
+        quiet, antiphase = draw_trial(rng)
+        trials.append(
+            ScreenTrial(
+                evaluator=evaluator,
+                attempt=attempt,
+                number=number,
+                quiet_position=quiet,
+                antiphase_position=antiphase,
+            )
+        )
+    ScreenTrial.objects.bulk_create(trials, ignore_conflicts=True)
+
+
+def current_screen_trial(*, evaluator: Evaluator) -> ScreenTrial | None:
+    """The first unanswered trial of the screen, or None when none is waiting.
+
+    An evaluator at the check step with no trials yet (consent given before the screen existed)
+    is dealt the first attempt here.
+    """
+    waiting = evaluator.screen_trials.filter(answer__isnull=True).order_by("attempt", "number")
+    if evaluator.step == "check" and not evaluator.screen_trials.exists():
+        start_screen(evaluator=evaluator)
+    return waiting.select_related("evaluator__test").first()
+
+
+def screen_position(trial: ScreenTrial) -> int:
+    """The trial's place in the whole screen, from 1; opaque in URLs (it says nothing of the answer)."""
+    return (trial.attempt - 1) * trial.evaluator.test.screen_trials + trial.number
+
+
+def listening_check_wav(*, evaluator: Evaluator) -> bytes | None:
+    """The evaluator's current screen trial as a WAV, or None; the answer stays on the server."""
+    trial = current_screen_trial(evaluator=evaluator)
+    if trial is None:
+        return None
     return check_tones_wav(
-        quietest=quietest,
-        antiphase=antiphase_position(quietest, evaluator.check_attempts),
+        quietest=trial.quiet_position,
+        antiphase=trial.antiphase_position,
         target_lufs=settings.SARAI_TARGET_LUFS,
     )
 
 
-def answer_check(*, evaluator: Evaluator, answer: int) -> bool:
-    """True if the quiet tone was found; a wrong answer is counted and a new check is dealt."""
-    if evaluator.checked_at:
-        return True
-    if answer == (evaluator.check_quietest or 1):
-        Evaluator.objects.filter(pk=evaluator.pk).update(checked_at=timezone.now())
-        evaluator.refresh_from_db()
-        return True
-    others = [position for position in (1, 2, 3) if position != (evaluator.check_quietest or 1)]
-    evaluator.check_quietest = random.SystemRandom().choice(others)
-    evaluator.check_attempts += 1
-    evaluator.save(update_fields=["check_quietest", "check_attempts"])
-    return False
+def answer_check(
+    *, evaluator: Evaluator, answer: int, position: int | None = None, rng: random.Random | None = None
+) -> str:
+    """Record the answer to the current screen trial; returns "next", "passed", "retry" or "failed".
+
+    No feedback per trial (as in the protocol). position, when given, is the trial the page showed:
+    a resent answer to an earlier trial is ignored instead of answering the next one.
+    """
+    if evaluator.checked_at or evaluator.screened_out_at:
+        return "passed" if evaluator.checked_at else "failed"
+    trial = current_screen_trial(evaluator=evaluator)
+    if trial is None or (position is not None and position != screen_position(trial)):
+        return "next"
+    ScreenTrial.objects.filter(pk=trial.pk, answer__isnull=True).update(
+        answer=answer, answered_at=timezone.now()
+    )
+    if trial.number < evaluator.test.screen_trials:
+        return "next"
+    return _score_screen_attempt(evaluator, trial.attempt, rng)
+
+
+def _score_screen_attempt(evaluator: Evaluator, attempt: int, rng: random.Random | None) -> str:
+    """Pass, deal the one retry, or screen the evaluator out, once the attempt's last trial is in."""
+    test = evaluator.test
+    trials = evaluator.screen_trials.filter(attempt=attempt)
+    correct = sum(trial.correct for trial in trials)
+    # The protocol's pass mark for the first attempt; a retry must be perfect, so guessing twice
+    # does not double a bot's chance.
+    needed = test.screen_pass_mark if attempt == 1 else test.screen_trials
+    now = timezone.now()
+    if correct >= needed:
+        outcome = "passed"
+        Evaluator.objects.filter(pk=evaluator.pk, checked_at__isnull=True).update(checked_at=now)
+    elif attempt == 1 and test.screen_retry_allowed:
+        outcome = "retry"
+        _deal_screen_attempt(evaluator, 2, rng)
+    else:
+        outcome = "failed"
+        Evaluator.objects.filter(pk=evaluator.pk, screened_out_at__isnull=True).update(screened_out_at=now)
+    evaluator.refresh_from_db()
+    return outcome
+
+
+def screen_results(*, test: ListeningTest) -> dict[int, ScreenResult]:
+    """Evaluator id -> their headphone screen result, from one query over the answered trials."""
+    rows = (
+        ScreenTrial.objects.filter(evaluator__test=test, answer__isnull=False)
+        .order_by("evaluator_id", "attempt", "number")
+        .values_list("evaluator_id", "attempt", "quiet_position", "answer")
+    )
+    correct: dict[int, dict[int, list[int]]] = {}
+    for evaluator_id, attempt, quiet, answer in rows:
+        counts = correct.setdefault(evaluator_id, {}).setdefault(attempt, [0, 0])
+        counts[0] += quiet == answer
+        counts[1] += 1
+    results = {}
+    for evaluator in test.evaluators.values("id", "checked_at", "screened_out_at"):
+        attempts = correct.get(evaluator["id"], {})
+        if evaluator["screened_out_at"]:
+            result = "failed"
+        elif not attempts:
+            result = "not_taken"
+        else:
+            result = "passed" if evaluator["checked_at"] else "in_progress"
+        results[evaluator["id"]] = ScreenResult(
+            result=result,
+            correct=tuple(attempts[a][0] for a in sorted(attempts)),
+            trials=tuple(attempts[a][1] for a in sorted(attempts)),
+        )
+    return results
 
 
 # -- training and rating -------------------------------------------------------------------------
@@ -450,7 +573,8 @@ def varied_clips(clips: list[TestSample], count: int, rng: random.Random) -> lis
 def answer_training(
     *, evaluator: Evaluator, sample_token: str, scores: dict[str, int], played_to_end: bool
 ) -> None:
-    """Move past one training clip; answers are checked like ratings but not stored."""
+    """Move past one training clip; answers are checked like ratings, listening too, but not stored."""
+    received_at = timezone.now()
     clips = training_clips(evaluator=evaluator)
     position = next((i for i, clip in enumerate(clips) if clip.token == sample_token), None)
     if position is None:
@@ -459,6 +583,12 @@ def answer_training(
         return  # a resent answer
     check_open(evaluator.test)
     _validate_answer(evaluator.test, [TrialClip(test_sample=clips[position])], scores, played_to_end)
+    verify_listening(
+        evaluator=evaluator,
+        method=get_method(evaluator.test.method),
+        clips=[clips[position]],
+        received_at=received_at,
+    )
     done = position + 1
     Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done)
     if done >= len(clips):
@@ -497,8 +627,10 @@ def submit_rating(
     """Store one answer to a trial (every question) at once; a resent answer returns the stored ratings.
 
     sample_token is the token of any clip of the trial (the page posts its first clip's). Each
-    score is checked against the test's scale by the method's validation.
+    score is checked against the test's scale by the method's validation, and the answer is
+    refused unless this evaluator fetched every clip and had the time to hear them.
     """
+    received_at = timezone.now()
     test = evaluator.test
     assignment = evaluator.assignments.filter(trial__trial_clips__test_sample__token=sample_token).first()
     if assignment is None:
@@ -510,6 +642,12 @@ def submit_rating(
     if not test.accepts_ratings():
         raise RatingRefused("closed", "the test takes no ratings now")
     answers = _validate_answer(test, clips, scores, played_to_end)
+    listening = verify_listening(
+        evaluator=evaluator,
+        method=get_method(test.method),
+        clips=[clip.test_sample for clip in clips],
+        received_at=received_at,
+    )
     now = timezone.now()
     common = {
         "evaluator": evaluator,
@@ -517,6 +655,7 @@ def submit_rating(
         "played_to_end": True,
         "play_count": _clamp(play_count, 1, 32767),
         "time_to_answer_ms": _clamp(time_to_answer_ms, 0, 2**31 - 1),
+        **listening,
         "created_at": now,
     }
     with transaction.atomic():
@@ -524,6 +663,53 @@ def submit_rating(
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
         finish_if_done(evaluator=evaluator)
     return ratings
+
+
+def record_fetch(
+    *,
+    evaluator: Evaluator,
+    test_sample: TestSample,
+    started_at: datetime,
+    bytes_from: int,
+    bytes_to: int,
+    size: int,
+) -> ClipFetch:
+    """Note one audio request the server answered: which bytes of the clip it sent, and when it began."""
+    return ClipFetch.objects.create(
+        evaluator=evaluator,
+        test_sample=test_sample,
+        started_at=started_at,
+        bytes_from=bytes_from,
+        bytes_to=bytes_to,
+        size=size,
+        complete=bytes_from == 0 and bytes_to >= size - 1,
+    )
+
+
+def verify_listening(
+    *, evaluator: Evaluator, method: Method, clips: list[TestSample], received_at: datetime
+) -> dict:
+    """The server's timings of an answer, if this evaluator could have heard every clip; else RatingRefused.
+
+    Every clip must have been sent whole (in one request or in ranges), and the method's listening
+    time for the clips' durations must have passed since the first of those fetches began.
+    """
+    clip_ids = [clip.pk for clip in clips]
+    fetches = ClipFetch.objects.filter(
+        evaluator=evaluator, test_sample__in=clip_ids, started_at__lte=received_at
+    )
+    missing = set(clip_ids) - fetches.fully_sent_clip_ids()
+    if missing:
+        raise RatingRefused("not_fetched", f"clips {sorted(missing)} were not fetched whole")
+    timing = fetches.aggregate(first=Min("started_at"), count=Count("id"))
+    durations = list(TestSample.objects.filter(pk__in=clip_ids).values_list("sample__duration_s", flat=True))
+    needed = method.listening_time(durations) - settings.SARAI_LISTEN_TOLERANCE_S
+    waited = (received_at - timing["first"]).total_seconds()
+    if waited < needed:
+        raise RatingRefused(
+            "too_soon", f"answered {waited:.3f} s after the first fetch, {needed:.3f} s needed"
+        )
+    return {"first_fetch_at": timing["first"], "fetch_count": timing["count"], "received_at": received_at}
 
 
 def finish_if_done(*, evaluator: Evaluator) -> bool:

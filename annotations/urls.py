@@ -14,6 +14,7 @@ urlpatterns = [
     path("i/<str:token>/training/", views.training, name="training"),
     path("i/<str:token>/rate/", views.rate, name="rate"),
     path("i/<str:token>/finish/", views.finish, name="finish"),
+    path("i/<str:token>/screened-out/", views.screened_out, name="screened_out"),
     path("i/<str:token>/a/<str:clip>.wav", views.clip_audio, name="clip_audio"),
     path("manage/", views.test_list, name="test_list"),
     path("manage/new/", views.test_new, name="test_new"),

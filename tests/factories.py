@@ -1,12 +1,15 @@
 """Deterministic builders for test data, and the named personas of the tests."""
 
 import io
+from datetime import timedelta
 
 import numpy as np
 import soundfile as sf
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
+from annotations import services
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
 from synthesis.models import PipelineConfig, Sample, Sentence, SentenceSet, StylePreset
 
@@ -87,3 +90,22 @@ def rate(evaluator: Evaluator, sample: Sample, score: int, dimension: str = "ove
     return Rating.objects.create(
         evaluator=evaluator, sample=sample, score=score, dimension=dimension, **fields
     )
+
+
+def heard(evaluator: Evaluator, *clips: TestSample) -> None:
+    """Note that the server sent each clip whole, as long ago as the clip lasts.
+
+    For tests about something else than verified listening, which call the rating services
+    directly; tests/annotations/test_verified_listening.py fetches over HTTP and really waits.
+    """
+    for clip in clips:
+        size = clip.playback_audio.size
+        started_at = timezone.now() - timedelta(seconds=clip.sample.duration_s)
+        services.record_fetch(
+            evaluator=evaluator,
+            test_sample=clip,
+            started_at=started_at,
+            bytes_from=0,
+            bytes_to=size - 1,
+            size=size,
+        )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotations.models import ListeningTest
 from annotations.results import charts, run_analysis, services
+from annotations.services import screen_results
 from synthesis import modes
 from synthesis.engines import textnorm
 from synthesis.engines.models import library_versions
@@ -31,8 +32,14 @@ RATING_COLUMNS = (
     "played_to_end",
     "play_count",
     "time_to_answer_ms",
+    "first_fetch_at",
+    "fetch_count",
+    "received_at",
     "created_at",
     "screening_flags",
+    "screen_result",
+    "screen_correct",
+    "screen_attempts",
 )
 CHUNK_SIZE = 5_000
 LIBRARIES = ("django", "numpy", "scipy", "statsmodels", "krippendorff", "jiwer", "pandas")
@@ -80,6 +87,7 @@ def rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[
     clips = _clip_info(test)
     pseudonyms = dict(test.evaluators.values_list("id", "pseudonym"))
     flags = {rater: ";".join(result.flags) for rater, result in screening.results.items()}
+    screens = screen_results(test=test)
     values = services.test_ratings(test).order_by("created_at", "id")
     values = values.values_list(
         "evaluator_id",
@@ -89,9 +97,13 @@ def rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[
         "played_to_end",
         "play_count",
         "time_to_answer_ms",
+        "first_fetch_at",
+        "fetch_count",
+        "received_at",
         "created_at",
     )
-    for rater, sample, dimension, score, played, plays, answer_ms, created in values.iterator(CHUNK_SIZE):
+    for row in values.iterator(CHUNK_SIZE):
+        rater, sample, dimension, score, played, plays, answer_ms, first_fetch, fetches, received, at = row
         key, system, style, sentence, kind, target = clips.get(sample) or _outside_clip(sample)
         yield [
             test.name,
@@ -107,8 +119,15 @@ def rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[
             "true" if played else "false",
             plays,
             "" if answer_ms is None else answer_ms,
-            created.isoformat(),
+            # Server timings of the answer; empty for ratings imported without them.
+            first_fetch.isoformat() if first_fetch else "",
+            "" if fetches is None else fetches,
+            received.isoformat() if received else "",
+            at.isoformat(),
             flags.get(rater, ""),
+            screens[rater].result,
+            screens[rater].correct_text,
+            screens[rater].attempts,
         ]
 
 
@@ -232,6 +251,19 @@ def summary_json(data: dict) -> dict:
             "excluded": [
                 {"evaluator": row["pseudonym"], "flags": row["flags"], "reasons": row["reasons"]}
                 for row in data["excluded"]
+            ],
+        },
+        "headphone_screen": {
+            "protocol": "Woods et al. 2017",
+            **data["headphone_screen"],
+            "raters": [
+                {
+                    "evaluator": row["pseudonym"],
+                    "screen_result": row["screen"].result,
+                    "screen_correct": row["screen"].correct_text,
+                    "screen_attempts": row["screen"].attempts,
+                }
+                for row in data["raters"]
             ],
         },
         "conditions": [

@@ -47,6 +47,9 @@ def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
         if kind != TestSample.Kind.TEST and target is None:
             raise ValueError(f"a {kind} clip needs clip_target_score")
         created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else timezone.now()
+        # Server timings travel with an exported file; ratings collected elsewhere have none.
+        first_fetch, received = (_optional_time(raw.get(name)) for name in ("first_fetch_at", "received_at"))
+        fetches = int(raw["fetch_count"]) if raw.get("fetch_count") else None
         played = (raw.get("played_to_end") or "true").strip().lower()
         if played not in {"true", "false", "1", "0"}:
             raise ValueError(f"played_to_end {played!r} is not true or false")
@@ -65,8 +68,18 @@ def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
         "played_to_end": played in {"true", "1"},
         "play_count": int(raw.get("play_count") or 1),
         "time_to_answer_ms": int(raw["time_to_answer_ms"]) if raw.get("time_to_answer_ms") else None,
+        "first_fetch_at": first_fetch,
+        "fetch_count": fetches,
+        "received_at": received,
         "created_at": created if timezone.is_aware(created) else timezone.make_aware(created, UTC),
     }
+
+
+def _optional_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def read_rating_rows(lines: Iterable[str], scale: Scale) -> list[dict]:
@@ -112,7 +125,17 @@ def import_ratings(*, name: str, lines: Iterable[str], scale: Scale, language: s
             pseudonym: Evaluator.objects.create(test=test, pseudonym=pseudonym)
             for pseudonym in dict.fromkeys(row["evaluator"] for row in rows)
         }
-        fields = ("dimension", "score", "played_to_end", "play_count", "time_to_answer_ms", "created_at")
+        fields = (
+            "dimension",
+            "score",
+            "played_to_end",
+            "play_count",
+            "time_to_answer_ms",
+            "first_fetch_at",
+            "fetch_count",
+            "received_at",
+            "created_at",
+        )
         Rating.objects.bulk_create(
             (
                 Rating(

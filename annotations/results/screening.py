@@ -1,10 +1,12 @@
-"""Rater screening: the ITU-T P.808 crowdsourcing toolkit's rules plus CrowdMOS's correlation rule.
+"""Rater screening: the ITU-T P.808 crowdsourcing toolkit's rules, CrowdMOS's correlation rule and
+rules on the server's timings of each answer (bots that fetch and wait, careless raters).
 
 Pure functions on plain rows; annotations.services turns the result into exclusions.
 """
 
 import dataclasses
 from collections.abc import Hashable, Iterable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,30 @@ FLAG_DESCRIPTIONS = {
     "gold_off": "rated a gold clip further from its known score than the tolerance",
     "straight_lining": "gave (nearly) the same score to every clip",
     "low_correlation": "disagreed with the other raters on the same clips",
+    "answers_at_minimum": "answered most clips at the least time the server allows",
+    "never_replayed": "never replayed a clip (each fetched once, played once)",
+    "session_at_audio_length": "finished the session in about the total audio length",
 }
+IMPORTED_NOTE = "no server timings: imported"
+UNRECORDED_NOTE = "no server timings: rated before the server recorded them"
+
+
+class Answer(NamedTuple):
+    """One answered trial as the server saw it; times in seconds (POSIX), None where not recorded."""
+
+    rater: Hashable
+    imported: bool  # collected elsewhere: never has server timings
+    clips: int  # clips in the trial
+    listening_s: float  # the least time the server lets pass from first fetch to answer (the method's)
+    audio_s: float  # total duration of the trial's clips
+    first_fetch: float | None
+    received: float | None
+    fetch_count: int | None  # audio requests for the trial's clips before the answer
+    play_count: int  # most plays the client reported on any clip of the trial
+
+    @property
+    def timed(self) -> bool:
+        return self.first_fetch is not None and self.received is not None and self.fetch_count is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +57,9 @@ class ScreeningResult:
     variance: float | None
     correlation: float | None
     overlap: int | None = None  # test clips shared with another rater (None: correlation rule off)
+    notes: tuple[str, ...] = ()  # said about the rater without excluding them (no server timings)
+    at_minimum: float | None = None  # share of timed answers at the server's minimum (None: not judged)
+    session_ratio: float | None = None  # session wall time / audio length (None: not judged)
 
     @property
     def excluded(self) -> bool:
@@ -39,7 +67,9 @@ class ScreeningResult:
 
     def as_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        data.update(flags=list(self.flags), reasons=list(self.reasons), excluded=self.excluded)
+        data.update(
+            flags=list(self.flags), reasons=list(self.reasons), notes=list(self.notes), excluded=self.excluded
+        )
         return data
 
 
@@ -52,18 +82,26 @@ def screen_raters(
     min_correlation: float | None = 0.25,
     gold_tolerance: float = 1,
     min_overlap: int = 5,
+    answers: Iterable[Answer] = (),
+    timing: "TimingRules | None" = None,
 ) -> dict[Hashable, ScreeningResult]:
     """Screen each rater of rows (rater, item, score, played_to_end, kind), kind in KINDS.
 
     gold maps gold items to their expected score, traps maps trapping items to the score the
     clip instructs. A rater is excluded on any flag; None disables the variance or correlation rule.
     The correlation rule judges only raters sharing at least min_overlap test items with others.
+    answers (one per answered trial) feed the timing rules; answers without server timings are
+    noted, never judged on timing.
     """
     frame = pd.DataFrame(list(ratings), columns=["rater", "item", "score", "played_to_end", "kind"])
     frame = frame.astype({"score": float, "played_to_end": bool})
     _check_kinds(frame, gold, traps)
     test = frame[frame["kind"] == "test"]
     correlations = _correlations_with_others(test, min_overlap) if min_correlation is not None else {}
+    timing = timing or TimingRules()
+    by_rater: dict[Hashable, list[Answer]] = {}
+    for answer in answers:
+        by_rater.setdefault(answer.rater, []).append(answer)
     results = {}
     for rater, own in frame.groupby("rater", sort=False):
         votes = own.loc[own["kind"] == "test", "score"].to_numpy()
@@ -73,6 +111,8 @@ def screen_raters(
         r, overlap = correlations.get(rater, (None, 0 if min_correlation is not None else None))
         flags = _session_flags(own, gold, traps, gold_tolerance)
         flags += _consistency_flags(variance, r, min_variance, min_correlation)
+        timed = screen_timings(by_rater.get(rater, []), timing)
+        flags += timed.flags
         results[rater] = ScreeningResult(
             rater=rater,
             flags=tuple(code for code, _ in flags),
@@ -81,6 +121,9 @@ def screen_raters(
             variance=variance,
             correlation=r,
             overlap=overlap,
+            notes=timed.notes,
+            at_minimum=timed.at_minimum,
+            session_ratio=timed.session_ratio,
         )
     return results
 
@@ -159,3 +202,89 @@ def _correlations_with_others(
         else:
             result[rater] = (float(stats.pearsonr(own, others).statistic), len(shared))
     return result
+
+
+# --- rules on the server's timings ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingRules:
+    """Thresholds of the timing rules; None turns a rule off. Why these defaults: see Thresholds."""
+
+    answer_margin_s: float | None = 0.5
+    at_minimum_share: float = 0.8
+    min_clips_without_replay: int | None = 40
+    session_margin: float | None = 0.1
+    min_answers: int = 5  # fewer timed answers say nothing about a habit
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingResult:
+    flags: list[tuple[str, str]]
+    notes: tuple[str, ...] = ()
+    at_minimum: float | None = None
+    session_ratio: float | None = None
+
+
+def screen_timings(answers: list[Answer], rules: TimingRules) -> TimingResult:
+    """The timing rules over one rater's answers; answers without server timings are only noted."""
+    timed = [answer for answer in answers if answer.timed]
+    notes = _timing_notes(answers, timed)
+    if len(timed) < rules.min_answers:
+        return TimingResult([], notes)
+    flags, at_minimum = _at_minimum_flags(timed, rules)
+    flags += _replay_flags(timed, rules)
+    session_flags, ratio = _session_length_flags(timed, rules)
+    return TimingResult(flags + session_flags, notes, at_minimum, ratio)
+
+
+def _timing_notes(answers: list[Answer], timed: list[Answer]) -> tuple[str, ...]:
+    untimed = [answer for answer in answers if not answer.timed]
+    if not untimed:
+        return ()
+    note = IMPORTED_NOTE if all(answer.imported for answer in untimed) else UNRECORDED_NOTE
+    if timed:
+        note += f" ({len(untimed)} of {len(answers)} answers; the timing rules judged the rest)"
+    return (note,)
+
+
+def _at_minimum_flags(timed: list[Answer], rules: TimingRules) -> tuple[list[tuple[str, str]], float]:
+    """Answers received within answer_margin_s of the listening time the server requires."""
+    margins = np.array([a.received - a.first_fetch - a.listening_s for a in timed])
+    share = float(np.mean(margins <= rules.answer_margin_s)) if rules.answer_margin_s is not None else None
+    if share is None or share < rules.at_minimum_share:
+        return [], share
+    fast = int(np.sum(margins <= rules.answer_margin_s))
+    reason = (
+        f"answered {fast} of {len(timed)} trials within {rules.answer_margin_s:g} s of the least time the "
+        f"server allows (median {float(np.median(margins)):.2f} s after it)"
+    )
+    return [("answers_at_minimum", reason)], share
+
+
+def _replay_flags(timed: list[Answer], rules: TimingRules) -> list[tuple[str, str]]:
+    """No replay anywhere: every clip fetched once by the server and played once by the browser."""
+    clips = sum(answer.clips for answer in timed)
+    if rules.min_clips_without_replay is None or clips < rules.min_clips_without_replay:
+        return []
+    if any(answer.play_count > 1 or answer.fetch_count > answer.clips for answer in timed):
+        return []
+    return [("never_replayed", f"never replayed a clip: each of {clips} clips fetched once and played once")]
+
+
+def _session_length_flags(
+    timed: list[Answer], rules: TimingRules
+) -> tuple[list[tuple[str, str]], float | None]:
+    """Wall time from the first fetch to the last answer against the audio it covers."""
+    audio = sum(answer.audio_s for answer in timed)
+    if audio <= 0:
+        return [], None
+    wall = max(answer.received for answer in timed) - min(answer.first_fetch for answer in timed)
+    ratio = wall / audio
+    if rules.session_margin is None or ratio > 1 + rules.session_margin:
+        return [], ratio
+    reason = (
+        f"finished in {wall:.0f} s, {ratio:.2f}× the {audio:.0f} s of audio "
+        f"(at most {1 + rules.session_margin:g}× is flagged)"
+    )
+    return [("session_at_audio_length", reason)], ratio

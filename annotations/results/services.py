@@ -25,13 +25,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Case, CharField, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample
+from annotations import methods
+from annotations.listening_check import guess_pass_probability
+from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, TrialClip
 from annotations.results import screening as screening_rules
 from annotations.results import stats
+from annotations.services import screen_results
 from synthesis.models import Sample
 
 logger = logging.getLogger(__name__)
@@ -56,14 +59,27 @@ HEADLINE_REASON = (
 
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
-    """Screening settings; None turns the variance or the correlation rule off."""
+    """Screening settings; None turns a rule off. Why these defaults: results.views.ScreeningForm."""
 
     min_variance: float | None = 0.1
     min_correlation: float | None = 0.25
     gold_tolerance: float = 1.0
+    # The timing rules, on the server's timings of each answer (screening.TimingRules).
+    answer_margin_s: float | None = 0.5
+    at_minimum_share: float = 0.8
+    min_clips_without_replay: int | None = 40
+    session_margin: float | None = 0.1
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def timing_rules(self) -> screening_rules.TimingRules:
+        return screening_rules.TimingRules(
+            answer_margin_s=self.answer_margin_s,
+            at_minimum_share=self.at_minimum_share,
+            min_clips_without_replay=self.min_clips_without_replay,
+            session_margin=self.session_margin,
+        )
 
     @staticmethod
     def add_arguments(parser) -> None:
@@ -73,14 +89,34 @@ class Thresholds:
             "--min-correlation", type=_number_or_off, default=0.25, help="Default 0.25; 'off'."
         )
         parser.add_argument("--gold-tolerance", type=float, default=1.0, help="Default 1.")
+        parser.add_argument(
+            "--answer-margin", type=_number_or_off, default=0.5, help="Seconds; default 0.5; 'off'."
+        )
+        parser.add_argument("--at-minimum-share", type=float, default=0.8, help="Default 0.8.")
+        parser.add_argument(
+            "--min-clips-without-replay", type=_integer_or_off, default=40, help="Default 40; 'off'."
+        )
+        parser.add_argument("--session-margin", type=_number_or_off, default=0.1, help="Default 0.1; 'off'.")
 
     @classmethod
     def from_options(cls, options: dict) -> "Thresholds":
-        return cls(options["min_variance"], options["min_correlation"], options["gold_tolerance"])
+        return cls(
+            options["min_variance"],
+            options["min_correlation"],
+            options["gold_tolerance"],
+            answer_margin_s=options["answer_margin"],
+            at_minimum_share=options["at_minimum_share"],
+            min_clips_without_replay=options["min_clips_without_replay"],
+            session_margin=options["session_margin"],
+        )
 
 
 def _number_or_off(value: str) -> float | None:
     return None if value.lower() == "off" else float(value)
+
+
+def _integer_or_off(value: str) -> int | None:
+    return None if value.lower() == "off" else int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +179,7 @@ def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
         for rater, sample, score, played in values.iterator(chunk_size=10_000)
         if kinds.get(sample, ("training",))[0] in screening_rules.KINDS
     ]
+    screened = [sample for sample, (kind, _) in kinds.items() if kind in screening_rules.KINDS]
     results = screening_rules.screen_raters(
         rows,
         gold=gold,
@@ -151,8 +188,50 @@ def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
         min_correlation=thresholds.min_correlation,
         gold_tolerance=thresholds.gold_tolerance,
         min_overlap=test.min_rater_overlap,
+        answers=screening_answers(test, screened),
+        timing=thresholds.timing_rules(),
     )
     return Screening(results, thresholds, len(rows), "live", timezone.now(), test.min_rater_overlap)
+
+
+def screening_answers(test: ListeningTest, samples: list[int]) -> list[screening_rules.Answer]:
+    """One Answer per answered trial (main dimension, these clips): server timings from one GROUP BY.
+
+    Ratings without a trial were imported; they form one untimed answer per evaluator.
+    """
+    method = methods.get_method(test.method)
+    durations: dict[int, list[float]] = defaultdict(list)
+    clips = TrialClip.objects.filter(trial__test=test).values_list(
+        "trial_id", "test_sample__sample__duration_s"
+    )
+    for trial, duration in clips:
+        durations[trial].append(duration)
+    timings = (
+        test_ratings(test)
+        .filter(dimension=test.rated_dimensions[0], sample_id__in=samples)
+        .values("evaluator_id", "trial_id")
+        .annotate(
+            first=Min("first_fetch_at"),
+            received=Max("received_at"),
+            fetches=Max("fetch_count"),
+            plays=Max("play_count"),
+        )
+        .values_list("evaluator_id", "trial_id", "first", "received", "fetches", "plays")
+    )
+    return [
+        screening_rules.Answer(
+            rater=rater,
+            imported=trial is None,
+            clips=len(durations.get(trial, [])),
+            listening_s=method.listening_time(durations[trial]) if trial in durations else 0.0,
+            audio_s=sum(durations.get(trial, [])),
+            first_fetch=first.timestamp() if first else None,
+            received=received.timestamp() if received else None,
+            fetch_count=fetches,
+            play_count=plays or 1,
+        )
+        for rater, trial, first, received, fetches, plays in timings
+    ]
 
 
 def stored_screening(test: ListeningTest, stored: dict | None, thresholds: Thresholds) -> Screening:
@@ -169,6 +248,9 @@ def stored_screening(test: ListeningTest, stored: dict | None, thresholds: Thres
             variance=data["variance"],
             correlation=data["correlation"],
             overlap=data["overlap"],
+            notes=tuple(data.get("notes", ())),
+            at_minimum=data.get("at_minimum"),
+            session_ratio=data.get("session_ratio"),
         )
         for rater, data in stored["screening"].items()
     }
@@ -325,8 +407,10 @@ def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) ->
         for rater, (n, _, _) in per_rater.items():
             votes[rater] += n
     rows = []
+    screens = screen_results(test=test)
     for evaluator in test.evaluators.values("id", "pseudonym", "finished_at"):
         result = screening.results.get(evaluator["id"])
+        screen = screens[evaluator["id"]]
         rows.append(
             {
                 **evaluator,
@@ -334,13 +418,45 @@ def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) ->
                 "screened": result is not None,
                 "excluded": bool(result and result.excluded),
                 "flags": list(result.flags) if result else [],
-                "reasons": list(result.reasons) if result else [],
+                "reasons": (list(result.reasons) if result else [])
+                + _screen_reasons(screen, votes.get(evaluator["id"], 0)),
+                "screen": screen,
                 "variance": result.variance if result else None,
                 "correlation": result.correlation if result else None,
                 "overlap": result.overlap if result else None,
+                "notes": list(result.notes) if result else [],
+                "at_minimum": result.at_minimum if result else None,
+                "session_ratio": result.session_ratio if result else None,
             }
         )
     return sorted(rows, key=lambda row: (not row["excluded"], row["pseudonym"]))
+
+
+def _screen_reasons(screen, n_votes: int) -> list[str]:
+    """What the headphone screen says of a rater, beside the rating rules (it never has votes to drop:
+    a failed screen ends the session before any rating, and a missing one is only noted)."""
+    if screen.result == "failed":
+        return [f"failed the headphone screen ({screen.correct_text})"]
+    if screen.result == "not_taken" and n_votes:
+        return ["rated without taking the headphone screen"]
+    return []
+
+
+def headphone_screen_summary(test: ListeningTest, raters: list[dict]) -> dict:
+    """Pass rate of the headphone screen among evaluators who finished an attempt, and its settings."""
+    took = [row for row in raters if row["screen"].result in ("passed", "failed")]
+    passed = sum(row["screen"].result == "passed" for row in took)
+    return {
+        "took": len(took),
+        "passed": passed,
+        "percent": round(100 * passed / len(took), 1) if took else None,
+        "trials": test.screen_trials,
+        "pass_mark": test.screen_pass_mark,
+        "retry_allowed": test.screen_retry_allowed,
+        "guess_pass_percent": round(
+            100 * guess_pass_probability(test.screen_trials, test.screen_pass_mark), 1
+        ),
+    }
 
 
 # --- paired comparisons (live part) ------------------------------------------------------------
@@ -695,6 +811,7 @@ def test_results(
         "progress": progress(test, main_counts),
         "screening": screening,
         "raters": raters,
+        "headphone_screen": headphone_screen_summary(test, raters),
         "excluded": [row for row in raters if row["excluded"]],
         "conditions": conditions,
         "comparisons": comparisons,

@@ -53,18 +53,66 @@ class ScreeningForm(forms.Form):
     gold_tolerance = forms.FloatField(
         required=False, min_value=0, label="Gold clips: largest accepted difference", help_text="Default 1."
     )
+    # The timing rules read the server's timings of each answer; ratings imported without them are
+    # noted on the raters table and never judged on timing. Each needs 5 timed answers.
+    answer_margin_s = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Answers at the minimum: margin (s)",
+        help_text="An answer counts as at the minimum when it arrives within this many seconds of the least "
+        "time the server allows (the trial's listening time from the first audio fetch). Default 0.5: a "
+        "person needs one to several seconds after a clip ends to choose and click; a script that fetches "
+        "and waits answers within milliseconds. Empty turns the rule off.",
+    )
+    at_minimum_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Answers at the minimum: share",
+        help_text="Flag a rater when at least this share of their answers is at the minimum. Default 0.8 "
+        "(most answers): anyone may answer an obvious clip at once, nobody does it four times in five.",
+    )
+    min_clips_without_replay = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Never replayed: over at least (clips)",
+        help_text="Flag a rater who replayed no clip (one play in the browser, one fetch per clip on the "
+        "server) over at least this many clips. Default 40: replays are optional, so this is the weakest "
+        "rule; a rater who replays one clip in ten goes 40 clips without one 1.5 % of the time (0.9^40). "
+        "Empty turns it off.",
+    )
+    session_margin = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Session about the audio length: margin",
+        help_text="Flag a session whose time from the first fetch to the last answer is at most the total "
+        "audio length × (1 + this). Default 0.1: a person adds a reaction and a page load to every clip, "
+        "20 % or more of clips of 3 to 10 s; lower it for much longer clips. Empty turns it off.",
+    )
+
+
+# Fields whose empty value means the default rather than "rule off".
+DEFAULT_WHEN_EMPTY = ("gold_tolerance", "at_minimum_share")
 
 
 def _thresholds(request) -> tuple[Thresholds, ScreeningForm]:
-    """Screening thresholds from the query string; the defaults when none are given or they are invalid."""
+    """Screening thresholds from the query string; the defaults when none are given or they are invalid.
+
+    A field missing from the query (a link made before the field existed) keeps its default.
+    """
+    defaults = Thresholds()
     if not set(ScreeningForm.base_fields) & set(request.GET):
-        return Thresholds(), ScreeningForm(initial=Thresholds().as_dict())
+        return defaults, ScreeningForm(initial=defaults.as_dict())
     form = ScreeningForm(request.GET)
     if not form.is_valid():
-        return Thresholds(), form
-    data = form.cleaned_data
-    tolerance = data["gold_tolerance"] if data["gold_tolerance"] is not None else 1.0
-    return Thresholds(data["min_variance"], data["min_correlation"], tolerance), form
+        return defaults, form
+    values = {
+        name: getattr(defaults, name)
+        if name not in request.GET or (name in DEFAULT_WHEN_EMPTY and value is None)
+        else value
+        for name, value in form.cleaned_data.items()
+    }
+    return Thresholds(**values), form
 
 
 def _get_test(pk: int) -> ListeningTest:

@@ -113,6 +113,9 @@
           return;
         }
         if (data && data.error) {
+          // The answer stays chosen; with listen_again the clip is loaded afresh so the next play
+          // is a new fetch the server counts (a buffered replay would not be).
+          if (data.listen_again) audio.load();
           showError(data.error);
           state.sending = false;
           refresh();

@@ -1,11 +1,14 @@
 """Builders for listening-test tests: real clips through create_test, and an evaluator walking the session."""
 
+from datetime import timedelta
+
 from django.core.files.base import ContentFile
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import Evaluator, ListeningTest, Scale
+from annotations.models import ClipFetch, Evaluator, ListeningTest, Scale
 from synthesis.models import Sample, SynthesisRun
 from tests.factories import make_config, make_sample, make_sentence_set, tone_wav
 
@@ -64,9 +67,24 @@ def session_url(evaluator: Evaluator, step: str = "session") -> str:
     return reverse(f"annotations:{step}", args=[evaluator.token])
 
 
+def listen(client: Client, evaluator: Evaluator, page) -> None:
+    """Fetch every clip of a rating page over HTTP, as its audio element does, and let the clips' time pass.
+
+    The time passes by moving the fetches back rather than by sleeping; test_verified_listening waits.
+    """
+    tokens = [clip["token"] for clip in page.context["clips"]]
+    for clip in page.context["clips"]:
+        client.get(clip["audio_url"])
+    durations = Sample.objects.filter(test_samples__token__in=tokens).values_list("duration_s", flat=True)
+    ClipFetch.objects.filter(evaluator=evaluator, test_sample__token__in=tokens).update(
+        started_at=F("started_at") - timedelta(seconds=max(durations))
+    )
+
+
 def answer_for(client: Client, evaluator: Evaluator, url: str, score: int = 4, **extra) -> dict:
-    """The POST data the page's script would send for the clip the page shows."""
+    """The POST data the page's script would send for the clip the page shows, once it was heard."""
     page = client.get(url)
+    listen(client, evaluator, page)
     data = {
         "clip": page.context["clip_token"],
         "played_to_end": "true",
@@ -79,11 +97,43 @@ def answer_for(client: Client, evaluator: Evaluator, url: str, score: int = 4, *
     return data
 
 
+def screen_answer(evaluator: Evaluator, *, right: bool = True) -> int:
+    """The tone to pick on the current screen trial: the quiet one, or the loudspeaker decoy."""
+    trial = services.current_screen_trial(evaluator=evaluator)
+    return trial.quiet_position if right else trial.antiphase_position
+
+
+def take_screen(client: Client, evaluator: Evaluator, *, wrong: int = 0):
+    """Answer every trial of the current screen attempt over HTTP, the first `wrong` of them wrongly."""
+    response, number = None, 0
+    evaluator.refresh_from_db()
+    while evaluator.step == "check" and services.current_screen_trial(evaluator=evaluator):
+        trial = services.current_screen_trial(evaluator=evaluator)
+        data = {
+            "answer": screen_answer(evaluator, right=number >= wrong),
+            "trial": services.screen_position(trial),
+        }
+        last = trial.number == evaluator.test.screen_trials
+        # Only the attempt's end is followed: the check page's audio URL is gone once answered.
+        response = client.post(session_url(evaluator, "check"), data, follow=last)
+        number += 1
+        evaluator.refresh_from_db()
+        if last:
+            break  # the attempt is over: passed, failed, or a retry dealt
+    return response
+
+
+def pass_screen(evaluator: Evaluator) -> None:
+    """Answer every screen trial right through the service, without HTTP."""
+    while (answer := services.current_screen_trial(evaluator=evaluator)) and not evaluator.checked_at:
+        services.answer_check(evaluator=evaluator, answer=answer.quiet_position)
+
+
 def walk_to_rating(client: Client, evaluator: Evaluator) -> None:
     """Consent, pass the sound check and answer the practice clips, as a browser would."""
     client.post(session_url(evaluator, "consent"), {"agree": "1"})
     evaluator.refresh_from_db()
-    client.post(session_url(evaluator, "check"), {"answer": evaluator.check_quietest})
+    take_screen(client, evaluator)
     evaluator.refresh_from_db()
     while evaluator.step == "training":
         url = session_url(evaluator, "training")

@@ -16,6 +16,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import ListeningTest, Rating, Scale
 from annotations.models import TestSample as Clip
+from annotations.results import services as results_services
 from annotations.results.imports import placeholder_audio
 from annotations.roles import ADMINS, RESEARCHERS
 from synthesis.engines import audio
@@ -128,6 +129,27 @@ class SimulatedDemoTests(TestCase):
             self.assertTrue(comparison["by_rater"]["reject_holm"])
         self.assertContains(page, "straight_lining")
         self.assertContains(page, "failed_trap")
+
+    def test_the_dashboard_excludes_the_two_fetch_and_wait_scripts_with_their_reasons(self):
+        # 6 good and 4 careless raters, then the scripts R011 (same score) and R012 (random); 42 clips.
+        run("simulate_ratings", raters=6, sentences=10, systems=2, no_analysis=True)
+        data = results_services.test_results(ListeningTest.objects.get(name="demo-simulated"))
+        excluded = {row["pseudonym"]: row for row in data["excluded"]}
+        timing_flags = ["answers_at_minimum", "never_replayed", "session_at_audio_length"]
+        for script in ("R011", "R012"):
+            self.assertEqual(excluded[script]["flags"][-3:], timing_flags)
+            self.assertIn(
+                "answered 42 of 42 trials within 0.5 s of the least time",
+                " ".join(excluded[script]["reasons"]),
+            )
+            self.assertIn(
+                "each of 42 clips fetched once and played once", " ".join(excluded[script]["reasons"])
+            )
+        self.assertIn("straight_lining", excluded["R011"]["flags"])
+        for row in data["raters"]:
+            if row["pseudonym"] not in ("R011", "R012"):
+                self.assertFalse(set(row["flags"]) & set(timing_flags), row["pseudonym"])
+                self.assertEqual(row["notes"], [])
 
     def test_running_it_again_replaces_the_demo(self):
         run("simulate_ratings", raters=6, sentences=4, systems=1, no_analysis=True)

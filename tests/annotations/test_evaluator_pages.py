@@ -6,7 +6,14 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest, Rating
-from tests.annotations.helpers import answer_for, build_test, session_url, walk_to_rating
+from tests.annotations.helpers import (
+    answer_for,
+    build_test,
+    screen_answer,
+    session_url,
+    take_screen,
+    walk_to_rating,
+)
 
 
 class SessionFlowTests(TestCase):
@@ -22,7 +29,7 @@ class SessionFlowTests(TestCase):
         self.client.post(session_url(self.evaluator, "consent"), {"agree": "1"})
         self.assertContains(self.follow(session_url(self.evaluator)), "Which tone was the quietest?")
         self.evaluator.refresh_from_db()
-        self.client.post(session_url(self.evaluator, "check"), {"answer": self.evaluator.check_quietest})
+        take_screen(self.client, self.evaluator)
         self.assertContains(self.follow(session_url(self.evaluator)), "Practice clip 1 of 2")
         walk_to_rating(self.client, self.evaluator)
         self.assertContains(self.follow(session_url(self.evaluator)), "Clip 1 of 4")
@@ -38,16 +45,16 @@ class SessionFlowTests(TestCase):
                 response = self.client.get(session_url(self.evaluator, step))
                 self.assertRedirects(response, session_url(self.evaluator, "consent"))
 
-    def test_a_wrong_check_answer_deals_new_tones_and_is_counted(self):
+    def test_a_wrong_check_answer_moves_on_to_the_next_tones_without_telling(self):
         self.client.post(session_url(self.evaluator, "consent"), {"agree": "1"})
         self.evaluator.refresh_from_db()
-        right = self.evaluator.check_quietest
-        wrong = 1 if right != 1 else 2
+        wrong = screen_answer(self.evaluator, right=False)
         response = self.client.post(session_url(self.evaluator, "check"), {"answer": wrong}, follow=True)
-        self.assertContains(response, "That was not the quietest tone")
+        self.assertContains(response, "Tones 2 of 6")
+        self.assertNotContains(response, "not the quietest")
         self.evaluator.refresh_from_db()
-        self.assertEqual((self.evaluator.check_attempts, self.evaluator.checked_at), (1, None))
-        self.assertNotEqual(self.evaluator.check_quietest, right)
+        self.assertIsNone(self.evaluator.checked_at)
+        self.assertEqual(self.evaluator.screen_trials.get(number=1).answer, wrong)
 
     def test_the_check_audio_is_a_stereo_wav_of_three_tones(self):
         self.client.post(session_url(self.evaluator, "consent"), {"agree": "1"})

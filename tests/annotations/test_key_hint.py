@@ -32,7 +32,7 @@ class KeyHintTests(TestCase):
         self.assertRegex(page, r'<span class="key-hint">Keys: P plays, 1 to 5 answer, Enter goes on\.</span>')
 
     def test_the_sound_check_marks_its_keys_hint_too(self):
-        Evaluator.objects.filter(pk=self.evaluator.pk).update(consented_at=timezone.now(), check_quietest=2)
+        Evaluator.objects.filter(pk=self.evaluator.pk).update(consented_at=timezone.now())
         page = self.client.get(session_url(self.evaluator, "check")).content.decode()
         self.assertRegex(page, r'<p class="hint key-hint"[^>]*>Keys: P plays, 1 to 3 choose')
 

@@ -1,4 +1,5 @@
 import io
+import random
 
 import numpy as np
 import soundfile as sf
@@ -8,8 +9,8 @@ from annotations.listening_check import (
     CHECK_GAP_S,
     CHECK_RATE,
     CHECK_TONE_S,
-    antiphase_position,
     check_tones_wav,
+    draw_trial,
 )
 
 
@@ -37,10 +38,11 @@ class ListeningCheckTests(SimpleTestCase):
         # Played together through loudspeakers the decoy cancels, which is what catches them out.
         self.assertLess(np.abs(third.sum(axis=1)).max(), 1e-3)
 
-    def test_the_decoy_moves_between_attempts_and_is_never_the_answer(self):
-        for quietest in (1, 2, 3):
-            decoys = {antiphase_position(quietest, attempt) for attempt in (0, 1)}
-            self.assertEqual(decoys, {1, 2, 3} - {quietest})
+    def test_trials_take_all_six_arrangements_and_the_decoy_is_never_the_answer(self):
+        rng = random.Random(7)
+        drawn = [draw_trial(rng) for _ in range(600)]
+        self.assertTrue(all(quiet != decoy for quiet, decoy in drawn))
+        self.assertEqual(len(set(drawn)), 6)
 
     def test_it_refuses_a_decoy_on_the_answer(self):
         with self.assertRaises(ValueError):

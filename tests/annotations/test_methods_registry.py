@@ -3,7 +3,7 @@
 from django.test import TestCase
 
 from annotations import methods, models, services
-from tests.annotations.helpers import build_test, make_samples, session_url
+from tests.annotations.helpers import build_test, listen, make_samples, pass_screen, session_url
 
 
 def _pairs(clips: list[models.TestSample]) -> list[methods.TrialShape]:
@@ -51,7 +51,7 @@ class MethodRegistryTests(TestCase):
         )
         self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
         services.give_consent(evaluator=self.evaluator)
-        services.answer_check(evaluator=self.evaluator, answer=self.evaluator.check_quietest)
+        pass_screen(self.evaluator)
         services.skip_training_if_none(evaluator=self.evaluator)
 
     def test_a_registered_method_builds_two_clip_trials_with_roles(self):
@@ -67,7 +67,9 @@ class MethodRegistryTests(TestCase):
 
     def test_it_stores_an_answer_on_its_scale_and_refuses_one_off_it(self):
         url = session_url(self.evaluator, "rate")
-        clip = self.client.get(url).context["clip_token"]
+        page = self.client.get(url)
+        listen(self.client, self.evaluator, page)
+        clip = page.context["clip_token"]
         bad = self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 3})
         self.assertEqual(models.Rating.objects.count(), 0)
         self.assertEqual(bad.status_code, 302)
@@ -77,7 +79,9 @@ class MethodRegistryTests(TestCase):
     def test_its_analysis_is_reached_through_the_registry(self):
         url = session_url(self.evaluator, "rate")
         for _ in range(2):
-            clip = self.client.get(url).context["clip_token"]
+            page = self.client.get(url)
+            listen(self.client, self.evaluator, page)
+            clip = page.context["clip_token"]
             self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 1})
         result = methods.get_method(self.test.method).analyse(self.test)
         self.assertEqual(result, {"answers": 2, "share_same": 1.0})

@@ -8,6 +8,7 @@ from annotations import methods, services
 from annotations.models import Scale
 from annotations.results import services as results_services
 from tests.annotations.helpers import build_test, make_samples
+from tests.factories import heard
 
 
 class MinusThreeToThreeScaleTests(TestCase):
@@ -32,6 +33,7 @@ class MinusThreeToThreeScaleTests(TestCase):
 
     def submit(self, evaluator, score):
         clip = services.current_clip(evaluator=evaluator)[0].presented_clips()[0].test_sample
+        heard(evaluator, clip)
         return services.submit_rating(
             evaluator=evaluator,
             sample_token=clip.token,

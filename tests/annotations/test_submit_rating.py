@@ -3,6 +3,7 @@ from django.test import TestCase
 from annotations import services
 from annotations.models import ListeningTest, Rating
 from tests.annotations.helpers import build_test
+from tests.factories import heard
 
 
 class SubmitRatingTests(TestCase):
@@ -10,6 +11,7 @@ class SubmitRatingTests(TestCase):
         self.test = build_test(dimensions=["overall", "clarity"], samples_per_session=2)
         self.evaluator, self.other = services.invite_evaluators(test=self.test, count=2)
         self.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.evaluator)]
+        heard(self.evaluator, *self.clips)
 
     def submit(self, clip=None, scores=None, **fields):
         fields.setdefault("played_to_end", True)
@@ -57,6 +59,7 @@ class SubmitRatingTests(TestCase):
     def test_it_refuses_a_clip_from_another_evaluators_session(self):
         others = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.other)]
         foreign = next(clip for clip in others if clip not in self.clips)
+        heard(self.evaluator, foreign)
         self.assertRefused("not_assigned", clip=foreign)
 
     def test_it_refuses_an_unknown_token(self):

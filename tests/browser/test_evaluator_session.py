@@ -18,6 +18,7 @@ from annotations import services
 from annotations.models import Evaluator, Rating
 from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
+from tests.factories import heard
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
@@ -81,6 +82,7 @@ class EvaluatorSessionBrowserTests(BrowserTestCase):
         services.give_consent(evaluator=evaluator)
         Evaluator.objects.filter(pk=evaluator.pk).update(checked_at=timezone.now(), trained_at=timezone.now())
         for assignment in services.assign(evaluator=evaluator)[:2]:
+            heard(evaluator, *(clip.test_sample for clip in assignment.presented_clips()))
             services.submit_rating(
                 evaluator=evaluator,
                 sample_token=assignment.presented_clips()[0].test_sample.token,

@@ -2,9 +2,14 @@
 
 score = round(3.2 + system + style + rater offset + sentence effect + noise), clipped to 1..5, with
 espeak-ng-formant 0.4 below piper-joe-medium, warm `--difference` above neutral (main dimension only),
-rater offsets ~ N(0, 0.5), sentence effects ~ N(0, 0.5) and noise ~ N(0, 0.6). Four bad raters give
+rater offsets ~ N(0, 0.5), sentence effects ~ N(0, 0.5) and noise ~ N(0, 0.6). Four careless raters give
 screening something to catch: two straight-liners, one who fails the trapping clip, one who answers at
-random.
+random. Two scripted raters fetch each clip and wait exactly its length before answering (one gives the
+same score everywhere, one answers at random), as a bot beating server-verified listening would.
+
+Every answer carries server timings like those the site records: people answer one to several seconds
+after a clip ends and replay about every other clip; the scripts answer a few milliseconds after the
+least time the server allows and never replay.
 
 The clips are real speech from the bundled synthesisers (synthesis.demo), spoken when the command runs,
 so they can be listened to and picked for new tests; the trapping clip says the answer it asks for.
@@ -18,7 +23,8 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
+from annotations import services as test_services
+from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
 from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
 from annotations.results.services import Thresholds
@@ -29,7 +35,9 @@ NAME = "demo-simulated"
 # Demo systems (synthesis.demo.DEMO_SYSTEMS) and their true effect on the score.
 SYSTEMS = {"piper-joe-medium": 0.0, "espeak-ng-formant": -0.4}
 STYLES = ("neutral", "warm")
-BAD = {"straight": 2, "trap": 1, "random": 1}
+BAD = {"straight": 2, "trap": 1, "random": 1, "script_same": 1, "script_random": 1}
+SCRIPTED = ("script_same", "script_random")
+SCRIPT_SCORE = 3  # what script_same answers on every clip
 GOLD_SCORE, TRAP_SCORE = 5, 2
 GOLD_SYSTEM = "piper-joe-medium"
 GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
@@ -39,7 +47,9 @@ class Command(BaseCommand):
     help = "Create (or re-create) the test demo-simulated with raters of known bias and a known style effect."
 
     def add_arguments(self, parser):
-        parser.add_argument("--raters", type=int, default=24, help="Good raters (4 bad ones are added).")
+        parser.add_argument(
+            "--raters", type=int, default=24, help="Good raters (4 careless and 2 scripted ones are added)."
+        )
         parser.add_argument("--sentences", type=int, default=20)
         parser.add_argument("--systems", type=int, choices=(1, 2), default=2)
         parser.add_argument("--difference", type=float, default=0.3, help="True warm − neutral difference.")
@@ -172,6 +182,7 @@ def create_demo_test(
     neutral = styles["neutral"]
     clips.append(_clip(test, TestSample.Kind.GOLD, GOLD_SYSTEM, "neutral", neutral, GOLD_TEXT, speech))
     clips.append(_clip(test, TestSample.Kind.TRAP, GOLD_SYSTEM, "neutral", neutral, trap_text(), speech))
+    test_services.build_trials(test=test)
     return test, clips
 
 
@@ -194,38 +205,75 @@ def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> Tes
 
 
 def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, difference: float) -> int:
-    """Every rater rates every clip in both dimensions; returns the number of ratings."""
+    """Every rater rates every clip in both dimensions, trial after trial; returns the number of ratings.
+
+    Timings come from a generator of their own: changing how they are drawn leaves the scores alone.
+    """
     kinds = ["good"] * good + [kind for kind, count in BAD.items() for _ in range(count)]
     sentence_effect = {clip.sample.sentence_id: rng.normal(0, 0.5) for clip in clips}
+    trials = dict(Trial.objects.filter(test=test).values_list("trial_clips__test_sample_id", "pk"))
+    timing_rng = rng.spawn(1)[0]
     start, ratings = timezone.now() - timedelta(days=1), []
     for number, kind in enumerate(kinds, start=1):
         evaluator = Evaluator.objects.create(
             test=test, pseudonym=f"R{number:03d}", consented_at=start, trained_at=start, finished_at=start
         )
         offset = rng.normal(0, 0.5)
-        for position, clip in enumerate(rng.permutation(clips)):
-            when = start + timedelta(minutes=number, seconds=10 * position)
+        clock = start + timedelta(minutes=number)
+        for clip in rng.permutation(clips):
             overall = _score(kind, clip, offset + sentence_effect[clip.sample.sentence_id], difference, rng)
             clarity = _score(kind, clip, offset + sentence_effect[clip.sample.sentence_id], 0.0, rng)
+            # A (plays, reaction) pair per dimension, drawn as the demo always has so that its seed
+            # gives the same scores; the first pair times a person's answer.
+            drawn = [(int(rng.integers(1, 3)), int(rng.integers(800, 4000)) / 1000) for _ in range(2)]
+            timing = _timing(kind, clip.sample.duration_s, clock, drawn[0], timing_rng)
             for dimension, score in (("overall", overall), ("clarity", clarity)):
                 ratings.append(
                     Rating(
                         evaluator=evaluator,
                         sample_id=clip.sample_id,
                         test_sample=clip,
+                        trial_id=trials[clip.pk],
                         dimension=dimension,
                         score=score,
                         played_to_end=True,
-                        play_count=int(rng.integers(1, 3)),
-                        time_to_answer_ms=int(rng.integers(800, 4000)),
-                        created_at=when,
+                        created_at=timing["received_at"],
+                        **timing,
                     )
                 )
+            clock = timing["received_at"] + _page_load(kind, timing_rng)
     Rating.objects.bulk_create(ratings, batch_size=2000)
     return len(ratings)
 
 
+def _timing(kind: str, duration_s: float, first_fetch_at, person: tuple[int, float], rng) -> dict:
+    """Server and browser timings of one answer: a person (plays, seconds from the end of the last play
+    to the click) reacts after the clip, a script answers a few milliseconds after the server's minimum."""
+    if kind in SCRIPTED:
+        plays, pause, reaction = 1, 0.0, rng.uniform(0.002, 0.015)
+    else:
+        plays, reaction = person
+        pause = rng.uniform(0.3, 1.5) * (plays - 1)  # between the end of a play and the replay
+    listened = duration_s * plays + pause
+    return {
+        "play_count": plays,
+        "fetch_count": plays,  # audio is served no-store: every play is a fetch
+        "time_to_answer_ms": round(1000 * (listened - duration_s + reaction)),
+        "first_fetch_at": first_fetch_at,
+        "received_at": first_fetch_at + timedelta(seconds=listened + reaction),
+    }
+
+
+def _page_load(kind: str, rng) -> timedelta:
+    """From one answer to the first fetch of the next trial's audio."""
+    return timedelta(seconds=rng.uniform(0.005, 0.03) if kind in SCRIPTED else rng.uniform(0.4, 2.0))
+
+
 def _score(kind: str, clip: TestSample, effects: float, difference: float, rng) -> int:
+    if kind == "script_same":
+        return SCRIPT_SCORE
+    if kind == "script_random":
+        return int(rng.integers(1, 6))
     if clip.kind == TestSample.Kind.TRAP:
         return 5 if kind == "trap" else TRAP_SCORE
     if clip.kind == TestSample.Kind.GOLD:

@@ -8,9 +8,10 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import Evaluator, ListeningTest
+from annotations.models import Evaluator, ListeningTest, Trial
 from annotations.results import charts
 from annotations.roles import ADMINS, RESEARCHERS, setup_roles
+from annotations.services import build_trials
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
 from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
 from tests.factories import make_admin, make_config, make_sentence_set
@@ -284,3 +285,58 @@ class ChartTests(TestCase):
 
     def test_a_chart_without_data_says_so(self):
         self.assertIn("no ratings yet", charts.distribution_chart([], title="Scores", points=[1, 2, 3, 4, 5]))
+
+
+def give_timed(
+    evaluator: Evaluator, clips: dict, scores: list[int], *, waits: list[float], plays=None, gap=1.5
+) -> None:
+    """One-clip trials answered in order with server timings: each answer `wait` s after the clip's end."""
+    clock = timezone.now() - timedelta(hours=1)
+    for n, (clip, score, wait) in enumerate(zip(clips.values(), scores, waits, strict=True)):
+        play = plays[n] if plays else 1
+        received = clock + timedelta(seconds=clip.sample.duration_s * play + wait)
+        trial = Trial.objects.get(trial_clips__test_sample=clip)
+        give(evaluator, clip, score, trial=trial, first_fetch_at=clock, fetch_count=play, play_count=play)
+        evaluator.ratings.filter(trial=trial).update(received_at=received, created_at=received)
+        clock = received + timedelta(seconds=gap)
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class ScreeningByTimingTests(TestCase):
+    def setUp(self):
+        self.test, self.clips = build_design()
+        build_trials(test=self.test)
+        for pseudonym in ("R1", "R2"):
+            person = Evaluator.objects.create(test=self.test, pseudonym=pseudonym)
+            waits = [1.4, 2.8, 1.1, 3.5, 2.0, 1.7]
+            give_timed(person, self.clips, SCORES[pseudonym], waits=waits, plays=[1, 2, 1, 1, 1, 1])
+        # A script that fetches each clip, waits its length and answers a few ms later, agreeing
+        # with the others so that only the timing rules can see it.
+        bot = Evaluator.objects.create(test=self.test, pseudonym="R4")
+        give_timed(bot, self.clips, SCORES["R1"], waits=[0.004] * 6, gap=0.01)
+        rate_all(self.test, self.clips, {"R5": SCORES["R2"]})  # imported: no trial, no server timings
+        self.client.force_login(make_researcher())
+        self.url = reverse("results:test", args=[self.test.pk])
+
+    def test_a_fetch_and_wait_script_is_excluded_with_its_timing_reasons(self):
+        page = self.client.get(self.url)
+        excluded = {row["pseudonym"]: row for row in page.context["r"]["excluded"]}
+        self.assertEqual(list(excluded), ["R4"])
+        self.assertEqual(excluded["R4"]["flags"], ["answers_at_minimum", "session_at_audio_length"])
+        self.assertContains(
+            page, "<strong>R4</strong>: answered 6 of 6 trials within 0.5 s of the least time", html=False
+        )
+        self.assertContains(page, "finished in 6 s, 1.01× the 6 s of audio (at most 1.1× is flagged)")
+
+    def test_imported_ratings_are_marked_and_kept(self):
+        page = self.client.get(self.url)
+        imported = next(row for row in page.context["r"]["raters"] if row["pseudonym"] == "R5")
+        self.assertEqual((imported["excluded"], imported["notes"]), (False, ["no server timings: imported"]))
+        self.assertContains(page, '<span class="note">no server timings: imported</span>', html=False)
+
+    def test_the_timing_thresholds_are_on_the_page_and_can_be_turned_off(self):
+        page = self.client.get(self.url)
+        self.assertContains(page, 'name="answer_margin_s"')
+        self.assertContains(page, "a script that fetches and waits answers within milliseconds")
+        off = self.client.get(self.url, {"answer_margin_s": "", "session_margin": ""})
+        self.assertEqual(off.context["r"]["excluded"], [])

@@ -3,7 +3,7 @@
 import json
 from unittest import TestCase
 
-from annotations.results.screening import screen_raters
+from annotations.results.screening import IMPORTED_NOTE, Answer, TimingRules, screen_raters
 
 ITEMS = [f"clip{i}" for i in range(8)]
 CONSENSUS = [1, 2, 3, 4, 5, 2, 3, 4]
@@ -109,3 +109,117 @@ class ScreenRatersTests(TestCase):
         self.assertEqual(data["excluded"], True)
         self.assertEqual(data["flags"], ["straight_lining"])
         json.dumps(data)
+
+
+CLIP_S = 3.0  # every clip of the timing tests lasts 3 s
+
+
+def _answers(rater, waits, *, plays=None, fetches=None, start=1_000.0, gap=0.2):
+    """One answered one-clip trial per wait (seconds after the clip's end), back to back."""
+    plays = plays or [1] * len(waits)
+    fetches = fetches or plays
+    answers, clock = [], start
+    for wait, play, fetch in zip(waits, plays, fetches, strict=True):
+        received = clock + CLIP_S * play + wait
+        answers.append(Answer(rater, False, 1, CLIP_S, CLIP_S, clock, received, fetch, play))
+        clock = received + gap
+    return answers
+
+
+# A person: one to several seconds after each clip ends, a replay now and then, pages in between.
+HUMAN_WAITS = [1.2, 2.5, 1.8, 3.9, 1.1, 2.2, 5.0, 1.6, 2.8, 1.4]
+HUMAN_PLAYS = [1, 1, 2, 1, 1, 1, 1, 2, 1, 1]
+
+
+def _timed(rows_and_answers, rules=None, **options):
+    rows = [row for rows, _ in rows_and_answers for row in rows]
+    answers = [answer for _, answers in rows_and_answers for answer in answers]
+    return _screen(rows, answers=answers, timing=rules or TimingRules(), **options)
+
+
+class TimingRulesTests(TestCase):
+    def setUp(self):
+        self.people = [
+            (_session("ann", CONSENSUS), _answers("ann", HUMAN_WAITS[:8], plays=HUMAN_PLAYS[:8], gap=1.5)),
+            (
+                _session("bob", [2, 2, 3, 4, 5, 1, 3, 5]),
+                _answers("bob", HUMAN_WAITS[2:], plays=HUMAN_PLAYS[2:]),
+            ),
+        ]
+
+    def test_a_person_answering_seconds_after_each_clip_with_a_replay_is_not_flagged(self):
+        result = _timed(self.people, TimingRules(min_clips_without_replay=8))["ann"]
+        self.assertEqual((result.flags, result.notes), ((), ()))
+        self.assertEqual(result.at_minimum, 0.0)
+        self.assertGreater(result.session_ratio, 1.5)
+
+    def test_answers_clustered_at_the_servers_minimum_are_flagged(self):
+        bot = _answers("cat", [0.004] * 8, gap=2.0)  # pages in between keep the session rule quiet
+        result = _timed([*self.people, (_session("cat", CONSENSUS), bot)])["cat"]
+        self.assertEqual(result.flags, ("answers_at_minimum",))
+        self.assertEqual(result.at_minimum, 1.0)
+        self.assertIn(
+            "answered 8 of 8 trials within 0.5 s of the least time the server allows", result.reasons[0]
+        )
+
+    def test_a_few_quick_answers_among_slow_ones_are_not_flagged(self):
+        waits = [0.2, 0.3, 2.0, 2.5, 1.5, 3.0, 1.2, 2.2]  # two quick answers: a share of 0.25 < 0.8
+        result = _timed([*self.people, (_session("cat", CONSENSUS), _answers("cat", waits, gap=1.0))])["cat"]
+        self.assertEqual(result.at_minimum, 0.25)
+        self.assertNotIn("answers_at_minimum", result.flags)
+
+    def test_never_replaying_on_enough_clips_is_flagged_and_one_replay_clears_it(self):
+        rules = TimingRules(min_clips_without_replay=8)
+        once = _answers("cat", HUMAN_WAITS[:8], gap=1.0)
+        result = _timed([*self.people, (_session("cat", CONSENSUS), once)], rules)["cat"]
+        self.assertEqual(result.flags, ("never_replayed",))
+        self.assertIn("each of 8 clips fetched once and played once", result.reasons[0])
+        fetched_twice = _answers("dan", HUMAN_WAITS[:8], fetches=[1] * 7 + [2], gap=1.0)
+        result = _timed([*self.people, (_session("dan", CONSENSUS), fetched_twice)], rules)["dan"]
+        self.assertEqual(result.flags, ())
+
+    def test_fewer_clips_than_the_minimum_are_not_judged_on_replays(self):
+        once = _answers("cat", HUMAN_WAITS[:8], gap=1.0)
+        result = _timed([*self.people, (_session("cat", CONSENSUS), once)])["cat"]  # default: 40 clips
+        self.assertNotIn("never_replayed", result.flags)
+
+    def test_a_session_barely_longer_than_its_audio_is_flagged(self):
+        # 0.6 s after each clip, back to back: late enough for the answer rule, 1.2x the audio.
+        quick = [*self.people, (_session("cat", CONSENSUS), _answers("cat", [0.6] * 8, gap=0.0))]
+        result = _timed(quick, TimingRules(session_margin=0.25))["cat"]
+        self.assertEqual(result.flags, ("session_at_audio_length",))
+        self.assertAlmostEqual(result.session_ratio, 1.2)
+        self.assertIn("finished in 29 s, 1.20× the 24 s of audio", result.reasons[0])
+        self.assertEqual(_timed(quick)["cat"].flags, ())  # the default margin is 0.1
+
+    def test_a_fetch_and_wait_bot_answering_the_same_everywhere_gets_every_matching_flag(self):
+        bot = _answers("cat", [0.004] * 8, gap=0.01)
+        result = _timed(
+            [*self.people, (_session("cat", [3] * 8), bot)], TimingRules(min_clips_without_replay=8)
+        )
+        self.assertEqual(
+            result["cat"].flags,
+            ("straight_lining", "answers_at_minimum", "never_replayed", "session_at_audio_length"),
+        )
+
+    def test_imported_ratings_are_marked_and_not_judged_on_timing(self):
+        imported = [Answer("cat", True, 1, CLIP_S, CLIP_S, None, None, None, 1) for _ in range(8)]
+        result = _timed(
+            [*self.people, (_session("cat", CONSENSUS), imported)], TimingRules(min_clips_without_replay=8)
+        )
+        self.assertEqual((result["cat"].flags, result["cat"].notes), ((), (IMPORTED_NOTE,)))
+        self.assertIsNone(result["cat"].at_minimum)
+        self.assertIsNone(result["cat"].session_ratio)
+
+    def test_each_timing_rule_can_be_switched_off(self):
+        bot = _answers("cat", [0.004] * 8, gap=0.01)
+        rules = TimingRules(answer_margin_s=None, min_clips_without_replay=None, session_margin=None)
+        result = _timed([*self.people, (_session("cat", CONSENSUS), bot)], rules)["cat"]
+        self.assertEqual(result.flags, ())
+
+    def test_timing_results_serialise_to_json(self):
+        bot = _answers("cat", [0.004] * 8, gap=0.01)
+        data = _timed([*self.people, (_session("cat", CONSENSUS), bot)])["cat"].as_dict()
+        self.assertEqual(
+            json.loads(json.dumps(data))["flags"], ["answers_at_minimum", "session_at_audio_length"]
+        )
