@@ -506,7 +506,9 @@ class Trial(models.Model):
 
 class TrialClip(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="trial_clips")
-    test_sample = models.ForeignKey(TestSample, on_delete=models.PROTECT, related_name="trial_clips")
+    # RESTRICT, not PROTECT: a clip with trials cannot be deleted alone, but deleting its whole test
+    # (which cascades to both) can.
+    test_sample = models.ForeignKey(TestSample, on_delete=models.RESTRICT, related_name="trial_clips")
     role = models.CharField(
         max_length=20, blank=True, help_text='The clip\'s part in the trial, e.g. "A", "B", "reference".'
     )
@@ -525,7 +527,7 @@ class TrialClip(models.Model):
 
 class Assignment(models.Model):
     evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="assignments")
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="assignments")
+    trial = models.ForeignKey(Trial, on_delete=models.RESTRICT, related_name="assignments")
     position = models.PositiveIntegerField(help_text="Order in the evaluator's session, from 0.")
     clip_order = models.JSONField(
         default=list, help_text="TrialClip ids in the order this evaluator is presented them."
@@ -556,7 +558,7 @@ class Rating(models.Model):
         TestSample,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="ratings",
         help_text="How the sample appeared in the test (clip kind); empty for imported ratings.",
     )
@@ -564,7 +566,7 @@ class Rating(models.Model):
         Trial,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="ratings",
         help_text="The trial answered; empty for imported ratings.",
     )

@@ -186,6 +186,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A RUNNING item whose worker vanished is handed out again after this many seconds.
 SARAI_ITEM_LEASE_SECONDS = env_int("SARAI_ITEM_LEASE_SECONDS", 600)
+# Latency runs: samples below this level (dBFS) at the start of the first audio chunk are silence,
+# added to time to first audio to give the perceived time to first audio.
+SARAI_SILENCE_DBFS = env_float("SARAI_SILENCE_DBFS", -40.0)
+# Serial runs (latency, llm-speed) wait until no other item is RUNNING, polling this often, and fail
+# rather than measure contention if the machine is not idle within the timeout.
+SARAI_SERIAL_POLL_SECONDS = env_float("SARAI_SERIAL_POLL_SECONDS", 2.0)
+SARAI_SERIAL_IDLE_TIMEOUT = env_int("SARAI_SERIAL_IDLE_TIMEOUT", 1800)
 # Run beat once per installation (`make run` embeds it in its worker with -B).
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-items": {"task": "synthesis.tasks.requeue_stale", "schedule": 60.0},

@@ -4,11 +4,24 @@ from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from synthesis.forms import SentenceImportForm
+from synthesis.datasets import DatasetImportError, import_dataset, report_lines
+from synthesis.forms import DatasetImportForm, SentenceImportForm
 from synthesis.importing import SentenceFileError
-from synthesis.models import PipelineConfig, RunItem, Sample, Sentence, SentenceSet, StylePreset, SynthesisRun
+from synthesis.models import (
+    PipelineConfig,
+    RunItem,
+    Sample,
+    Sentence,
+    SentenceSet,
+    SpeechDataset,
+    StylePreset,
+    SynthesisRun,
+    TimedIteration,
+    Transcript,
+    Utterance,
+)
 from synthesis.services import import_sentences
 
 
@@ -171,7 +184,33 @@ class RunItemAdmin(admin.ModelAdmin):
     list_filter = ["status", "style", "run"]
     search_fields = ["error", "sentence__text"]
     list_select_related = ["run", "sentence__sentence_set", "style"]
-    raw_id_fields = ["run", "sentence"]
+    raw_id_fields = ["run", "sentence", "utterance"]
+
+
+@admin.register(Transcript)
+class TranscriptAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "run",
+        "utterance",
+        "normalisation",
+        "substitutions",
+        "deletions",
+        "insertions",
+        "stt_ms",
+    ]
+    list_filter = ["normalisation", "run"]
+    search_fields = ["reference", "hypothesis"]
+    list_select_related = ["run", "utterance__dataset"]
+    raw_id_fields = ["run", "run_item", "utterance"]
+
+
+@admin.register(TimedIteration)
+class TimedIterationAdmin(admin.ModelAdmin):
+    list_display = ["id", "run", "position", "kind", "label", "warmup", "contended"]
+    list_filter = ["kind", "warmup", "contended", "run"]
+    list_select_related = ["run"]
+    raw_id_fields = ["run", "run_item"]
 
 
 @admin.register(Sample)
@@ -193,3 +232,96 @@ class SampleAdmin(admin.ModelAdmin):
     search_fields = ["text", "recognized_text", "source_name"]
     raw_id_fields = ["run", "run_item", "sentence"]
     list_select_related = ["run"]
+
+
+def _player(obj):
+    if not obj.audio:
+        return "-"
+    return format_html('<audio controls preload="none" src="{}"></audio>', obj.audio.url)
+
+
+class UtteranceInline(admin.TabularInline):
+    model = Utterance
+    extra = 0
+    fields = ["position", "source_name", "transcript", "language", "duration_s", "player"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="audio")
+    def player(self, obj):
+        return _player(obj)
+
+
+@admin.register(SpeechDataset)
+class SpeechDatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "source", "utterance_count", "limit", "seed", "created_at"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["source", "limit", "seed", "report", "created_at"]
+    exclude = ["import_report"]
+    inlines = [UtteranceInline]
+    change_list_template = "admin/synthesis/speechdataset/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_utterances=Count("utterances"))
+
+    @admin.display(ordering="n_utterances", description="utterances")
+    def utterance_count(self, obj):
+        return obj.n_utterances
+
+    @admin.display(description="import report")
+    def report(self, obj):
+        if not obj.import_report:
+            return "-"
+        return format_html_join("", "<div>{}</div>", ((line,) for line in report_lines(obj.import_report)))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="synthesis_speechdataset_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        form = DatasetImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                dataset = import_dataset(
+                    name=data["name"],
+                    folder=data["folder"] or None,
+                    archive=data["archive"].read() if data["archive"] else None,
+                    limit=data["limit"],
+                    seed=data["seed"],
+                    language=data["language"] or None,
+                    description=data["description"],
+                )
+            except DatasetImportError as exc:
+                form.add_error(None, str(exc))
+            else:
+                lines = report_lines(dataset.import_report)
+                level = messages.WARNING if dataset.import_report["skipped"] else messages.SUCCESS
+                messages.add_message(request, level, " ".join(lines[:1] + lines[1:6]))
+                return redirect("admin:synthesis_speechdataset_change", dataset.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import a speech dataset",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/synthesis/speechdataset/import.html", context)
+
+
+@admin.register(Utterance)
+class UtteranceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "transcript", "language", "duration_s", "sample_rate", "player"]
+    list_filter = ["dataset", "language"]
+    search_fields = ["transcript", "source_name", "sha256"]
+    list_select_related = ["dataset"]
+    readonly_fields = ["sha256", "duration_s", "sample_rate", "player"]
+
+    @admin.display(description="audio")
+    def player(self, obj):
+        return _player(obj)

@@ -40,11 +40,22 @@ class RunForm(forms.Form):
     )
     mode = forms.ChoiceField(choices=[], initial="synthesis")
     config = forms.ModelChoiceField(queryset=None, label="Pipeline configuration", empty_label=None)
-    sentence_sets = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
-    styles = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    sentence_sets = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    styles = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    dataset = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Speech dataset",
+        help_text="For a mode over a dataset's utterances (STT WER); "
+        "sentence sets and styles are for the other modes.",
+    )
 
     def __init__(self, *args, **kwargs):
-        from synthesis.models import PipelineConfig, SentenceSet, StylePreset
+        from synthesis.models import PipelineConfig, SentenceSet, SpeechDataset, StylePreset
         from synthesis.modes import mode_choices
 
         super().__init__(*args, **kwargs)
@@ -52,6 +63,7 @@ class RunForm(forms.Form):
         # The oldest configuration first: the default stack the demo (or the admin) set up first.
         self.fields["config"].queryset = PipelineConfig.objects.order_by("created_at", "pk")
         self.fields["sentence_sets"].queryset = SentenceSet.objects.all()
+        self.fields["dataset"].queryset = SpeechDataset.objects.all()
         self.fields["styles"].queryset = StylePreset.objects.all()
         self.fields["styles"].initial = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))
         chosen = [str(pk) for pk in self.initial.get("sentence_sets") or [] if str(pk).isdigit()]
@@ -66,7 +78,66 @@ class RunForm(forms.Form):
         return SynthesisRun.default_name([s.name for s in sentence_sets], [s.name for s in styles])
 
     def clean(self):
+        from synthesis.modes import ITERATIONS, UTTERANCES, get_mode
+
         data = super().clean()
+        mode = get_mode(data["mode"]) if data.get("mode") else None
+        if mode and mode.items_from == ITERATIONS:
+            # Timed iterations on the mode's default plan; the benchmark commands take other plans.
+            data["sentence_sets"], data["styles"], data["dataset"] = [], [], None
+            data["name"] = data.get("name") or mode.label.split(" (")[0]
+            return data
+        if mode and mode.items_from == UTTERANCES:
+            if not data.get("dataset"):
+                self.add_error("dataset", "This mode runs over a speech dataset: choose one.")
+            data["sentence_sets"], data["styles"] = [], []
+            if not data.get("name") and data.get("dataset"):
+                data["name"] = f"{data['dataset'].name} · {mode.key}"
+            return data
+        data["dataset"] = None
+        for field in ("sentence_sets", "styles"):
+            if mode and not data.get(field):
+                self.add_error(field, "Choose at least one.")
         if not data.get("name") and data.get("sentence_sets") and data.get("styles"):
             data["name"] = self._default_name(data["sentence_sets"], data["styles"])
+        return data
+
+
+class DatasetImportForm(forms.Form):
+    name = forms.CharField(
+        max_length=80, validators=[validate_slug], help_text="Unique name for the dataset."
+    )
+    language = forms.CharField(
+        max_length=16, required=False, help_text="Language of rows without a locale, e.g. es."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    folder = forms.CharField(
+        max_length=1000,
+        required=False,
+        help_text="A folder on the server holding the TSV or CSV and the clips.",
+    )
+    archive = forms.FileField(
+        required=False,
+        help_text="Or a zip with the same layout.",
+        validators=[validate_upload_size],
+    )
+    limit = forms.IntegerField(min_value=1, required=False, help_text="Keep a random subset of this many.")
+    seed = forms.IntegerField(
+        min_value=0, required=False, help_text="Seed of the subset; drawn and stored when empty."
+    )
+
+    def clean_name(self):
+        from synthesis.models import SpeechDataset
+
+        name = self.cleaned_data["name"]
+        if SpeechDataset.objects.filter(name=name).exists():
+            raise forms.ValidationError("A speech dataset with this name exists already.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("folder")) == bool(data.get("archive")):
+            raise forms.ValidationError("Give either a server folder or a zip archive.")
+        if data.get("seed") is not None and not data.get("limit"):
+            self.add_error("seed", "A seed only chooses a subset: give the subset size too.")
         return data

@@ -1,9 +1,12 @@
 """Sentences, voice styles, pipeline configurations, synthesis runs and the samples they produce."""
 
+import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
+
+from .engines.audio import read_any_audio, resample
 
 
 class SentenceSet(models.Model):
@@ -187,6 +190,14 @@ class SynthesisRun(models.Model):
         help_text="What each item runs and measures; see synthesis.modes.",
     )
     config = models.ForeignKey(PipelineConfig, on_delete=models.PROTECT, related_name="runs")
+    dataset = models.ForeignKey(
+        "SpeechDataset",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        help_text="Speech dataset whose utterances the items transcribe (STT WER runs).",
+    )
     sentence_sets = models.ManyToManyField(SentenceSet, related_name="runs")
     styles = models.ManyToManyField(StylePreset, related_name="runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -216,6 +227,12 @@ class SynthesisRun(models.Model):
         blank=True,
         help_text="host:pid of the command running this run in its own process (synthesize --in-process); "
         "empty when Celery workers run it.",
+    )
+    benchmark = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Iteration runs (latency, llm-speed): the plan of items, and what the serial runner "
+        "recorded (seconds waited for the machine to be idle, contention).",
     )
 
     class Meta:
@@ -254,8 +271,25 @@ class RunItemQuerySet(models.QuerySet):
 
 class RunItem(models.Model):
     run = models.ForeignKey(SynthesisRun, on_delete=models.CASCADE, related_name="items")
-    sentence = models.ForeignKey(Sentence, on_delete=models.PROTECT, related_name="run_items")
-    style = models.ForeignKey(StylePreset, on_delete=models.PROTECT, related_name="run_items")
+    sentence = models.ForeignKey(
+        Sentence, null=True, blank=True, on_delete=models.PROTECT, related_name="run_items"
+    )
+    style = models.ForeignKey(
+        StylePreset, null=True, blank=True, on_delete=models.PROTECT, related_name="run_items"
+    )
+    utterance = models.ForeignKey(
+        "Utterance",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="run_items",
+        help_text="STT WER runs: the recorded utterance this item transcribes (instead of a sentence).",
+    )
+    iteration = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Iteration runs: the item's 0-based position in the run's plan (SynthesisRun.benchmark).",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker claimed it.")
     claimed_by = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker holding it.")
@@ -285,9 +319,21 @@ class RunItem(models.Model):
         ordering = ["run", "id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "sentence", "style"], name="run_item_unique"),
+            models.UniqueConstraint(fields=["run", "utterance"], name="run_item_unique_utterance"),
+            models.UniqueConstraint(fields=["run", "iteration"], name="run_item_unique_iteration"),
+            models.CheckConstraint(
+                condition=Q(sentence__isnull=False, style__isnull=False)
+                | Q(utterance__isnull=False)
+                | Q(iteration__isnull=False),
+                name="run_item_has_input",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.utterance_id:
+            return f"run {self.run_id} · {self.utterance}"
+        if self.iteration is not None:
+            return f"run {self.run_id} · iteration {self.iteration}"
         return f"run {self.run_id} · {self.sentence} · {self.style}"
 
 
@@ -387,3 +433,166 @@ class Sample(models.Model):
         if text.strip():
             return "text:" + " ".join(text.lower().split())
         return f"sample:{pk}"
+
+
+def utterance_upload_to(instance: "Utterance", filename: str) -> str:
+    """Name a clip after its content hash, so identical bytes share one stored file."""
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"datasets/{instance.sha256[:2]}/{instance.sha256}.{suffix}"
+
+
+class SpeechDataset(models.Model):
+    """Recorded utterances with reference transcripts, imported for WER benchmarks."""
+
+    name = models.SlugField(max_length=80, unique=True, help_text="Short unique name, e.g. cv-es-test.")
+    description = models.TextField(blank=True, help_text="Where the recordings come from and their licence.")
+    language = models.CharField(
+        max_length=16,
+        default="es",
+        help_text="BCP 47 language of utterances whose row names none, e.g. es, en.",
+    )
+    source = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What was imported, e.g. 'Common Voice TSV validated.tsv' or 'CSV manifest manifest.csv'.",
+    )
+    limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Size of the random subset kept; empty when the whole set was kept."
+    )
+    seed = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seed of the random subset (numpy default_rng); empty for the whole set.",
+    )
+    import_report = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Rows read, good and imported counts, and each skipped row as {line, file, reason}.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the dataset was imported.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Utterance(models.Model):
+    """One recorded clip of a speech dataset and what it says."""
+
+    dataset = models.ForeignKey(SpeechDataset, on_delete=models.CASCADE, related_name="utterances")
+    position = models.PositiveIntegerField(
+        help_text="Line of this row in the source TSV or CSV (1 = header)."
+    )
+    source_name = models.CharField(max_length=300, help_text="Clip file name as listed in the source file.")
+    transcript = models.TextField(help_text="Reference transcript, as written in the source file.")
+    language = models.CharField(max_length=16, help_text="BCP 47 language code, e.g. es, en-US.")
+    audio = models.FileField(
+        upload_to=utterance_upload_to,
+        max_length=200,
+        help_text="The clip as imported, stored once per content hash (datasets/ab/<sha256>.<ext>).",
+    )
+    sha256 = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the clip's bytes.")
+    duration_s = models.FloatField(help_text="Clip duration in seconds.")
+    sample_rate = models.PositiveIntegerField(help_text="Sample rate of the stored file.")
+
+    class Meta:
+        ordering = ["dataset", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "position"], name="utterance_unique_position"),
+            models.CheckConstraint(condition=~Q(transcript=""), name="utterance_transcript_not_empty"),
+            models.CheckConstraint(condition=Q(duration_s__gt=0), name="utterance_duration_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}#{self.position}"
+
+    def audio_16k(self) -> np.ndarray:
+        """The clip decoded to float32 mono at 16 kHz, as the STT engines take it."""
+        with self.audio.open("rb") as handle:
+            audio, sample_rate = read_any_audio(handle.read())
+        return resample(audio, sample_rate, 16000)
+
+
+class Transcript(models.Model):
+    """What the STT heard on one utterance of an STT WER run, with its error counts (no audio made)."""
+
+    run = models.ForeignKey(SynthesisRun, on_delete=models.CASCADE, related_name="transcripts")
+    run_item = models.OneToOneField(
+        RunItem,
+        on_delete=models.CASCADE,
+        related_name="transcript",
+        help_text="The item that produced it; one transcript per item however often the item runs.",
+    )
+    utterance = models.ForeignKey(Utterance, on_delete=models.PROTECT, related_name="transcripts")
+    language = models.CharField(max_length=16, help_text="Language the utterance was decoded in (its own).")
+    reference = models.TextField(help_text="The utterance's reference transcript as written.")
+    hypothesis = models.TextField(blank=True, help_text="What the STT model heard, as it wrote it.")
+    normalisation = models.CharField(
+        max_length=16, help_text="textnorm method the counts below were computed with (english, basic, none)."
+    )
+    reference_normalised = models.TextField(blank=True, help_text="Reference after the normalisation.")
+    hypothesis_normalised = models.TextField(blank=True, help_text="Hypothesis after the normalisation.")
+    duration_s = models.FloatField(help_text="Clip duration in seconds.")
+    stt_ms = models.FloatField(help_text="Speech-to-text wall time, model loading excluded.")
+    stt_rtf = models.FloatField(help_text="STT time / clip duration (below 1 is faster than real time).")
+    hits = models.PositiveIntegerField(help_text="Reference words recognised correctly.")
+    substitutions = models.PositiveIntegerField(help_text="Reference words recognised as another word.")
+    deletions = models.PositiveIntegerField(help_text="Reference words missing from the hypothesis.")
+    insertions = models.PositiveIntegerField(help_text="Hypothesis words with no reference word.")
+    char_hits = models.PositiveIntegerField(help_text="Reference characters matched.")
+    char_substitutions = models.PositiveIntegerField(help_text="Reference characters substituted.")
+    char_deletions = models.PositiveIntegerField(help_text="Reference characters deleted.")
+    char_insertions = models.PositiveIntegerField(help_text="Characters inserted.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "utterance__position"]
+
+    def __str__(self) -> str:
+        return f"transcript {self.pk} · run {self.run_id} · {self.utterance}"
+
+    @property
+    def wer(self) -> float | None:
+        """(S+D+I)/(H+S+D) of this utterance; None when the normalised reference is empty."""
+        words = self.hits + self.substitutions + self.deletions
+        return (self.substitutions + self.deletions + self.insertions) / words if words else None
+
+
+class TimedIteration(models.Model):
+    """One timed iteration of a latency or LLM-speed run: its stage times, no audio kept."""
+
+    run = models.ForeignKey(SynthesisRun, on_delete=models.CASCADE, related_name="iterations")
+    run_item = models.OneToOneField(
+        RunItem,
+        on_delete=models.CASCADE,
+        related_name="timed_iteration",
+        help_text="The item that produced it; one row per item however often the item runs.",
+    )
+    position = models.PositiveIntegerField(help_text="0-based position in the run's plan.")
+    kind = models.CharField(
+        max_length=16,
+        help_text="What was timed: 'latency' (a conversation turn), 'llm-prompt' or 'llm-context'.",
+    )
+    label = models.CharField(max_length=300, blank=True, help_text="The prompt, or the context length.")
+    warmup = models.BooleanField(
+        default=False, help_text="A warm-up iteration: run, stored, but left out of every summary."
+    )
+    contended = models.BooleanField(
+        default=False,
+        help_text="An item of another run was RUNNING when this iteration ended: "
+        "its times may hold contention.",
+    )
+    figures = models.JSONField(
+        default=dict,
+        help_text="Times in ms and counts, keyed by name (stt_ms, llm_ms, tts_ms, first_audio_ms, "
+        "perceived_first_audio_ms, total_ms, direct_*_ms, llm_tokens, ...).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} · {self.kind} {self.position}"

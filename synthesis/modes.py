@@ -12,14 +12,21 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from synthesis.engines import audio, pipeline
+from synthesis.engines import audio, iterations, pipeline
 
-# Where a mode's items come from. Only SENTENCES_X_STYLES is built today (services.ITEM_BUILDERS);
-# the others name the run types planned in issue 11 so that a mode can already declare them.
+# Where a mode's items come from (services.ITEM_BUILDERS builds the first two); ITERATIONS names
+# a run type planned in issue 11 so that a mode can already declare it.
 SENTENCES_X_STYLES = "sentences×styles"
 UTTERANCES = "utterances"  # one item per utterance of a speech dataset
 ITERATIONS = "iterations"  # N timed iterations of the same work
 ITEM_SOURCES = (SENTENCES_X_STYLES, UTTERANCES, ITERATIONS)
+
+# What an item leaves behind (services.STORERS): a Sample with audio and MEASUREMENTS, or a
+# Transcript (an STT result and its error counts, no audio).
+SAMPLE = "sample"
+TRANSCRIPT = "transcript"
+ITERATION = "iteration"  # a TimedIteration: one iteration's stage times, no audio
+RESULT_KINDS = (SAMPLE, TRANSCRIPT, ITERATION)
 
 
 @dataclass(frozen=True)
@@ -102,8 +109,9 @@ def rtf_measurements() -> tuple[Measurement, ...]:
     return tuple(m for m in MEASUREMENTS if m.unit == "RTF")
 
 
-# What one item runs: (claimed RunItem, on_stage=callback) -> the audio and its measurements.
-ItemRunner = Callable[..., pipeline.ItemResult]
+# What one item runs: (claimed RunItem, on_stage=callback) -> the audio and its measurements, or
+# for a TRANSCRIPT mode what STT heard.
+ItemRunner = Callable[..., pipeline.ItemResult | pipeline.TranscriptResult]
 
 
 @dataclass(frozen=True)
@@ -118,9 +126,14 @@ class RunMode:
     items_from: str = SENTENCES_X_STYLES
     serial: bool = False  # items one after another in one warm process, with nothing else running
     fresh_process: bool = False  # each item measured in a new child process (cold loads, memory)
+    stores: str = SAMPLE  # one of RESULT_KINDS
+    plan: Callable[[], list[dict]] | None = None  # ITERATIONS: the plan when the run is given none
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
+        """The Sample measurements it records; none when its items store no Sample."""
+        if self.stores != SAMPLE:
+            return ()
         return tuple(m for m in MEASUREMENTS if m.every_sample or m.name in self.records)
 
     @property
@@ -140,6 +153,8 @@ def register(mode: RunMode) -> RunMode:
         raise ValueError(f"run mode {mode.key!r} loads unknown components: {mode.loads}")
     if mode.items_from not in ITEM_SOURCES:
         raise ValueError(f"run mode {mode.key!r} takes items from unknown {mode.items_from!r}")
+    if mode.stores not in RESULT_KINDS or (mode.stores != SAMPLE and mode.records):
+        raise ValueError(f"run mode {mode.key!r} stores {mode.stores!r}: records are Sample measurements")
     if mode.key in RUN_MODES or not 0 < len(mode.key) <= 16:
         raise ValueError(f"run mode key {mode.key!r} is taken or not 1-16 characters")
     RUN_MODES[mode.key] = mode
@@ -204,5 +219,117 @@ CONVERSATION = register(
             *ROUND_TRIP,
             "loudness_lufs",
         ),
+    )
+)
+
+
+def run_stt_wer_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.TranscriptResult:
+    utterance = item.utterance
+    on_stage("decode")
+    return pipeline.transcribe_utterance(
+        audio_16k=utterance.audio_16k(),
+        reference=utterance.transcript,
+        language=utterance.language,
+        config=item.run.config_snapshot,
+        cache_dir=settings.SARAI_MODEL_CACHE,
+        on_stage=on_stage,
+    )
+
+
+STT_WER = register(
+    RunMode(
+        key="stt-wer",
+        label="STT WER benchmark (a speech dataset through one STT configuration)",
+        run=run_stt_wer_item,
+        loads=("stt",),
+        records=(),
+        items_from=UTTERANCES,
+        stores=TRANSCRIPT,
+    )
+)
+
+
+# Iteration runs: each item is one entry of the run's plan (SynthesisRun.benchmark["plan"]), run
+# serially in one warm process (services.run_serial).
+def latency_plan(*, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None) -> list[dict]:
+    """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts."""
+    if count < 1 or warmup < 0:
+        raise ValueError("A latency run needs at least one iteration and no negative warm-up count.")
+    if prompts:
+        inputs = [{"prompt": text, "language": language, "seconds": None} for text, language in prompts]
+    else:
+        inputs = [
+            {"prompt": iterations.TWO_SECOND_PROMPT, "language": "en", "seconds": iterations.PROMPT_SECONDS}
+        ]
+    return [
+        {"kind": iterations.LATENCY, "warmup": index < warmup, **inputs[index % len(inputs)]}
+        for index in range(warmup + count)
+    ]
+
+
+def llm_plan(
+    *,
+    prompts: tuple[str, ...] = iterations.LLM_PROMPTS,
+    lengths: tuple[int, ...] = iterations.CONTEXT_LENGTHS,
+) -> list[dict]:
+    """The warm-up prompt, the prompt list, then one raw completion per context length."""
+    plan = [{"kind": iterations.LLM_PROMPT, "warmup": True, "prompt": iterations.LLM_WARMUP_PROMPT}]
+    plan += [{"kind": iterations.LLM_PROMPT, "warmup": False, "prompt": p} for p in prompts]
+    plan += [{"kind": iterations.LLM_CONTEXT, "warmup": False, "length": n} for n in lengths]
+    return plan
+
+
+def plan_entry(item) -> dict:
+    return item.run.benchmark["plan"][item.iteration]
+
+
+def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
+    entry, config = plan_entry(item), item.run.config_snapshot
+    on_stage("prompt-tts")
+    prompt = iterations.prompt_audio(
+        entry["prompt"], language=entry["language"], config=config, seconds=entry["seconds"]
+    )
+    return iterations.latency_iteration(
+        prompt_16k=prompt,
+        language=entry["language"],
+        style=pipeline.NEUTRAL_PROMPT_STYLE,
+        config=config,
+        cache_dir=settings.SARAI_MODEL_CACHE,
+        silence_dbfs=settings.SARAI_SILENCE_DBFS,
+        on_stage=on_stage,
+    )
+
+
+def run_llm_speed_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
+    entry, config = plan_entry(item), item.run.config_snapshot
+    if entry["kind"] == iterations.LLM_CONTEXT:
+        return iterations.llm_context_iteration(length=entry["length"], config=config, on_stage=on_stage)
+    return iterations.llm_prompt_iteration(prompt=entry["prompt"], config=config, on_stage=on_stage)
+
+
+LATENCY = register(
+    RunMode(
+        key="latency",
+        label="Latency benchmark (timed conversation turns after warm-ups, serial)",
+        run=run_latency_item,
+        loads=("tts", "stt", "llm"),
+        records=(),
+        items_from=ITERATIONS,
+        serial=True,
+        stores=ITERATION,
+        plan=lambda: latency_plan(count=100, warmup=5),  # the design's 100 iterations on 2-second inputs
+    )
+)
+LLM_SPEED = register(
+    RunMode(
+        key="llm-speed",
+        label="LLM benchmark (prompt list and context scaling, serial)",
+        run=run_llm_speed_item,
+        loads=("llm",),
+        records=(),
+        items_from=ITERATIONS,
+        serial=True,
+        stores=ITERATION,
+        plan=llm_plan,
     )
 )

@@ -21,7 +21,18 @@ from synthesis import modes
 from synthesis.engines import audio, pipeline, selftest
 from synthesis.engines.models import ModelFileError, cpu_description, fingerprints, library_versions
 from synthesis.importing import parse_sentence_file
-from synthesis.models import RunItem, Sample, Sentence, SentenceSet, Status, StylePreset, SynthesisRun
+from synthesis.models import (
+    RunItem,
+    Sample,
+    Sentence,
+    SentenceSet,
+    SpeechDataset,
+    Status,
+    StylePreset,
+    SynthesisRun,
+    TimedIteration,
+    Transcript,
+)
 
 logger = logging.getLogger(__name__)
 # Only a flaky database is worth a retry (tasks.py); any other error is the item's own and is
@@ -59,44 +70,66 @@ def start_run(
     *,
     name: str,
     config,
-    sentence_sets: list[SentenceSet],
-    styles: list[StylePreset],
+    sentence_sets: list[SentenceSet] = (),
+    styles: list[StylePreset] = (),
+    dataset: SpeechDataset | None = None,
     mode: str = modes.SYNTHESIS.key,
     created_by: AbstractBaseUser | None = None,
     in_process_by: str = "",
+    plan: list[dict] = (),
 ) -> SynthesisRun:
     """Create a run with QUEUED items where its mode takes them from and enqueue them after commit.
+
+    A mode over utterances (stt-wer) takes a `dataset` and no sentence sets or styles; a mode over
+    iterations (latency, llm-speed) takes a `plan` (modes.latency_plan, modes.llm_plan), one item per
+    entry. A serial mode's items are run in order by one process (run_serial), never item by item.
 
     With `in_process_by` (the calling process's worker_name()) nothing is enqueued: that process
     runs the items itself, and if it dies the run is failed, not handed to workers.
     """
-    from synthesis.tasks import process_item
 
-    build_items = _item_builder(modes.get_mode(mode))
+    run_mode = modes.get_mode(mode)
+    build_items = _item_builder(run_mode)
+    if run_mode.items_from == modes.ITERATIONS and not plan and run_mode.plan:
+        plan = run_mode.plan()
     with transaction.atomic():
         run = SynthesisRun.objects.create(
             name=name,
             mode=mode,
             config=config,
+            dataset=dataset,
             created_by=created_by,
             in_process_by=in_process_by,
             config_snapshot=config.snapshot(),
             style_snapshot={style.name: style.parameters() for style in styles},
+            benchmark={"plan": list(plan)} if plan else {},
         )
         run.sentence_sets.set(sentence_sets)
         run.styles.set(styles)
-        items = build_items(run=run, sentence_sets=sentence_sets, styles=styles)
+        items = build_items(run=run, sentence_sets=sentence_sets, styles=styles, dataset=dataset)
         run.total_count = len(items)
         run.save(update_fields=["total_count"])
         if not in_process_by:
-            for item in RunItem.objects.filter(run=run).values_list("id", flat=True):
-                process_item.delay_on_commit(item)
+            _enqueue(run, RunItem.objects.filter(run=run).values_list("id", flat=True), run_mode)
     return run
 
 
+def _enqueue(run: SynthesisRun, item_ids, mode: modes.RunMode) -> None:
+    """After commit: one message per item, or for a serial run one message for the whole run."""
+    from synthesis.tasks import process_item, process_serial_run
+
+    if mode.serial:
+        process_serial_run.delay_on_commit(run.pk)
+        return
+    for item_id in item_ids:
+        process_item.delay_on_commit(item_id)
+
+
 def _items_over_sentences_and_styles(
-    *, run: SynthesisRun, sentence_sets: list[SentenceSet], styles: list[StylePreset]
+    *, run: SynthesisRun, sentence_sets: list[SentenceSet], styles: list[StylePreset], dataset=None
 ) -> list[RunItem]:
+    if dataset is not None:
+        raise ValueError("This run mode synthesises sentences; it takes no speech dataset.")
     sentences = Sentence.objects.filter(sentence_set__in=sentence_sets).order_by("sentence_set", "position")
     items = RunItem.objects.bulk_create(
         RunItem(run=run, sentence=sentence, style=style) for sentence, style in product(sentences, styles)
@@ -106,17 +139,42 @@ def _items_over_sentences_and_styles(
     return items
 
 
-# How each item source (modes.ITEM_SOURCES) makes a run's items. Utterances and iterations, and
-# serial or fresh-process scheduling, come with the benchmark runs of issue 11.
-ITEM_BUILDERS = {modes.SENTENCES_X_STYLES: _items_over_sentences_and_styles}
+def _items_over_utterances(
+    *, run: SynthesisRun, sentence_sets, styles, dataset: SpeechDataset | None
+) -> list[RunItem]:
+    if dataset is None or sentence_sets or styles:
+        raise ValueError(f"Run mode {run.mode!r} takes a speech dataset, not sentence sets or styles.")
+    utterances = dataset.utterances.order_by("position")
+    items = RunItem.objects.bulk_create(RunItem(run=run, utterance=utterance) for utterance in utterances)
+    if not items:
+        raise ValueError(f"The speech dataset {dataset.name!r} holds no utterances.")
+    return items
+
+
+def _items_over_plan(*, run: SynthesisRun, sentence_sets, styles, dataset) -> list[RunItem]:
+    if dataset is not None or sentence_sets or styles:
+        raise ValueError(f"Run mode {run.mode!r} takes a plan of iterations, not sentences or a dataset.")
+    plan = run.benchmark.get("plan") or []
+    if not plan:
+        raise ValueError(f"Run mode {run.mode!r} needs a plan with at least one iteration.")
+    return RunItem.objects.bulk_create(RunItem(run=run, iteration=index) for index in range(len(plan)))
+
+
+# How each item source (modes.ITEM_SOURCES) makes a run's items. Fresh-process scheduling comes
+# with the load run of issue 11.
+ITEM_BUILDERS = {
+    modes.SENTENCES_X_STYLES: _items_over_sentences_and_styles,
+    modes.UTTERANCES: _items_over_utterances,
+    modes.ITERATIONS: _items_over_plan,
+}
 
 
 def _item_builder(mode: modes.RunMode):
     builder = ITEM_BUILDERS.get(mode.items_from)
     if builder is None:
         raise ValueError(f"Run mode {mode.key!r} takes items from {mode.items_from}: not built yet.")
-    if mode.serial or mode.fresh_process:
-        raise ValueError(f"Run mode {mode.key!r} needs serial or fresh-process scheduling: not built yet.")
+    if mode.fresh_process:
+        raise ValueError(f"Run mode {mode.key!r} needs fresh-process scheduling: not built yet.")
     return builder
 
 
@@ -151,7 +209,7 @@ def claim_item(*, item_id: int, worker: str) -> RunItem | None:
         SynthesisRun.objects.filter(items__pk=item_id, status=Status.QUEUED).update(
             status=Status.RUNNING, started_at=now
         )
-    return RunItem.objects.select_related("run", "sentence", "style").get(pk=item_id)
+    return RunItem.objects.select_related("run", "sentence", "style", "utterance").get(pk=item_id)
 
 
 def _give_up_if_exhausted(item_id: int, claimable: Q) -> None:
@@ -179,7 +237,7 @@ def execute_item(*, item: RunItem) -> None:
             fail_item(item=item, error=broken)
             return
         result = mode.run(item, on_stage=_stage_recorder(item))
-        store_sample(item=item, result=result, mode=mode)
+        STORERS[mode.stores](item=item, result=result, mode=mode)
     except ItemStopped:
         _stop_item(item)
     except TRANSIENT_ERRORS:
@@ -339,11 +397,7 @@ def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunM
     duration = fields.pop("duration_s")
     content = ContentFile(audio.wav_bytes(result.audio, result.sample_rate))
     with transaction.atomic():
-        mine = RunItem.objects.filter(pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by).update(
-            status=Status.DONE, error="", finished_at=timezone.now(), lease_expires_at=None
-        )
-        if not mine:
-            logger.warning("run item %s was taken over by another worker; result dropped", item.pk)
+        if not _finish_item(item):
             return None
         sample, _ = Sample.objects.update_or_create(
             run_item=item,
@@ -365,6 +419,145 @@ def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunM
         sample.audio.save(f"{sample.pk}.wav", content, save=True)
         refresh_progress(run_id=run.pk)
     return sample
+
+
+def store_transcript(
+    *, item: RunItem, result: pipeline.TranscriptResult, mode: modes.RunMode
+) -> Transcript | None:
+    """Save (or replace) the item's one transcript and mark it DONE, unless another worker took it over."""
+    errors, seconds = result.errors, result.stt_seconds
+    counts = ("hits", "substitutions", "deletions", "insertions")
+    counts += tuple(f"char_{name}" for name in counts)
+    with transaction.atomic():
+        if not _finish_item(item):
+            return None
+        transcript, _ = Transcript.objects.update_or_create(
+            run_item=item,
+            defaults={
+                "run": item.run,
+                "utterance": item.utterance,
+                "language": result.language,
+                "reference": result.reference,
+                "hypothesis": result.hypothesis,
+                "normalisation": errors["method"],
+                "reference_normalised": errors["reference_normalised"],
+                "hypothesis_normalised": errors["hypothesis_normalised"],
+                "duration_s": result.duration_s,
+                "stt_ms": seconds * 1000,
+                "stt_rtf": seconds / result.duration_s,
+                **{name: errors[name] for name in counts},
+            },
+        )
+        refresh_progress(run_id=item.run_id)
+    return transcript
+
+
+def _finish_item(item: RunItem) -> bool:
+    """Mark a claimed item DONE; False (and a warning) when another worker has taken it over."""
+    mine = RunItem.objects.filter(pk=item.pk, status=Status.RUNNING, claimed_by=item.claimed_by).update(
+        status=Status.DONE, error="", finished_at=timezone.now(), lease_expires_at=None
+    )
+    if not mine:
+        logger.warning("run item %s was taken over by another worker; result dropped", item.pk)
+    return bool(mine)
+
+
+def store_iteration(*, item: RunItem, result, mode: modes.RunMode) -> TimedIteration | None:
+    """Save (or replace) the item's timed iteration and mark it DONE, unless another worker took it over."""
+    entry = item.run.benchmark["plan"][item.iteration]
+    # Another run's item running now shared the CPU with (part of) this iteration: say so on the row.
+    contended = RunItem.objects.filter(status=Status.RUNNING).exclude(run_id=item.run_id).exists()
+    with transaction.atomic():
+        if not _finish_item(item):
+            return None
+        row, _ = TimedIteration.objects.update_or_create(
+            run_item=item,
+            defaults={
+                "run": item.run,
+                "position": item.iteration,
+                "kind": result.kind,
+                "label": result.label[:300],
+                "warmup": bool(entry.get("warmup")),
+                "contended": contended,
+                "figures": result.figures,
+            },
+        )
+        refresh_progress(run_id=item.run_id)
+    return row
+
+
+# How each kind of item result (modes.RESULT_KINDS) is stored.
+STORERS = {modes.SAMPLE: store_sample, modes.TRANSCRIPT: store_transcript, modes.ITERATION: store_iteration}
+
+
+class MachineBusy(Exception):
+    """Other items kept running past SARAI_SERIAL_IDLE_TIMEOUT: a serial run would measure contention."""
+
+
+def wait_until_idle(*, run: SynthesisRun, timeout_s: float, poll_s: float, sleep=None) -> float:
+    """Block until no item of another run is RUNNING; return the seconds waited (MachineBusy on timeout)."""
+    import time
+
+    sleep = sleep or time.sleep
+    started = time.monotonic()
+    # An item whose lease ran out belongs to a dead worker (requeue_stale_items hands it out again).
+    while (
+        RunItem.objects.filter(status=Status.RUNNING, lease_expires_at__gt=timezone.now())
+        .exclude(run_id=run.pk)
+        .exists()
+    ):
+        waited = time.monotonic() - started
+        if waited >= timeout_s:
+            raise MachineBusy(f"other runs' items were still running after {waited:.0f} s")
+        sleep(poll_s)
+    return time.monotonic() - started
+
+
+def run_serial(*, run_id: int, worker: str, sleep=None, after_item=None) -> bool:
+    """Run a serial run's items in order in this process once the machine is idle; False if not ours.
+
+    The run is claimed with one conditional UPDATE of `in_process_by` (a Celery worker process or the
+    command), so duplicate messages are harmless and a runner that dies has its run failed by
+    fail_abandoned_in_process_runs. Each item still goes through claim_item/execute_item.
+    """
+    mine = SynthesisRun.objects.filter(
+        Q(in_process_by="") | Q(in_process_by=worker),
+        pk=run_id,
+        status__in=[Status.QUEUED, Status.RUNNING],
+    ).update(in_process_by=worker)
+    if not mine:
+        return False
+    run = SynthesisRun.objects.get(pk=run_id)
+    try:
+        waited = wait_until_idle(
+            run=run,
+            timeout_s=settings.SARAI_SERIAL_IDLE_TIMEOUT,
+            poll_s=settings.SARAI_SERIAL_POLL_SECONDS,
+            sleep=sleep,
+        )
+    except MachineBusy as exc:
+        _fail_unstarted_run(run_id=run_id, error=f"Not measured: {exc}; a serial run needs an idle machine.")
+        return True
+    SynthesisRun.objects.filter(pk=run_id).update(benchmark={**run.benchmark, "idle_wait_s": waited})
+    for item_id in run.items.order_by("iteration", "id").values_list("id", flat=True):
+        item = claim_item(item_id=item_id, worker=worker)
+        if item is not None:
+            execute_item(item=item)
+        if after_item is not None:
+            after_item()  # e.g. a command's progress bar
+    # Handed back so that retry_failed can send the run to any worker again.
+    SynthesisRun.objects.filter(pk=run_id, in_process_by=worker).update(in_process_by="")
+    return True
+
+
+def _fail_unstarted_run(*, run_id: int, error: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        RunItem.objects.filter(run_id=run_id, status=Status.QUEUED).update(
+            status=Status.FAILED, error=error, finished_at=now
+        )
+        SynthesisRun.objects.filter(pk=run_id).update(status=Status.FAILED, error=error, finished_at=now)
+        refresh_progress(run_id=run_id)
 
 
 def fail_item(*, item: RunItem, error: str) -> None:
@@ -409,8 +602,6 @@ def cancel_run(*, run: SynthesisRun) -> tuple[int, int]:
 
 def retry_failed(*, run: SynthesisRun) -> int:
     """Queue the failed (and cancelled) items of a run again. Returns how many."""
-    from synthesis.tasks import process_item
-
     with transaction.atomic():
         ids = list(
             run.items.filter(status__in=[Status.FAILED, Status.CANCELLED]).values_list("id", flat=True)
@@ -422,8 +613,7 @@ def retry_failed(*, run: SynthesisRun) -> int:
         )
         SynthesisRun.objects.filter(pk=run.pk).update(status=Status.RUNNING, finished_at=None, error="")
         refresh_progress(run_id=run.pk)
-        for item_id in ids:
-            process_item.delay_on_commit(item_id)
+        _enqueue(run, ids, modes.get_mode(run.mode))
     return len(ids)
 
 
@@ -456,12 +646,32 @@ def requeue_stale_items() -> int:
             queued_at__lt=now - lease,
             run__status__in=[Status.QUEUED, Status.RUNNING],
             run__in_process_by="",
-        )
+        ).exclude(run__mode__in=_serial_mode_keys())
         lost = list(waiting.values_list("id", flat=True))
+        _resend_waiting_serial_runs(before=now - lease)
         waiting.filter(pk__in=lost).update(queued_at=now)
         for item_id in [item_id for item_id, _ in stale] + lost:
             process_item.delay_on_commit(item_id)
     return sent + len(lost)
+
+
+def _serial_mode_keys() -> list[str]:
+    return [mode.key for mode in modes.RUN_MODES.values() if mode.serial]
+
+
+def _resend_waiting_serial_runs(*, before) -> None:
+    """A serial run nobody has claimed for a lease (its message lost): send it again."""
+    from synthesis.tasks import process_serial_run
+
+    waiting = SynthesisRun.objects.filter(
+        mode__in=_serial_mode_keys(),
+        status__in=[Status.QUEUED, Status.RUNNING],
+        in_process_by="",
+        items__status=Status.QUEUED,
+        items__queued_at__lt=before,
+    ).distinct()
+    for run_id in waiting.values_list("id", flat=True):
+        process_serial_run.delay_on_commit(run_id)
 
 
 def _cancel_orphans_of_cancelled_runs(*, now, host: str) -> None:

@@ -32,6 +32,12 @@ def process_item(item_id: int) -> None:
     services.execute_item(item=item)
 
 
+@shared_task(acks_late=True, autoretry_for=services.TRANSIENT_ERRORS, retry_backoff=2, max_retries=8)
+def process_serial_run(run_id: int) -> None:
+    """Run a serial run's items one after another in this worker process once no other item runs."""
+    services.run_serial(run_id=run_id, worker=services.worker_name())
+
+
 @shared_task
 def requeue_stale() -> None:
     """Periodic (Celery beat): send again items whose message or worker was lost."""

@@ -1,5 +1,7 @@
 """Pages for admins and researchers: runs, samples and their measurements."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Q
@@ -7,6 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -39,6 +42,7 @@ def run_new(request):
                 config=data["config"],
                 sentence_sets=list(data["sentence_sets"]),
                 styles=list(data["styles"]),
+                dataset=data["dataset"],
                 created_by=request.user,
             )
         except ValueError as exc:
@@ -56,7 +60,16 @@ def _get_run(pk: int) -> SynthesisRun:
 @permission_required(VIEW_RUNS, raise_exception=True)
 def run_detail(request, pk: int):
     run = _get_run(pk)
-    return render(request, "synthesis/run_detail.html", {"run": run, "progress": progress_of(run)})
+    items_url = reverse("synthesis:run_samples", args=[pk])
+    if modes.get_mode(run.mode).stores == modes.TRANSCRIPT:
+        # Transcripts, not samples: the WER table (results app), in the normalisation and order asked for.
+        query = urlencode({key: request.GET[key] for key in ("norm", "sort") if key in request.GET})
+        items_url = f"{reverse('results:wer_run_table', args=[pk])}?{query}"
+    elif modes.get_mode(run.mode).stores == modes.ITERATION:
+        # Timed iterations, not samples: the latency or LLM-speed summary (results app).
+        items_url = reverse("results:iteration_run_table", args=[pk])
+    context = {"run": run, "progress": progress_of(run), "items_url": items_url}
+    return render(request, "synthesis/run_detail.html", context)
 
 
 @login_required

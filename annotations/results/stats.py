@@ -400,6 +400,90 @@ def _normalised_pairs(
     ]
 
 
+BOOTSTRAP_METHOD = "percentile bootstrap over utterances (95%, {n_boot} resamples, seed {seed})"
+
+
+def _ratio_of_sums(errors: np.ndarray, lengths: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """sum(errors)/sum(lengths) of each resample (a row of utterance indices); NaN with no words."""
+    denominator = lengths[index].sum(axis=-1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, errors[index].sum(axis=-1) / denominator, np.nan)
+
+
+def _resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def _percentile_ci(values: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return None, None
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def error_rate_ci(
+    errors: Sequence[int],
+    lengths: Sequence[int],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """Corpus error rate sum(errors)/sum(lengths) with a percentile bootstrap CI over utterances.
+
+    errors[i] = S+D+I and lengths[i] = H+S+D (words or characters) of utterance i, so the rate is
+    jiwer 4's corpus ("micro") WER or CER. Utterances are resampled with replacement, whole.
+    """
+    e, n_words = np.asarray(errors, dtype=float), np.asarray(lengths, dtype=float)
+    if e.shape != n_words.shape:
+        raise ValueError("errors and lengths must have the same length")
+    result = {"n": int(e.size), "n_boot": n_boot, "seed": seed, "confidence": confidence}
+    result["method"] = BOOTSTRAP_METHOD.format(n_boot=n_boot, seed=seed)
+    if e.size == 0 or n_words.sum() == 0:
+        return result | {"rate": None, "low": None, "high": None}
+    rate = float(e.sum() / n_words.sum())
+    low, high = _percentile_ci(_ratio_of_sums(e, n_words, _resamples(e.size, n_boot, seed)), confidence)
+    return result | {"rate": rate, "low": low, "high": high}
+
+
+def paired_error_rate_difference(
+    errors_a: Sequence[int],
+    errors_b: Sequence[int],
+    lengths: Sequence[int],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """Rate of B minus rate of A on the same utterances, with a paired percentile bootstrap CI.
+
+    Each resample draws one set of utterance indices and uses it for both configurations, so
+    the CI reflects the difference on the same speech, not two independent samples. A CI that
+    excludes 0 means B's error rate differs from A's on this corpus.
+    """
+    a, b = np.asarray(errors_a, dtype=float), np.asarray(errors_b, dtype=float)
+    n_words = np.asarray(lengths, dtype=float)
+    if not a.shape == b.shape == n_words.shape:
+        raise ValueError("both configurations must be scored on the same utterances")
+    result = {"n": int(a.size), "n_boot": n_boot, "seed": seed, "confidence": confidence}
+    result["method"] = "paired " + BOOTSTRAP_METHOD.format(n_boot=n_boot, seed=seed)
+    if a.size == 0 or n_words.sum() == 0:
+        return result | {"rate_a": None, "rate_b": None, "difference": None, "low": None, "high": None}
+    rate_a, rate_b = float(a.sum() / n_words.sum()), float(b.sum() / n_words.sum())
+    index = _resamples(a.size, n_boot, seed)
+    diffs = _ratio_of_sums(b, n_words, index) - _ratio_of_sums(a, n_words, index)
+    low, high = _percentile_ci(diffs, confidence)
+    return result | {
+        "rate_a": rate_a,
+        "rate_b": rate_b,
+        "difference": rate_b - rate_a,
+        "low": low,
+        "high": high,
+    }
+
+
 # --- Latency and distributions ----------------------------------------------------------------
 
 

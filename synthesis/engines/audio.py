@@ -119,3 +119,38 @@ def soft_limit(audio: np.ndarray, knee: float = LIMITER_KNEE, ceiling: float = L
     result = audio.astype(np.float32, copy=True)
     result[over] = np.sign(audio[over]) * bent
     return result
+
+
+def read_compressed_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode any file FFmpeg knows (MP3, AAC, Opus...) with PyAV to float32 mono; return (audio, rate)."""
+    import av  # noqa: PLC0415 - PyAV is only needed for the formats libsndfile lacks
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono")
+            chunks = [
+                out.to_ndarray().reshape(-1)
+                for frame in container.decode(stream)
+                for out in resampler.resample(frame)
+            ]
+            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+            sample_rate = stream.rate or stream.codec_context.sample_rate
+    except (av.FFmpegError, IndexError, ValueError, OSError) as error:
+        raise AudioDecodeError(f"file is not readable audio: {error}") from error
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if audio.size == 0:
+        raise AudioDecodeError("audio is empty")
+    if not np.all(np.isfinite(audio)):
+        raise AudioDecodeError("audio contains NaN or infinite samples")
+    return np.clip(audio, -1.0, 1.0), int(sample_rate)
+
+
+def read_any_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode WAV/FLAC/OGG with libsndfile, anything else (MP3...) with PyAV; raise AudioDecodeError."""
+    try:
+        return read_audio(data)
+    except AudioDecodeError as error:
+        if str(error) == "audio is empty" or "NaN" in str(error):
+            raise
+    return read_compressed_audio(data)

@@ -53,12 +53,37 @@ def _piper(config: dict, style: dict):
     return voice, SynthesisConfig(**{key: style[key] for key in keys})
 
 
+def direct_tts(config: dict, text: str, style: dict) -> np.ndarray:
+    """Piper called directly on a loaded voice: the floor of the project's TTS stage."""
+    voice, syn = _piper(config, style)
+    return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
+
+
+def direct_stt(whisper, audio_16k: np.ndarray, language: str = "en") -> str:
+    """faster-whisper called directly: the floor of the project's STT stage."""
+    segments, _ = whisper.transcribe(
+        audio_16k, language=language, beam_size=1, vad_filter=False, condition_on_previous_text=False
+    )
+    return " ".join(s.text.strip() for s in segments)
+
+
+def direct_llm(model, config: dict, prompt: str, max_tokens: int, temperature: float = 0.0) -> str:
+    """llama-cpp-python's streamed chat completion called directly: the floor of the LLM stage."""
+    messages = [
+        {"role": "system", "content": config["llm_system_prompt"]},
+        {"role": "user", "content": prompt},
+    ]
+    kwargs = {"max_tokens": max_tokens, "temperature": temperature, "seed": config["llm_seed"]}
+    return "".join(
+        c["choices"][0]["delta"].get("content") or ""
+        for c in model.create_chat_completion(messages=messages, stream=True, **kwargs)
+    )
+
+
 def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTiming, np.ndarray, int]:
 
-    voice, syn = _piper(config, style)
-
     def direct():
-        return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
+        return direct_tts(config, text, style)
 
     mine, theirs = _interleaved(
         lambda: pipeline.speak(text, language="en", style=style, config=config), direct, repeat
@@ -71,10 +96,7 @@ def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTi
 
 def time_stt(whisper, audio_16k: np.ndarray, repeat: int) -> StageTiming:
     def direct():
-        segments, _ = whisper.transcribe(
-            audio_16k, language="en", beam_size=1, vad_filter=False, condition_on_previous_text=False
-        )
-        return " ".join(s.text.strip() for s in segments)
+        return direct_stt(whisper, audio_16k)
 
     mine, theirs = _interleaved(lambda: stt.transcribe(whisper, audio_16k, language="en"), direct, repeat)
     seconds = len(audio_16k) / pipeline.STT_RATE
@@ -82,17 +104,10 @@ def time_stt(whisper, audio_16k: np.ndarray, repeat: int) -> StageTiming:
 
 
 def time_llm(model, config: dict, prompt: str, max_tokens: int, repeat: int) -> StageTiming:
-    messages = [
-        {"role": "system", "content": config["llm_system_prompt"]},
-        {"role": "user", "content": prompt},
-    ]
     kwargs = {"max_tokens": max_tokens, "temperature": 0.0, "seed": config["llm_seed"]}
 
     def direct():
-        return "".join(
-            c["choices"][0]["delta"].get("content") or ""
-            for c in model.create_chat_completion(messages=messages, stream=True, **kwargs)
-        )
+        return direct_llm(model, config, prompt, max_tokens)
 
     def project():
         return llm.generate(model, system_prompt=config["llm_system_prompt"], user_text=prompt, **kwargs)

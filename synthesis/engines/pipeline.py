@@ -26,7 +26,8 @@ StageCallback = Callable[[str], None]
 STAGES = {
     "load": "loading the models",
     "prompt-tts": "TTS of the spoken prompt",
-    "stt": "STT of the prompt",
+    "decode": "decoding the recorded clip",
+    "stt": "STT",
     "llm": "LLM reply",
     "tts": "TTS",
     "asr": "ASR round trip",
@@ -236,6 +237,51 @@ def converse_item(
     )
     measure(result, reference=result.text, language=language, config=config, loaded=loaded, on_stage=on_stage)
     return result
+
+
+@dataclass
+class TranscriptResult:
+    """What STT heard on one recorded utterance, its timing and its errors against the reference."""
+
+    hypothesis: str
+    reference: str
+    language: str
+    duration_s: float
+    stt_seconds: float
+    errors: dict  # textnorm.utterance_errors() with the language's default normalisation
+
+
+def load_whisper(config: dict, cache_dir: Path) -> object:
+    """Load (once per process) only the STT model of a configuration."""
+    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
+    return stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
+
+
+def transcribe_utterance(
+    *,
+    audio_16k: np.ndarray,
+    reference: str,
+    language: str,
+    config: dict,
+    cache_dir: Path,
+    on_stage: StageCallback = _no_stage,
+) -> TranscriptResult:
+    """STT WER mode: one recorded clip (16 kHz mono) through the configuration's Whisper model."""
+    on_stage("load")
+    whisper = load_whisper(config, cache_dir)
+    on_stage("stt")
+    heard = stt.transcribe(whisper, audio_16k, language=language, beam_size=config["stt_beam_size"])
+    errors = textnorm.utterance_errors(
+        reference, heard.text, method=textnorm.default_method(language), language=language
+    )
+    return TranscriptResult(
+        hypothesis=heard.text,
+        reference=reference,
+        language=language,
+        duration_s=len(audio_16k) / STT_RATE,
+        stt_seconds=heard.seconds,
+        errors=errors,
+    )
 
 
 NEUTRAL_PROMPT_STYLE = {"length_scale": 1.0, "noise_scale": 0.667, "noise_w_scale": 0.8, "volume": 1.0}

@@ -88,11 +88,16 @@ class ToyModeTests(TestCase):
         self.assertFalse(Sample.objects.exists())
 
     def test_a_mode_over_items_not_built_yet_is_refused_before_anything_is_saved(self):
-        register_toy(self, items_from=modes.UTTERANCES)
-        register_toy(self, key="latency", items_from=modes.ITERATIONS, serial=True)
-        for key in ("echo", "latency"):
+        register_toy(self, fresh_process=True)
+        for key in ("echo",):
             with self.assertRaisesMessage(ValueError, "not built yet"):
                 self.start(key)
+        self.assertFalse(SynthesisRun.objects.exists())
+
+    def test_a_mode_over_utterances_refuses_sentence_sets_before_anything_is_saved(self):
+        register_toy(self, items_from=modes.UTTERANCES)
+        with self.assertRaisesMessage(ValueError, "takes a speech dataset, not sentence sets"):
+            self.start("echo")
         self.assertFalse(SynthesisRun.objects.exists())
 
     def test_an_unknown_mode_is_refused_with_the_known_ones(self):

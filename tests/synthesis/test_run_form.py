@@ -50,3 +50,36 @@ class RunNameTests(TestCase):
                 stderr=io.StringIO(),
             )
         self.assertEqual(SynthesisRun.objects.get().name, "demo-en × warm")
+
+
+class DatasetRunFormTests(TestCase):
+    def setUp(self):
+        from tests.synthesis.test_wer_runs import make_dataset
+
+        self.client.force_login(make_admin())
+        self.config = make_config("piper-joe")
+        self.dataset = make_dataset(name="cv-es-dev")
+
+    def post(self, **fields):
+        data = {"name": "", "mode": "stt-wer", "config": self.config.pk, **fields}
+        with self.captureOnCommitCallbacks(execute=False) as callbacks:
+            response = self.client.post(reverse("synthesis:run_new"), data)
+        return response, callbacks
+
+    def test_an_stt_wer_run_is_queued_over_the_chosen_dataset_one_item_per_utterance(self):
+        response, callbacks = self.post(dataset=self.dataset.pk)
+        run = SynthesisRun.objects.get()
+        self.assertRedirects(response, reverse("synthesis:run_detail", args=[run.pk]))
+        self.assertEqual((run.dataset, run.name), (self.dataset, "cv-es-dev · stt-wer"))
+        self.assertEqual(run.total_count, self.dataset.utterances.count())
+        self.assertEqual(len(callbacks), run.total_count)
+
+    def test_an_stt_wer_run_without_a_dataset_is_refused_on_the_form(self):
+        response, _ = self.post()
+        self.assertContains(response, "This mode runs over a speech dataset: choose one.")
+        self.assertFalse(SynthesisRun.objects.exists())
+
+    def test_a_synthesis_run_still_needs_sentence_sets_and_styles(self):
+        response, _ = self.post(mode="synthesis", dataset=self.dataset.pk)
+        self.assertContains(response, "Choose at least one.", count=2)
+        self.assertFalse(SynthesisRun.objects.exists())

@@ -337,7 +337,7 @@ class RunAnalysisTests(TestCase):
         self.assertEqual((row["style"], row["method"], row["n_utterances"]), ("neutral", "english", 2))
         self.assertAlmostEqual(row["wer"], 2 / 7)  # corpus level: 2 deletions over 3 + 4 reference words
         self.assertEqual((row["deletions"], row["substitutions"], row["insertions"]), (2, 0, 0))
-        self.assertIn("Whisper-style", row["method_description"])
+        self.assertIn("EnglishTextNormalizer", row["method_description"])
         raw = run_analysis.run_results(self.run, method="none")["wer"][0]
         self.assertGreater(raw["wer"], row["wer"])
 

@@ -198,7 +198,7 @@ class RunDashboardTests(TestCase):
     def test_it_shows_corpus_wer_with_the_normalisation_named(self):
         page = self.client.get(reverse("results:run", args=[self.run.pk]))
         self.assertContains(page, "<td><strong>english</strong></td>")
-        self.assertContains(page, "<dd>Basic, plus Whisper-style English rules")
+        self.assertContains(page, "<dd>Whisper&#x27;s EnglishTextNormalizer (whisper-normalizer")
         self.assertContains(page, "0.4000")  # neutral: 4 deletions over 10 reference words, corpus level
 
     def test_a_chosen_normalisation_is_used_and_named(self):

@@ -4,10 +4,12 @@ import json
 import math
 from unittest import TestCase
 
+import jiwer
 import numpy as np
 from scipy import stats as scipy_stats
 
 from annotations.results import stats
+from synthesis.engines import textnorm
 
 ACR = [1, 2, 3, 4, 5]
 
@@ -369,3 +371,104 @@ class DistributionTests(TestCase):
             stats.distribution([0, 3], ACR)
         with self.assertRaises(ValueError):
             stats.distribution([3.5], ACR)
+
+
+class CorpusErrorRateTests(TestCase):
+    """Corpus WER/CER from per-utterance counts, with bootstrap CIs over utterances."""
+
+    REFS = ["Mr. Park visited Assoc. Prof. Kim Jr.", "short one here", "quite a bit of longer sentence"]
+    HYPS = [
+        "mister park visited associate professor kim",
+        "shoe order one",
+        "quite bit of an even longest sentence",
+    ]
+
+    def counts(self, method: str) -> tuple[list[int], list[int], list[int], list[int], list[str], list[str]]:
+        rows = [
+            textnorm.utterance_errors(r, h, method=method, language="en")
+            for r, h in zip(self.REFS, self.HYPS, strict=True)
+        ]
+        word_errors = [r["substitutions"] + r["deletions"] + r["insertions"] for r in rows]
+        char_errors = [r["char_substitutions"] + r["char_deletions"] + r["char_insertions"] for r in rows]
+        refs = [r["reference_normalised"] for r in rows]
+        hyps = [r["hypothesis_normalised"] for r in rows]
+        return (
+            word_errors,
+            [r["ref_words"] for r in rows],
+            char_errors,
+            [r["ref_chars"] for r in rows],
+            refs,
+            hyps,
+        )
+
+    def test_corpus_wer_and_cer_equal_jiwer_called_directly_on_the_same_normalised_text(self):
+        for method in textnorm.METHODS:
+            with self.subTest(method=method):
+                word_errors, words, char_errors, chars, refs, hyps = self.counts(method)
+                wer = stats.error_rate_ci(word_errors, words)["rate"]
+                cer = stats.error_rate_ci(char_errors, chars)["rate"]
+                self.assertAlmostEqual(wer, jiwer.wer(refs, hyps), places=10)
+                self.assertAlmostEqual(cer, jiwer.cer(refs, hyps), places=10)
+
+    def test_the_reference_vector_of_two_sentences_gives_wer_0_8889(self):
+        refs = ["short one here", "quite a bit of longer sentence"]
+        hyps = ["shoe order one", "quite bit of an even longest sentence here"]
+        outputs = [jiwer.process_words(r, h) for r, h in zip(refs, hyps, strict=True)]
+        errors = [o.substitutions + o.deletions + o.insertions for o in outputs]
+        words = [o.hits + o.substitutions + o.deletions for o in outputs]
+        self.assertAlmostEqual(stats.error_rate_ci(errors, words)["rate"], 0.8889, places=4)
+
+    def test_the_bootstrap_ci_is_reproducible_with_a_seed_and_contains_the_estimate(self):
+        rng = np.random.default_rng(7)
+        words = rng.integers(3, 20, size=200)
+        errors = rng.binomial(words, 0.1)
+        first = stats.error_rate_ci(errors, words, seed=3)
+        self.assertEqual(first, stats.error_rate_ci(errors, words, seed=3))
+        self.assertNotEqual(first["low"], stats.error_rate_ci(errors, words, seed=4)["low"])
+        self.assertLess(first["low"], first["rate"])
+        self.assertLess(first["rate"], first["high"])
+        self.assertEqual((first["n_boot"], first["seed"]), (1000, 3))
+        self.assertIn("percentile bootstrap over utterances (95%, 1000 resamples, seed 3)", first["method"])
+
+    def test_the_bootstrap_ci_covers_the_true_rate_about_95_times_in_100(self):
+        rng = np.random.default_rng(11)
+        covered = 0
+        for trial in range(200):
+            words = rng.integers(4, 16, size=80)
+            errors = rng.binomial(words, 0.12)
+            ci = stats.error_rate_ci(errors, words, n_boot=400, seed=trial)
+            covered += ci["low"] <= 0.12 <= ci["high"]
+        self.assertGreaterEqual(covered / 200, 0.90)
+        self.assertLessEqual(covered / 200, 0.99)
+
+    def test_no_reference_words_gives_no_rate(self):
+        self.assertEqual(stats.error_rate_ci([], [])["rate"], None)
+        self.assertEqual(stats.error_rate_ci([2], [0])["rate"], None)
+
+    def test_the_paired_difference_resamples_the_same_utterances_for_both(self):
+        rng = np.random.default_rng(5)
+        words = rng.integers(5, 15, size=150)
+        a = rng.binomial(words, 0.20)
+        b = rng.binomial(words, 0.10)
+        diff = stats.paired_error_rate_difference(a, b, words, seed=1)
+        self.assertAlmostEqual(diff["difference"], b.sum() / words.sum() - a.sum() / words.sum())
+        self.assertLess(diff["high"], 0)  # B clearly better: the CI excludes 0
+        self.assertLess(diff["low"], diff["difference"])
+        self.assertEqual(diff, stats.paired_error_rate_difference(a, b, words, seed=1))
+        same = stats.paired_error_rate_difference(a, a, words)
+        self.assertEqual((same["difference"], same["low"], same["high"]), (0.0, 0.0, 0.0))
+
+    def test_pairing_narrows_the_ci_when_both_configurations_fail_on_the_same_utterances(self):
+        rng = np.random.default_rng(9)
+        words = rng.integers(5, 15, size=100)
+        hard = rng.random(100) < 0.3
+        a = np.where(hard, words // 2, 0)
+        b = a + rng.integers(0, 2, size=100)
+        paired = stats.paired_error_rate_difference(a, b, words, seed=2)
+        separate = [stats.error_rate_ci(x, words, seed=s) for x, s in ((a, 2), (b, 3))]
+        unpaired_width = sum(ci["high"] - ci["low"] for ci in separate)
+        self.assertLess(paired["high"] - paired["low"], unpaired_width / 2)
+
+    def test_different_lengths_are_refused(self):
+        with self.assertRaises(ValueError):
+            stats.paired_error_rate_difference([1, 2], [1], [3, 4])

@@ -1,0 +1,106 @@
+"""Store a latency run (W warm-ups, N timed conversation turns, serial) and print its percentile table."""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from annotations.results import latency
+from synthesis import modes, services
+from synthesis.engines import pipeline
+from synthesis.management.commands.synthesize import _advance, _Unterminated
+from synthesis.models import PipelineConfig, SentenceSet, SynthesisRun
+
+
+def start_and_follow(command: BaseCommand, *, name: str, config_name: str, mode: str, plan, in_process: bool):
+    """Start a serial run, run it here (--in-process) or wait for a worker, with a moving progress bar."""
+    config = PipelineConfig.objects.filter(name=config_name).first()
+    if config is None:
+        raise CommandError(f"No pipeline configuration named {config_name!r}.")
+    runner = services.worker_name() if in_process else ""
+    try:
+        run = services.start_run(name=name, config=config, mode=mode, plan=plan, in_process_by=runner)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    command.stdout.write(f"Run {run.pk}: {config.name}, {run.total_count} iterations (warm-ups included).")
+    bar = tqdm(
+        total=run.total_count, unit="it", file=_Unterminated(command.stdout), smoothing=0, mininterval=0
+    )
+    with bar:
+        if runner:
+            services.run_serial(run_id=run.pk, worker=runner, after_item=lambda: _advance(bar, run))
+            pipeline.release_models()  # llama-cpp-python's destructor fails if left to interpreter exit
+        else:
+            while not _advance(bar, run):
+                time.sleep(1)
+    run.refresh_from_db()
+    if run.failed_count or run.error:
+        command.stderr.write(f"{run.failed_count} failed. {run.error}")
+    return run
+
+
+def _num(value, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _ms(value) -> str:
+    return _num(value, 1)
+
+
+class Command(BaseCommand):
+    help = (
+        "Time N conversation turns after W warm-ups in one idle process; print P50/P90/P99 and the raw floor."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--config", default="piper-joe", help="Pipeline configuration name.")
+        parser.add_argument("--iterations", type=int, default=100)
+        parser.add_argument("--warmup", type=int, default=5)
+        parser.add_argument(
+            "--prompts", default="2s", help="'2s' (the design's 2-second input) or a sentence set's name."
+        )
+        parser.add_argument(
+            "--in-process", action="store_true", help="Run here instead of in a Celery worker."
+        )
+
+    def handle(self, *args, **opts):
+        prompts = None
+        if opts["prompts"] != "2s":
+            sentence_set = SentenceSet.objects.filter(name=opts["prompts"]).first()
+            if sentence_set is None:
+                raise CommandError(f"No sentence set named {opts['prompts']!r}.")
+            prompts = list(sentence_set.sentences.order_by("position").values_list("text", "language"))
+        try:
+            plan = modes.latency_plan(count=opts["iterations"], warmup=opts["warmup"], prompts=prompts)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        run = start_and_follow(
+            self,
+            name=f"Latency {opts['prompts']} × {opts['iterations']}",
+            config_name=opts["config"],
+            mode=modes.LATENCY.key,
+            plan=plan,
+            in_process=opts["in_process"],
+        )
+        self.report(run)
+
+    def report(self, run: SynthesisRun) -> None:
+        s = latency.latency_summary(run)
+        self.stdout.write(
+            f"\n{s['iterations']} counted iterations after {s['warmups']} warm-up(s) on {s['cpu']} "
+            f"(threads: {s['threads']}); "
+            f"waited {s['idle_wait_s'] or 0:.1f} s for an idle machine; {s['contended']} contended."
+        )
+        self.stdout.write(f"Percentiles: {s['percentile_method']}. Times in ms.")
+        head = ("stage", "mean", "P50", "P90", "P99", "max", "raw P50", "ratio")
+        self.stdout.write("{:<30} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}".format(*head))
+        for st in s["stages"]:
+            ratio = "–" if st["ratio"] is None else f"{st['ratio']:.3f}"
+            self.stdout.write(
+                f"{st['label']:<30} {_ms(st['mean']):>8} {_ms(st['p50']):>8} {_ms(st['p90']):>8} "
+                f"{_ms(st['p99']):>8} {_ms(st['max']):>8} {_ms(st['floor_p50']):>8} {ratio:>6}"
+            )
+        for rate in s["rates"]:
+            digits = 1 if rate["name"] == "llm_tokens_per_s" else 3
+            mean, p50 = (_num(rate[key], digits) for key in ("mean", "p50"))
+            self.stdout.write(f"{rate['label']:<30} mean {mean}  P50 {p50}")

@@ -1,0 +1,155 @@
+"""Summaries of the iteration runs (latency, llm-speed) for the run page, the commands and the claims page.
+
+Warm-up iterations are stored but never summarised. Percentiles are numpy's "linear" method
+(type 7 of Hyndman & Fan, the default of numpy and R).
+"""
+
+import numpy as np
+
+from synthesis import modes
+from synthesis.engines import iterations
+from synthesis.models import Status, SynthesisRun
+
+PERCENTILE_METHOD = "linear"
+PERCENTILE_NOTE = 'numpy.percentile, method "linear" (Hyndman & Fan type 7)'
+# (figure, label, the raw library call's figure that is its floor)
+LATENCY_STAGES = (
+    ("stt_ms", "STT", "direct_stt_ms"),
+    ("llm_ms", "LLM", "direct_llm_ms"),
+    ("llm_first_token_ms", "LLM first token", None),
+    ("tts_ms", "TTS", "direct_tts_ms"),
+    ("first_audio_ms", "Time to first audio", None),
+    ("perceived_first_audio_ms", "Perceived time to first audio", None),
+    ("total_ms", "End to end", None),
+)
+RATES = (("stt_rtf", "STT RTF"), ("tts_rtf", "TTS RTF"), ("llm_tokens_per_s", "LLM tokens/s"))
+
+
+def percentile_summary(values: list[float]) -> dict:
+    """n, mean, P50, P90, P99 and max of some numbers; None figures when there are none."""
+    if not values:
+        return {"n": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    data = np.asarray(values, dtype=float)
+    p50, p90, p99 = np.percentile(data, [50, 90, 99], method=PERCENTILE_METHOD)
+    return {
+        "n": len(data),
+        "mean": float(data.mean()),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+        "max": float(data.max()),
+    }
+
+
+def _counted(run: SynthesisRun, kind: str) -> list[dict]:
+    rows = run.iterations.filter(kind=kind, warmup=False).order_by("position")
+    return list(rows.values("position", "label", "figures", "contended"))
+
+
+def _provenance(run: SynthesisRun) -> dict:
+    return {
+        "run_id": run.pk,
+        "run_name": run.name,
+        "config": run.config_snapshot.get("system_label") or run.config.name,
+        "models": {k: run.config_snapshot.get(k) for k in ("stt_model", "llm_model", "tts_voice")},
+        "threads": run.config_snapshot.get("threads", ""),
+        "cpu": run.cpu_description,
+        "library_versions": run.library_versions,
+        "finished_at": run.finished_at,
+        "idle_wait_s": run.benchmark.get("idle_wait_s"),
+        "percentile_method": PERCENTILE_NOTE,
+    }
+
+
+def latency_summary(run: SynthesisRun) -> dict:
+    """Per stage and end to end: mean/P50/P90/P99/max (ms), the raw-call floor and ratio; rates."""
+    rows = _counted(run, iterations.LATENCY)
+    series = [row["figures"] for row in rows]
+    stages = []
+    for name, label, floor_name in LATENCY_STAGES:
+        summary = percentile_summary([f[name] for f in series if f.get(name) is not None])
+        floor = [f[floor_name] for f in series if floor_name and f.get(floor_name) is not None]
+        floor_median = float(np.median(floor)) if floor else None
+        ratio = summary["p50"] / floor_median if floor_median and summary["p50"] is not None else None
+        stages.append({"name": name, "label": label, **summary, "floor_p50": floor_median, "ratio": ratio})
+    rates = [
+        {"name": name, "label": label, **percentile_summary([f[name] for f in series if name in f])}
+        for name, label in RATES
+    ]
+    return {
+        **_provenance(run),
+        "iterations": len(rows),
+        "warmups": run.iterations.filter(warmup=True).count(),
+        "contended": sum(row["contended"] for row in rows),
+        "stages": stages,
+        "rates": rates,
+    }
+
+
+def llm_summary(run: SynthesisRun) -> dict:
+    """Per prompt latency, tokens and tokens/s; per context length latency and time to first token."""
+    prompts = [
+        {
+            "prompt": row["label"],
+            **{k: row["figures"].get(k) for k in ("llm_ms", "llm_tokens", "llm_tokens_per_s")},
+        }
+        for row in _counted(run, iterations.LLM_PROMPT)
+    ]
+    contexts = [
+        {
+            "prompt_tokens": row["figures"]["prompt_tokens"],
+            "llm_ms": row["figures"]["llm_ms"],
+            "llm_first_token_ms": row["figures"]["llm_first_token_ms"],
+            "llm_tokens": row["figures"]["llm_tokens"],
+        }
+        for row in _counted(run, iterations.LLM_CONTEXT)
+    ]
+    tokens = sum(p["llm_tokens"] or 0 for p in prompts)
+    seconds = sum(p["llm_ms"] or 0 for p in prompts) / 1000
+    return {
+        **_provenance(run),
+        "n_ctx": iterations.LLM_CONTEXT_SIZE,
+        "max_tokens": iterations.LLM_MAX_TOKENS,
+        "warmup_prompt": iterations.LLM_WARMUP_PROMPT,
+        "prompts": prompts,
+        "latency": percentile_summary([p["llm_ms"] for p in prompts]),
+        "mean_tokens": tokens / len(prompts) if prompts else None,
+        "tokens_per_s": tokens / seconds if seconds else None,
+        "contexts": contexts,
+    }
+
+
+def _latest(mode_key: str) -> SynthesisRun | None:
+    runs = SynthesisRun.objects.filter(mode=mode_key, status=Status.DONE).select_related("config")
+    return runs.order_by("-finished_at", "-pk").first()
+
+
+def latest_latency_summary() -> dict | None:
+    """The latest finished latency run's latency_summary, or None if there is none."""
+    run = _latest(modes.LATENCY.key)
+    return latency_summary(run) if run else None
+
+
+def latest_llm_summary() -> dict | None:
+    """The latest finished llm-speed run's llm_summary, or None if there is none."""
+    run = _latest(modes.LLM_SPEED.key)
+    return llm_summary(run) if run else None
+
+
+def latency_claim_figures(run: SynthesisRun) -> dict:
+    """What the claims page compares: STT+TTS per iteration (P50, P99) and the end-to-end mean, in ms."""
+    series = [row["figures"] for row in _counted(run, iterations.LATENCY)]
+    stt_tts = [
+        f["stt_ms"] + f["tts_ms"]
+        for f in series
+        if f.get("stt_ms") is not None and f.get("tts_ms") is not None
+    ]
+    both = percentile_summary(stt_tts)
+    total = percentile_summary([f["total_ms"] for f in series if f.get("total_ms") is not None])
+    return {"stt_tts_p50_ms": both["p50"], "stt_tts_p99_ms": both["p99"], "e2e_mean_ms": total["mean"]}
+
+
+def llm_claim_figures(run: SynthesisRun) -> dict:
+    """What the claims page compares: mean latency per prompt of the design's plan and tokens/s."""
+    summary = llm_summary(run)
+    return {"latency_ms": summary["latency"]["mean"], "tokens_per_s": summary["tokens_per_s"]}

@@ -1,0 +1,206 @@
+"""Timed iterations for the latency and LLM-speed runs: plain Python over the engines, no Django.
+
+Each function times one iteration with the models already loaded (loading is never timed) and
+returns an IterationResult whose figures are milliseconds and counts keyed by name.
+"""
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synthesis.engines import audio, bench, llm, models, pipeline, tts
+
+LATENCY = "latency"
+LLM_PROMPT = "llm-prompt"
+LLM_CONTEXT = "llm-context"
+
+# The design's 2-second inputs: a fixed prompt spoken once by the configuration's voice, then cut or
+# padded with silence to exactly this long.
+TWO_SECOND_PROMPT = "What is the weather like today?"
+PROMPT_SECONDS = 2.0
+
+# The design's LLM measurement: a warm-up, then five Spanish prompts, n_ctx 512, 20 tokens.
+LLM_WARMUP_PROMPT = "Hola, ¿cómo estás?"
+LLM_PROMPTS = (
+    "¿Qué es Python?",
+    "Explica qué es un LLM",
+    "¿Cómo funciona la IA?",
+    "Define machine learning",
+    "¿Qué es un transformer?",
+)
+LLM_CONTEXT_SIZE = 512
+LLM_MAX_TOKENS = 20
+CONTEXT_LENGTHS = (32, 64, 128, 256, 448)  # prompt tokens; 448 + 20 generated stay within 512
+
+
+@dataclass
+class IterationResult:
+    kind: str
+    label: str
+    figures: dict = field(default_factory=dict)
+
+
+def leading_silence_s(samples: np.ndarray, sample_rate: int, threshold_dbfs: float) -> float:
+    """Seconds before the first sample whose magnitude reaches threshold_dbfs (full scale = 1.0)."""
+    threshold = 10 ** (threshold_dbfs / 20)
+    loud = np.flatnonzero(np.abs(np.asarray(samples, dtype=np.float64)) >= threshold)
+    first = loud[0] if loud.size else len(samples)
+    return first / sample_rate
+
+
+def fit_to_length(samples: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
+    """Cut, or pad with trailing silence, to exactly `seconds`."""
+    wanted = round(seconds * sample_rate)
+    out = np.zeros(wanted, dtype=np.float32)
+    out[: min(wanted, len(samples))] = samples[:wanted]
+    return out
+
+
+def spoken_prompt(text: str, *, language: str, config: dict, seconds: float | None) -> np.ndarray:
+    """A prompt spoken by the configuration's voice at 16 kHz, fitted to `seconds` when given."""
+    spoken = pipeline.speak(text, language=language, style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
+    audio_16k = audio.resample(spoken.audio, spoken.sample_rate, pipeline.STT_RATE)
+    return fit_to_length(audio_16k, pipeline.STT_RATE, seconds) if seconds else audio_16k
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_prompt(text: str, language: str, config_key: tuple, seconds: float | None) -> np.ndarray:
+    return spoken_prompt(text, language=language, config=dict(config_key), seconds=seconds)
+
+
+def prompt_audio(text: str, *, language: str, config: dict, seconds: float | None) -> np.ndarray:
+    """spoken_prompt, made once per process: every iteration hears the very same samples."""
+    key = tuple(sorted((k, v) for k, v in config.items() if isinstance(v, str | int | float | bool)))
+    return _cached_prompt(text, language, key, seconds)
+
+
+def _conversation_models(config: dict, cache_dir: Path) -> pipeline.LoadedModels:
+    """TTS, STT and LLM of a configuration, loaded once per process (no DNSMOS: nothing is scored)."""
+    pipeline._load_tts(config)
+    whisper = pipeline.load_whisper(config, cache_dir)
+    gguf = models.resolve_llm_model(config["llm_model"])
+    model = llm.load_llm(str(gguf), config["llm_context_size"], config["llm_threads"], config["llm_seed"])
+    return pipeline.LoadedModels(whisper=whisper, dnsmos=None, llm=model)
+
+
+def latency_iteration(
+    *,
+    prompt_16k: np.ndarray,
+    language: str,
+    style: dict,
+    config: dict,
+    cache_dir: Path,
+    silence_dbfs: float,
+    on_stage: pipeline.StageCallback,
+) -> IterationResult:
+    """One conversation turn (STT → streamed LLM → TTS), then the same library calls made directly."""
+    on_stage("load")
+    loaded = _conversation_models(config, cache_dir)
+    t = pipeline._run_conversation(
+        prompt_16k, language=language, style=style, config=config, loaded=loaded, on_stage=on_stage
+    )
+    # The reply audio starts with the first chunk handed to playback, so its leading silence is that
+    # chunk's (a first chunk that is silent throughout would count the next chunk's silence too).
+    silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
+    figures = {
+        name: t[name]
+        for name in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "first_audio_ms", "total_ms")
+    }
+    figures.update(
+        leading_silence_ms=silence_ms,
+        perceived_first_audio_ms=t["first_audio_ms"] + silence_ms,
+        stt_rtf=t["stt_ms"] / 1000 / (len(prompt_16k) / pipeline.STT_RATE),
+        tts_rtf=t["tts_rtf"],
+        llm_tokens=t["llm_tokens"],
+        llm_tokens_per_s=t["llm_tokens_per_s"],
+        reply_s=len(t["audio"]) / t["sample_rate"],
+    )
+    on_stage("direct")
+    figures.update(_direct_floor(loaded, prompt_16k, t, language=language, style=style, config=config))
+    return IterationResult(kind=LATENCY, label=t["prompt_text"][:300], figures=figures)
+
+
+def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, config: dict) -> dict:
+    """The raw library calls on the same inputs (bench.py's direct calls), in ms."""
+    floor = {}
+    started = time.perf_counter()
+    bench.direct_stt(loaded.whisper, prompt_16k, language)
+    floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    bench.direct_llm(
+        loaded.llm, config, t["prompt_text"], config["llm_max_tokens"], config["llm_temperature"]
+    )
+    floor["direct_llm_ms"] = (time.perf_counter() - started) * 1000
+    if config["tts_backend"] == tts.PIPER:
+        started = time.perf_counter()
+        bench.direct_tts(config, t["reply"], style)
+        floor["direct_tts_ms"] = (time.perf_counter() - started) * 1000
+    return floor
+
+
+def benchmark_llm(config: dict) -> "llm.Llama":
+    """The configuration's GGUF at the design's n_ctx 512, loaded once per process."""
+    gguf = models.resolve_llm_model(config["llm_model"])
+    return llm.load_llm(str(gguf), LLM_CONTEXT_SIZE, config["llm_threads"], config["llm_seed"])
+
+
+def llm_prompt_iteration(*, prompt: str, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:
+    """One chat prompt from an empty context: latency, first token, tokens and tokens/s."""
+    on_stage("load")
+    model = benchmark_llm(config)
+    model.reset()  # nothing of the previous prompt is reused from the KV cache
+    on_stage("llm")
+    result = llm.generate(
+        model,
+        system_prompt=config["llm_system_prompt"],
+        user_text=prompt,
+        max_tokens=LLM_MAX_TOKENS,
+        temperature=0.0,
+        seed=config["llm_seed"],
+    )
+    figures = {
+        "llm_ms": result.seconds * 1000,
+        "llm_first_token_ms": (result.first_token_seconds or 0) * 1000,
+        "llm_tokens": result.tokens,
+        "llm_tokens_per_s": result.tokens_per_s,
+    }
+    return IterationResult(kind=LLM_PROMPT, label=prompt, figures=figures)
+
+
+def context_prompt(model, length: int) -> list[int]:
+    """A prompt of exactly `length` tokens (BOS included): a Spanish sentence repeated and cut."""
+    text = "La inteligencia artificial cambia la forma en que trabajamos y aprendemos. "
+    tokens = model.tokenize(text.encode("utf-8"), add_bos=True)
+    body = model.tokenize(text.encode("utf-8"), add_bos=False)
+    while len(tokens) < length:
+        tokens += body
+    return tokens[:length]
+
+
+def llm_context_iteration(*, length: int, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:
+    """A raw completion of a `length`-token prompt from an empty context: latency and time to first token."""
+    on_stage("load")
+    model = benchmark_llm(config)
+    if length + LLM_MAX_TOKENS > model.n_ctx():
+        raise ValueError(f"a {length}-token prompt and {LLM_MAX_TOKENS} tokens exceed n_ctx {model.n_ctx()}")
+    prompt = context_prompt(model, length)
+    model.reset()
+    on_stage("llm")
+    started, first, tokens = time.perf_counter(), None, 0
+    for _chunk in model.create_completion(
+        prompt, max_tokens=LLM_MAX_TOKENS, temperature=0.0, seed=config["llm_seed"], stream=True
+    ):
+        first = first if first is not None else time.perf_counter() - started
+        tokens += 1
+    seconds = time.perf_counter() - started
+    figures = {
+        "prompt_tokens": length,
+        "llm_ms": seconds * 1000,
+        "llm_first_token_ms": (first or 0) * 1000,
+        "llm_tokens": tokens,  # streamed chunks: about one token each on a plain completion
+        "llm_tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
+    }
+    return IterationResult(kind=LLM_CONTEXT, label=f"{length} tokens", figures=figures)

@@ -1,0 +1,212 @@
+"""STT WER runs: a speech dataset through one STT configuration, its pages and its command."""
+
+import io
+import re
+
+import jiwer
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.test import TestCase
+from django.urls import reverse
+
+from synthesis import modes, services
+from synthesis.engines import audio, pipeline, textnorm
+from synthesis.models import PipelineConfig, SpeechDataset, Status, SynthesisRun, Transcript, Utterance
+from synthesis.tasks import process_item
+from tests.factories import make_admin, make_config, make_sentence_set, tone_wav
+
+# What the toy STT "hears" for each reference: one insertion (well), one substitution
+# (cat -> bat) and one deletion (sat) in the first, nothing wrong in the second.
+HEARD = {"The cat sat down.": "well the bat down", "Hello world.": "hello world"}
+
+
+def make_dataset(name: str = "tiny", texts=tuple(HEARD), wavs=None) -> SpeechDataset:
+    dataset = SpeechDataset.objects.create(name=name, language="en")
+    for position, text in enumerate(texts, start=2):
+        data = wavs[position - 2] if wavs else tone_wav(seconds=1.0)
+        utterance = Utterance(
+            dataset=dataset, position=position, source_name=f"clip{position}.wav", transcript=text,
+            language="en", sha256=f"{position:064x}", duration_s=1.0, sample_rate=16000,
+        )  # fmt: skip
+        utterance.audio.save(f"clip{position}.wav", ContentFile(data), save=False)
+        utterance.save()
+    return dataset
+
+
+def toy_hearing(item, *, on_stage) -> pipeline.TranscriptResult:
+    """A stand-in STT with no model: it 'hears' HEARD[reference] in 0.25 s."""
+    on_stage("stt")
+    utterance = item.utterance
+    errors = textnorm.utterance_errors(
+        utterance.transcript, HEARD[utterance.transcript], method="english", language="en"
+    )
+    return pipeline.TranscriptResult(
+        hypothesis=HEARD[utterance.transcript], reference=utterance.transcript, language="en",
+        duration_s=1.0, stt_seconds=0.25, errors=errors,
+    )  # fmt: skip
+
+
+class ToyWerRunTests(TestCase):
+    def setUp(self):
+        self.addCleanup(modes.RUN_MODES.pop, "toy-wer", None)
+        modes.register(
+            modes.RunMode(
+                key="toy-wer",
+                label="Toy WER",
+                run=toy_hearing,
+                loads=(),
+                records=(),
+                items_from=modes.UTTERANCES,
+                stores=modes.TRANSCRIPT,
+            )  # fmt: skip
+        )
+        self.dataset = make_dataset()
+        self.config = make_config()
+        self.client.force_login(make_admin())
+
+    def start(self, name: str = "toy run", config=None) -> SynthesisRun:
+        with self.captureOnCommitCallbacks(execute=False) as callbacks:
+            run = services.start_run(
+                name=name, mode="toy-wer", config=config or self.config, dataset=self.dataset
+            )
+        self.assertEqual(len(callbacks), 2)
+        for item_id in run.items.values_list("id", flat=True):
+            process_item(item_id)
+        return run
+
+    def test_each_utterance_becomes_an_item_whose_transcript_stores_the_error_counts(self):
+        run = self.start()
+        run.refresh_from_db()
+        self.assertEqual(
+            (run.status, run.total_count, run.done_count, run.dataset), (Status.DONE, 2, 2, self.dataset)
+        )
+        first = Transcript.objects.get(run=run, utterance__position=2)
+        counts = (first.hits, first.substitutions, first.deletions, first.insertions)
+        self.assertEqual(counts, (2, 1, 1, 1))
+        self.assertEqual((first.normalisation, first.reference_normalised), ("english", "the cat sat down"))
+        self.assertAlmostEqual(first.wer, 3 / 4)  # (S+D+I)/(H+S+D)
+        self.assertEqual((first.stt_ms, first.stt_rtf), (250.0, 0.25))
+        self.assertEqual(run.samples.count(), 0)
+
+    def test_a_wer_run_takes_a_dataset_and_no_sentence_sets(self):
+        with self.assertRaisesMessage(ValueError, "takes a speech dataset"):
+            services.start_run(
+                name="x", mode="toy-wer", config=self.config, sentence_sets=[make_sentence_set()]
+            )
+        with self.assertRaisesMessage(ValueError, "takes no speech dataset"):
+            services.start_run(
+                name="x", config=self.config, sentence_sets=[make_sentence_set("s2")], dataset=self.dataset
+            )
+        self.assertFalse(SynthesisRun.objects.exists())
+
+    def test_the_run_page_shows_corpus_wer_with_its_bootstrap_ci_and_the_normalisation(self):
+        run = self.start()
+        page = self.client.get(reverse("results:wer_run_table", args=[run.pk]))
+        # 3 errors over 6 reference words (4 + 2), as jiwer computes it on the normalised texts.
+        expected = jiwer.wer(["the cat sat down", "hello world"], ["well the bat down", "hello world"])
+        self.assertAlmostEqual(expected, 3 / 6)
+        self.assertContains(page, f"{expected:.4f}")
+        self.assertContains(page, "percentile bootstrap over utterances (95%, 1000 resamples, seed 0)")
+        self.assertContains(page, "EnglishTextNormalizer")
+        detail = self.client.get(reverse("synthesis:run_detail", args=[run.pk]))
+        self.assertContains(detail, reverse("results:wer_run_table", args=[run.pk]))
+
+    def test_choosing_no_normalisation_recomputes_the_errors_from_the_raw_texts(self):
+        run = self.start()
+        page = self.client.get(reverse("results:wer_run_table", args=[run.pk]), {"norm": "none"})
+        raw = jiwer.wer(list(HEARD), list(HEARD.values()))
+        self.assertContains(page, f"{raw:.4f}")
+        self.assertContains(page, "None (text as written)")
+
+    def test_the_utterance_table_sorts_the_worst_first(self):
+        run = self.start()
+        page = self.client.get(
+            reverse("results:wer_run_table", args=[run.pk]), {"sort": "wer"}
+        ).content.decode()
+        self.assertLess(page.index("clip2.wav"), page.index("clip3.wav"))
+        page = self.client.get(
+            reverse("results:wer_run_table", args=[run.pk]), {"sort": "position"}
+        ).content.decode()
+        self.assertLess(page.index("clip2.wav"), page.index("clip3.wav"))
+        Transcript.objects.filter(run=run, utterance__position=3).update(hypothesis="goodbye")
+        page = self.client.get(
+            reverse("results:wer_run_table", args=[run.pk]), {"sort": "wer"}
+        ).content.decode()
+        self.assertLess(page.index("clip3.wav"), page.index("clip2.wav"))
+
+    def test_the_alignment_view_marks_a_substitution_a_deletion_and_an_insertion(self):
+        run = self.start()
+        transcript = Transcript.objects.get(run=run, utterance__position=2)
+        page = self.client.get(reverse("results:wer_alignment", args=[run.pk, transcript.pk]))
+        html = re.sub(r"\s+", " ", page.content.decode())
+        self.assertIn(
+            '<span class="tag">S:</span><del title="reference">cat</del>→'
+            '<mark title="heard instead">bat</mark>',
+            html,
+        )
+        self.assertIn(
+            '<span class="tag">D:</span><del title="deleted: in the reference, not heard">sat</del>', html
+        )
+        self.assertIn(
+            '<span class="tag">I:</span><ins title="inserted: heard, not in the reference">well</ins>', html
+        )
+        self.assertIn("Hits 2, substitutions 1, deletions 1, insertions 1", html)
+
+    def test_the_comparison_page_puts_two_runs_side_by_side_with_the_paired_difference(self):
+        first = self.start("baseline")
+        second = self.start("other", config=make_config("cfg-b"))
+        Transcript.objects.filter(run=second, utterance__position=2).update(hypothesis="the cat sat down")
+        page = self.client.get(reverse("results:wer_compare"), {"run": [first.pk, second.pk]})
+        self.assertContains(page, "Paired difference against baseline")
+        self.assertContains(page, "-0.5000")  # 0/6 - 3/6
+        self.assertContains(page, "same utterance indices for both runs")
+
+    def test_runs_on_different_datasets_are_not_compared(self):
+        first = self.start("a")
+        self.dataset = make_dataset("other-set")
+        second = self.start("b")
+        page = self.client.get(reverse("results:wer_compare"), {"run": [first.pk, second.pk]})
+        self.assertContains(page, "same speech dataset can be compared")
+
+
+def piper_wav(text: str) -> bytes:
+    """Speech with a known transcript, from the bundled Piper voice (an unsaved default configuration)."""
+    config = PipelineConfig(name="voice", system_label="voice").snapshot()
+    spoken = pipeline.speak(text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
+    return audio.wav_bytes(spoken.audio, spoken.sample_rate)
+
+
+@pytest.mark.models
+class WhisperWerRunTests(TestCase):
+    TEXTS = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.")
+
+    def test_a_wer_run_transcribes_speech_synthesised_by_piper_with_the_real_whisper_model(self):
+        dataset = make_dataset("piper-en", self.TEXTS, wavs=[piper_wav(t) for t in self.TEXTS])
+        config = make_config("whisper-tiny", stt_model="whisper-tiny.en")
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="wer", mode=modes.STT_WER.key, config=config, dataset=dataset)
+        for item_id in run.items.values_list("id", flat=True):
+            process_item(item_id)
+        run.refresh_from_db()
+        self.assertEqual(
+            (run.status, run.done_count), (Status.DONE, 2), run.items.values_list("error", flat=True)
+        )
+        self.assertTrue(all("model.bin" in f["path"] or "/" in f["path"] for f in run.model_files))
+        for transcript in run.transcripts.all():
+            self.assertLess(transcript.wer, 0.5, transcript.hypothesis)
+            self.assertGreater(transcript.stt_rtf, 0)
+
+    def test_the_command_stores_one_run_per_configuration_and_prints_the_paired_difference(self):
+        make_dataset("piper-en", self.TEXTS[:1], wavs=[piper_wav(self.TEXTS[0])])
+        make_config("tiny", stt_model="whisper-tiny.en")
+        make_config("base", stt_model="whisper-base")
+        out = io.StringIO()
+        call_command(
+            "benchmark_stt_wer", dataset="piper-en", configs=["tiny", "base"], in_process=True, stdout=out
+        )
+        text = out.getvalue()
+        self.assertEqual(SynthesisRun.objects.filter(mode="stt-wer", status=Status.DONE).count(), 2)
+        self.assertIn("WER [95% CI]", text)
+        self.assertIn("Paired ΔWER (base − tiny) on 1 utterances", text)
+        self.assertIn("1/1", text)  # the progress bar reached the end
