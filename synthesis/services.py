@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import product
 from pathlib import Path
@@ -60,6 +61,16 @@ def import_sentences(
         for p in parsed
     )
     return sentence_set
+
+
+def run_items_here(*, run: SynthesisRun, after_each: Callable[[], object] = lambda: None) -> None:
+    """Run every item of a run in this process, in order (the commands' --in-process)."""
+    worker = worker_name()
+    for item_id in run.items.order_by("pk").values_list("id", flat=True):
+        item = claim_item(item_id=item_id, worker=worker)
+        if item is not None:
+            execute_item(item=item)
+        after_each()
 
 
 def worker_name() -> str:

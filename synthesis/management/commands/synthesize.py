@@ -75,11 +75,7 @@ class Command(BaseCommand):
     def _run_here(self, run: SynthesisRun) -> None:
         """Run every item in this process; the bar moves as each item ends."""
         with self._bar(run) as bar:
-            for item_id in run.items.values_list("id", flat=True):
-                item = services.claim_item(item_id=item_id, worker=services.worker_name())
-                if item is not None:
-                    services.execute_item(item=item)
-                _advance(bar, run)
+            services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
 
     def _follow(self, run: SynthesisRun) -> None:
         """Watch the workers' progress until the run ends."""
