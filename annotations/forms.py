@@ -4,7 +4,7 @@ from django.core.validators import RegexValidator, validate_slug
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from annotations import services
+from annotations import methods, services
 from annotations.listening_check import guess_pass_probability
 from annotations.models import ListeningTest, Scale, completion_conflict
 from synthesis.forms import validate_upload_size
@@ -81,6 +81,12 @@ class CreateTestForm(forms.Form):
     """
 
     name = forms.CharField(max_length=80, validators=[validate_slug], help_text="Unique, e.g. mos-2024-05.")
+    method = forms.ChoiceField(
+        choices=[],
+        initial="acr",
+        required=False,
+        help_text="The test method: how trials are built, shown and analysed (absent: acr).",
+    )
     runs = forms.ModelMultipleChoiceField(
         queryset=None,
         required=False,
@@ -176,6 +182,7 @@ class CreateTestForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["method"].choices = [(m.name, m.title) for m in methods.METHODS.values()]
         self.fields["runs"].queryset = SynthesisRun.objects.annotate(n=Count("samples")).filter(n__gt=0)
         systems = (
             Sample.objects.filter(origin__in=services.EXTERNAL_ORIGINS)
@@ -254,6 +261,9 @@ class CreateTestForm(forms.Form):
 
     def clean_dimensions(self) -> list[str]:
         return [part.strip() for part in self.cleaned_data["dimensions"].split(",") if part.strip()]
+
+    def clean_method(self) -> str:
+        return self.cleaned_data.get("method") or "acr"
 
     def clean(self):
         data = super().clean()

@@ -442,6 +442,7 @@ def test_new(request):
                 name=data["name"],
                 samples=data["samples"],
                 scale=data["scale"],
+                method=data["method"],
                 dimensions=data["dimensions"],
                 ratings_per_sample=data["ratings_per_sample"],
                 samples_per_session=data["samples_per_session"],

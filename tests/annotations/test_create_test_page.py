@@ -120,3 +120,17 @@ class CreateTestPageTests(TestCase):
     def test_the_form_needs_samples_to_rate(self):
         response = self.client.post(NEW, self.form_data(runs=[]))
         self.assertContains(response, "Choose at least one sample to rate")
+
+    def test_the_method_is_chosen_from_the_registry_and_stored_on_the_test(self):
+        from annotations import methods
+
+        page = self.client.get(NEW)
+        for method in methods.METHODS.values():
+            self.assertContains(page, f'<option value="{method.name}"')
+        self.client.post(NEW, self.form_data(method="acr"))
+        self.assertEqual(ListeningTest.objects.get(name="mos-1").method, "acr")
+
+    def test_an_unknown_method_is_refused(self):
+        response = self.client.post(NEW, self.form_data(method="mushra-that-does-not-exist"))
+        self.assertContains(response, "Select a valid choice")
+        self.assertFalse(ListeningTest.objects.exists())

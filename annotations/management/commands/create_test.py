@@ -6,7 +6,7 @@ from django.core.validators import URLValidator
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
-from annotations import services
+from annotations import methods, services
 from annotations.models import Scale, completion_conflict
 from synthesis.models import Sample
 
@@ -36,6 +36,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="Unique test name (a slug).")
+        parser.add_argument(
+            "--method", default="acr", choices=sorted(methods.METHODS), help="Test method (default acr)."
+        )
         parser.add_argument("--run", type=int, action="append", default=[], help="Run id; repeatable.")
         parser.add_argument(
             "--system",
@@ -82,6 +85,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 samples=samples,
                 scale=scale,
+                method=options["method"],
                 dimensions=options["dimensions"].split(","),
                 ratings_per_sample=options["ratings_per_sample"],
                 samples_per_session=options["samples_per_session"],
