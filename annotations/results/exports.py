@@ -18,6 +18,19 @@ from synthesis.engines import textnorm
 from synthesis.engines.models import library_versions
 from synthesis.models import Sample
 
+# The Rating fields a ratings CSV carries as they are (imports.py reads the same ones back).
+RATING_FIELDS = (
+    "dimension",
+    "score",
+    "played_to_end",
+    "play_count",
+    "time_to_answer_ms",
+    "first_fetch_at",
+    "fetch_count",
+    "received_at",
+    "created_at",
+)
+
 RATING_COLUMNS = (
     "test",
     "evaluator",
@@ -89,19 +102,7 @@ def rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[
     flags = {rater: ";".join(result.flags) for rater, result in screening.results.items()}
     screens = screen_results(test=test)
     values = services.test_ratings(test).order_by("created_at", "id")
-    values = values.values_list(
-        "evaluator_id",
-        "sample_id",
-        "dimension",
-        "score",
-        "played_to_end",
-        "play_count",
-        "time_to_answer_ms",
-        "first_fetch_at",
-        "fetch_count",
-        "received_at",
-        "created_at",
-    )
+    values = values.values_list("evaluator_id", "sample_id", *RATING_FIELDS)
     for row in values.iterator(CHUNK_SIZE):
         rater, sample, dimension, score, played, plays, answer_ms, first_fetch, fetches, received, at = row
         key, system, style, sentence, kind, target = clips.get(sample) or _outside_clip(sample)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
 from annotations.results import screening as screening_rules
+from annotations.results.exports import RATING_FIELDS
 from synthesis.engines import audio
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 
@@ -125,17 +126,7 @@ def import_ratings(*, name: str, lines: Iterable[str], scale: Scale, language: s
             pseudonym: Evaluator.objects.create(test=test, pseudonym=pseudonym)
             for pseudonym in dict.fromkeys(row["evaluator"] for row in rows)
         }
-        fields = (
-            "dimension",
-            "score",
-            "played_to_end",
-            "play_count",
-            "time_to_answer_ms",
-            "first_fetch_at",
-            "fetch_count",
-            "received_at",
-            "created_at",
-        )
+        fields = RATING_FIELDS
         Rating.objects.bulk_create(
             (
                 Rating(
