@@ -341,11 +341,12 @@ def _run_conversation(
         "stt_ms": heard.seconds * 1000,
         "tts_ms": tts_seconds * 1000,
         "tts_rtf": tts_seconds / (len(reply_audio) / sample_rate),
-        # The stream's wall time includes the TTS calls made between its sentences.
-        "llm_ms": (total - heard.seconds - tts_seconds) * 1000,
+        # The stream's own time: the TTS calls made between its sentences, and the code that hands
+        # each sentence over, are the consumer's (ReplyStream leaves out time suspended at a yield).
+        "llm_ms": reply.seconds * 1000,
         "llm_first_token_ms": (reply.first_token_seconds or 0) * 1000,
         "llm_tokens": reply.tokens,
-        "llm_tokens_per_s": reply.tokens / max(total - heard.seconds - tts_seconds, 1e-9),
+        "llm_tokens_per_s": reply.tokens_per_s,
         "first_audio_ms": first_audio * 1000,
         "total_ms": total * 1000,
     }

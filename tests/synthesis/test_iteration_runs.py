@@ -6,7 +6,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotations.results import latency
 from synthesis import modes, services
 from synthesis.engines import iterations
-from synthesis.models import RunItem, Status, SynthesisRun, TimedIteration
+from synthesis.models import RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
 from synthesis.tasks import process_serial_run
 from tests.factories import make_admin, make_config, make_sentence_set, style
 from tests.synthesis.test_modes import register_toy
@@ -160,6 +160,14 @@ class SerialRunTests(TestCase):
         self.assertFalse(run.iterations.exists())
 
 
+class LatencyCommandTests(TestCase):
+    def test_a_latency_run_over_an_unknown_sentence_set_is_refused_with_its_name(self):
+        make_config("piper-joe")
+        with self.assertRaisesMessage(CommandError, "No sentence set named 'nope'"):
+            call_command("benchmark_latency", prompts="nope", in_process=True, stdout=io.StringIO())
+        self.assertFalse(SynthesisRun.objects.exists())
+
+
 class PlanTests(TestCase):
     def test_the_llm_plan_is_the_designs_warmup_then_five_prompts_then_context_lengths(self):
         plan = modes.llm_plan()
@@ -255,6 +263,21 @@ class RealModelIterationTests(TestCase):
         first, perceived = summary["stages"][4], summary["stages"][5]
         self.assertGreaterEqual(perceived["p50"], first["p50"])
         self.assertIn('method "linear"', out.getvalue())
+
+    def test_a_latency_run_over_a_sentence_set_speaks_each_of_its_sentences_as_the_prompt(self):
+        out = io.StringIO()
+        call_command(
+            "benchmark_latency", prompts="demo-en", iterations=2, warmup=0, in_process=True, stdout=out
+        )
+        run = SynthesisRun.objects.get(mode="latency")
+        self.assertEqual((run.status, run.done_count), (Status.DONE, 2))
+        planned = [entry["prompt"] for entry in run.benchmark["plan"]]
+        first_two = SentenceSet.objects.get(name="demo-en").sentences.order_by("position")[:2]
+        self.assertEqual(planned, [sentence.text for sentence in first_two])
+        self.assertTrue(all(entry["seconds"] is None for entry in run.benchmark["plan"]))
+        # What STT heard is stored as each iteration's label: the set's sentence, not the 2-second input.
+        heard = list(run.iterations.order_by("position").values_list("label", flat=True))
+        self.assertIn("library", heard[0].lower())
 
     def test_the_llm_run_times_the_designs_prompts_and_each_context_length(self):
         out = io.StringIO()
