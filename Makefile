@@ -27,6 +27,7 @@ run: install
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py setup_roles
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_sentence_sets --limit 100
 	$(PY) manage.py simulate_ratings --if-missing
 	$(PY) manage.py prepare_models
 	bash scripts/serve.sh

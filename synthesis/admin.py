@@ -42,6 +42,24 @@ class SentenceSetAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_sentences=Count("sentences"))
 
+    # Each inline row posts six fields; Django refuses a form of more than
+    # DATA_UPLOAD_MAX_NUMBER_FIELDS (1000), so a large set (the 720 Harvard sentences) is edited
+    # sentence by sentence from the link in its "sentences" field instead.
+    INLINE_LIMIT = 100
+    readonly_fields = ["sentences_link"]
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.sentences.count() > self.INLINE_LIMIT:
+            return []
+        return self.inlines
+
+    @admin.display(description="sentences")
+    def sentences_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "–"
+        url = reverse("admin:synthesis_sentence_changelist") + f"?sentence_set__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} sentences</a>', url, obj.sentences.count())
+
     @admin.display(ordering="n_sentences", description="sentences")
     def sentence_count(self, obj):
         return obj.n_sentences

@@ -1,4 +1,8 @@
-"""Parsing sentence files: UTF-8 plain text (one sentence per line) or CSV with a header row."""
+"""Parsing sentence files: UTF-8 plain text (one sentence per line) or CSV with a header row.
+
+In plain text, a line whose first non-blank character is # is a comment: shipped sentence files
+name their source that way. Line numbers still count comment lines, so errors name the file line.
+"""
 
 import csv
 import io
@@ -63,6 +67,8 @@ def _parse_lines(text: str, language: str) -> list[ParsedSentence]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise SentenceFileError(f"Line {number} is empty. Remove it or put a sentence on it.")
+        if line.lstrip().startswith("#"):
+            continue
         result.append(ParsedSentence(line=number, text=line.strip(), language=language))
     return result
 

@@ -86,3 +86,33 @@ class QueueRunActionTests(TestCase):
         self.assertRegex(form_page.content.decode(), rf'<input[^>]*value="{first.pk}"[^>]*checked')
         # Named as the synthesize command names runs, after the chosen sets and the default styles.
         self.assertEqual(form_page.context["form"]["name"].value(), "first × neutral,warm")
+
+
+class LargeSentenceSetAdminTests(TestCase):
+    def setUp(self):
+        self.client.force_login(make_admin())
+        lines = "".join(f"Sentence number {n}.\n" for n in range(1, 722))
+        upload = SimpleUploadedFile("many.txt", lines.encode())
+        self.client.post(
+            reverse("admin:synthesis_sentenceset_import"), {"name": "many", "language": "en", "file": upload}
+        )
+        self.sentence_set = SentenceSet.objects.get(name="many")
+
+    def test_a_set_too_large_for_one_form_can_still_be_saved_and_links_to_its_sentences(self):
+        url = reverse("admin:synthesis_sentenceset_change", args=[self.sentence_set.pk])
+        page = self.client.get(url)
+        self.assertContains(page, "721 sentences")
+        self.assertNotContains(page, "sentences-TOTAL_FORMS")
+        response = self.client.post(
+            url,
+            {
+                "name": "many",
+                "description": "Renamed description.",
+                "created_at_0": "2026-01-01",
+                "created_at_1": "10:00:00",
+            },
+        )
+        self.assertEqual(response.status_code, 302, response.context and response.context["errors"])
+        self.sentence_set.refresh_from_db()
+        self.assertEqual(self.sentence_set.description, "Renamed description.")
+        self.assertEqual(self.sentence_set.sentences.count(), 721)

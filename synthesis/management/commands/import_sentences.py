@@ -11,7 +11,10 @@ from synthesis.services import import_sentences
 
 
 class Command(BaseCommand):
-    help = "Import sentences: one per line (.txt) or CSV with text[,language][,tags] (.csv)."
+    help = (
+        "Import sentences: one per line (.txt; a line starting with # is a comment) "
+        "or CSV with text[,language][,tags] (.csv)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
