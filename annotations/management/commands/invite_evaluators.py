@@ -6,11 +6,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import ListeningTest
+from annotations.models import Evaluator, ListeningTest
 
 DEFAULT_BASE_URL = (
     f"http://{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}"
 )
+MAX_COUNT = 10000
+
+
+def invite_link(evaluator: Evaluator, base_url: str) -> str:
+    """The evaluator's personal link, as they will open it."""
+    return base_url.rstrip("/") + reverse("annotations:session", args=[evaluator.token])
 
 
 class Command(BaseCommand):
@@ -29,8 +35,7 @@ class Command(BaseCommand):
         listening_test = ListeningTest.objects.filter(name=test).first()
         if listening_test is None:
             raise CommandError(f"No listening test named {test!r}.")
-        if not 1 <= count <= 10000:
-            raise CommandError("--count must be between 1 and 10000.")
+        if not 1 <= count <= MAX_COUNT:
+            raise CommandError(f"--count must be between 1 and {MAX_COUNT}.")
         for evaluator in services.invite_evaluators(test=listening_test, count=count):
-            link = base_url.rstrip("/") + reverse("annotations:session", args=[evaluator.token])
-            self.stdout.write(f"{evaluator.pseudonym}\t{link}")
+            self.stdout.write(f"{evaluator.pseudonym}\t{invite_link(evaluator, base_url)}")
