@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from synthesis.engines import audio, iterations, pipeline
+from synthesis.engines import audio, iterations, loadprobe, pipeline
 
-# Where a mode's items come from (services.ITEM_BUILDERS builds the first two); ITERATIONS names
-# a run type planned in issue 11 so that a mode can already declare it.
+# Where a mode's items come from (services.ITEM_BUILDERS builds each).
 SENTENCES_X_STYLES = "sentences×styles"
 UTTERANCES = "utterances"  # one item per utterance of a speech dataset
 ITERATIONS = "iterations"  # N timed iterations of the same work
@@ -124,8 +123,7 @@ class RunMode:
     loads: tuple[str, ...]  # pipeline.COMPONENTS its items load; their engine self-tests must pass
     records: tuple[str, ...]  # measurement names, besides those recorded for every sample
     items_from: str = SENTENCES_X_STYLES
-    serial: bool = False  # items one after another in one warm process, with nothing else running
-    fresh_process: bool = False  # each item measured in a new child process (cold loads, memory)
+    serial: bool = False  # items one after another in one process, with nothing else running
     stores: str = SAMPLE  # one of RESULT_KINDS
     plan: Callable[[], list[dict]] | None = None  # ITERATIONS: the plan when the run is given none
 
@@ -250,7 +248,8 @@ STT_WER = register(
 
 
 # Iteration runs: each item is one entry of the run's plan (SynthesisRun.benchmark["plan"]), run
-# serially in one warm process (services.run_serial).
+# serially in one process (services.run_serial): warm for latency and LLM speed; the load run's
+# items each start a fresh child process from there (engines/loadprobe.py).
 def latency_plan(*, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None) -> list[dict]:
     """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts."""
     if count < 1 or warmup < 0:
@@ -331,5 +330,47 @@ LLM_SPEED = register(
         serial=True,
         stores=ITERATION,
         plan=llm_plan,
+    )
+)
+
+
+def load_plan(*, repeat: int = 1) -> list[dict]:
+    """Each component alone, cold then warm page cache, then all of them in one process; `repeat` times."""
+    if repeat < 1:
+        raise ValueError("A load run needs at least one repeat.")
+    groups = [[component] for component in pipeline.COMPONENTS] + [list(pipeline.COMPONENTS)]
+    return [
+        {"kind": loadprobe.KIND, "warmup": False, "components": components, "cache": cache}
+        for _ in range(repeat)
+        for components in groups
+        for cache in loadprobe.PAGE_CACHE_STATES
+    ]
+
+
+def run_load_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
+    """One plan entry measured in a fresh child process (loadprobe), never in this warm one."""
+    entry = plan_entry(item)
+    on_stage("load")
+    figures = loadprobe.probe(
+        components=entry["components"],
+        cache=entry["cache"],
+        config=item.run.config_snapshot,
+        cache_dir=settings.SARAI_MODEL_CACHE,
+    )
+    label = f"{loadprobe.describe(entry['components'])}, {entry['cache']} page cache"
+    return iterations.IterationResult(kind=loadprobe.KIND, label=label, figures=figures)
+
+
+LOAD = register(
+    RunMode(
+        key="load",
+        label="Load and memory benchmark (each model in a fresh process, cold and warm, serial)",
+        run=run_load_item,
+        loads=pipeline.COMPONENTS,
+        records=(),
+        items_from=ITERATIONS,
+        serial=True,
+        stores=ITERATION,
+        plan=lambda: load_plan(repeat=3),
     )
 )

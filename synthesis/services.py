@@ -100,7 +100,7 @@ def start_run(
     """
 
     run_mode = modes.get_mode(mode)
-    build_items = _item_builder(run_mode)
+    build_items = ITEM_BUILDERS[run_mode.items_from]
     if run_mode.items_from == modes.ITERATIONS and not plan and run_mode.plan:
         plan = run_mode.plan()
     with transaction.atomic():
@@ -171,22 +171,12 @@ def _items_over_plan(*, run: SynthesisRun, sentence_sets, styles, dataset) -> li
     return RunItem.objects.bulk_create(RunItem(run=run, iteration=index) for index in range(len(plan)))
 
 
-# How each item source (modes.ITEM_SOURCES) makes a run's items. Fresh-process scheduling comes
-# with the load run of issue 11.
+# How each item source (modes.ITEM_SOURCES) makes a run's items.
 ITEM_BUILDERS = {
     modes.SENTENCES_X_STYLES: _items_over_sentences_and_styles,
     modes.UTTERANCES: _items_over_utterances,
     modes.ITERATIONS: _items_over_plan,
 }
-
-
-def _item_builder(mode: modes.RunMode):
-    builder = ITEM_BUILDERS.get(mode.items_from)
-    if builder is None:
-        raise ValueError(f"Run mode {mode.key!r} takes items from {mode.items_from}: not built yet.")
-    if mode.fresh_process:
-        raise ValueError(f"Run mode {mode.key!r} needs fresh-process scheduling: not built yet.")
-    return builder
 
 
 def claim_item(*, item_id: int, worker: str) -> RunItem | None:

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from annotations.management.commands.simulate_ratings import NAME as DEMO_TEST_NAME
 from annotations.models import ClipFetch, ListeningTest, Rating
-from annotations.results import latency, run_analysis, services, stats, wer
+from annotations.results import latency, load, run_analysis, services, stats, wer
 from synthesis.models import Status, SynthesisRun
 
 HOLDS = "holds"
@@ -140,6 +140,7 @@ def latest_done_run(mode: str) -> SynthesisRun | None:
 BENCHMARK_READERS: dict[str, Callable[[SynthesisRun], dict]] = {
     "latency": latency.latency_claim_figures,
     "llm-speed": latency.llm_claim_figures,
+    "load": load.load_claim_figures,
 }
 
 
@@ -202,11 +203,18 @@ class Sources:
                 continue
             results = services.test_results(test)
             main = results["main_dimension"]
-            collected = sum(row["after"]["n"] for row in results["conditions"] if row["dimension"] == main)
-            target = results["progress"]["target"]
+            # Complete = the test collected its target of ratings (every clip rated its number of
+            # times). The MOS is
+            # then computed from the raters who pass screening: excluded raters keep their slots
+            # (new evaluators are not sent to replace them), so the after-screening count may fall
+            # short of the target; the row says so rather than waiting for ratings that never come.
+            collected, target = results["progress"]["collected"], results["progress"]["target"]
             if not target or collected < target:
-                skipped.append(f"test {test.name}: {collected} of {target} ratings after screening")
+                skipped.append(f"test {test.name}: {collected} of {target} ratings, not complete")
                 continue
+            kept = sum(row["after"]["n"] for row in results["conditions"] if row["dimension"] == main)
+            if kept < collected:
+                skipped.append(f"test {test.name}: {kept} of {collected} ratings kept after screening")
             return test, results, skipped
         return None, None, skipped
 

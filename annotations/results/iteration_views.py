@@ -1,10 +1,10 @@
-"""The results section of an iteration run (latency, llm-speed); the run page swaps it in as it runs."""
+"""The results section of an iteration run (latency, llm-speed, load); the run page swaps it in as it runs."""
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from annotations.results import charts, latency
+from annotations.results import charts, latency, load
 from annotations.roles import VIEW_RUNS
 from synthesis import modes
 from synthesis.models import SynthesisRun
@@ -35,4 +35,7 @@ def iteration_run_table(request, pk: int):
         )
         context.update(s=s, chart=chart)
         return render(request, "results/_llm_run.html", context)
+    if run.mode == modes.LOAD.key:
+        context.update(s=load.load_summary(run))
+        return render(request, "results/_load_run.html", context)
     raise Http404("Not an iteration run.")

@@ -4,10 +4,7 @@ Both sides use the same loaded model objects and run interleaved (project, direc
 so that cache and CPU-frequency effects fall on both alike; each figure is a median.
 """
 
-import json
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -208,7 +205,11 @@ def conversation_latency(
 
 
 def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
-    """Cold model loads through the project loaders and through the library constructors."""
+    """Model loads through the project loaders against the library constructors: the project's overhead.
+
+    In this process, so the libraries are imported and the files cached: cold loads and the memory
+    each model adds are measured in fresh processes by loadprobe (`manage.py benchmark_load`).
+    """
     from faster_whisper import WhisperModel
     from llama_cpp import Llama
     from piper import PiperVoice
@@ -236,31 +237,3 @@ def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
         ),
     ]
     return [StageTiming(name, *_interleaved(mine, theirs, 3)) for name, mine, theirs in pairs]
-
-
-def worker_memory(config: dict, cache_dir: Path, text: str, prompt: str) -> dict:
-    """RSS of this process after loading every default model and running one item of each mode."""
-    import psutil
-
-    pipeline.synthesize_item(
-        text=text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config, cache_dir=cache_dir
-    )
-    pipeline.converse_item(
-        prompt_text=prompt,
-        prompt_audio=None,
-        language="en",
-        style=pipeline.NEUTRAL_PROMPT_STYLE,
-        config=config,
-        cache_dir=cache_dir,
-    )
-    info = psutil.Process().memory_info()
-    return {"rss_bytes": info.rss}
-
-
-if __name__ == "__main__":
-    # `python -m synthesis.engines.bench memory CONFIG_JSON CACHE_DIR TEXT PROMPT`: a fresh process,
-    # so the figure is that of a worker holding the default models and nothing else.
-    _, _, config_json, cache, text_arg, prompt_arg = sys.argv
-    print(json.dumps(worker_memory(json.loads(config_json), Path(cache), text_arg, prompt_arg)), flush=True)
-    # llama-cpp-python's destructor fails noisily during interpreter shutdown; nothing is left to clean.
-    os._exit(0)

@@ -87,12 +87,10 @@ class ToyModeTests(TestCase):
         self.assertIn("run mode 'echo' does not declare total_ms", item.error)
         self.assertFalse(Sample.objects.exists())
 
-    def test_a_mode_over_items_not_built_yet_is_refused_before_anything_is_saved(self):
-        register_toy(self, fresh_process=True)
-        for key in ("echo",):
-            with self.assertRaisesMessage(ValueError, "not built yet"):
-                self.start(key)
-        self.assertFalse(SynthesisRun.objects.exists())
+    def test_a_mode_taking_items_from_an_unknown_source_is_refused_when_registered(self):
+        with self.assertRaisesMessage(ValueError, "run mode 'echo' takes items from unknown 'rows'"):
+            register_toy(self, items_from="rows")
+        self.assertNotIn("echo", modes.RUN_MODES)
 
     def test_a_mode_over_utterances_refuses_sentence_sets_before_anything_is_saved(self):
         register_toy(self, items_from=modes.UTTERANCES)

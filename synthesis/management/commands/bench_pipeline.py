@@ -1,6 +1,5 @@
 """Benchmark the pipeline: per-stage cost against direct library calls, worker memory, a full run."""
 
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 
 from synthesis import modes, services
-from synthesis.engines import bench, models, pipeline
+from synthesis.engines import bench, loadprobe, models, pipeline
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset
 
 BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
@@ -60,7 +59,9 @@ class Command(BaseCommand):
         self._table(
             f"Per-stage cost, median of {opts['repeat']} interleaved calls (target ratio ≤ 1.05)", stages
         )
-        self._table("Cold model loads, median of 3", bench.load_timings(config, cache))
+        self._table(
+            "Model loads, project against library (warm, median of 3)", bench.load_timings(config, cache)
+        )
         self._latency(config, cache, style, opts["iterations"], opts["warmup"])
         self._memory(config, cache)
         pipeline.release_models()
@@ -105,24 +106,18 @@ class Command(BaseCommand):
         )
 
     def _memory(self, config: dict, cache: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "synthesis.engines.bench",
-            "memory",
-            json.dumps(config),
-            str(cache),
-            TEXT,
-            PROMPT,
-        ]
-        result = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            raise CommandError(f"memory probe failed: {result.stderr[-2000:]}")
-        rss = json.loads(result.stdout.strip().splitlines()[-1])["rss_bytes"]
+        try:
+            figures = loadprobe.probe(
+                components=list(pipeline.COMPONENTS), cache=loadprobe.WARM, config=config, cache_dir=cache
+            )
+        except (loadprobe.LoadProbeError, models.ModelFileError) as exc:
+            raise CommandError(f"memory probe failed: {exc}") from None
+        rss = figures["rss_end_mb"] * loadprobe.MIB
         verdict = "within" if rss < RSS_BUDGET else "OVER"
         self.stdout.write(
-            f"\n## Worker memory\n\nResident set of one process with every default model loaded "
-            f"after one item of each mode: {rss / 1024**3:.2f} GB ({verdict} the 1.5 GB budget)."
+            f"\n## Worker memory\n\nResident set of one fresh process with every default model loaded "
+            f"and used once: {rss / 1024**3:.2f} GB ({verdict} the 1.5 GB budget; "
+            "per model, cold and warm: `manage.py benchmark_load`)."
         )
 
     def _run(self, config: PipelineConfig, count: int, workers: int) -> None:
