@@ -56,10 +56,10 @@ def direct_tts(config: dict, text: str, style: dict) -> np.ndarray:
     return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
 
 
-def direct_stt(whisper, audio_16k: np.ndarray, language: str = "en") -> str:
+def direct_stt(whisper, audio_16k: np.ndarray, language: str = "en", beam_size: int = 1) -> str:
     """faster-whisper called directly: the floor of the project's STT stage."""
     segments, _ = whisper.transcribe(
-        audio_16k, language=language, beam_size=1, vad_filter=False, condition_on_previous_text=False
+        audio_16k, language=language, beam_size=beam_size, vad_filter=False, condition_on_previous_text=False
     )
     return " ".join(s.text.strip() for s in segments)
 

@@ -210,3 +210,6 @@ class WhisperWerRunTests(TestCase):
         self.assertIn("WER [95% CI]", text)
         self.assertIn("Paired ΔWER (base − tiny) on 1 utterances", text)
         self.assertIn("1/1", text)  # the progress bar reached the end
+        # Each run's per-utterance cost against faster-whisper called directly on the same clip.
+        self.assertEqual(text.count("Ratio to the direct call: median"), 2)
+        self.assertIn("on 1 worker process; summed STT time", text)

@@ -1,5 +1,6 @@
 """Run a speech dataset through one or more STT configurations and print corpus WER/CER with CIs."""
 
+import statistics
 import time
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from tqdm import tqdm
 
 from annotations.results import wer
 from synthesis import modes, services
-from synthesis.engines import selftest
+from synthesis.engines import bench, pipeline, selftest, stt
 from synthesis.management.commands.synthesize import _advance, _Unterminated
 from synthesis.models import PipelineConfig, SpeechDataset, SynthesisRun
 
@@ -27,6 +28,13 @@ class Command(BaseCommand):
             dest="configs",
             action="append",
             help="Pipeline configuration name; repeat to compare (default: piper-joe).",
+        )
+        parser.add_argument(
+            "--floor",
+            type=int,
+            default=50,
+            help="Time faster-whisper called directly on the first N utterances, the floor of the "
+            "per-utterance cost (0: skip).",
         )
         parser.add_argument(
             "--in-process",
@@ -62,6 +70,8 @@ class Command(BaseCommand):
             self._run_here(run) if runner else self._follow(run)
             runs.append(run)
         self._report(runs)
+        for run in runs:
+            self._cost(run, opts["floor"])
 
     def _config(self, name: str) -> PipelineConfig:
         config = PipelineConfig.objects.filter(name=name).first()
@@ -108,6 +118,42 @@ class Command(BaseCommand):
                     f"on {d['n']} utterances: "
                     f"{_num(d['difference'])} [{_num(d['low'])}, {_num(d['high'])}]"
                 )
+
+    def _cost(self, run: SynthesisRun, floor: int) -> None:
+        """Per-utterance cost against faster-whisper called directly on the same clips, and scaling."""
+        cost = wer.run_cost(run)
+        if not cost["n"]:
+            return
+        self.stdout.write(f"\n{run.config.name}: cost of {cost['n']} utterances.")
+        if floor > 0:
+            items = run.items.filter(pk__in=cost["item_ms"]).select_related("utterance", "transcript")
+            items = list(items.order_by("utterance__position")[:floor])
+            config = run.config_snapshot
+            whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
+            direct = []
+            for item in tqdm(items, unit="utt", file=_Unterminated(self.stdout), mininterval=0):
+                audio = item.utterance.audio_16k()
+                language = stt.base_language(item.utterance.language)
+                started = time.perf_counter()
+                bench.direct_stt(whisper, audio, language, beam_size=config["stt_beam_size"])
+                direct.append((time.perf_counter() - started) * 1000)
+            item_ms = [cost["item_ms"][item.pk] for item in items]
+            stt_ms = [item.transcript.stt_ms for item in items]
+            ratios = [a / b for a, b in zip(item_ms, direct, strict=True)]
+            self.stdout.write(
+                f"On the first {len(items)}: per-utterance cost (claim to stored) median "
+                f"{statistics.median(item_ms):.1f} ms, the project's STT call "
+                f"{statistics.median(stt_ms):.1f} ms, "
+                f"faster-whisper called directly {statistics.median(direct):.1f} ms "
+                f"(timed now, in this process). Ratio to the direct call: median "
+                f"{statistics.median(ratios):.3f}, of the sums {sum(item_ms) / sum(direct):.3f}."
+            )
+        if cost["efficiency"] is not None:
+            self.stdout.write(
+                f"Wall {cost['wall_s']:.1f} s on {cost['workers']} worker process"
+                f"{pluralize(cost['workers'], 'es')}; summed STT time {cost['stt_ms_total'] / 1000:.1f} s; "
+                f"scaling efficiency {cost['efficiency']:.2f} (summed STT time / (processes × wall))."
+            )
 
 
 def _num(value: float | None, digits: int = 4) -> str:
