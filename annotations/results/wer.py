@@ -151,13 +151,12 @@ def run_cost(run: SynthesisRun) -> dict:
     """What a WER run cost: per-utterance wall time (claim to stored), its STT share, and the run's wall.
 
     The run's wall is from the first item's start to the last item's end; `workers` counts the
-    worker processes that stored an item. Efficiency = the summed per-utterance STT time over
-    (workers × wall): 1.0 when every process transcribed all the time.
+    worker processes that stored an item.
     """
     items = run.items.filter(status=Status.DONE, transcript__isnull=False)
     rows = list(items.values("id", "started_at", "finished_at", "claimed_by", "transcript__stt_ms"))
     if not rows:
-        return {"n": 0, "item_ms": {}, "stt_ms_total": 0.0, "wall_s": None, "workers": 0, "efficiency": None}
+        return {"n": 0, "item_ms": {}, "stt_ms_total": 0.0, "wall_s": None, "workers": 0}
     item_ms = {r["id"]: (r["finished_at"] - r["started_at"]).total_seconds() * 1000 for r in rows}
     wall = (max(r["finished_at"] for r in rows) - min(r["started_at"] for r in rows)).total_seconds()
     workers = len({r["claimed_by"] for r in rows})
@@ -168,5 +167,4 @@ def run_cost(run: SynthesisRun) -> dict:
         "stt_ms_total": stt_total,
         "wall_s": wall,
         "workers": workers,
-        "efficiency": stt_total / 1000 / (workers * wall) if wall > 0 else None,
     }

@@ -212,4 +212,5 @@ class WhisperWerRunTests(TestCase):
         self.assertIn("1/1", text)  # the progress bar reached the end
         # Each run's per-utterance cost against faster-whisper called directly on the same clip.
         self.assertEqual(text.count("Ratio to the direct call: median"), 2)
-        self.assertIn("on 1 worker process; summed STT time", text)
+        self.assertEqual(text.count("(in-process run: like for like)"), 2)
+        self.assertIn("on 1 process: speed-up", text)

@@ -120,39 +120,54 @@ class Command(BaseCommand):
                 )
 
     def _cost(self, run: SynthesisRun, floor: int) -> None:
-        """Per-utterance cost against faster-whisper called directly on the same clips, and scaling."""
+        """Per-utterance cost against faster-whisper called directly on the same clips, and scaling.
+
+        The direct calls run here, alone, after the run. A run on several worker processes shares
+        the cores between them, so its per-utterance ratio includes that contention; its wall time
+        is set against the summed direct calls instead (the scaling efficiency).
+        """
         cost = wer.run_cost(run)
         if not cost["n"]:
             return
-        self.stdout.write(f"\n{run.config.name}: cost of {cost['n']} utterances.")
-        if floor > 0:
-            items = run.items.filter(pk__in=cost["item_ms"]).select_related("utterance", "transcript")
-            items = list(items.order_by("utterance__position")[:floor])
-            config = run.config_snapshot
-            whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
-            direct = []
-            for item in tqdm(items, unit="utt", file=_Unterminated(self.stdout), mininterval=0):
-                audio = item.utterance.audio_16k()
-                language = stt.base_language(item.utterance.language)
-                started = time.perf_counter()
-                bench.direct_stt(whisper, audio, language, beam_size=config["stt_beam_size"])
-                direct.append((time.perf_counter() - started) * 1000)
-            item_ms = [cost["item_ms"][item.pk] for item in items]
-            stt_ms = [item.transcript.stt_ms for item in items]
-            ratios = [a / b for a, b in zip(item_ms, direct, strict=True)]
-            self.stdout.write(
-                f"On the first {len(items)}: per-utterance cost (claim to stored) median "
-                f"{statistics.median(item_ms):.1f} ms, the project's STT call "
-                f"{statistics.median(stt_ms):.1f} ms, "
-                f"faster-whisper called directly {statistics.median(direct):.1f} ms "
-                f"(timed now, in this process). Ratio to the direct call: median "
-                f"{statistics.median(ratios):.3f}, of the sums {sum(item_ms) / sum(direct):.3f}."
+        self.stdout.write(
+            f"\n{run.config.name}: {cost['n']} utterances in {cost['wall_s']:.1f} s of wall time on "
+            f"{cost['workers']} worker process{pluralize(cost['workers'], 'es')}."
+        )
+        if floor <= 0:
+            return
+        items = run.items.filter(pk__in=cost["item_ms"]).select_related("utterance", "transcript")
+        items = list(items.order_by("utterance__position")[:floor])
+        config = run.config_snapshot
+        whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
+        direct = []
+        for item in tqdm(items, unit="utt", file=_Unterminated(self.stdout), mininterval=0):
+            audio = item.utterance.audio_16k()
+            language = stt.base_language(item.utterance.language)
+            started = time.perf_counter()
+            bench.direct_stt(whisper, audio, language, beam_size=config["stt_beam_size"])
+            direct.append((time.perf_counter() - started) * 1000)
+        item_ms = [cost["item_ms"][item.pk] for item in items]
+        ratios = [a / b for a, b in zip(item_ms, direct, strict=True)]
+        self.stdout.write(
+            f"First {len(items)} utterances: per-utterance cost (claim to stored) median "
+            f"{statistics.median(item_ms):.1f} ms, the project's STT call "
+            f"{statistics.median(item.transcript.stt_ms for item in items):.1f} ms; faster-whisper "
+            f"called directly here, alone, {statistics.median(direct):.1f} ms. Ratio to the direct "
+            f"call: median {statistics.median(ratios):.3f}, of the sums {sum(item_ms) / sum(direct):.3f}"
+            + (
+                " (in-process run: like for like)."
+                if cost["workers"] == 1
+                else " (the run's processes shared the cores: contention included)."
             )
-        if cost["efficiency"] is not None:
+        )
+        direct_total = statistics.fmean(direct) / 1000 * cost["n"]
+        speedup = direct_total / cost["wall_s"] if cost["wall_s"] else None
+        if speedup is not None:
             self.stdout.write(
-                f"Wall {cost['wall_s']:.1f} s on {cost['workers']} worker process"
-                f"{pluralize(cost['workers'], 'es')}; summed STT time {cost['stt_ms_total'] / 1000:.1f} s; "
-                f"scaling efficiency {cost['efficiency']:.2f} (summed STT time / (processes × wall))."
+                f"Scaling: the direct calls would take {direct_total:.1f} s one after another "
+                f"(their mean × {cost['n']}); the run took {cost['wall_s']:.1f} s on {cost['workers']} "
+                f"process{pluralize(cost['workers'], 'es')}: speed-up {speedup:.2f}, efficiency "
+                f"{speedup / cost['workers']:.2f} (speed-up / processes)."
             )
 
 
