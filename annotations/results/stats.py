@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import sparse, stats
+from statsmodels.stats.proportion import proportion_confint
 
 from synthesis.engines.textnorm import NORMALISATION_DESCRIPTIONS, normalize
 
@@ -204,6 +205,32 @@ def bootstrap_ci(
     low, high = np.quantile(means, [tail, 1 - tail])
     result.update(mean=float(s.mean()), low=float(low), high=float(high), n_valid=int(valid.sum()))
     return result
+
+
+# --- Proportions ------------------------------------------------------------------------------
+# Checked against Newcombe (1998) and scipy's and R's examples in test_comparison_stats.py.
+
+
+def wilson_interval(successes: int, n: int, *, level: float = 0.95) -> dict:
+    """A share with its Wilson score interval (Wilson 1927; statsmodels' proportion_confint, no continuity
+    correction); None values when n is 0."""
+    result = {"successes": int(successes), "n": int(n), "share": None, "low": None, "high": None}
+    result["level"] = level
+    if n == 0:
+        return result
+    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
+    return result | {"share": successes / n, "low": float(low), "high": float(high)}
+
+
+def binomial_test(successes: int, n: int, *, p: float = 0.5, alternative: str = "two-sided") -> dict:
+    """Exact binomial test of a success probability p (scipy.stats.binomtest); p None when n is 0.
+
+    With p = 0.5 on the decisive answers of a pair comparison it is the sign test.
+    """
+    result = {"successes": int(successes), "n": int(n), "null": p, "alternative": alternative, "p": None}
+    if n == 0:
+        return result
+    return result | {"p": float(stats.binomtest(int(successes), int(n), p, alternative=alternative).pvalue)}
 
 
 # --- Hypothesis tests -------------------------------------------------------------------------
