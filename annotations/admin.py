@@ -60,6 +60,7 @@ class ListeningTestAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "state",
+        "method",
         "language",
         "scale",
         "clip_count",
@@ -69,7 +70,7 @@ class ListeningTestAdmin(admin.ModelAdmin):
         "ratings_per_sample",
         "created_at",
     ]
-    list_filter = ["state", "language", "scale"]
+    list_filter = ["state", "method", "language", "scale"]
     search_fields = ["name", "description"]
     readonly_fields = ["links", "open_token", "completion_code"]
     inlines = [TestSampleInline]
@@ -216,10 +217,10 @@ class TrialClipInline(admin.TabularInline):
 
 @admin.register(Trial)
 class TrialAdmin(admin.ModelAdmin):
-    list_display = ["id", "test", "kind"]
-    list_filter = ["kind", "test"]
-    list_select_related = ["test"]
-    readonly_fields = ["test", "kind"]
+    list_display = ["id", "test", "kind", "repeat_of"]
+    list_filter = ["kind", ("repeat_of", admin.EmptyFieldListFilter), "test"]
+    list_select_related = ["test", "repeat_of"]
+    readonly_fields = ["test", "kind", "repeat_of"]
     inlines = [TrialClipInline]
 
     def has_add_permission(self, request):

@@ -35,10 +35,27 @@ class CheckForm(forms.Form):
     trial = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
 
+class TokenListField(forms.Field):
+    """Repeated hidden inputs of one name, read as a list of short tokens."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        tokens = [str(token) for token in value or []]
+        if len(tokens) > 16 or any(len(token) > 40 for token in tokens):
+            raise forms.ValidationError("Too many or too long clip tokens.")
+        return tokens
+
+
 class RatingForm(forms.Form):
-    """One answer for one clip. Score ranges are checked by the service, which knows the scale."""
+    """One answer for one trial. Score ranges are checked by the service, which knows the scale.
+
+    clip is the token of the trial's first clip as shown; clips, when the page sends them, are all
+    its clips' tokens in the order shown (a pair page does: one clip is in several of its pairs).
+    """
 
     clip = forms.CharField(max_length=40)
+    clips = TokenListField(required=False)
     played_to_end = forms.CharField(required=False)
     play_count = forms.IntegerField(min_value=0, max_value=100000, required=False)
     time_to_answer_ms = forms.IntegerField(min_value=0, required=False)
@@ -61,7 +78,8 @@ class RatingForm(forms.Form):
 
 
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
-SOURCE_FIELDS = ("name", "runs", "systems", "references_as_gold")
+# The method comes first: it decides how the clips listed are used (pairs take no gold or traps).
+SOURCE_FIELDS = ("name", "method", "runs", "systems", "references_as_gold")
 
 
 def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
@@ -114,12 +132,30 @@ class CreateTestForm(forms.Form):
     training = forms.TypedMultipleChoiceField(
         coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Practice clips"
     )
-    scale = forms.ModelChoiceField(queryset=None, empty_label=None)
-    dimensions = forms.CharField(
-        initial="overall", help_text="Comma list rated on the same page; the first is the main one."
+    scale = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="The method's default for the language (acr-, ccr- or ab-en/es)",
+        help_text="Its range must fit the method: 1 to 5 or the like for ACR, -3 to +3 for CMOS, "
+        "-1 to +1 for A/B.",
     )
-    ratings_per_sample = forms.IntegerField(min_value=1, max_value=1000, initial=8)
-    samples_per_session = forms.IntegerField(min_value=1, max_value=1000, initial=20)
+    dimensions = forms.CharField(
+        initial="overall",
+        help_text="Comma list rated on the same page; the first is the main one. ACR only: CMOS and "
+        "A/B ask one question.",
+    )
+    ratings_per_sample = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        initial=8,
+        help_text="Answers wanted for each clip (ACR) or each pair (CMOS, A/B).",
+    )
+    samples_per_session = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        initial=20,
+        help_text="Clips (ACR) or pairs (CMOS, A/B) one evaluator answers; A/B repeats come on top.",
+    )
     gold_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
     traps_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
     min_rater_overlap = forms.IntegerField(
@@ -177,6 +213,20 @@ class CreateTestForm(forms.Form):
         label="Screen-out URL",
         help_text=ListeningTest._meta.get_field("screen_out_url").help_text,
     )
+    repeat_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        initial=ListeningTest._meta.get_field("repeat_share").default,
+        label="Repeated pairs (A/B)",
+        help_text=ListeningTest._meta.get_field("repeat_share").help_text,
+    )
+    allow_no_preference = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Offer 'No preference' (A/B)",
+        help_text=ListeningTest._meta.get_field("allow_no_preference").help_text,
+    )
     expires_at = forms.DateTimeField(required=False, help_text="YYYY-MM-DD HH:MM; empty for no expiry.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -208,6 +258,14 @@ class CreateTestForm(forms.Form):
                 widget=forms.RadioSelect,
                 label=f"Score of clip {sample.pk}",
             )
+
+    def _chosen_method(self) -> methods.Method:
+        return methods.METHODS.get(str(self["method"].value() or "acr"), methods.ACR)
+
+    @property
+    def takes_gold(self) -> bool:
+        """Whether the chosen method has gold and trapping clips (pair methods have none)."""
+        return self._chosen_method().gold_and_traps
 
     def _chosen_scale(self) -> Scale | None:
         value = str(self["scale"].value() or "")
@@ -267,20 +325,15 @@ class CreateTestForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        scale, language = data.get("scale"), data.get("language")
-        if scale and language and scale.language != language:
-            # The labels come from the scale, everything else from the interface language.
-            self.add_error(
-                "scale", f"This scale's labels are in '{scale.language}'; choose one in '{language}'."
-            )
+        self._clean_scale(data)
         conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
         if conflict:
             self.add_error("platform_code", conflict)
         conflict = completion_conflict(data.get("screen_out_code", ""), data.get("screen_out_url", ""))
         if conflict:
             self.add_error("screen_out_code", conflict)
-        # Left empty, the screen follows the protocol (6 trials, pass at 5).
-        for name in ("screen_trials", "screen_pass_mark"):
+        # Left empty, the screen follows the protocol (6 trials, pass at 5) and A/B repeats 10 %.
+        for name in ("screen_trials", "screen_pass_mark", "repeat_share"):
             if name not in self.errors and data.get(name) is None:
                 data[name] = ListeningTest._meta.get_field(name).default
         trials, mark = data.get("screen_trials"), data.get("screen_pass_mark")
@@ -288,6 +341,30 @@ class CreateTestForm(forms.Form):
             self.add_error("screen_pass_mark", f"Give a pass mark from 1 to the {trials} trials.")
         self._clean_roles(data)
         return data
+
+    def _clean_scale(self, data: dict) -> None:
+        """The chosen scale, or the method's default for the language; it must fit both."""
+        method = methods.METHODS.get(data.get("method") or "acr")
+        language = data.get("language")
+        if method is None or "scale" in self.errors:
+            return
+        if data.get("scale") is None and language:
+            name = method.default_scale(language)
+            data["scale"] = Scale.objects.filter(name=name).first()
+            if data["scale"] is None:
+                self.add_error("scale", f"The default scale {name} does not exist; choose one.")
+                return
+        scale = data.get("scale")
+        if scale and language and scale.language != language:
+            # The labels come from the scale, everything else from the interface language.
+            self.add_error(
+                "scale", f"This scale's labels are in '{scale.language}'; choose one in '{language}'."
+            )
+        elif scale:
+            try:
+                method.check_scale(scale)
+            except ValueError as exc:
+                self.add_error("scale", f"{exc} Choose {method.default_scale(language or 'en')}.")
 
     def _clean_roles(self, data: dict) -> None:
         """One role per clip, and a score for every gold and trapping clip."""

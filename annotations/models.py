@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -130,24 +131,33 @@ class ListeningTestQuerySet(models.QuerySet):
         """Annotate clip, evaluator and rating counts in one query (progress as on the dashboard).
 
         n_collected counts main-dimension ratings of test clips (gold, trapping and training clips
-        never count); n_target is ratings_per_sample times the test clips.
+        never count, nor answers to repeated trials); n_target is ratings_per_sample times the test
+        trials (one per clip for ACR, one per pair for CMOS and A/B; the test clips for tests
+        imported without trials).
         """
         main = Coalesce(KT("dimensions__0"), Value("overall"), output_field=models.CharField())
         clips = TestSample.objects.filter(test=OuterRef("pk"), kind=TestSample.Kind.TEST)
+        trials = Trial.objects.filter(test=OuterRef("pk"), kind=TestSample.Kind.TEST, repeat_of__isnull=True)
         evaluators = Evaluator.objects.filter(test=OuterRef("pk"))
-        collected = Rating.objects.filter(
+        collected = Rating.objects.originals().filter(
             evaluator__test=OuterRef("pk"),
             dimension=OuterRef("main_dimension"),
             sample__test_samples__test=OuterRef("pk"),
             sample__test_samples__kind=TestSample.Kind.TEST,
         )
-        return self.annotate(
-            main_dimension=main,
-            n_clips=_count(clips, "test"),
-            n_evaluators=_count(evaluators, "test"),
-            n_finished=_count(evaluators.filter(finished_at__isnull=False), "test"),
-            n_collected=_count(collected, "evaluator__test"),
-        ).annotate(n_target=F("n_clips") * F("ratings_per_sample"))
+        units = Case(When(n_trials=0, then=F("n_clips")), default=F("n_trials"))
+        return (
+            self.annotate(
+                main_dimension=main,
+                n_clips=_count(clips, "test"),
+                n_trials=_count(trials, "test"),
+                n_evaluators=_count(evaluators, "test"),
+                n_finished=_count(evaluators.filter(finished_at__isnull=False), "test"),
+                n_collected=_count(collected, "evaluator__test"),
+            )
+            .annotate(n_units=units)
+            .annotate(n_target=F("n_units") * F("ratings_per_sample"))
+        )
 
 
 def _count(queryset: models.QuerySet, group: str) -> Coalesce:
@@ -252,6 +262,17 @@ class ListeningTest(models.Model):
         help_text="The crowd platform's return / screened-out URL (e.g. https://app.prolific.com/"
         "submissions/complete?cc=SCRN0UT1). An evaluator who fails the headphone screen is sent there.",
     )
+    repeat_share = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A/B tests: share of a session's pairs repeated later in the same session in swapped "
+        "order, to measure each rater's consistency (0.1 = 10 %; at least one pair when above 0). "
+        "Repeats never count towards the ratings target or the main statistics.",
+    )
+    allow_no_preference = models.BooleanField(
+        default=True,
+        help_text="A/B tests: offer 'No preference' besides A and B. Off for a forced choice.",
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, links show a closed page."
@@ -272,6 +293,9 @@ class ListeningTest(models.Model):
             models.CheckConstraint(
                 condition=Q(screen_pass_mark__gte=1, screen_pass_mark__lte=F("screen_trials")),
                 name="test_screen_pass_mark_within_trials",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_share__gte=0, repeat_share__lte=1), name="test_repeat_share_is_a_share"
             ),
         ]
 
@@ -496,6 +520,16 @@ class Trial(models.Model):
         help_text="Test, gold or trapping trial; sessions mix them like the clips they hold.",
     )
     clips = models.ManyToManyField(TestSample, through="TrialClip", related_name="trials")
+    repeat_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="repeats",
+        help_text="Set on a repeat: the trial it repeats, with the same clips and roles, built for one "
+        "evaluator's session and shown later in it in swapped order to measure consistency. Repeats "
+        "never count towards the ratings target or the main statistics.",
+    )
 
     class Meta:
         ordering = ["test", "id"]
@@ -510,7 +544,10 @@ class TrialClip(models.Model):
     # (which cascades to both) can.
     test_sample = models.ForeignKey(TestSample, on_delete=models.RESTRICT, related_name="trial_clips")
     role = models.CharField(
-        max_length=20, blank=True, help_text='The clip\'s part in the trial, e.g. "A", "B", "reference".'
+        max_length=20,
+        blank=True,
+        help_text='The clip\'s part in the trial: "X" or "Y" in a CMOS or A/B pair (X is the condition, '
+        '(system, style), that sorts first), "" for a one-clip trial. Never shown to evaluators.',
     )
     position = models.PositiveSmallIntegerField(help_text="Order in the trial as built, from 0.")
 
@@ -530,7 +567,9 @@ class Assignment(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.RESTRICT, related_name="assignments")
     position = models.PositiveIntegerField(help_text="Order in the evaluator's session, from 0.")
     clip_order = models.JSONField(
-        default=list, help_text="TrialClip ids in the order this evaluator is presented them."
+        default=list,
+        help_text="TrialClip ids in the order this evaluator is presented them; in a pair the first is "
+        'clip "A" (played first) and the second clip "B".',
     )
 
     class Meta:
@@ -549,6 +588,12 @@ class Assignment(models.Model):
         order = [pk for pk in self.clip_order if pk in clips]
         order = order or sorted(clips, key=lambda pk: clips[pk].position)
         return [clips[pk] for pk in order]
+
+
+class RatingQuerySet(models.QuerySet):
+    def originals(self) -> "RatingQuerySet":
+        """Leave out answers to repeated trials (kept for consistency, never for the main statistics)."""
+        return self.filter(trial__repeat_of__isnull=True)
 
 
 class Rating(models.Model):
@@ -595,6 +640,8 @@ class Rating(models.Model):
         null=True, blank=True, help_text="Server time when the answer arrived; empty for imports."
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

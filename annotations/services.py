@@ -2,7 +2,7 @@
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from annotations import pairs
 from annotations.listening_check import check_tones_wav, draw_trial
 from annotations.methods import Method, get_method
 from annotations.models import (
@@ -49,6 +50,8 @@ TEST_OPTIONS = (
     "screen_retry_allowed",
     "screen_out_code",
     "screen_out_url",
+    "repeat_share",
+    "allow_no_preference",
 )
 # Samples from outside the app (other systems' output, human recordings), chosen by system name.
 EXTERNAL_ORIGINS = (Sample.Origin.IMPORTED, Sample.Origin.REFERENCE)
@@ -105,7 +108,7 @@ def create_test(
     *,
     name: str,
     samples: Iterable[Sample],
-    scale: Scale,
+    scale: Scale | None,
     method: str = "acr",
     dimensions: Iterable[str] = ("overall",),
     ratings_per_sample: int = 8,
@@ -118,8 +121,10 @@ def create_test(
     """Create an open test whose clips have opaque tokens and loudness-matched playback copies.
 
     options are further ListeningTest fields (instructions, language, completion_url, ...).
-    Decoding and loudness matching run here, synchronously and before any transaction opens:
-    a few hundred short clips take seconds, not minutes.
+    Without a scale the method's default for the test's language is used. The method refuses a
+    scale that cannot hold its answers and clips it cannot make trials from, before any audio is
+    decoded. Decoding and loudness matching run here, synchronously and before any transaction
+    opens: a few hundred short clips take seconds, not minutes.
     """
     if ListeningTest.objects.filter(name=name).exists():
         raise TestCreationError(f"A listening test named {name!r} exists already.")
@@ -127,15 +132,22 @@ def create_test(
         shape = get_method(method)
     except LookupError as exc:
         raise TestCreationError(str(exc)) from None
+    scale = scale or _default_scale(shape, options.get("language", "en"))
+    if not shape.gold_and_traps and (gold or traps):
+        raise TestCreationError(
+            f"{shape.title} tests take no gold or trapping clips: a pair has no known answer to check a "
+            "rater against. Leave them out (practice clips are fine)."
+        )
     clips = _clip_roles(list(samples), gold or {}, traps or {}, list(training), scale)
     if not any(clip.kind == TestSample.Kind.TEST for clip in clips):
         raise TestCreationError("Choose at least one sample to rate.")
+    _check_method_fits(shape, scale, clips)
     options.setdefault("state", ListeningTest.State.OPEN)
     fields = {
         "name": name,
         "scale": scale,
         "method": shape.name,
-        "dimensions": clean_dimensions(dimensions),
+        "dimensions": _method_dimensions(shape, dimensions),
         "ratings_per_sample": ratings_per_sample,
         "samples_per_session": samples_per_session,
         **options,
@@ -152,6 +164,40 @@ def create_test(
         _delete_playback_files(rows)
         raise
     return test
+
+
+def _default_scale(method: Method, language: str) -> Scale:
+    name = method.default_scale(language)
+    scale = Scale.objects.filter(name=name).first()
+    if scale is None:
+        raise TestCreationError(
+            f"No scale chosen, and the default for {method.name} ({name}) does not exist."
+        )
+    return scale
+
+
+def _check_method_fits(method: Method, scale: Scale, clips: list["_Clip"]) -> None:
+    """TestCreationError when the scale cannot hold the method's answers or the clips make no trials."""
+    test_samples = [clip.sample for clip in clips if clip.kind == TestSample.Kind.TEST]
+    practice = [clip.sample for clip in clips if clip.kind == TestSample.Kind.TRAINING]
+    try:
+        method.check_scale(scale)
+        method.check_samples(test_samples, practice)
+    except ValueError as exc:
+        raise TestCreationError(str(exc)) from None
+
+
+def _method_dimensions(method: Method, dimensions: Iterable[str]) -> list[str]:
+    """The test's dimensions: the ones given, or the one fixed question of a method that has one."""
+    given = clean_dimensions(dimensions)
+    if not method.dimensions:
+        return given
+    if given not in (["overall"], list(method.dimensions)):
+        raise TestCreationError(
+            f"{method.title} tests ask one question ({', '.join(method.dimensions)}); "
+            f"leave the dimensions at their default instead of {', '.join(given)}."
+        )
+    return list(method.dimensions)
 
 
 def clean_dimensions(dimensions: Iterable[str]) -> list[str]:
@@ -315,17 +361,14 @@ def assign(*, evaluator: Evaluator, rng: random.Random | None = None) -> list[As
         test = ListeningTest.objects.select_for_update().get(pk=evaluator.test_id)
         if evaluator.assignments.exists():
             return _assignments_of(evaluator)
+        method = get_method(test.method)
         trials = _choose_trials(test, rng)
         ordered = order_without_neighbours(trials, key=_trial_sentences, rng=rng)
-        shuffle = get_method(test.method).shuffle_clips
+        orders = method.order_clips(ordered, rng)
+        session = _with_repeats(ordered, orders, method.repeat_share(test), rng)
         Assignment.objects.bulk_create(
-            Assignment(
-                evaluator=evaluator,
-                trial=trial,
-                position=position,
-                clip_order=_clip_order(trial, shuffle, rng),
-            )
-            for position, trial in enumerate(ordered)
+            Assignment(evaluator=evaluator, trial=trial, position=position, clip_order=order)
+            for position, (trial, order) in enumerate(session)
         )
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=timezone.now())
     return _assignments_of(evaluator)
@@ -343,17 +386,51 @@ def _trial_sentences(trial: Trial) -> str:
     return "|".join(sorted({clip.test_sample.sample.sentence_key for clip in trial.trial_clips.all()}))
 
 
-def _clip_order(trial: Trial, shuffle: bool, rng: random.Random) -> list[int]:
-    order = [clip.pk for clip in trial.trial_clips.all()]
-    if shuffle:
-        rng.shuffle(order)
-    return order
+def _with_repeats(
+    ordered: list[Trial], orders: dict[int, list[int]], share: float, rng: random.Random
+) -> list[tuple[Trial, list[int]]]:
+    """The session's (trial, clip order) with a share of its test trials asked again later, swapped.
+
+    A repeat is a Trial of its own (repeat_of the original, the same clips and roles), so the one
+    answer per evaluator and trial holds for it too.
+    """
+    tests = [trial for trial in ordered if trial.kind == TestSample.Kind.TEST]
+    count = pairs.repeat_count(share, len(tests))
+    if not count:
+        return [(trial, orders[trial.pk]) for trial in ordered]
+    keys = [_trial_sentences(trial) for trial in tests]
+    placed = iter(pairs.place_repeats(keys, count, rng))
+    session = []
+    for trial in ordered:
+        if trial.kind != TestSample.Kind.TEST:
+            session.append((trial, orders[trial.pk]))
+            continue
+        index, is_repeat = next(placed)
+        while is_repeat:  # repeats placed before this trial
+            session.append(_repeat(tests[index], orders[tests[index].pk]))
+            index, is_repeat = next(placed)
+        session.append((trial, orders[trial.pk]))
+    session.extend(_repeat(tests[index], orders[tests[index].pk]) for index, _ in placed)
+    return session
+
+
+def _repeat(trial: Trial, order: list[int]) -> tuple[Trial, list[int]]:
+    """A new trial repeating this one, with its clips presented in the swapped order."""
+    repeat = Trial.objects.create(test_id=trial.test_id, kind=trial.kind, repeat_of=trial)
+    copies = {
+        clip.pk: TrialClip.objects.create(
+            trial=repeat, test_sample=clip.test_sample, role=clip.role, position=clip.position
+        )
+        for clip in trial.trial_clips.all()
+    }
+    return repeat, [copies[pk].pk for pk in reversed(order)]
 
 
 def _choose_trials(test: ListeningTest, rng: random.Random) -> list[Trial]:
     held = held_counts(test)
     by_kind: dict[str, list[Trial]] = {}
-    for trial in test.trials.prefetch_related("trial_clips__test_sample__sample"):
+    originals = test.trials.filter(repeat_of__isnull=True)
+    for trial in originals.prefetch_related("trial_clips__test_sample__sample"):
         by_kind.setdefault(trial.kind, []).append(trial)
 
     def least_held(kind: str, count: int) -> list[Trial]:
@@ -370,11 +447,14 @@ def _choose_trials(test: ListeningTest, rng: random.Random) -> list[Trial]:
 
 
 def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:
-    """Per trial id: evaluators who answered it, or hold it in a session active recently."""
+    """Per trial id: evaluators who answered it, or hold it in a session active recently.
+
+    Repeated trials (A/B consistency) never count: they are extra answers, not the ones wanted.
+    """
     rated = Rating.objects.filter(evaluator=OuterRef("evaluator"), trial=OuterRef("trial"))
     active = Evaluator.objects.active(now).filter(pk=OuterRef("evaluator"))
     rows = (
-        Assignment.objects.filter(trial__test=test)
+        Assignment.objects.filter(trial__test=test, trial__repeat_of__isnull=True)
         .filter(Exists(rated) | Exists(active))
         .values_list("trial_id", flat=True)
     )
@@ -529,76 +609,78 @@ def screen_results(*, test: ListeningTest) -> dict[int, ScreenResult]:
 # -- training and rating -------------------------------------------------------------------------
 
 
-def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
-    """The test's training clips or, failing those, test clips outside this evaluator's session.
+def training_trials(*, evaluator: Evaluator) -> list[list[TestSample]]:
+    """The practice trials, each its clips in presentation order: from the test's training clips or,
+    failing those, from test clips outside this evaluator's session, shaped by the test's method.
 
-    Either way the practice clips say different sentences and, where the test has several systems
+    Either way the practice trials say different sentences and, where the test has several systems
     or styles, come from different ones.
     """
     clips = evaluator.test.test_samples.select_related("sample").order_by("id")
     # A different draw per evaluator (stable across requests) so no one system anchors everyone's scale.
     rng = random.Random(evaluator.pk)
+    practice = get_method(evaluator.test.method).practice
     training = list(clips.filter(kind=TestSample.Kind.TRAINING))
     if training:
-        return varied_clips(training, MAX_TRAINING_CLIPS, rng)
+        return practice(training, MAX_TRAINING_CLIPS, rng)
     assigned = TrialClip.objects.filter(trial__assignments__evaluator=evaluator).values("test_sample_id")
     spare = list(clips.filter(kind=TestSample.Kind.TEST).exclude(id__in=assigned))
-    return varied_clips(spare, FALLBACK_TRAINING_CLIPS, rng)
+    return practice(spare, FALLBACK_TRAINING_CLIPS, rng)
 
 
-def varied_clips(clips: list[TestSample], count: int, rng: random.Random) -> list[TestSample]:
-    """Up to count clips, each on a sentence not yet chosen and from the least used system and style.
-
-    A sentence repeats only when there are fewer sentences than clips wanted.
-    """
-    pool = list(clips)
-    rng.shuffle(pool)
-    chosen: list[TestSample] = []
-    while pool and len(chosen) < count:
-        sentences = {clip.sample.sentence_key for clip in chosen}
-        systems = Counter(clip.sample.system_label for clip in chosen)
-        styles = Counter(clip.sample.style_label for clip in chosen)
-        best = min(
-            pool,
-            key=lambda clip: (
-                clip.sample.sentence_key in sentences,
-                systems[clip.sample.system_label] + styles[clip.sample.style_label],
-            ),
-        )
-        chosen.append(best)
-        pool.remove(best)
-    return chosen
+def training_clips(*, evaluator: Evaluator) -> list[TestSample]:
+    """Every clip of the practice trials, in order."""
+    return [clip for trial in training_trials(evaluator=evaluator) for clip in trial]
 
 
 def answer_training(
-    *, evaluator: Evaluator, sample_token: str, scores: dict[str, int], played_to_end: bool
+    *,
+    evaluator: Evaluator,
+    sample_token: str,
+    scores: dict[str, int],
+    played_to_end: bool,
+    clip_tokens: Sequence[str] = (),
 ) -> None:
-    """Move past one training clip; answers are checked like ratings, listening too, but not stored."""
+    """Move past one practice trial; answers are checked like ratings, listening too, but not stored.
+
+    sample_token is the token of the trial's first clip; clip_tokens, when given, are all its clips'
+    in the order shown, which tells practice trials sharing a clip apart.
+    """
     received_at = timezone.now()
-    clips = training_clips(evaluator=evaluator)
-    position = next((i for i, clip in enumerate(clips) if clip.token == sample_token), None)
+    trials = training_trials(evaluator=evaluator)
+    shown = [[clip.token for clip in trial] for trial in trials]
+    position = _trial_with(shown, sample_token, clip_tokens, done=evaluator.training_done)
     if position is None:
         raise RatingRefused("not_assigned", "not a training clip of this session")
     if position < evaluator.training_done:
         return  # a resent answer
     check_open(evaluator.test)
-    _validate_answer(evaluator.test, [TrialClip(test_sample=clips[position])], scores, played_to_end)
+    clips = trials[position]
+    _validate_answer(evaluator.test, [TrialClip(test_sample=clip) for clip in clips], scores, played_to_end)
     verify_listening(
-        evaluator=evaluator,
-        method=get_method(evaluator.test.method),
-        clips=[clips[position]],
-        received_at=received_at,
+        evaluator=evaluator, method=get_method(evaluator.test.method), clips=clips, received_at=received_at
     )
     done = position + 1
     Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done)
-    if done >= len(clips):
+    if done >= len(trials):
         Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(trained_at=timezone.now())
     evaluator.refresh_from_db()
 
 
+def _trial_with(
+    shown: list[list[str]], sample_token: str, clip_tokens: Sequence[str], done: int
+) -> int | None:
+    """The index of the trial whose clips were shown in the order clip_tokens gives, or (without
+    them) the first not yet done that holds sample_token, else the last done one (a resend)."""
+    if clip_tokens:
+        return next((i for i, tokens in enumerate(shown) if tokens == list(clip_tokens)), None)
+    holding = [i for i, tokens in enumerate(shown) if sample_token in tokens]
+    return next((i for i in holding if i >= done), holding[-1] if holding else None)
+
+
 def skip_training_if_none(*, evaluator: Evaluator) -> None:
     """Tests without any clip to practise on go straight to rating."""
-    if not evaluator.trained_at and not training_clips(evaluator=evaluator):
+    if not evaluator.trained_at and not training_trials(evaluator=evaluator):
         Evaluator.objects.filter(pk=evaluator.pk).update(trained_at=timezone.now())
         evaluator.refresh_from_db()
 
@@ -623,16 +705,19 @@ def submit_rating(
     played_to_end: bool,
     play_count: int,
     time_to_answer_ms: int | None,
+    clip_tokens: Sequence[str] = (),
 ) -> list[Rating]:
     """Store one answer to a trial (every question) at once; a resent answer returns the stored ratings.
 
-    sample_token is the token of any clip of the trial (the page posts its first clip's). Each
-    score is checked against the test's scale by the method's validation, and the answer is
+    sample_token is the token of the trial's first clip as shown; clip_tokens, when given, are all
+    its clips' in the order shown. A clip in several trials of a session (a pair method's clip is
+    paired with each other condition, a repeat holds its original's clips) is told apart by them.
+    Each score is checked against the test's scale by the method's validation, and the answer is
     refused unless this evaluator fetched every clip and had the time to hear them.
     """
     received_at = timezone.now()
     test = evaluator.test
-    assignment = evaluator.assignments.filter(trial__trial_clips__test_sample__token=sample_token).first()
+    assignment = _assignment_for(evaluator, sample_token, clip_tokens)
     if assignment is None:
         raise RatingRefused("not_assigned", "this clip is not in the evaluator's session")
     clips = assignment.presented_clips()
@@ -663,6 +748,26 @@ def submit_rating(
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
         finish_if_done(evaluator=evaluator)
     return ratings
+
+
+def _assignment_for(evaluator: Evaluator, sample_token: str, clip_tokens: Sequence[str]) -> Assignment | None:
+    """The assignment whose clips were shown in the order clip_tokens gives, or (without them) the
+    first unanswered one holding sample_token, else the first holding it (a resend)."""
+    holding = list(
+        evaluator.assignments.filter(trial__trial_clips__test_sample__token=sample_token)
+        .select_related("trial")
+        .distinct()
+        .order_by("position")
+    )
+    if clip_tokens:
+        wanted = list(clip_tokens)
+        return next(
+            (a for a in holding if [c.test_sample.token for c in a.presented_clips()] == wanted), None
+        )
+    if len(holding) < 2:
+        return holding[0] if holding else None
+    answered = set(Rating.objects.filter(evaluator=evaluator).values_list("trial_id", flat=True))
+    return next((a for a in holding if a.trial_id not in answered), holding[0])
 
 
 def record_fetch(

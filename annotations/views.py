@@ -31,7 +31,7 @@ from annotations.forms import (
     SampleImportForm,
 )
 from annotations.methods import get_method
-from annotations.models import Evaluator, ListeningTest, Scale, TestSample, TrialClip
+from annotations.models import Evaluator, ListeningTest, TestSample, TrialClip
 
 UNAVAILABLE_STATUS = {"unknown": 404, "bad_link": 400, "not_started": 403, "closed": 410, "full": 410}
 REFUSALS = {
@@ -46,6 +46,20 @@ REFUSALS = {
         "Please listen to the whole clip before answering: play it again to the end, then send your answer."
     ),
     "closed": _("This listening test has closed; no more answers are accepted."),
+}
+# The same refusals on a page of two clips (CMOS, A/B).
+PAIR_REFUSALS = {
+    **REFUSALS,
+    "not_assigned": _("This pair is not part of your session. Please reload the page."),
+    "not_played": _("Please listen to both samples to the end before answering."),
+    "not_fetched": _(
+        "Your browser has not loaded both samples from the server yet. "
+        "Please play each of them again to the end, then send your answer."
+    ),
+    "too_soon": _(
+        "Please listen to both samples in full before answering: play them again to the end, "
+        "then send your answer."
+    ),
 }
 DIMENSION_LABELS = {
     "overall": _("Overall quality"),
@@ -215,13 +229,13 @@ def training(request, evaluator: Evaluator):
         return _answer(request, evaluator, training=True)
     if evaluator.step != "training":
         return _to_step(evaluator)
-    clips = services.training_clips(evaluator=evaluator)
-    if not clips:
+    trials = services.training_trials(evaluator=evaluator)
+    if not trials:
         services.skip_training_if_none(evaluator=evaluator)
         return _to_step(evaluator)
-    index = min(evaluator.training_done, len(clips) - 1)
-    clip = TrialClip(test_sample=clips[index])
-    return _rating_page(request, evaluator, [clip], training=True, number=index + 1, total=len(clips))
+    index = min(evaluator.training_done, len(trials) - 1)
+    clips = [TrialClip(test_sample=clip) for clip in trials[index]]
+    return _rating_page(request, evaluator, clips, training=True, number=index + 1, total=len(trials))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -250,6 +264,7 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
         answer = {
             "evaluator": evaluator,
             "sample_token": form.cleaned_data["clip"],
+            "clip_tokens": form.cleaned_data["clips"],
             "scores": form.scores(),
             "played_to_end": form.cleaned_data["played_to_end"],
         }
@@ -270,28 +285,34 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
 
 
 def _refused(request, evaluator: Evaluator, code: str):
+    refusals = PAIR_REFUSALS if get_method(evaluator.test.method).clips_per_trial == 2 else REFUSALS
     if _wants_json(request):
         # listen_again: the page reloads its audio, so the next play is a fresh fetch the server counts.
         listen_again = code in ("not_played", "not_fetched", "too_soon")
-        return JsonResponse({"ok": False, "error": REFUSALS[code], "listen_again": listen_again}, status=400)
+        return JsonResponse({"ok": False, "error": refusals[code], "listen_again": listen_again}, status=400)
     # Without JavaScript (or when fetch failed) the page comes back with the message on it.
-    messages.error(request, str(REFUSALS[code]))
+    messages.error(request, str(refusals[code]))
     return redirect(f"annotations:{evaluator.step}", evaluator.token)
 
 
 def _rating_page(
     request, evaluator: Evaluator, clips: list[TrialClip], *, training: bool, number: int, total: int
 ):
-    """The method's page for one trial: its clips in this evaluator's order, questions and scale."""
+    """The method's page for one trial: its clips in this evaluator's order, questions and scale.
+
+    label is the clip's place on the page ("A" is played first, then "B"); a pair page shows it and
+    never the role, which would tell which condition is which.
+    """
     test = evaluator.test
     method = get_method(test.method)
     shown = [
         {
             "token": clip.test_sample.token,
             "role": clip.role,
+            "label": chr(ord("A") + index),
             "audio_url": reverse("annotations:clip_audio", args=[evaluator.token, clip.test_sample.token]),
         }
-        for clip in clips
+        for index, clip in enumerate(clips)
     ]
     questions = [
         {
@@ -312,12 +333,12 @@ def _rating_page(
             "annotations:training" if training else "annotations:rate", args=[evaluator.token]
         ),
         "questions": questions,
-        "choices": list(reversed(test.scale.choices())),
+        "choices": method.choices(test),
         "scale": test.scale,
         "number": number,
         "total": total,
     }
-    return render(request, "annotations/rate.html" if training else method.template, context)
+    return render(request, method.template, context)
 
 
 @require_safe
@@ -426,11 +447,8 @@ def test_list(request):
 @permission_required(ADD_TEST, raise_exception=True)
 def test_new(request):
     """The create-test form; "Show clips" lists the clips of the chosen runs and systems to pick roles."""
-    initial = {
-        "runs": request.GET.getlist("run"),
-        "systems": request.GET.getlist("system"),
-        "scale": Scale.objects.filter(name="acr-en").first(),
-    }
+    # No scale chosen: the method's default for the language (acr-en for an English ACR test).
+    initial = {"runs": request.GET.getlist("run"), "systems": request.GET.getlist("system")}
     form = CreateTestForm(request.POST or None, initial=initial)
     if request.method == "POST" and "show_clips" in request.POST:
         # A fresh unbound form: the clip list changes, and nothing was submitted to be refused yet.

@@ -6,6 +6,7 @@ from django.core.files.base import ContentFile
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotations import services
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Scale
@@ -55,12 +56,14 @@ def make_run_with_samples(name: str = "run-a") -> tuple[SynthesisRun, list[Sampl
 
 
 def build_test(
-    name: str = "mos-test", *, samples: list[Sample] | None = None, scale: str = "acr-en", **options
+    name: str = "mos-test", *, samples: list[Sample] | None = None, scale: str | None = "acr-en", **options
 ) -> ListeningTest:
+    """A test through create_test; scale=None takes the method's default for the language."""
     samples = make_samples() if samples is None else samples
     options.setdefault("ratings_per_sample", 2)
     options.setdefault("samples_per_session", 4)
-    return services.create_test(name=name, samples=samples, scale=Scale.objects.get(name=scale), **options)
+    chosen = Scale.objects.get(name=scale) if scale else None
+    return services.create_test(name=name, samples=samples, scale=chosen, **options)
 
 
 def session_url(evaluator: Evaluator, step: str = "session") -> str:
@@ -76,8 +79,9 @@ def listen(client: Client, evaluator: Evaluator, page) -> None:
     for clip in page.context["clips"]:
         client.get(clip["audio_url"])
     durations = Sample.objects.filter(test_samples__token__in=tokens).values_list("duration_s", flat=True)
+    # Every clip in turn: enough for a pair page, which needs both clips' time.
     ClipFetch.objects.filter(evaluator=evaluator, test_sample__token__in=tokens).update(
-        started_at=F("started_at") - timedelta(seconds=max(durations))
+        started_at=F("started_at") - timedelta(seconds=sum(durations))
     )
 
 
@@ -87,6 +91,7 @@ def answer_for(client: Client, evaluator: Evaluator, url: str, score: int = 4, *
     listen(client, evaluator, page)
     data = {
         "clip": page.context["clip_token"],
+        "clips": [clip["token"] for clip in page.context["clips"]],
         "played_to_end": "true",
         "play_count": 1,
         "time_to_answer_ms": 900,
@@ -129,15 +134,15 @@ def pass_screen(evaluator: Evaluator) -> None:
         services.answer_check(evaluator=evaluator, answer=answer.quiet_position)
 
 
-def walk_to_rating(client: Client, evaluator: Evaluator) -> None:
-    """Consent, pass the sound check and answer the practice clips, as a browser would."""
+def walk_to_rating(client: Client, evaluator: Evaluator, score: int = 4) -> None:
+    """Consent, pass the sound check and answer the practice clips (with score), as a browser would."""
     client.post(session_url(evaluator, "consent"), {"agree": "1"})
     evaluator.refresh_from_db()
     take_screen(client, evaluator)
     evaluator.refresh_from_db()
     while evaluator.step == "training":
         url = session_url(evaluator, "training")
-        client.post(url, answer_for(client, evaluator, url))
+        client.post(url, answer_for(client, evaluator, url, score=score))
         evaluator.refresh_from_db()
 
 
@@ -147,3 +152,47 @@ def rate_everything(client: Client, evaluator: Evaluator, score: int = 4) -> Non
     while evaluator.step == "rate":
         client.post(url, answer_for(client, evaluator, url, score=score))
         evaluator.refresh_from_db()
+
+
+def hear_all(evaluator: Evaluator, clips, *, seconds: float | None = None) -> None:
+    """Note that the server sent each clip whole, the first fetch seconds ago (default: every clip's
+    duration one after the other, as a pair page needs); for tests that call the services directly."""
+    clips = list(clips)
+    seconds = sum(clip.sample.duration_s for clip in clips) if seconds is None else seconds
+    started_at = timezone.now() - timedelta(seconds=seconds)
+    for clip in clips:
+        size = clip.playback_audio.size
+        services.record_fetch(
+            evaluator=evaluator,
+            test_sample=clip,
+            started_at=started_at,
+            bytes_from=0,
+            bytes_to=size - 1,
+            size=size,
+        )
+
+
+def evaluator_at_rating(test: ListeningTest, rng=None) -> Evaluator:
+    """An evaluator whose session is assigned, past consent, screen and practice (those have their tests)."""
+    evaluator = services.invite_evaluators(test=test, count=1)[0]
+    services.assign(evaluator=evaluator, rng=rng)
+    now = timezone.now()
+    Evaluator.objects.filter(pk=evaluator.pk).update(consented_at=now, checked_at=now, trained_at=now)
+    evaluator.refresh_from_db()
+    return evaluator
+
+
+def answer_pair(evaluator: Evaluator, score: int, **fields) -> list:
+    """Hear the evaluator's current pair and answer it through the service."""
+    assignment = services.current_clip(evaluator=evaluator)[0]
+    clips = [clip.test_sample for clip in assignment.presented_clips()]
+    hear_all(evaluator, clips)
+    dimension = evaluator.test.rated_dimensions[0]
+    answer = {"played_to_end": True, "play_count": 1, "time_to_answer_ms": 700, **fields}
+    return services.submit_rating(
+        evaluator=evaluator,
+        sample_token=clips[0].token,
+        clip_tokens=[clip.token for clip in clips],
+        scores={dimension: score},
+        **answer,
+    )

@@ -6,9 +6,10 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.test import Client, TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from annotations import services
-from annotations.models import Evaluator, ListeningTest
+from annotations.models import Assignment, Evaluator, ListeningTest
 from synthesis.models import Sample, StylePreset, SynthesisRun
 from tests.annotations.helpers import build_test, make_clip, rate_everything, session_url, walk_to_rating
 from tests.annotations.test_create_test import riff_chunks
@@ -34,7 +35,7 @@ SECRETS = [
 # Every URL in a page must be one of these: opaque tokens and static files, no ids or names.
 ALLOWED_URL = re.compile(
     r"^(/t/i/[A-Za-z0-9_-]{22}/((consent|check|training|rate|finish)/|check\.wav(\?n=\d+)?|a/[A-Za-z0-9_-]{22}\.wav)?"
-    r"|/static/(css/site|css/rate|js/rate|js/once|js/copy)\.(css|js)|/static/favicon\.svg)$"
+    r"|/static/(css/site|css/rate|js/rate|js/pair|js/once|js/copy)\.(css|js)|/static/favicon\.svg)$"
 )
 URL_ATTRIBUTE = re.compile(rb'(?:href|src|action)="([^"]*)"')
 
@@ -53,48 +54,41 @@ class RecordingClient(Client):
         return response
 
 
-class BlindingTests(TestCase):
-    def setUp(self):
-        sentence_set = make_sentence_set(
-            name="set-secret",
-            texts=("Zebras quietly debate.", "Walruses loudly agree.", "Otters calmly listen."),
-        )
-        styles = [
-            StylePreset.objects.create(name=name) for name in ("style-secret-calm", "style-secret-bright")
-        ]
-        run = SynthesisRun.objects.create(name="RUN-SECRET-NAME", config=make_config("cfg-secret"))
-        samples = []
-        for sentence in sentence_set.sentences.all():
-            for style in styles:
-                for system in ("SYSTEM-SECRET-X", "SYSTEM-SECRET-Y"):
-                    sample = make_clip(
-                        system_label=system,
-                        style_name=style.name,
-                        sentence=sentence,
-                        source_name="original-secret-file.wav",
-                    )
-                    Sample.objects.filter(pk=sample.pk).update(run=run)
-                    samples.append(sample)
-        self.test = build_test(
-            "mos-secret-test",
-            samples=samples[:6],
-            gold={samples[6]: 5},
-            traps={samples[7]: 2},
-            training=samples[8:10],
-            description="DESCRIPTION-SECRET",
-            allow_open_link=True,
-            samples_per_session=6,
-        )
-        self.samples, self.run = samples, run
-        self.client = RecordingClient()
+def secret_samples() -> tuple[list[Sample], SynthesisRun]:
+    """Three sentences, each by two systems in two styles, every name a secret: four samples a sentence."""
+    sentence_set = make_sentence_set(
+        name="set-secret",
+        texts=("Zebras quietly debate.", "Walruses loudly agree.", "Otters calmly listen."),
+    )
+    styles = [StylePreset.objects.create(name=name) for name in ("style-secret-calm", "style-secret-bright")]
+    run = SynthesisRun.objects.create(name="RUN-SECRET-NAME", config=make_config("cfg-secret"))
+    samples = []
+    for sentence in sentence_set.sentences.all():
+        for style in styles:
+            for system in ("SYSTEM-SECRET-X", "SYSTEM-SECRET-Y"):
+                sample = make_clip(
+                    system_label=system,
+                    style_name=style.name,
+                    sentence=sentence,
+                    source_name="original-secret-file.wav",
+                )
+                Sample.objects.filter(pk=sample.pk).update(run=run)
+                samples.append(sample)
+    return samples, run
 
-    def walk_whole_session(self) -> Evaluator:
+
+class SessionRecording:
+    """Walk a whole session with a RecordingClient, then check everything the evaluator reached."""
+
+    client: RecordingClient
+
+    def walk_whole_session(self, score: int = 4) -> Evaluator:
         url = reverse("annotations:open_link", args=[self.test.open_token]) + "?PROLIFIC_PID=abc123"
         self.client.get(url, follow=True)
         evaluator = Evaluator.objects.get()
-        walk_to_rating(self.client, evaluator)
+        walk_to_rating(self.client, evaluator, score=score)
         self.client.get(session_url(evaluator), follow=True)
-        rate_everything(self.client, evaluator)
+        rate_everything(self.client, evaluator, score=score)
         self.client.get(session_url(evaluator), follow=True)
         return evaluator
 
@@ -113,6 +107,33 @@ class BlindingTests(TestCase):
             else:
                 self.assertEqual(response.status_code, 200, url)
 
+    def assert_nothing_seen_names(self, secrets: list[str]) -> None:
+        for path, response, body in self.client.seen:
+            headers = "\n".join(f"{key}: {value}" for key, value in response.items())
+            text = body.decode("utf-8", "replace") + headers + path
+            for secret in secrets:
+                self.assertFalse(secret.lower() in text.lower(), f"{secret!r} is in {path}")
+            self.assertNotIn("/samples/", text)
+            location = response.get("Location", "")
+            self.assertFalse(location and not ALLOWED_URL.match(location.split("?")[0]), location)
+
+
+class BlindingTests(SessionRecording, TestCase):
+    def setUp(self):
+        samples, run = secret_samples()
+        self.test = build_test(
+            "mos-secret-test",
+            samples=samples[:6],
+            gold={samples[6]: 5},
+            traps={samples[7]: 2},
+            training=samples[8:10],
+            description="DESCRIPTION-SECRET",
+            allow_open_link=True,
+            samples_per_session=6,
+        )
+        self.samples, self.run = samples, run
+        self.client = RecordingClient()
+
     def test_no_page_asset_header_or_audio_an_evaluator_reaches_names_the_condition(self):
         evaluator = self.walk_whole_session()
         self.fetch_everything_referenced()
@@ -120,14 +141,7 @@ class BlindingTests(TestCase):
         self.assertGreaterEqual(len(self.client.seen), 30)
         self.assertTrue(any("/a/" in path for path in paths) and "/static/js/rate.js" in paths)
         self.assertTrue(any(path.endswith("/finish/") for path in paths))
-        for path, response, body in self.client.seen:
-            headers = "\n".join(f"{key}: {value}" for key, value in response.items())
-            text = body.decode("utf-8", "replace") + headers + path
-            for secret in SECRETS:
-                self.assertFalse(secret.lower() in text.lower(), f"{secret!r} is in {path}")
-            self.assertNotIn("/samples/", text)
-            location = response.get("Location", "")
-            self.assertFalse(location and not ALLOWED_URL.match(location.split("?")[0]), location)
+        self.assert_nothing_seen_names(SECRETS)
         evaluator.refresh_from_db()
         self.assertIsNotNone(evaluator.finished_at)
 
@@ -178,3 +192,83 @@ class BlindingTests(TestCase):
                 self.assertEqual(response.status_code, 302)
                 self.assertIn("/admin/login/", response["Location"])
         self.assertEqual(self.client.get(settings.MEDIA_URL + sample.audio.name).status_code, 404)
+
+
+# On a pair page the roles must not show either; "X" and "Y" alone are too common to look for,
+# so attributes that would carry them are.
+ROLE_MARKERS = ["data-role", 'data-clip="X"', 'data-clip="Y"', 'role="X"', 'role="Y"', ">X<", ">Y<"]
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+class PairBlindingTests(SessionRecording, TestCase):
+    """CMOS and A/B pages: nothing names a condition, and the order of A and B shows in nothing but
+    the order of two opaque tokens."""
+
+    def setUp(self):
+        self.samples, self.run = secret_samples()
+        self.client = RecordingClient()
+
+    def pair_test(self, method: str) -> ListeningTest:
+        # Two sentences to compare (six pairs each), the third to practise on.
+        return build_test(
+            f"{method}-secret-test",
+            samples=self.samples[:8],
+            training=self.samples[8:],
+            method=method,
+            scale=None,
+            description="DESCRIPTION-SECRET",
+            allow_open_link=True,
+            samples_per_session=6,
+        )
+
+    def walk_and_check_everything(self, method: str) -> None:
+        self.test = self.pair_test(method)
+        evaluator = self.walk_whole_session(score=1)
+        self.fetch_everything_referenced()
+        paths = {path for path, _, _ in self.client.seen}
+        self.assertIn("/static/js/pair.js", paths)
+        self.assertGreaterEqual(len({path for path in paths if "/a/" in path}), 6)
+        self.assert_nothing_seen_names([*SECRETS, f"{method}-secret-test"])
+        pair_pages = [
+            body.decode() for path, _, body in self.client.seen if path.endswith(("/rate/", "/training/"))
+        ]
+        self.assertGreaterEqual(len(pair_pages), 6)
+        for page in pair_pages:
+            for marker in ROLE_MARKERS:
+                self.assertNotIn(marker, page)
+        evaluator.refresh_from_db()
+        self.assertIsNotNone(evaluator.finished_at)
+
+    def test_no_cmos_page_asset_header_or_audio_names_the_condition_or_the_role(self):
+        self.walk_and_check_everything("cmos")
+
+    def test_no_ab_page_asset_header_or_audio_names_the_condition_or_the_role(self):
+        self.walk_and_check_everything("ab")
+
+    def test_a_pair_played_y_first_gives_the_same_page_as_x_first_but_for_the_order_of_its_tokens(self):
+        for method in ("cmos", "ab"):
+            with self.subTest(method=method):
+                test = self.pair_test(method)
+                evaluator = services.invite_evaluators(test=test, count=1)[0]
+                services.assign(evaluator=evaluator)
+                Evaluator.objects.filter(pk=evaluator.pk).update(
+                    consented_at=timezone.now(), checked_at=timezone.now(), trained_at=timezone.now()
+                )
+                assignment = services.current_clip(evaluator=evaluator)[0]
+                pages = []
+                for order in (assignment.clip_order, assignment.clip_order[::-1]):
+                    Assignment.objects.filter(pk=assignment.pk).update(clip_order=order)
+                    html = self.client.get(session_url(evaluator, "rate")).content.decode()
+                    roles = [clip.role for clip in Assignment.objects.get(pk=assignment.pk).presented_clips()]
+                    pages.append((roles, html))
+                self.assertEqual({tuple(roles) for roles, _ in pages}, {("X", "Y"), ("Y", "X")})
+                normalised = {self.normalise(html, evaluator.token) for _, html in pages}
+                self.assertEqual(len(normalised), 1)
+
+    @staticmethod
+    def normalise(html: str, evaluator_token: str) -> str:
+        """The page with its CSRF token blanked and clip tokens numbered in order of appearance."""
+        html = CSRF.sub("csrf", html).replace(evaluator_token, "EVALUATOR")
+        numbers: dict[str, str] = {}
+        return TOKEN.sub(lambda match: numbers.setdefault(match[0], f"CLIP{len(numbers)}"), html)

@@ -134,3 +134,84 @@ class CreateTestPageTests(TestCase):
         response = self.client.post(NEW, self.form_data(method="mushra-that-does-not-exist"))
         self.assertContains(response, "Select a valid choice")
         self.assertFalse(ListeningTest.objects.exists())
+
+
+class CreatePairTestPageTests(TestCase):
+    """CMOS and A/B tests from the page: pairs built from the runs, the method's scale, its settings."""
+
+    def setUp(self):
+        self.client.force_login(make_admin())
+        # One system in two styles: each sentence makes one pair.
+        self.run, self.samples = make_run_with_samples()
+
+    def form_data(self, **changes) -> dict:
+        data = {
+            "name": "pairs-1",
+            "runs": [self.run.pk],
+            "scale": "",
+            "dimensions": "overall",
+            "ratings_per_sample": 8,
+            "samples_per_session": 3,
+            "gold_per_session": 1,
+            "traps_per_session": 1,
+            "min_rater_overlap": 5,
+            "language": "en",
+        }
+        data.update(changes)
+        return data
+
+    def test_a_cmos_test_gets_one_pair_per_sentence_and_the_ccr_scale_of_its_language(self):
+        response = self.client.post(NEW, self.form_data(method="cmos", language="es"))
+        test = ListeningTest.objects.get(name="pairs-1")
+        self.assertRedirects(response, reverse("annotations:test_detail", args=[test.pk]))
+        self.assertEqual((test.method, test.scale.name, test.dimensions), ("cmos", "ccr-es", ["cmos"]))
+        self.assertEqual(test.trials.count(), 3)
+        self.assertEqual(
+            sorted(test.trials.values_list("trial_clips__role", flat=True)), ["X", "X", "X", "Y", "Y", "Y"]
+        )
+
+    def test_an_ab_test_stores_its_repeat_share_and_whether_no_preference_is_offered(self):
+        self.client.post(NEW, self.form_data(method="ab", repeat_share="0.25"))
+        test = ListeningTest.objects.get(name="pairs-1")
+        self.assertEqual(
+            (test.scale.name, test.repeat_share, test.allow_no_preference), ("ab-en", 0.25, False)
+        )
+        self.client.post(NEW, self.form_data(name="pairs-2", method="ab", allow_no_preference="on"))
+        test = ListeningTest.objects.get(name="pairs-2")
+        self.assertEqual((test.repeat_share, test.allow_no_preference), (0.1, True))
+
+    def test_the_page_offers_the_pair_settings_and_defaults_no_preference_on(self):
+        page = self.client.get(NEW)
+        self.assertContains(page, 'name="repeat_share" value="0.1"')
+        self.assertContains(page, 'id="id_allow_no_preference" checked')
+        self.assertContains(page, "The method&#x27;s default for the language")
+
+    def test_a_scale_that_does_not_fit_the_method_is_refused_with_the_one_to_choose(self):
+        acr = Scale.objects.get(name="acr-en").pk
+        response = self.client.post(NEW, self.form_data(method="cmos", scale=acr))
+        self.assertContains(response, "The scale acr-en runs from 1 to 5, but a CMOS answer")
+        self.assertContains(response, "Choose ccr-en.")
+        response = self.client.post(
+            NEW, self.form_data(method="ab", scale=Scale.objects.get(name="ccr-en").pk)
+        )
+        self.assertContains(response, "an A/B answer is -1 (A), 0 (no preference) or +1 (B)")
+        self.assertFalse(ListeningTest.objects.exists())
+
+    def test_sentences_without_a_second_condition_are_refused_as_making_no_pairs(self):
+        human = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
+        Sample.objects.filter(pk=human.pk).update(text="Only me.")
+        response = self.client.post(NEW, self.form_data(method="ab", runs=[], systems=["human"]))
+        self.assertContains(response, "No pairs for 1 of 1 sentence(s), e.g. “Only me.”")
+        self.assertFalse(ListeningTest.objects.exists())
+
+    def test_pair_methods_list_the_clips_without_gold_and_trap_boxes_and_refuse_gold(self):
+        page = self.client.post(NEW, self.form_data(method="cmos", show_clips="1"))
+        self.assertContains(page, "Pairs are built from the clips listed")
+        self.assertContains(page, f'name="training" value="{self.samples[0].pk}"')
+        self.assertNotContains(page, 'name="gold"')
+        self.assertNotContains(page, 'name="traps"')
+        human = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
+        data = self.form_data(method="cmos", systems=["human"], references_as_gold="on")
+        response = self.client.post(NEW, data)
+        self.assertContains(response, "tests take no gold or trapping clips")
+        self.assertFalse(ListeningTest.objects.filter(test_samples__sample=human).exists())

@@ -169,3 +169,36 @@ class CommandTests(TestCase):
             call_command("create_test", "--name", "x", "--gold", "4242=5")
         with self.assertRaisesMessage(CommandError, "No listening test named 'nope'"):
             call_command("invite_evaluators", "--test", "nope")
+
+
+class PairCommandTests(TestCase):
+    def setUp(self):
+        self.run, self.samples = make_run_with_samples()
+
+    def create(self, *arguments: str) -> str:
+        out = io.StringIO()
+        call_command("create_test", "--name", "pairs", "--run", str(self.run.pk), *arguments, stdout=out)
+        return out.getvalue()
+
+    def test_create_test_builds_cmos_pairs_on_the_ccr_scale_of_the_language(self):
+        output = self.create("--method", "cmos", "--language", "es")
+        self.assertIn("(id", output)
+        self.assertIn("cmos) with 6 clips in 3 trials.", output)
+        test = ListeningTest.objects.get(name="pairs")
+        self.assertEqual((test.method, test.scale.name, test.dimensions), ("cmos", "ccr-es", ["cmos"]))
+
+    def test_create_test_takes_the_ab_repeat_share_and_a_forced_choice(self):
+        self.create("--method", "ab", "--repeat-share", "0.2", "--forced-choice")
+        test = ListeningTest.objects.get(name="pairs")
+        self.assertEqual(
+            (test.scale.name, test.repeat_share, test.allow_no_preference), ("ab-en", 0.2, False)
+        )
+
+    def test_create_test_explains_what_a_pair_test_cannot_take(self):
+        with self.assertRaisesMessage(CommandError, "The scale acr-en runs from 1 to 5, but a CMOS answer"):
+            self.create("--method", "cmos", "--scale", "acr-en")
+        with self.assertRaisesMessage(CommandError, "tests take no gold or trapping clips"):
+            self.create("--method", "ab", "--gold", f"{self.samples[0].pk}=1")
+        with self.assertRaisesMessage(CommandError, "--repeat-share 1.5 is not a share from 0 to 1"):
+            self.create("--method", "ab", "--repeat-share", "1.5")
+        self.assertFalse(ListeningTest.objects.exists())

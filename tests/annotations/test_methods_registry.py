@@ -1,5 +1,7 @@
 """A method registered here, with only its template, gets trials, a page, validation and analysis."""
 
+import random
+
 from django.test import TestCase
 
 from annotations import methods, models, services
@@ -14,6 +16,16 @@ def _validate(test, clips, scores) -> list[methods.Answer]:
     wanted = {"same": scores.get("same")}
     methods.check_on_scale(test, wanted)
     return [methods.Answer(clips[0].test_sample, "same", wanted["same"])]
+
+
+def _shuffled(trials: list[models.Trial], rng: random.Random) -> dict[int, list[int]]:
+    """Each evaluator hears each pair in an order of its own."""
+    orders = {}
+    for trial in trials:
+        order = [clip.pk for clip in trial.trial_clips.all()]
+        rng.shuffle(order)
+        orders[trial.pk] = order
+    return orders
 
 
 def _share_same(test) -> dict:
@@ -31,7 +43,7 @@ SAME_DIFFERENT = methods.Method(
     questions=lambda test: ["same"],
     validate=_validate,
     analyse=_share_same,
-    shuffle_clips=True,
+    order_clips=_shuffled,
 )
 
 

@@ -7,7 +7,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from annotations import methods, services
-from annotations.models import Scale, completion_conflict
+from annotations.models import ListeningTest, Scale, completion_conflict
 from synthesis.models import Sample
 
 
@@ -47,7 +47,10 @@ class Command(BaseCommand):
             help="Imported/reference samples of this system; repeatable.",
         )
         parser.add_argument(
-            "--scale", default="acr-en", help="Scale name, e.g. acr-en, acr-es, naturalness-en."
+            "--scale",
+            default="",
+            help="Scale name, e.g. acr-es, naturalness-en, ccr-en, ab-es (default: the method's own for "
+            "the language: acr-, ccr- (cmos) or ab-en/es).",
         )
         parser.add_argument("--dimensions", default="overall", help="Comma list; the first is the main one.")
         parser.add_argument("--ratings-per-sample", type=int, default=8)
@@ -69,12 +72,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--platform-code", default="", help="The crowd platform's completion code, shown when finished."
         )
+        parser.add_argument(
+            "--repeat-share",
+            type=float,
+            default=ListeningTest._meta.get_field("repeat_share").default,
+            help="ab: share of each session's pairs asked again later in swapped order (default 0.1).",
+        )
+        parser.add_argument(
+            "--forced-choice",
+            action="store_true",
+            help="ab: offer only A and B, no 'No preference'.",
+        )
 
     def handle(self, *args, **options):
-        scale_name = options["scale"] or f"acr-{options['language']}"
+        method = methods.get_method(options["method"])
+        scale_name = options["scale"] or method.default_scale(options["language"])
         scale = Scale.objects.filter(name=scale_name).first()
         if scale is None:
             raise CommandError(f"No scale named {scale_name!r}.")
+        if not 0 <= options["repeat_share"] <= 1:
+            raise CommandError(f"--repeat-share {options['repeat_share']} is not a share from 0 to 1.")
         check_completion(options["platform_code"], options["completion_url"])
         samples = list(services.candidate_samples(runs=options["run"], systems=options["system"]))
         by_id = Sample.objects.in_bulk(
@@ -97,13 +114,18 @@ class Command(BaseCommand):
                 allow_open_link=options["open_link"],
                 completion_url=options["completion_url"],
                 platform_code=options["platform_code"],
+                repeat_share=options["repeat_share"],
+                allow_no_preference=not options["forced_choice"],
             )
         except KeyError as exc:
             raise CommandError(f"No sample with id {exc.args[0]}.") from None
         except services.TestCreationError as exc:
             raise CommandError(str(exc)) from None
-        clips = test.test_samples.count()
-        self.stdout.write(f"Created test {test.name} (id {test.pk}) with {clips} clip{pluralize(clips)}.")
+        clips, trials = test.test_samples.count(), test.trials.count()
+        self.stdout.write(
+            f"Created test {test.name} (id {test.pk}, {method.name}) with {clips} clip{pluralize(clips)} "
+            f"in {trials} trial{pluralize(trials)}."
+        )
         if test.allow_open_link:
             link = reverse("annotations:open_link", args=[test.open_token])
             self.stdout.write(f"Open link: {link}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}")

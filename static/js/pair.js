@@ -1,0 +1,175 @@
+// Pair pages (CMOS, A/B preference). No framework, no network but this site.
+// Two players, "A" and "B"; one plays at a time. The answers unlock only after both clips have
+// played to the end; plays are counted and the time from that moment to the answer is measured.
+// Keys: each play button's data-key plays it, each answer's data-key chooses it, Enter goes on.
+// The answer is sent with fetch and the next page is loaded; if fetch keeps failing the form is
+// posted the ordinary way, which the server accepts too.
+(() => {
+  "use strict";
+  const form = document.querySelector("[data-pair-form]");
+  if (!form) return;
+  const players = Array.from(form.querySelectorAll("[data-player]")).map((box) => ({
+    audio: box.querySelector("audio[data-clip]"),
+    button: box.querySelector("[data-play]"),
+    heard: box.querySelector("[data-heard]"),
+    plays: 0,
+    ended: false,
+  }));
+  const groups = Array.from(form.querySelectorAll("fieldset[data-group]"));
+  const answers = Array.from(form.querySelectorAll("input[data-key]"));
+  const submitButton = form.querySelector("[data-submit]");
+  const errorBox = form.querySelector("[data-error]");
+  const hint = form.querySelector("[data-hint]");
+  const hidden = (name) => form.querySelector(`[data-${name}]`);
+  const state = { unlocked: false, unlockedAt: null, sending: false };
+
+  const complete = () => groups.every((group) => group.querySelector("input:checked") !== null);
+  const refresh = () => {
+    submitButton.disabled = !state.unlocked || !complete() || state.sending;
+  };
+  const showError = (message) => {
+    errorBox.textContent = message || "";
+  };
+  const label = (player, name) => player.button.dataset[name] || player.button.textContent;
+
+  const toggle = (player) => {
+    if (!player.audio.paused) {
+      player.audio.pause();
+      return;
+    }
+    players.forEach((other) => {
+      if (other !== player && !other.audio.paused) other.audio.pause();
+    });
+    if (player.audio.ended) player.audio.currentTime = 0;
+    player.audio.play().catch(() => showError(form.dataset.msgPlay));
+  };
+
+  const unlock = () => {
+    state.unlocked = true;
+    state.unlockedAt = performance.now();
+    groups.forEach((group) => {
+      group.disabled = false;
+    });
+    if (hint && form.dataset.msgEnded) hint.textContent = form.dataset.msgEnded;
+    if (answers[0]) answers[0].focus();
+  };
+
+  players.forEach((player) => {
+    const { audio, button } = player;
+    button.addEventListener("click", () => toggle(player));
+    audio.addEventListener("play", () => {
+      // Never two at once, whatever started this one.
+      players.forEach((other) => {
+        if (other !== player && !other.audio.paused) other.audio.pause();
+      });
+      // A play from the start counts; resuming after a pause does not.
+      if (audio.currentTime < 0.05) player.plays += 1;
+      button.textContent = label(player, "labelPlaying");
+      button.setAttribute("aria-pressed", "true");
+    });
+    audio.addEventListener("pause", () => {
+      button.setAttribute("aria-pressed", "false");
+      if (!audio.ended) button.textContent = label(player, "labelResume");
+    });
+    audio.addEventListener("ended", () => {
+      button.textContent = label(player, "labelReplay");
+      button.setAttribute("aria-pressed", "false");
+      if (!player.ended) {
+        player.ended = true;
+        if (player.heard) {
+          player.heard.textContent = player.heard.dataset.labelHeard || player.heard.textContent;
+          player.heard.setAttribute("data-done", "");
+        }
+      }
+      if (!state.unlocked && players.every((each) => each.ended)) unlock();
+      showError("");
+      refresh();
+    });
+  });
+
+  form.addEventListener("change", () => {
+    showError("");
+    refresh();
+  });
+
+  const choose = (input) => {
+    if (!state.unlocked) {
+      showError(form.dataset.msgPlay);
+      return;
+    }
+    input.checked = true;
+    input.focus();
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.matches && target.matches("textarea, input[type=text], select")) return;
+    const key = event.key.length === 1 ? event.key.toUpperCase() : event.key;
+    const player = players.find((each) => (each.button.dataset.key || "").toUpperCase() === key);
+    const answer = answers.find((input) => input.dataset.key.toUpperCase() === key);
+    if (player) {
+      event.preventDefault();
+      toggle(player);
+    } else if (answer) {
+      event.preventDefault();
+      choose(answer);
+    } else if (key === "Enter" && !players.some((each) => each.button === target)) {
+      event.preventDefault();
+      if (!submitButton.disabled) form.requestSubmit(submitButton);
+      else showError(state.unlocked ? form.dataset.msgChoose : form.dataset.msgPlay);
+    }
+  });
+
+  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const send = async () => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          body: new FormData(form),
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        const data = await response.json().catch(() => null);
+        if (data && data.ok) {
+          window.location.assign(data.next);
+          return;
+        }
+        if (data && data.error) {
+          // The answer stays chosen; with listen_again both clips are loaded afresh so the next
+          // plays are new fetches the server counts (a buffered replay would not be).
+          if (data.listen_again) players.forEach((player) => player.audio.load());
+          showError(data.error);
+          state.sending = false;
+          refresh();
+          return;
+        }
+        break; // not our JSON (an expired CSRF cookie, a proxy page): post the form instead
+      } catch (error) {
+        showError(form.dataset.msgNetwork);
+        await wait(800 * (attempt + 1));
+      }
+    }
+    // The server treats a repeated answer as the same answer, so posting again is safe.
+    HTMLFormElement.prototype.submit.call(form);
+  };
+
+  form.addEventListener("submit", (event) => {
+    if (state.sending || !state.unlocked || !complete()) {
+      event.preventDefault();
+      if (!state.sending) showError(state.unlocked ? form.dataset.msgChoose : form.dataset.msgPlay);
+      return;
+    }
+    hidden("played").value = "true";
+    // The most plays of either clip: 1 when each was heard once, more when one was replayed.
+    hidden("plays").value = String(Math.max(1, ...players.map((player) => player.plays)));
+    hidden("time").value = String(Math.round(performance.now() - state.unlockedAt));
+    state.sending = true;
+    event.preventDefault();
+    refresh();
+    send();
+  });
+})();
