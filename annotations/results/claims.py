@@ -295,6 +295,8 @@ def benchmark_measure(mode: str, figure: str, scale: float = 1.0, method: str = 
             return None
         run, figures = found
         context = run_context(run, method)
+        # What the run itself fixed (e.g. the LLM benchmark's n_ctx) overrides its configuration.
+        context["settings"] |= (figures or {}).get("settings", {})
         if figures is None or figures.get(figure) is None:
             return Measurement(
                 value=None, source=f"{mode} run {run.pk}: its results are not read here yet", **context

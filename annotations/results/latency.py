@@ -152,4 +152,9 @@ def latency_claim_figures(run: SynthesisRun) -> dict:
 def llm_claim_figures(run: SynthesisRun) -> dict:
     """What the claims page compares: mean latency per prompt of the design's plan and tokens/s."""
     summary = llm_summary(run)
-    return {"latency_ms": summary["latency"]["mean"], "tokens_per_s": summary["tokens_per_s"]}
+    return {
+        "latency_ms": summary["latency"]["mean"],
+        "tokens_per_s": summary["tokens_per_s"],
+        # The run loads the GGUF at the design's n_ctx whatever the configuration says.
+        "settings": {"llm_context_size": summary["n_ctx"]},
+    }

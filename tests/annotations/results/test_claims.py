@@ -203,6 +203,25 @@ class BenchmarkClaimTests(TestCase):
         SynthesisRun.objects.update(config_snapshot=config.snapshot())
         self.assertEqual(row("llm-latency")["verdict"], claims.NOT_COMPARABLE)
 
+    def test_the_llm_benchmark_counts_at_the_designs_n_ctx_whatever_its_configuration_says(self):
+        config = make_config(
+            "lfm2", llm_model="/m/LFM2-1.2B-Q4_K_M.gguf", llm_threads=6, llm_context_size=2048
+        )
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="llm", config=config, mode="llm-speed")
+        item = run.items.get(iteration=1)
+        TimedIteration.objects.create(
+            run=run, run_item=item, position=1, kind=iterations.LLM_PROMPT, label="p", warmup=False,
+            figures={"llm_ms": 850.0, "llm_tokens": 20, "llm_tokens_per_s": 23.5},
+        )  # fmt: skip
+        SynthesisRun.objects.filter(pk=run.pk).update(
+            status=Status.DONE, finished_at=timezone.now(),
+            config_snapshot=config.snapshot(), cpu_description="11th Gen Intel(R) Core(TM) i7-1165G7",
+        )  # fmt: skip
+        result = row("llm-latency")
+        self.assertEqual(result["verdict"], claims.HOLDS, result["reasons"])
+        self.assertEqual(result["measured"].settings["llm_context_size"], 512)
+
 
 class ClaimsPageTests(TestCase):
     def test_a_researcher_sees_every_claim_and_the_spanish_voice_note(self):
