@@ -4,6 +4,7 @@ Every label is escaped here, so callers may mark the result safe. Colours come f
 readable in greyscale print; each mark carries a <title> with its exact numbers.
 """
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -294,10 +295,160 @@ def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> s
     return _svg(width, height, title, body)
 
 
+def _ticks(low: float, high: float) -> list[float]:
+    """Four to seven round tick values within low..high."""
+    raw = (high - low) / 6
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [round(first + k * step, 10) for k in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def forest_chart(
+    rows: Sequence[dict], *, title: str, x_label: str, reference: float | None = None, digits: int = 2
+) -> str:
+    """One line per row: a point at the estimate and a horizontal interval from low to high, in the order
+    given; rows are dicts of label, estimate, low and high (None without an interval) and an optional
+    note for the tooltip. A dashed vertical line marks the reference value (no difference)."""
+    rows = [row for row in rows if row.get("estimate") is not None]
+    if not rows:
+        return empty_chart(f"{title}: nothing to show yet")
+    labels = [_clip(str(row["label"]), 3 * LABEL_CHARS) for row in rows]
+    left, top, plot_w, step = max(120, max(map(text_width, labels)) + 14), 28, 360, 26
+    width, height = left + plot_w + 24, top + step * len(rows) + 40
+    width = _fit(_fit(width, 8, title, bold=True), left, x_label)
+    values = [row[key] for row in rows for key in ("estimate", "low", "high") if row.get(key) is not None]
+    values += [] if reference is None else [reference]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.08 or 1.0
+    low, high = low - pad, high + pad
+
+    def x(value: float) -> float:
+        return left + plot_w * (value - low) / (high - low)
+
+    body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
+    axis_y = top + step * len(rows)
+    for tick in _ticks(low, high):
+        body.append(
+            f'<line x1="{_n(x(tick))}" x2="{_n(x(tick))}" y1="{top - 4}" y2="{axis_y}" stroke="{GRID}"/>'
+            f'<text x="{_n(x(tick))}" y="{axis_y + 14}" text-anchor="middle" fill="{INK}">{tick:g}</text>'
+        )
+    if reference is not None:
+        body.append(
+            f'<line x1="{_n(x(reference))}" x2="{_n(x(reference))}" y1="{top - 4}" y2="{axis_y}" '
+            f'stroke="{INK}" stroke-dasharray="4 3"/>'
+        )
+    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        body.append(_forest_row(row, label, top + step * index + 12, x, left, digits))
+    body.append(
+        f'<text x="{_n(left + plot_w / 2)}" y="{axis_y + 32}" text-anchor="middle" fill="{INK}">'
+        f"{escape(x_label)}</text>"
+    )
+    return _svg(width, height, title, body)
+
+
+def _forest_row(row: dict, label: str, y: float, x, left: float, digits: int) -> str:
+    has_interval = row.get("low") is not None and row.get("high") is not None
+    interval = (
+        f"95% CI {_fmt(row['low'], digits)} to {_fmt(row['high'], digits)}" if has_interval else "no CI"
+    )
+    tip = f"{row['label']}: {_fmt(row['estimate'], digits)}, {interval}"
+    tip += f" ({row['note']})" if row.get("note") else ""
+    parts = [
+        f"<g><title>{escape(tip)}</title>",
+        f'<text x="{_n(left - 6)}" y="{_n(y + 4)}" text-anchor="end" fill="{INK}">{escape(label)}</text>',
+    ]
+    if has_interval:
+        a, b = x(row["low"]), x(row["high"])
+        parts.append(
+            f'<path d="M{_n(a)} {_n(y)}H{_n(b)}M{_n(a)} {_n(y - 5)}v10M{_n(b)} {_n(y - 5)}v10" '
+            f'stroke="{BAR}" stroke-width="2" fill="none"/>'
+        )
+    parts.append(f'<circle cx="{_n(x(row["estimate"]))}" cy="{_n(y)}" r="4.5" fill="{INK}"/></g>')
+    return "".join(parts)
+
+
 # --- the charts of a results page --------------------------------------------------------------
 
 
 def test_charts(data: dict) -> dict[str, str]:
+    """The charts of the test's dashboard: its method's own, or MOS and distribution (ACR)."""
+    return PAGE_CHARTS.get(data.get("method"), mos_charts)(data)
+
+
+def ranking_chart(ranked: dict) -> str:
+    """The forest plot of a pair_results ranking: strengths in rank order with their bootstrap CIs."""
+    title = "Ranking: Bradley-Terry strength with ties (Davidson), 95% bootstrap CI over raters"
+    if not ranked.get("available"):
+        return empty_chart(f"Ranking: {ranked.get('reason') or 'not available'}")
+    rows = [
+        {
+            "label": f"{row['rank']}. {row['label']}",
+            "estimate": row["strength"],
+            "low": row["low"],
+            "high": row["high"],
+            "note": row["note"],
+        }
+        for row in ranked["systems"]
+    ]
+    return forest_chart(
+        rows, title=title, x_label="log-strength (0: the mean, weighted by comparisons)", reference=0
+    )
+
+
+def cmos_charts(data: dict) -> dict[str, str]:
+    analysis = data["pairs"]
+    if analysis is None:
+        return {}
+    rows = [
+        {
+            "label": f"{pair['y_label']} vs {pair['x_label']}",
+            "estimate": pair["after"]["mean"],
+            "low": pair["after"]["ci_low"],
+            "high": pair["after"]["ci_high"],
+            "note": f"n = {pair['after']['n']}",
+        }
+        for pair in analysis["pairs"]
+    ]
+    return {
+        "cmos": forest_chart(
+            rows,
+            title="CMOS of Y over X after screening, 95% two-way bootstrap CI",
+            x_label="CMOS (-3 to +3); above 0: Y is better",
+            reference=0,
+        ),
+        "ranking": ranking_chart(analysis["ranking"]),
+    }
+
+
+def preference_charts(data: dict) -> dict[str, str]:
+    analysis = data["pairs"]
+    if analysis is None:
+        return {}
+    rows = []
+    for pair in analysis["pairs"]:
+        share = pair["after"]["decisive_shares"]["y"]
+        rows.append(
+            {
+                "label": f"{pair['y_label']} over {pair['x_label']}",
+                "estimate": share["share"],
+                "low": share["low"],
+                "high": share["high"],
+                "note": f"{share['successes']} of {share['n']} answers choosing a clip",
+            }
+        )
+    return {
+        "preference": forest_chart(
+            rows,
+            title="Share preferring Y among answers choosing a clip, after screening, Wilson 95% CI",
+            x_label="share preferring Y (0.5: no preference either way)",
+            reference=0.5,
+        ),
+        "ranking": ranking_chart(analysis["ranking"]),
+    }
+
+
+def mos_charts(data: dict) -> dict[str, str]:
     """The MOS and distribution charts of annotations.results.test_results (main dimension)."""
     main = data["main_dimension"]
     rows = [row for row in data["conditions"] if row["dimension"] == main]
@@ -322,6 +473,9 @@ def test_charts(data: dict) -> dict[str, str]:
             points=data["scale_values"],
         ),
     }
+
+
+PAGE_CHARTS = {"cmos": cmos_charts, "ab": preference_charts}
 
 
 def run_charts(data: dict) -> dict:

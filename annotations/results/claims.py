@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 from django.urls import reverse
 
-from annotations.management.commands.simulate_ratings import NAME as DEMO_TEST_NAME
+from annotations.management.commands.simulate_ratings import NAMES as DEMO_TEST_NAMES
 from annotations.models import ClipFetch, ListeningTest, Rating
 from annotations.results import latency, load, run_analysis, services, stats, wer
 from synthesis.models import Status, SynthesisRun
@@ -196,7 +196,8 @@ class Sources:
     def listening_test(self) -> tuple[ListeningTest | None, dict | None, list[str]]:
         """The newest complete test rated by real evaluators, its results, and why newer ones were skipped."""
         skipped = []
-        for test in ListeningTest.objects.order_by("-created_at"):
+        # Only absolute ratings give a MOS; comparison and other methods are read elsewhere.
+        for test in ListeningTest.objects.filter(method="acr").order_by("-created_at"):
             reason = not_real_reason(test)
             if reason:
                 skipped.append(f"test {test.name}: {reason}")
@@ -237,7 +238,7 @@ def not_real_reason(test: ListeningTest) -> str:
     The demo test's raters are simulated; imported ratings have no trial; an answer given in this
     app needs the server to have sent every clip (ClipFetch), which a script writing rows never has.
     """
-    if test.name == DEMO_TEST_NAME:
+    if test.name in DEMO_TEST_NAMES:
         return "simulated raters (manage.py simulate_ratings); never a verdict"
     ratings = Rating.objects.filter(evaluator__test=test)
     if not ratings.exists():

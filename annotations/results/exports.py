@@ -10,7 +10,8 @@ from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from annotations.models import ListeningTest
+from annotations import pairs
+from annotations.models import ListeningTest, TrialClip
 from annotations.results import charts, run_analysis, services
 from annotations.services import screen_results
 from synthesis import modes
@@ -151,21 +152,144 @@ def _attachment(response, filename: str):
     return response
 
 
+def ratings_table(
+    test: ListeningTest, screening: services.Screening
+) -> tuple[tuple[str, ...], Iterator[list]]:
+    """The tidy CSV's columns and rows for the test's method: one row per rating, or per pair judgement."""
+    if services.is_pair_test(test):
+        return PAIR_RATING_COLUMNS, pair_rating_rows(test, screening)
+    return RATING_COLUMNS, rating_rows(test, screening)
+
+
 def ratings_response(test: ListeningTest, thresholds: services.Thresholds) -> StreamingHttpResponse:
-    rows = rating_rows(test, export_screening(test, thresholds))
-    response = StreamingHttpResponse(csv_lines(RATING_COLUMNS, rows), content_type="text/csv; charset=utf-8")
+    columns, rows = ratings_table(test, export_screening(test, thresholds))
+    response = StreamingHttpResponse(csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
     return _attachment(response, f"{test.name}-ratings.csv")
 
 
 def write_ratings(test: ListeningTest, thresholds: services.Thresholds, out) -> int:
     """Write the tidy CSV to a text file opened with newline=""; returns the number of ratings."""
-    lines = csv_lines(RATING_COLUMNS, rating_rows(test, export_screening(test, thresholds)))
+    lines = csv_lines(*ratings_table(test, export_screening(test, thresholds)))
     out.write(next(lines))
     count = 0
     for line in lines:
         out.write(line)
         count += 1
     return count
+
+
+# --- pair tests (CMOS, A/B): one row per judgement -----------------------------------------------
+
+PAIR_RATING_COLUMNS = (
+    "test",
+    "evaluator",
+    "sentence_key",
+    "sentence",
+    "sample_a",
+    "system_a",
+    "style_a",
+    "sample_b",
+    "system_b",
+    "style_b",
+    "order",
+    "dimension",
+    "answer",
+    "answer_label",
+    "system_x",
+    "style_x",
+    "system_y",
+    "style_y",
+    "answer_y_vs_x",
+    "trial",
+    "repeat_of",
+    "first_fetch_at",
+    "received_at",
+    "time_to_answer_ms",
+    "fetch_count",
+    "played_to_end",
+    "play_count",
+    "created_at",
+    "screening_flags",
+    "excluded",
+    "screen_result",
+    "screen_correct",
+    "screen_attempts",
+)
+
+
+def pair_rating_rows(test: ListeningTest, screening: services.Screening) -> Iterator[list]:
+    """One list per judgement (pairs.pair_judgements, each rater's in the order answered).
+
+    Clip A is the one played first, B the one played second (the answer rates B relative to A);
+    X and Y are the pair's conditions in canonical order (X sorts first) and answer_y_vs_x is the
+    answer read as Y relative to X. repeat_of names the trial a repeated pair repeats. Unlike the ACR
+    rows these are built in memory, as the judgements are read whole to pair each answer with its clips.
+    """
+    clips = _pair_clips(test)
+    extra = dict(
+        (rating, rest)
+        for rating, *rest in services.test_ratings(test)
+        .filter(dimension=test.rated_dimensions[0], trial__isnull=False)
+        .values_list("id", "fetch_count", "played_to_end", "play_count", "created_at")
+        .iterator(CHUNK_SIZE)
+    )
+    labels = dict(test.scale.choices())
+    flags = {rater: result.flags for rater, result in screening.results.items()}
+    screens = screen_results(test=test)
+    for row in pairs.pair_judgements(test):
+        trial = row["original_trial"]
+        first, second = (pairs.X, pairs.Y) if row["first"] == pairs.X else (pairs.Y, pairs.X)
+        (key_a, text), (key_b, _) = clips[(trial, first)], clips[(trial, second)]
+        a, b = row[first.lower()], row[second.lower()]
+        fetches, played, plays, created = extra[row["rating"]]
+        rater, screen = row["evaluator_id"], screens[row["evaluator_id"]]
+        yield [
+            test.name,
+            row["rater"],
+            row["sentence"],
+            text,
+            key_a,
+            *a,
+            key_b,
+            *b,
+            f"{row['first']}-first",
+            test.rated_dimensions[0],
+            row["score"],
+            labels.get(row["score"], ""),
+            *row["x"],
+            *row["y"],
+            row["corrected"],
+            row["trial"],
+            row["repeat_of"] or "",
+            row["first_fetch_at"].isoformat() if row["first_fetch_at"] else "",
+            row["received_at"].isoformat() if row["received_at"] else "",
+            "" if row["time_to_answer_ms"] is None else row["time_to_answer_ms"],
+            "" if fetches is None else fetches,
+            "true" if played else "false",
+            plays,
+            created.isoformat(),
+            ";".join(flags.get(rater, ())),
+            "true" if rater in screening.excluded else "false",
+            screen.result,
+            screen.correct_text,
+            screen.attempts,
+        ]
+
+
+def _pair_clips(test: ListeningTest) -> dict[tuple[int, str], tuple[str, str]]:
+    """(trial id, role) -> (sample key, sentence text) for the test's pair trials."""
+    rows = TrialClip.objects.filter(trial__test=test).values_list(
+        "trial_id", "role", "test_sample__sample_id", "test_sample__sample__source_name"
+    )
+    texts = {
+        sample: sentence or text
+        for sample, sentence, text in test.test_samples.values_list(
+            "sample_id", "sample__sentence__text", "sample__text"
+        )
+    }
+    return {
+        (trial, role): (sample_key(sample, source), texts[sample]) for trial, role, sample, source in rows
+    }
 
 
 # --- the per-condition summary -----------------------------------------------------------------
@@ -228,15 +352,51 @@ def summary_rows(data: dict) -> list[list]:
 
 
 def summary_csv(data: dict) -> str:
+    """The summary as CSV: per condition and screening state (ACR), or per pair and the ranking."""
+    if services.is_pair_test(data["test"]):
+        columns, rows = pair_summary_table(data)
+    else:
+        columns, rows = SUMMARY_COLUMNS, summary_rows(data)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(SUMMARY_COLUMNS)
-    writer.writerows([["" if v is None else v for v in row] for row in summary_rows(data)])
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
     return buffer.getvalue()
 
 
-def summary_json(data: dict) -> dict:
+def _screening_json(data: dict) -> dict:
     screening = data["screening"]
+    return {
+        "thresholds": screening.thresholds.as_dict(),
+        "min_overlap": screening.min_overlap,
+        "source": screening.source,
+        "main_dimension_votes_screened": screening.n_ratings,
+        "excluded": [
+            {"evaluator": row["pseudonym"], "flags": row["flags"], "reasons": row["reasons"]}
+            for row in data["excluded"]
+        ],
+    }
+
+
+def _headphone_json(data: dict) -> dict:
+    return {
+        "protocol": "Woods et al. 2017",
+        **data["headphone_screen"],
+        "raters": [
+            {
+                "evaluator": row["pseudonym"],
+                "screen_result": row["screen"].result,
+                "screen_correct": row["screen"].correct_text,
+                "screen_attempts": row["screen"].attempts,
+            }
+            for row in data["raters"]
+        ],
+    }
+
+
+def summary_json(data: dict) -> dict:
+    if services.is_pair_test(data["test"]):
+        return pair_summary_json(data)
     return {
         "test": data["test"].name,
         "generated_at": timezone.now().isoformat(),
@@ -244,29 +404,8 @@ def summary_json(data: dict) -> dict:
         "headline_ci": data["headline_ci"],
         "headline_reason": data["headline_reason"],
         "ci_methods": data["ci_methods"],
-        "screening": {
-            "thresholds": screening.thresholds.as_dict(),
-            "min_overlap": screening.min_overlap,
-            "source": screening.source,
-            "main_dimension_votes_screened": screening.n_ratings,
-            "excluded": [
-                {"evaluator": row["pseudonym"], "flags": row["flags"], "reasons": row["reasons"]}
-                for row in data["excluded"]
-            ],
-        },
-        "headphone_screen": {
-            "protocol": "Woods et al. 2017",
-            **data["headphone_screen"],
-            "raters": [
-                {
-                    "evaluator": row["pseudonym"],
-                    "screen_result": row["screen"].result,
-                    "screen_correct": row["screen"].correct_text,
-                    "screen_attempts": row["screen"].attempts,
-                }
-                for row in data["raters"]
-            ],
-        },
+        "screening": _screening_json(data),
+        "headphone_screen": _headphone_json(data),
         "conditions": [
             {
                 "dimension": row["dimension"],
@@ -277,6 +416,146 @@ def summary_json(data: dict) -> dict:
             }
             for row in data["conditions"]
         ],
+    }
+
+
+# --- the pair summary (CMOS, A/B) ----------------------------------------------------------------
+
+PAIR_COLUMNS = ("test", "method", "table", "screening", "system_x", "style_x", "system_y", "style_y", "n")
+CMOS_COLUMNS = (
+    "raters",
+    "sentences",
+    "cmos",
+    "ci_low",
+    "ci_high",
+    "t_low",
+    "t_high",
+    "wilcoxon_raters",
+    "wilcoxon_statistic",
+    "wilcoxon_p",
+    "wilcoxon_p_holm",
+    "order_n_x_first",
+    "order_n_y_first",
+    "order_mean_x_first",
+    "order_mean_y_first",
+    "order_difference",
+    "order_low",
+    "order_high",
+    "order_p",
+)
+AB_COLUMNS = (
+    "x_preferred",
+    "y_preferred",
+    "no_preference",
+    "share_y_decisive",
+    "share_y_decisive_low",
+    "share_y_decisive_high",
+    "share_x",
+    "share_x_low",
+    "share_x_high",
+    "share_y",
+    "share_y_low",
+    "share_y_high",
+    "share_none",
+    "share_none_low",
+    "share_none_high",
+    "sign_test_p",
+    "sign_test_p_holm",
+)
+RANKING_COLUMNS = (
+    "rank",
+    "system",
+    "style",
+    "strength",
+    "strength_low",
+    "strength_high",
+    "wins",
+    "losses",
+    "ties",
+    "comparisons",
+    "note",
+)
+
+
+def _cmos_cells(s: dict) -> list:
+    t, w, o = s["t_interval"], s["wilcoxon"], s["order_effect"]
+    return [s["raters"], s["sentences"], s["mean"], s["ci_low"], s["ci_high"], t["low"], t["high"]] + [
+        w["n"],
+        w["statistic"],
+        w["p"],
+        w.get("p_holm"),
+        o["n_x_first"],
+        o["n_y_first"],
+        o["mean_x_first"],
+        o["mean_y_first"],
+        o["difference"],
+        o["low"],
+        o["high"],
+        o["p"],
+    ]
+
+
+def _share_cells(share: dict) -> list:
+    return [share["share"], share["low"], share["high"]]
+
+
+def _ab_cells(s: dict) -> list:
+    shares = s["shares"]
+    return (
+        [s["wins_x"], s["wins_y"], s["ties"], *_share_cells(s["decisive_shares"]["y"])]
+        + _share_cells(shares["x"])
+        + _share_cells(shares["y"])
+        + _share_cells(shares["tie"])
+        + [s["sign_test"]["p"], s["sign_test"].get("p_holm")]
+    )
+
+
+PAIR_CELLS = {"cmos": (CMOS_COLUMNS, _cmos_cells), "ab": (AB_COLUMNS, _ab_cells)}
+
+
+def pair_summary_table(data: dict) -> tuple[tuple[str, ...], list[list]]:
+    """Columns and rows of a pair test's summary CSV: one row per pair of conditions and screening
+    state ("pair"), then one per ranked condition after screening ("ranking")."""
+    test, analysis = data["test"], data["pairs"] or {"pairs": [], "ranking": {}}
+    columns, cells = PAIR_CELLS[test.method]
+    blank_pair, blank_ranking = [None] * len(columns), [None] * len(RANKING_COLUMNS)
+    rows = []
+    for pair in analysis["pairs"]:
+        for state in ("after", "before"):
+            summary = pair[state]
+            x, y = pair["x"], pair["y"]
+            head = [test.name, test.method, "pair", state, x["system"], x["style"], y["system"], y["style"]]
+            rows.append(head + [summary["n"]] + cells(summary) + blank_ranking)
+    for row in analysis["ranking"].get("systems", []):
+        head = [test.name, test.method, "ranking", "after", None, None, None, None, row["comparisons"]]
+        condition = row["condition"]
+        ranked = [
+            row["rank"],
+            condition["system"],
+            condition["style"],
+            row["strength"],
+            row["low"],
+            row["high"],
+        ]
+        ranked += [row["wins"], row["losses"], row["ties"], row["comparisons"], row["note"]]
+        rows.append(head + blank_pair + ranked)
+    return PAIR_COLUMNS + columns + RANKING_COLUMNS, rows
+
+
+def pair_summary_json(data: dict) -> dict:
+    """Everything the pair dashboard shows, with each method's citation; "analysis" is None while a large
+    test waits for its background analysis."""
+    analysis = data["pairs"]
+    return {
+        "test": data["test"].name,
+        "method": data["method"],
+        "method_title": data["method_title"],
+        "generated_at": timezone.now().isoformat(),
+        "n_ratings": data["n_ratings"],
+        "progress": data["progress"],
+        "screening": _screening_json(data),
+        "headphone_screen": _headphone_json(data),
+        "analysis": analysis,
     }
 
 
@@ -330,6 +609,8 @@ def render_report(data: dict) -> str:
         "r": data,
         "test": data["test"],
         "charts": charts.test_charts(data),
+        "sections": data["sections"],
+        "design": services.report_design(data["test"]),
         "report": True,
         "generated_at": timezone.now(),
         "versions": library_versions(LIBRARIES),

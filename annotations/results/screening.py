@@ -1,5 +1,6 @@
-"""Rater screening: the ITU-T P.808 crowdsourcing toolkit's rules, CrowdMOS's correlation rule and
-rules on the server's timings of each answer (bots that fetch and wait, careless raters).
+"""Rater screening: the ITU-T P.808 crowdsourcing toolkit's rules, CrowdMOS's correlation rule,
+rules on the server's timings of each answer (bots that fetch and wait, careless raters) and, for A/B
+tests, the consistency of a rater's answers on repeated pairs.
 
 Pure functions on plain rows; annotations.services turns the result into exclusions.
 """
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from annotations.results import comparisons
+
 KINDS = ("test", "gold", "trap")
 
 FLAG_DESCRIPTIONS = {
@@ -23,6 +26,7 @@ FLAG_DESCRIPTIONS = {
     "answers_at_minimum": "answered most clips at the least time the server allows",
     "never_replayed": "never replayed a clip (each fetched once, played once)",
     "session_at_audio_length": "finished the session in about the total audio length",
+    "inconsistent_repeats": "chose differently than the first time on most repeated pairs",
 }
 IMPORTED_NOTE = "no server timings: imported"
 UNRECORDED_NOTE = "no server timings: rated before the server recorded them"
@@ -84,6 +88,7 @@ def screen_raters(
     min_overlap: int = 5,
     answers: Iterable[Answer] = (),
     timing: "TimingRules | None" = None,
+    extra_flags: Mapping[Hashable, list[tuple[str, str]]] | None = None,
 ) -> dict[Hashable, ScreeningResult]:
     """Screen each rater of rows (rater, item, score, played_to_end, kind), kind in KINDS.
 
@@ -91,7 +96,8 @@ def screen_raters(
     clip instructs. A rater is excluded on any flag; None disables the variance or correlation rule.
     The correlation rule judges only raters sharing at least min_overlap test items with others.
     answers (one per answered trial) feed the timing rules; answers without server timings are
-    noted, never judged on timing.
+    noted, never judged on timing. extra_flags adds (code, reason) flags of other rules per rater
+    (consistency_flags: repeated A/B pairs).
     """
     frame = pd.DataFrame(list(ratings), columns=["rater", "item", "score", "played_to_end", "kind"])
     frame = frame.astype({"score": float, "played_to_end": bool})
@@ -113,6 +119,7 @@ def screen_raters(
         flags += _consistency_flags(variance, r, min_variance, min_correlation)
         timed = screen_timings(by_rater.get(rater, []), timing)
         flags += timed.flags
+        flags += list((extra_flags or {}).get(rater, ()))
         results[rater] = ScreeningResult(
             rater=rater,
             flags=tuple(code for code, _ in flags),
@@ -288,3 +295,20 @@ def _session_length_flags(
         f"(at most {1 + rules.session_margin:g}× is flagged)"
     )
     return [("session_at_audio_length", reason)], ratio
+
+
+# --- consistency on repeated pairs (A/B) ------------------------------------------------------
+
+
+def consistency_flags(consistency: Mapping[Hashable, dict]) -> dict[Hashable, list[tuple[str, str]]]:
+    """The repeat rule as flags: raters comparisons.inconsistent_raters picks from the per-rater counts of
+    comparisons.repeat_consistency, with the reason."""
+    flags = {}
+    for rater in comparisons.inconsistent_raters(consistency):
+        counts = consistency[rater]
+        reason = (
+            f"chose as the first time on {counts['consistent']} of {counts['repeats']} repeated pairs "
+            f"({counts['share']:.0%}, below {comparisons.CONSISTENCY_THRESHOLD:.0%})"
+        )
+        flags[rater] = [("inconsistent_repeats", reason)]
+    return flags

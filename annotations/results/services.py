@@ -12,6 +12,10 @@ the background analysis (annotations.tasks.analyse_test) computes them for any s
 mixed models and stores the result with when it ran, how long it took and how many ratings it
 covered. This module is the only one that enqueues the results tasks; the numbers come from
 annotations.results.stats.
+
+The pair methods (CMOS and A/B preference) have no MOS per condition: their results come from
+annotations.results.pair_results (per pair of conditions and a ranking), after a screening without the
+correlation rule and, for A/B, with the consistency rule on repeated pairs; the progress counts pairs.
 """
 
 import dataclasses
@@ -29,11 +33,11 @@ from django.db.models import Case, CharField, Count, F, IntegerField, Max, Min, 
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from annotations import methods
+from annotations import methods, pairs
 from annotations.listening_check import guess_pass_probability
-from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, TrialClip
+from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, Trial, TrialClip
+from annotations.results import pair_results, stats
 from annotations.results import screening as screening_rules
-from annotations.results import stats
 from annotations.services import screen_results
 from synthesis.models import Sample
 
@@ -49,6 +53,28 @@ CI_METHODS = {
     "bootstrap": "two-way bootstrap: raters and clips resampled independently, 1000 replicates, "
     "95% percentile interval (seed 0)",
 }
+# The sections of a test's dashboard and report, in order (templates/results/_<name>.html), per method.
+TEST_SECTIONS = {
+    "acr": (
+        "progress",
+        "mos",
+        "dimensions",
+        "distribution",
+        "comparisons",
+        "raters",
+        "agreement",
+        "background",
+    ),
+    "cmos": ("progress", "cmos", "ranking", "pair_raters", "pair_background"),
+    "ab": ("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
+}
+# The design part of a test's HTML report, per method.
+REPORT_DESIGNS = {"cmos": "results/_cmos_design.html", "ab": "results/_ab_design.html"}
+# The analysis of each pair method: (test, *, excluded, judgements) -> dict (pair_results).
+PAIR_ANALYSES = {"cmos": pair_results.cmos_results, "ab": pair_results.ab_results}
+# Screening settings a pair test does not use: it has no gold clips, and the correlation rule needs
+# every rater to score the same clips on one absolute scale (see compute_screening).
+PAIR_UNUSED_THRESHOLDS = ("min_correlation", "gold_tolerance")
 HEADLINE_REASON = (
     "The headline interval is CrowdMOS (Ribeiro et al. 2011): votes by the same rater, and votes on the "
     "same clip, are correlated, and CrowdMOS is the closed-form interval that counts both the rater and "
@@ -167,8 +193,39 @@ def ratings_version(test: ListeningTest) -> tuple[int, int]:
 # --- screening ---------------------------------------------------------------------------------
 
 
-def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
-    """screen_raters over the main-dimension votes of every clip kind, straight from the database."""
+def is_pair_test(test: ListeningTest) -> bool:
+    return test.method in PAIR_ANALYSES
+
+
+def sections(test: ListeningTest) -> tuple[str, ...]:
+    """The dashboard's sections for the test's method (a method without its own list shows ACR's)."""
+    return TEST_SECTIONS.get(test.method, TEST_SECTIONS["acr"])
+
+
+def report_design(test: ListeningTest) -> str:
+    return REPORT_DESIGNS.get(test.method, "results/_design.html")
+
+
+def unused_thresholds(test: ListeningTest) -> tuple[str, ...]:
+    return PAIR_UNUSED_THRESHOLDS if is_pair_test(test) else ()
+
+
+def compute_screening(
+    test: ListeningTest, thresholds: Thresholds, *, judgements: list[dict] | None = None
+) -> Screening:
+    """screen_raters over the main-dimension votes of every clip kind, straight from the database.
+
+    A pair test is screened on its answers as given (the second clip relative to the first) without the
+    correlation rule: a clip's raw answers change sign with the order it was played in and with the
+    clip it was paired with, and the corrected answers of honest raters agree little when the pairs
+    differ little, so the rule would exclude them. Its repeated pairs (A/B) feed the consistency rule;
+    judgements are its pairs.pair_judgements rows when the caller has them already.
+    """
+    pair_test = is_pair_test(test)
+    extra_flags = {}
+    if pair_test:
+        judgements = pairs.pair_judgements(test) if judgements is None else judgements
+        extra_flags = screening_rules.consistency_flags(pair_results.consistency_counts(judgements))
     kinds = clip_kinds(test)
     gold = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.GOLD}
     traps = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.TRAP}
@@ -185,11 +242,12 @@ def compute_screening(test: ListeningTest, thresholds: Thresholds) -> Screening:
         gold=gold,
         traps=traps,
         min_variance=thresholds.min_variance,
-        min_correlation=thresholds.min_correlation,
+        min_correlation=None if pair_test else thresholds.min_correlation,
         gold_tolerance=thresholds.gold_tolerance,
         min_overlap=test.min_rater_overlap,
         answers=screening_answers(test, screened),
         timing=thresholds.timing_rules(),
+        extra_flags=extra_flags,
     )
     return Screening(results, thresholds, len(rows), "live", timezone.now(), test.min_rater_overlap)
 
@@ -383,16 +441,42 @@ def progress(test: ListeningTest, main_counts: dict[int, np.ndarray], now: datet
     """Ratings collected against the target (main dimension, test clips) and evaluator activity."""
     clips = test.test_samples.filter(kind=TestSample.Kind.TEST).count()
     per_clip = [int(row.sum()) for row in main_counts.values()]
+    counted = (
+        f"Counted on the main dimension ({test.rated_dimensions[0]}) and test clips only, before screening."
+    )
+    return _progress(test, clips, per_clip, now) | {"unit": "test clips", "counted": counted}
+
+
+def pair_progress(test: ListeningTest, now: datetime | None = None) -> dict:
+    """progress() of a pair test, per pair of clips: "clips" counts the pairs (trials), each wanting
+    ratings_per_sample judgements; answers to repeated pairs never count (one GROUP BY)."""
+    trials = Trial.objects.filter(test=test, kind=TestSample.Kind.TEST, repeat_of__isnull=True)
+    per_trial = (
+        Rating.objects.originals()
+        .filter(evaluator__test=test, dimension=test.rated_dimensions[0], trial__in=trials)
+        .order_by()
+        .values("trial_id")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+    counted = (
+        "Counted per pair of clips (one judgement each), before screening; answers to repeated pairs, "
+        "asked only to measure consistency, never count."
+    )
+    return _progress(test, trials.count(), list(per_trial), now) | {"unit": "pairs", "counted": counted}
+
+
+def _progress(test: ListeningTest, units: int, per_unit: list[int], now: datetime | None) -> dict:
     evaluators = test.evaluators.aggregate(total=Count("id"), finished=Count("finished_at"))
     evaluators["active"] = test.evaluators.active(now).count()
-    target = clips * test.ratings_per_sample
-    collected = sum(per_clip)
+    target = units * test.ratings_per_sample
+    collected = sum(per_unit)
     return {
-        "clips": clips,
+        "clips": units,
         "target": target,
         "collected": collected,
         "percent": round(100 * min(collected, target) / target, 1) if target else 0.0,
-        "clips_complete": sum(n >= test.ratings_per_sample for n in per_clip),
+        "clips_complete": sum(n >= test.ratings_per_sample for n in per_unit),
         "evaluators": evaluators["total"],
         "finished": evaluators["finished"],
         "active": evaluators["active"],
@@ -406,6 +490,26 @@ def rater_table(test: ListeningTest, screening: Screening, main_raters: dict) ->
     for per_rater in main_raters.values():
         for rater, (n, _, _) in per_rater.items():
             votes[rater] += n
+    return _rater_rows(test, screening, votes)
+
+
+def pair_rater_table(test: ListeningTest, screening: Screening) -> list[dict]:
+    """rater_table of a pair test: "n_votes" counts judgements of pairs, "n_repeats" answers to repeats."""
+    counts = list(
+        Rating.objects.filter(evaluator__test=test, dimension=test.rated_dimensions[0], trial__isnull=False)
+        .order_by()
+        .values("evaluator_id")
+        .annotate(n=Count("id"), repeats=Count("id", filter=Q(trial__repeat_of__isnull=False)))
+        .values_list("evaluator_id", "n", "repeats")
+    )
+    repeats = {rater: r for rater, _, r in counts}
+    rows = _rater_rows(test, screening, {rater: n - r for rater, n, r in counts})
+    for row in rows:
+        row["n_repeats"] = repeats.get(row["id"], 0)
+    return rows
+
+
+def _rater_rows(test: ListeningTest, screening: Screening, votes: dict[int, int]) -> list[dict]:
     rows = []
     screens = screen_results(test=test)
     for evaluator in test.evaluators.values("id", "pseudonym", "finished_at"):
@@ -726,8 +830,14 @@ def is_current(stored: dict | None, test: ListeningTest, thresholds: Thresholds)
 
 
 def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> tuple[dict, tuple, float]:
-    """Screening, bootstrap, agreement and mixed models on every rating: (result, version, seconds)."""
+    """Screening, bootstrap, agreement and mixed models on every rating: (result, version, seconds).
+
+    For a pair test: screening and the pair analysis (pair_results) under "pairs".
+    """
     started, version = time.perf_counter(), ratings_version(test)
+    if is_pair_test(test):
+        data = _pair_background_analysis(test, thresholds)
+        return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
     screening = compute_screening(test, thresholds)
     excluded, conditions = screening.excluded, condition_of_clips(test)
     rows = full_rows(test)
@@ -742,6 +852,18 @@ def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) 
     }
     # JSON round trip: numpy scalars and tuples become what the database will hand back.
     return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
+
+
+def _pair_background_analysis(test: ListeningTest, thresholds: Thresholds) -> dict:
+    judgements = pairs.pair_judgements(test)
+    screening = compute_screening(test, thresholds, judgements=judgements)
+    analyse = PAIR_ANALYSES[test.method]
+    return {
+        "min_overlap": test.min_rater_overlap,
+        "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
+        "screening_n_ratings": screening.n_ratings,
+        "pairs": analyse(test, excluded=screening.excluded, judgements=judgements),
+    }
 
 
 def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> dict:
@@ -785,8 +907,13 @@ def current_screening(test: ListeningTest, thresholds: Thresholds | None = None)
 def test_results(
     test: ListeningTest, thresholds: Thresholds | None = None, *, inline: bool | None = None
 ) -> dict:
-    """MOS tables, distributions, comparisons, screening, agreement and progress of one test."""
+    """MOS tables, distributions, comparisons, screening, agreement and progress of one test.
+
+    A pair test gets pair_test_results instead. "sections" lists the dashboard sections that show it.
+    """
     thresholds = thresholds or Thresholds()
+    if is_pair_test(test):
+        return pair_test_results(test, thresholds, inline=inline)
     version = ratings_version(test)
     n_ratings = version[0]
     inline = n_ratings <= inline_limit() if inline is None else inline
@@ -820,6 +947,49 @@ def test_results(
         "headline_ci": HEADLINE_CI,
         "headline_reason": HEADLINE_REASON,
         "ci_methods": CI_METHODS,
+        "method": test.method,
+        "sections": sections(test),
+    }
+
+
+def pair_test_results(test: ListeningTest, thresholds: Thresholds, *, inline: bool | None = None) -> dict:
+    """Progress, screening, raters and the pair analysis (pair_results) of a CMOS or A/B test.
+
+    Like the MOS path, the analysis runs on every update for tests up to the inline limit and comes
+    from the stored background analysis above it ("pairs" is None until there is one with these
+    screening settings).
+    """
+    version = ratings_version(test)
+    inline = version[0] <= inline_limit() if inline is None else inline
+    stored = load_stored(test)
+    if inline:
+        judgements = pairs.pair_judgements(test)
+        screening = compute_screening(test, thresholds, judgements=judgements)
+        analysis = PAIR_ANALYSES[test.method](test, excluded=screening.excluded, judgements=judgements)
+    else:
+        screening = stored_screening(test, stored, thresholds)
+        analysis = stored.get("pairs") if screening.source == "background" else None
+    raters = pair_rater_table(test, screening)
+    return {
+        "test": test,
+        "method": test.method,
+        "method_title": methods.get_method(test.method).title,
+        "sections": sections(test),
+        "thresholds": thresholds,
+        "n_ratings": version[0],
+        "inline": inline,
+        "main_dimension": test.rated_dimensions[0],
+        "scale_values": test.scale.values,
+        "dimensions": test.rated_dimensions,
+        "progress": pair_progress(test),
+        "screening": screening,
+        "raters": raters,
+        "headphone_screen": headphone_screen_summary(test, raters),
+        "excluded": [row for row in raters if row["excluded"]],
+        "pairs": analysis,
+        # A pair test has no MOS per condition; readers of MOS (the claims) find none here.
+        "conditions": [],
+        "background": _background_status(test, stored, version, thresholds),
     }
 
 

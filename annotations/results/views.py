@@ -23,16 +23,6 @@ from annotations.roles import EXPORT_PERMISSION, VIEW_RESULTS, VIEW_RUNS
 from synthesis.engines import textnorm
 from synthesis.models import Sample, SynthesisRun
 
-TEST_SECTIONS = (
-    "progress",
-    "mos",
-    "dimensions",
-    "distribution",
-    "comparisons",
-    "raters",
-    "agreement",
-    "background",
-)
 RUN_SECTIONS = ("wer", "latency", "dnsmos")
 
 
@@ -126,7 +116,15 @@ def _attachment(response: HttpResponse, test: ListeningTest, what: str) -> HttpR
 
 
 def _test_context(data: dict) -> dict:
-    return {"r": data, "test": data["test"], "charts": charts.test_charts(data)}
+    """What the dashboard's sections read; data["sections"] names them for the test's method."""
+    return {"r": data, "test": data["test"], "charts": charts.test_charts(data), "sections": data["sections"]}
+
+
+def _form_for(test: ListeningTest, form: ScreeningForm) -> ScreeningForm:
+    """The screening form without the settings the test's method does not use."""
+    for name in services.unused_thresholds(test):
+        form.fields.pop(name, None)
+    return form
 
 
 @login_required
@@ -152,7 +150,7 @@ def test_dashboard(request, pk: int):
     test = _get_test(pk)
     thresholds, form = _thresholds(request)
     context = _test_context(services.test_results(test, thresholds))
-    context.update(form=form, version=services.results_version(test), sections=TEST_SECTIONS)
+    context.update(form=_form_for(test, form), version=services.results_version(test))
     context["query"] = request.GET.urlencode()
     return render(request, "results/test_dashboard.html", context)
 
@@ -169,7 +167,8 @@ def test_live(request, pk: int):
     context = _test_context(services.test_results(test, thresholds))
     context["query"] = request.GET.urlencode()
     sections = {
-        name: render_to_string(f"results/_{name}.html", context, request=request) for name in TEST_SECTIONS
+        name: render_to_string(f"results/_{name}.html", context, request=request)
+        for name in context["sections"]
     }
     return JsonResponse({"version": version, "changed": True, "sections": sections})
 

@@ -1,4 +1,6 @@
-"""A demo test with simulated ratings whose truth is known, to see the dashboard recover it.
+"""Demo tests with simulated ratings whose truth is known, to see the dashboards recover it: the ACR test
+demo-simulated and, from the same clips, a CMOS test demo-simulated-cmos and an A/B preference test
+demo-simulated-ab. Every rater of them is simulated; the names say so (NAMES).
 
 score = round(3.2 + system + style + rater offset + sentence effect + noise), clipped to 1..5, with
 espeak-ng-formant 0.4 below piper-joe-medium, warm `--difference` above neutral (main dimension only),
@@ -13,6 +15,8 @@ least time the server allows and never replay.
 
 The clips are real speech from the bundled synthesisers (synthesis.demo), spoken when the command runs,
 so they can be listened to and picked for new tests; the trapping clip says the answer it asks for.
+
+The pair demos (CMOS and A/B, from the ACR demo's test clips) are simulated in _pair_demos.py.
 """
 
 from datetime import timedelta
@@ -24,6 +28,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from annotations import services as test_services
+from annotations.management.commands._pair_demos import make_ab_demo, make_cmos_demo, remove_pair_demo
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
 from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
@@ -41,33 +46,62 @@ SCRIPT_SCORE = 3  # what script_same answers on every clip
 GOLD_SCORE, TRAP_SCORE = 5, 2
 GOLD_SYSTEM = "piper-joe-medium"
 GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
+CMOS_NAME, AB_NAME = f"{NAME}-cmos", f"{NAME}-ab"
+NAMES = (NAME, CMOS_NAME, AB_NAME)  # every demo test: their raters are simulated
 
 
 class Command(BaseCommand):
-    help = "Create (or re-create) the test demo-simulated with raters of known bias and a known style effect."
+    help = (
+        "Create (or re-create) the demo tests demo-simulated (ACR), demo-simulated-cmos and "
+        "demo-simulated-ab with simulated raters of known bias and a known style effect."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--raters", type=int, default=24, help="Good raters (4 careless and 2 scripted ones are added)."
+            "--raters",
+            type=int,
+            default=24,
+            help="Good raters of each demo (ACR adds 4 careless and 2 scripted ones, CMOS and A/B 2 each).",
         )
         parser.add_argument("--sentences", type=int, default=20)
         parser.add_argument("--systems", type=int, choices=(1, 2), default=2)
         parser.add_argument("--difference", type=float, default=0.3, help="True warm − neutral difference.")
+        parser.add_argument(
+            "--cmos-difference", type=float, default=0.5, help="CMOS demo: true CMOS of warm over neutral."
+        )
+        parser.add_argument(
+            "--preference",
+            type=float,
+            default=0.7,
+            help="A/B demo: true share of warm over neutral among answers choosing a clip.",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--no-analysis", action="store_true", help="Skip the background analysis.")
         parser.add_argument(
             "--if-missing",
             action="store_true",
-            help="Do nothing if the demo test exists (an older one with silent clips is replaced).",
+            help="Make only the demo tests that do not exist (an ACR demo of silent clips is replaced).",
         )
 
     def handle(self, *args, **opts):
         existing = ListeningTest.objects.filter(name=NAME).first()
-        if opts["if_missing"] and existing is not None:
-            if not has_silent_clips(existing):
-                self.stdout.write(f"Test {NAME} exists already.")
-                return
-            self.stdout.write(f"Replacing {NAME}: its clips were silent placeholders from an older version.")
+        if opts["if_missing"] and existing is not None and not has_silent_clips(existing):
+            self.stdout.write(f"Test {NAME} exists already.")
+            source = existing
+        else:
+            if existing is not None and opts["if_missing"]:
+                self.stdout.write(
+                    f"Replacing {NAME}: its clips were silent placeholders from an older version."
+                )
+            source = self._acr_demo(opts)
+        # Each pair demo draws from a stream of its own, so one can be made again without the other.
+        for stream, (name, make) in enumerate(((CMOS_NAME, make_cmos_demo), (AB_NAME, make_ab_demo)), 1):
+            if opts["if_missing"] and ListeningTest.objects.filter(name=name).exists():
+                self.stdout.write(f"Test {name} exists already.")
+                continue
+            self._pair_demo(name, make, source, np.random.default_rng([opts["seed"], stream]), opts)
+
+    def _acr_demo(self, opts: dict) -> ListeningTest:
         rng = np.random.default_rng(opts["seed"])
         systems = list(SYSTEMS)[: opts["systems"]]
         self.stdout.write(f"Speaking the demo clips with {' and '.join(systems)} (a few seconds)…")
@@ -82,11 +116,52 @@ class Command(BaseCommand):
             f"Created {NAME}: {ratings} rating{pluralize(ratings)} of {len(clips)} spoken clips "
             f"({', '.join(systems)}), {opts['raters']} good and {bad} bad rater{pluralize(bad)}."
         )
-        if opts["no_analysis"]:
-            return
-        data = services.run_background_analysis(test=test, thresholds=Thresholds())
-        self.stdout.write(f"Background analysis: {data['seconds']:.1f} s.")
-        self._report(services.test_results(test), opts["difference"])
+        if not opts["no_analysis"]:
+            data = services.run_background_analysis(test=test, thresholds=Thresholds())
+            self.stdout.write(f"Background analysis: {data['seconds']:.1f} s.")
+            self._report(services.test_results(test), opts["difference"])
+        return test
+
+    def _pair_demo(self, name: str, make, source: ListeningTest, rng, opts: dict) -> None:
+        samples = list(
+            Sample.objects.filter(
+                test_samples__test=source, test_samples__kind=TestSample.Kind.TEST
+            ).order_by("pk")
+        )
+        with transaction.atomic():
+            remove_pair_demo(name)
+            test, ratings = make(name, samples, rng, opts)
+        raters, trials = test.evaluators.count(), test.trials.filter(repeat_of=None).count()
+        self.stdout.write(
+            f"Created {name}: {ratings} judgement{pluralize(ratings)} of {trials} pairs of {NAME}'s clips "
+            f"by {raters} simulated raters ({opts['raters']} good)."
+        )
+        if not opts["no_analysis"]:
+            self._pair_report(services.test_results(test), opts)
+
+    def _pair_report(self, data: dict, opts: dict) -> None:
+        self.stdout.write(
+            f"  Excluded raters: {', '.join(row['pseudonym'] for row in data['excluded']) or 'none'}"
+        )
+        for pair in data["pairs"]["pairs"]:
+            if pair["x"]["system"] != pair["y"]["system"]:
+                continue
+            s = pair["after"]
+            if data["method"] == "cmos":
+                interval = f"[{_signed(s['ci_low'])}, {_signed(s['ci_high'])}]"
+                figure = f"CMOS {s['mean']:+.3f} {interval} (two-way bootstrap)"
+                truth = f"{opts['cmos_difference']:+.2f}"
+            else:
+                share = s["decisive_shares"]["y"]
+                interval = f"[{share['low']:.3f}, {share['high']:.3f}]"
+                figure = f"chosen in {share['share']:.3f} {interval} of answers choosing a clip (Wilson)"
+                truth = f"{opts['preference']:.2f}"
+            self.stdout.write(f"  {pair['y_label']} over {pair['x_label']}: {figure}; true {truth}")
+        ranked = data["pairs"]["ranking"]
+        if ranked["available"]:
+            self.stdout.write(
+                "  Ranking: " + ", ".join(f"{row['rank']}. {row['label']}" for row in ranked["systems"])
+            )
 
     def _report(self, data: dict, difference: float) -> None:
         self.stdout.write(
@@ -110,8 +185,15 @@ def has_silent_clips(test: ListeningTest) -> bool:
     return test.test_samples.filter(sample__duration_s=0).exists()
 
 
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.3f}"
+
+
 def remove_demo() -> None:
-    """Delete the demo test, its samples and, once the transaction commits, their audio files."""
+    """Delete the demo tests (the pair demos first: they use the ACR demo's samples), the samples and,
+    once the transaction commits, their audio files."""
+    for name in (CMOS_NAME, AB_NAME):
+        remove_pair_demo(name)
     test = ListeningTest.objects.filter(name=NAME).first()
     if test is not None:
         samples = dict(Sample.objects.filter(test_samples__test=test).values_list("pk", "audio"))

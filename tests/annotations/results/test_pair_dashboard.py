@@ -1,0 +1,278 @@
+"""The results dashboard of CMOS and A/B tests: its sections, numbers and citations, the live feed, the
+simulated demos' planted effects, and ACR dashboards left as they were."""
+
+import io
+import random
+import re
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.test import TestCase, override_settings
+from django.urls import reverse
+from scipy import stats as scipy_stats
+from statsmodels.stats.proportion import proportion_confint
+
+from annotations.management.commands.simulate_ratings import AB_NAME, CMOS_NAME, NAME
+from annotations.models import ListeningTest
+from annotations.results import services
+from tests.annotations.helpers import build_test, evaluator_at_rating, make_samples
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, rate_all
+from tests.annotations.results.test_pair_results import (
+    THREE,
+    TWELVE,
+    corrected_by_warmth,
+    judge,
+    prefer_warm_except,
+    spread_in_time,
+    warm_vs_neutral,
+)
+from tests.annotations.results.test_results_views import make_researcher
+
+CMOS_VOTES = {"R001": [2, 1, 0], "R002": [1, 1, 2], "R003": [0, -1, 1]}
+
+
+def rated_cmos_test() -> ListeningTest:
+    test = warm_vs_neutral("cmos-small", "cmos")
+    for number, values in enumerate(CMOS_VOTES.values()):
+        judge(
+            evaluator_at_rating(test, rng=random.Random(number)),
+            corrected_by_warmth(dict(zip(THREE, values, strict=True))),
+        )
+    spread_in_time(test)
+    return test
+
+
+def rated_ab_test() -> ListeningTest:
+    """Two raters who judge every pair: R001 prefers warm but for two ties and two sentences, R002 prefers
+    neutral; each answers one repeat as the first time."""
+    test = warm_vs_neutral("ab-small", "ab", sentences=TWELVE, samples_per_session=12)
+    judge(evaluator_at_rating(test, rng=random.Random(1)), prefer_warm_except(TWELVE[:2], TWELVE[2:4]))
+    judge(evaluator_at_rating(test, rng=random.Random(2)), prefer_warm_except(against=TWELVE))
+    spread_in_time(test)
+    return test
+
+
+def section_texts(page) -> str:
+    """The page's text without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class CmosDashboardTests(TestCase):
+    def setUp(self):
+        self.test = rated_cmos_test()
+        self.client.force_login(make_researcher())
+        self.url = reverse("results:test", args=[self.test.pk])
+
+    def test_it_shows_the_cmos_of_the_pair_with_its_intervals_each_with_its_method_cited(self):
+        page = self.client.get(self.url)
+        votes = np.array([v for values in CMOS_VOTES.values() for v in values], dtype=float)
+        low, high = scipy_stats.t.interval(
+            0.95, votes.size - 1, loc=votes.mean(), scale=scipy_stats.sem(votes)
+        )
+        self.assertContains(page, f'<td class="num headline">{votes.mean():.3f}</td>', html=False)
+        self.assertContains(page, f"[{low:.3f}, {high:.3f}]")
+        for citation in (
+            "ITU-T P.800 Annex E",
+            "two-way bootstrap, raters × sentences (Owen 2007)",
+            "assumes independent votes (Student 1908)",
+            "Wilcoxon 1945",
+            "Welch 1947",
+            "Bradley &amp; Terry 1952; Davidson 1970",
+        ):
+            self.assertContains(page, citation)
+        self.assertNotContains(page, "MOS per condition")
+
+    def test_the_sections_are_the_methods_own_and_the_forest_plots_carry_their_numbers(self):
+        page = self.client.get(self.url)
+        self.assertEqual(
+            page.context["sections"], ("progress", "cmos", "ranking", "pair_raters", "pair_background")
+        )
+        text = section_texts(page)
+        for heading in (
+            "Progress",
+            "CMOS per pair of conditions",
+            "Ranking of every condition",
+            "Raters and screening",
+        ):
+            self.assertIn(heading, text)
+        self.assertIn("9 of 297 ratings collected", text)  # 3 pairs × 99 wanted
+        self.assertIn("0 of 3 pairs have their 99 ratings", text)
+        self.assertContains(page, "<svg", count=2)  # the CMOS per pair and the ranking
+        [warm] = [row for row in page.context["r"]["pairs"]["ranking"]["systems"] if row["rank"] == 1]
+        self.assertEqual(warm["label"], "sys-a · warm")
+        self.assertContains(
+            page, f"1. sys-a · warm: {warm['strength']:.2f}, 95% CI {warm['low']:.2f} to {warm['high']:.2f}"
+        )
+
+    def test_the_screening_form_leaves_out_the_settings_a_pair_test_does_not_use(self):
+        page = self.client.get(self.url)
+        self.assertNotIn("min_correlation", page.context["form"].fields)
+        self.assertNotIn("gold_tolerance", page.context["form"].fields)
+        self.assertIn("min_variance", page.context["form"].fields)
+
+    def test_the_live_feed_re_renders_the_pair_sections(self):
+        live = reverse("results:test_live", args=[self.test.pk])
+        data = self.client.get(live, {"version": "old"}).json()
+        self.assertEqual(
+            set(data["sections"]), {"progress", "cmos", "ranking", "pair_raters", "pair_background"}
+        )
+        self.assertIn("Headline: CMOS with its 95% CI", data["sections"]["cmos"])
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class PreferenceDashboardTests(TestCase):
+    def setUp(self):
+        self.test = rated_ab_test()
+        self.client.force_login(make_researcher())
+        self.page = self.client.get(reverse("results:test", args=[self.test.pk]))
+
+    def test_it_shows_the_counts_the_wilson_intervals_and_the_sign_test_with_no_preference_apart(self):
+        [pair] = self.page.context["r"]["pairs"]["pairs"]
+        s = pair["after"]
+        # R001: 2 ties, 2 for neutral, 8 for warm; R002: 12 for neutral.
+        self.assertEqual((s["n"], s["wins_x"], s["wins_y"], s["ties"]), (24, 14, 8, 2))
+        low, high = proportion_confint(8, 22, method="wilson")
+        share = f'{8 / 22:.3f} [{low:.3f}, {high:.3f}] <span class="note">(8/22)</span>'
+        self.assertContains(self.page, share, html=False)
+        low, high = proportion_confint(2, 24, method="wilson")
+        self.assertContains(self.page, f"{2 / 24:.3f} [{low:.3f}, {high:.3f}]")
+        p = scipy_stats.binomtest(8, 22).pvalue
+        self.assertContains(self.page, f"{p:.4f}")
+        for citation in (
+            "Wilson 1927",
+            "exact binomial, ties excluded (Dixon &amp; Mood 1946)",
+            "Davidson 1970",
+        ):
+            self.assertContains(self.page, citation)
+
+    def test_the_consistency_of_each_rater_on_the_repeats_is_shown_with_the_screening_rule(self):
+        text = section_texts(self.page)
+        self.assertIn("Rater consistency on repeated pairs", text)
+        self.assertIn("2 of 2 repeated pairs answered as the first time", text)
+        self.assertEqual(
+            self.page.context["sections"],
+            ("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
+        )
+        self.assertIn("too few repeats to judge", text)  # one repeat each; the rule needs two
+
+
+@override_settings(VAR_DIR=VAR_DIR, SARAI_RESULTS_INLINE_LIMIT=1)
+class LargePairTestTests(TestCase):
+    def test_above_the_inline_limit_the_statistics_come_from_the_stored_background_analysis(self):
+        test = rated_cmos_test()
+        self.client.force_login(make_researcher())
+        url = reverse("results:test", args=[test.pk])
+        self.assertContains(self.client.get(url), "Pending: for a test this size", count=2)  # CMOS, ranking
+        services.run_background_analysis(test=test, thresholds=services.Thresholds())
+        page = self.client.get(url)
+        self.assertNotContains(page, "Pending: for a test this size")
+        mean = np.mean([v for values in CMOS_VOTES.values() for v in values])
+        self.assertContains(page, f'<td class="num headline">{mean:.3f}</td>', html=False)
+        self.assertContains(page, "Screening from the background analysis")
+        self.assertEqual(page.context["r"]["pairs"]["ranking"]["systems"][0]["label"], "sys-a · warm")
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class AcrDashboardUnchangedTests(TestCase):
+    def test_an_acr_test_keeps_its_mos_sections_and_shows_nothing_of_the_pair_methods(self):
+        test, clips = build_design()
+        rate_all(test, clips, SCORES)
+        self.client.force_login(make_researcher())
+        page = self.client.get(reverse("results:test", args=[test.pk]))
+        self.assertEqual(page.context["sections"], services.TEST_SECTIONS["acr"])
+        self.assertContains(page, "MOS per condition (overall)")
+        self.assertContains(page, "6 of 6 test clips have their")
+        self.assertIn("min_correlation", page.context["form"].fields)
+        for pair_heading in ("CMOS per pair", "A/B preference", "Ranking of every condition"):
+            self.assertNotContains(page, pair_heading)
+
+
+def fake_acr_demo(sentences: int = 20) -> ListeningTest:
+    """An ACR test named as the demo, of tone clips by the demo's systems in its styles, in place of the
+    spoken one (speaking needs the TTS models); the pair demos are made from its test clips."""
+    texts = tuple(f"Simulated sentence number {n}." for n in range(1, sentences + 1))
+    samples = make_samples(sentences=texts, systems=("piper-joe-medium", "espeak-ng-formant"), set_name=NAME)
+    return build_test(NAME, samples=samples, scale="acr-en")
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class SimulatedPairDemoTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        fake_acr_demo()
+        call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=io.StringIO())
+
+    def setUp(self):
+        self.client.force_login(make_researcher())
+
+    def page(self, name: str):
+        return self.client.get(reverse("results:test", args=[ListeningTest.objects.get(name=name).pk]))
+
+    def same_system_pairs(self, page) -> list[dict]:
+        return [
+            pair for pair in page.context["r"]["pairs"]["pairs"] if pair["x"]["system"] == pair["y"]["system"]
+        ]
+
+    def test_both_demos_are_made_from_the_acr_demos_clips_and_say_their_raters_are_simulated(self):
+        acr = ListeningTest.objects.get(name=NAME)
+        for name, method in ((CMOS_NAME, "cmos"), (AB_NAME, "ab")):
+            test = ListeningTest.objects.get(name=name)
+            self.assertEqual(test.method, method)
+            self.assertEqual(
+                set(test.test_samples.values_list("sample_id", flat=True)),
+                set(acr.test_samples.values_list("sample_id", flat=True)),
+            )
+            self.assertIn("Simulated raters", test.description)
+            self.assertEqual(test.trials.filter(repeat_of=None).count(), 20 * 6)
+
+    def test_the_cmos_dashboard_recovers_the_planted_half_point_of_warm_over_neutral(self):
+        page = self.page(CMOS_NAME)
+        pairs = self.same_system_pairs(page)
+        self.assertEqual(len(pairs), 2)
+        for pair in pairs:
+            self.assertEqual((pair["x"]["style"], pair["y"]["style"]), ("neutral", "warm"))
+            s = pair["after"]
+            self.assertLess(s["ci_low"], 0.5, pair["x_label"])
+            self.assertGreater(s["ci_high"], 0.5, pair["x_label"])
+            self.assertGreater(s["ci_low"], 0.0)  # and tells warm apart from neutral
+        excluded = {row["pseudonym"] for row in page.context["r"]["excluded"]}
+        self.assertEqual(excluded, {"R025", "R026"})  # the straight-liner and the script
+        ranked = [row["label"] for row in page.context["r"]["pairs"]["ranking"]["systems"]]
+        self.assertEqual(ranked[0], "piper-joe-medium · warm")
+        self.assertEqual(ranked[-1], "espeak-ng-formant · neutral")
+
+    def test_the_preference_dashboard_recovers_the_planted_seventy_percent_for_warm(self):
+        page = self.page(AB_NAME)
+        for pair in self.same_system_pairs(page):
+            share = pair["after"]["decisive_shares"]["y"]
+            self.assertLess(share["low"], 0.7, pair["x_label"])
+            self.assertGreater(share["high"], 0.7, pair["x_label"])
+            self.assertLess(pair["after"]["sign_test"]["p"], 0.05)
+        excluded = {row["pseudonym"]: row for row in page.context["r"]["excluded"]}
+        self.assertIn("inconsistent_repeats", excluded["R025"]["flags"])  # always A
+        self.assertIn("answers_at_minimum", excluded["R026"]["flags"])  # the script
+        consistency = page.context["r"]["pairs"]["rater_consistency"]
+        self.assertGreater(consistency["share"], 0.8)
+
+    def test_running_it_again_with_if_missing_leaves_every_demo_as_it_is(self):
+        before = {test.name: test.pk for test in ListeningTest.objects.all()}
+        out = io.StringIO()
+        call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=out)
+        self.assertEqual(out.getvalue().count("exists already"), 3)
+        self.assertEqual({test.name: test.pk for test in ListeningTest.objects.all()}, before)
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+@pytest.mark.models
+class SpokenPairDemoTests(TestCase):
+    def test_a_fresh_install_gets_the_three_demos_with_the_pair_results_printed(self):
+        out = io.StringIO()
+        call_command("simulate_ratings", sentences=4, raters=8, stdout=out)
+        output = out.getvalue()
+        for name in (NAME, CMOS_NAME, AB_NAME):
+            self.assertTrue(ListeningTest.objects.filter(name=name).exists(), name)
+            self.assertIn(f"Created {name}", output)
+        self.assertIn("piper-joe-medium · warm over piper-joe-medium · neutral: CMOS", output)
+        self.assertIn("of answers choosing a clip (Wilson); true 0.70", output)
