@@ -45,7 +45,7 @@ class ScaleAdmin(admin.ModelAdmin):
 class TestSampleInline(admin.TabularInline):
     model = TestSample
     extra = 0
-    fields = ["sample", "kind", "token", "expected_score", "instructed_score", "playback_lufs"]
+    fields = ["sample", "kind", "role", "token", "expected_score", "instructed_score", "playback_lufs"]
     # Clips come only from create_test, which writes their playback copies; swapping a sample here
     # would store ratings against audio the evaluators never heard.
     readonly_fields = fields
@@ -72,7 +72,8 @@ class ListeningTestAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "method", "language", "scale"]
     search_fields = ["name", "description"]
-    readonly_fields = ["links", "open_token", "completion_code"]
+    # The reference and the anchor made the test's clips; changing them afterwards would not remake them.
+    readonly_fields = ["links", "open_token", "completion_code", "reference_system", "with_anchor"]
     inlines = [TestSampleInline]
     actions = ["open_tests", "close_tests"]
     change_list_template = "admin/annotations/listeningtest/change_list.html"
@@ -128,15 +129,26 @@ class ListeningTestAdmin(admin.ModelAdmin):
 
 @admin.register(TestSample)
 class TestSampleAdmin(admin.ModelAdmin):
-    list_display = ["id", "test", "kind", "sample", "expected_score", "instructed_score", "playback_lufs"]
-    list_filter = ["kind", "test"]
+    list_display = [
+        "id",
+        "test",
+        "kind",
+        "role",
+        "sample",
+        "expected_score",
+        "instructed_score",
+        "playback_lufs",
+    ]
+    list_filter = ["kind", "role", "test"]
     search_fields = ["token", "sample__text"]
     list_select_related = ["test", "sample"]
     readonly_fields = [
         "test",
         "sample",
         "kind",
+        "role",
         "token",
+        "open_token",
         "playback_audio",
         "playback_lufs",
         "expected_score",
@@ -253,6 +265,7 @@ class RatingAdmin(admin.ModelAdmin):
         "sample",
         "dimension",
         "score",
+        "short_transcript",
         "played_to_end",
         "play_count",
         "time_to_answer_ms",
@@ -266,13 +279,26 @@ class RatingAdmin(admin.ModelAdmin):
     list_select_related = ["evaluator__test", "sample"]
     date_hierarchy = "created_at"
 
+    @admin.display(description="transcript")
+    def short_transcript(self, obj):
+        return obj.transcript if len(obj.transcript) <= 60 else obj.transcript[:59] + "…"
+
 
 @admin.register(ClipFetch)
 class ClipFetchAdmin(admin.ModelAdmin):
     """Read-only: each row is one audio request the server answered, the evidence behind a rating."""
 
-    list_display = ["evaluator", "test_sample", "started_at", "bytes_from", "bytes_to", "size", "complete"]
-    list_filter = ["complete", "evaluator__test"]
+    list_display = [
+        "evaluator",
+        "test_sample",
+        "started_at",
+        "bytes_from",
+        "bytes_to",
+        "size",
+        "complete",
+        "labelled_reference",
+    ]
+    list_filter = ["complete", "labelled_reference", "evaluator__test"]
     search_fields = ["evaluator__pseudonym", "test_sample__token"]
     list_select_related = ["evaluator__test", "test_sample__test"]
     readonly_fields = [field.name for field in ClipFetch._meta.fields]

@@ -4,7 +4,8 @@ from django.core.validators import RegexValidator, validate_slug
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from annotations import methods, services
+from annotations import methods, multistimulus, services
+from annotations.intelligibility import MAX_TRANSCRIPT
 from annotations.listening_check import guess_pass_probability
 from annotations.models import ListeningTest, Scale, completion_conflict
 from synthesis.forms import validate_upload_size
@@ -47,11 +48,25 @@ class TokenListField(forms.Field):
         return tokens
 
 
+class ScoreListField(forms.Field):
+    """Repeated inputs of one name, one score per clip in the order shown; an empty one is None."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int | None]:
+        values = [str(item).strip() for item in value or []]
+        if len(values) > 16 or not all(item == "" or item.lstrip("-").isdigit() for item in values):
+            raise forms.ValidationError("Give at most 16 whole-number scores.")
+        return [int(item) if item else None for item in values]
+
+
 class RatingForm(forms.Form):
     """One answer for one trial. Score ranges are checked by the service, which knows the scale.
 
     clip is the token of the trial's first clip as shown; clips, when the page sends them, are all
     its clips' tokens in the order shown (a pair page does: one clip is in several of its pairs).
+    Each question is posted as the method's answer_kind says: score-<name> (one integer, or one per
+    clip in the order of clips) or text-<name> (typed text, trimmed, at most MAX_TRANSCRIPT).
     """
 
     clip = forms.CharField(max_length=40)
@@ -60,18 +75,26 @@ class RatingForm(forms.Form):
     play_count = forms.IntegerField(min_value=0, max_value=100000, required=False)
     time_to_answer_ms = forms.IntegerField(min_value=0, required=False)
 
-    def __init__(self, *args, dimensions: list[str], **kwargs):
+    def __init__(self, *args, dimensions: list[str], answer_kind: str = "choice", **kwargs):
         super().__init__(*args, **kwargs)
-        self.dimensions = dimensions
-        for dimension in dimensions:
-            self.fields[f"score-{dimension}"] = forms.IntegerField(required=False)
+        self.names = {dimension: _answer_field(dimension, answer_kind) for dimension in dimensions}
+        for name, field in self.names.values():
+            self.fields[name] = field
 
     def clean_played_to_end(self) -> bool:
         # A CheckboxInput would read the string "0" as True; the page sends "true" or "false".
         return self.cleaned_data["played_to_end"].strip().lower() in TRUE_VALUES
 
-    def scores(self) -> dict[str, int | None]:
-        return {dimension: self.cleaned_data.get(f"score-{dimension}") for dimension in self.dimensions}
+    def scores(self) -> dict[str, object]:
+        return {dimension: self.cleaned_data.get(name) for dimension, (name, _) in self.names.items()}
+
+
+def _answer_field(dimension: str, answer_kind: str) -> tuple[str, forms.Field]:
+    if answer_kind == "text":
+        return f"text-{dimension}", forms.CharField(required=False, max_length=MAX_TRANSCRIPT, strip=True)
+    if answer_kind == "per_clip":
+        return f"score-{dimension}", ScoreListField(required=False)
+    return f"score-{dimension}", forms.IntegerField(required=False)
 
 
 # -- researcher forms ----------------------------------------------------------------------------
@@ -79,7 +102,7 @@ class RatingForm(forms.Form):
 
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
 # The method comes first: it decides how the clips listed are used (pairs take no gold or traps).
-SOURCE_FIELDS = ("name", "method", "runs", "systems", "references_as_gold")
+SOURCE_FIELDS = ("name", "method", "runs", "systems", "reference_system", "with_anchor", "references_as_gold")
 
 
 def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
@@ -118,6 +141,19 @@ class CreateTestForm(forms.Form):
         label="Imported samples",
         help_text="Imported output and human reference recordings, by system name.",
     )
+    reference_system = forms.ChoiceField(
+        choices=[],
+        required=False,
+        label="Reference system (MUSHRA)",
+        help_text="Its clip of each sentence is the reference: played labelled, and hidden among the samples "
+        "rated. The systems of the clips listed; show the clips to update them.",
+    )
+    with_anchor = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Add an anchor to each MUSHRA page: the reference low-passed at 3.5 kHz (ITU-R BS.1534)",
+        help_text="Made from the reference when the test is created; needs a reference system.",
+    )
     references_as_gold = forms.BooleanField(
         required=False,
         label="Reference recordings are gold clips (expected: the scale's top score) rather than a rated "
@@ -135,26 +171,36 @@ class CreateTestForm(forms.Form):
     scale = forms.ModelChoiceField(
         queryset=None,
         required=False,
-        empty_label="The method's default for the language (acr-, ccr- or ab-en/es)",
+        empty_label="The method's default for the language (acr-, ccr-, ab-, transcription- or mushra-en/es)",
         help_text="Its range must fit the method: 1 to 5 or the like for ACR, -3 to +3 for CMOS, "
-        "-1 to +1 for A/B.",
+        "-1 to +1 for A/B, 0 to 100 for MUSHRA, the one-point transcription scale for intelligibility.",
     )
     dimensions = forms.CharField(
         initial="overall",
-        help_text="Comma list rated on the same page; the first is the main one. ACR only: CMOS and "
-        "A/B ask one question.",
+        help_text="Comma list rated on the same page; the first is the main one. ACR only: the other "
+        "methods ask one question.",
     )
     ratings_per_sample = forms.IntegerField(
         min_value=1,
         max_value=1000,
         initial=8,
-        help_text="Answers wanted for each clip (ACR) or each pair (CMOS, A/B).",
+        help_text="Answers wanted for each clip (ACR, intelligibility), pair (CMOS, A/B) or sentence "
+        "page (MUSHRA).",
     )
     samples_per_session = forms.IntegerField(
         min_value=1,
         max_value=1000,
         initial=20,
-        help_text="Clips (ACR) or pairs (CMOS, A/B) one evaluator answers; A/B repeats come on top.",
+        help_text="Clips (ACR, intelligibility), pairs (CMOS, A/B) or sentence pages (MUSHRA) one "
+        "evaluator answers; A/B repeats come on top.",
+    )
+    max_plays = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=20,
+        initial=methods.INTELLIGIBILITY.max_plays,
+        label="Plays allowed per clip (intelligibility)",
+        help_text=ListeningTest._meta.get_field("max_plays").help_text,
     )
     gold_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
     traps_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
@@ -165,6 +211,12 @@ class CreateTestForm(forms.Form):
         help_text=ListeningTest._meta.get_field("min_rater_overlap").help_text,
     )
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    recruitment = forms.CharField(
+        max_length=200, required=False, help_text=ListeningTest._meta.get_field("recruitment").help_text
+    )
+    payment = forms.CharField(
+        max_length=200, required=False, help_text=ListeningTest._meta.get_field("payment").help_text
+    )
     language = forms.ChoiceField(choices=settings.LANGUAGES, help_text="Language of the evaluator pages.")
     allow_open_link = forms.BooleanField(required=False, label="Accept the open link (crowd platforms)")
     platform_code = forms.CharField(
@@ -240,12 +292,16 @@ class CreateTestForm(forms.Form):
             .distinct()
             .order_by("system_label")
         )
-        self.fields["systems"].choices = [(label, label) for label in systems]
+        self.fields["systems"].choices = [
+            (label, label) for label in systems if label != multistimulus.ANCHOR_SYSTEM
+        ]
         self.fields["scale"].queryset = Scale.objects.all()
         scale = self._chosen_scale()
         scores = [(value, str(value)) for value in scale.values] if scale else []
         candidates = services.candidate_samples(runs=self._chosen_runs(), systems=self._chosen_systems())
         self.candidates = list(candidates)
+        labels = sorted({sample.system_label for sample in self.candidates})
+        self.fields["reference_system"].choices = [("", "None")] + [(label, label) for label in labels]
         choices = [(sample.pk, f"clip {sample.pk}") for sample in self.candidates]
         for name in ROLE_FIELDS:
             self.fields[name].choices = choices
@@ -266,6 +322,11 @@ class CreateTestForm(forms.Form):
     def takes_gold(self) -> bool:
         """Whether the chosen method has gold and trapping clips (pair methods have none)."""
         return self._chosen_method().gold_and_traps
+
+    @property
+    def clip_note(self) -> str:
+        """How the chosen method uses the clips listed."""
+        return self._chosen_method().clip_note
 
     def _chosen_scale(self) -> Scale | None:
         value = str(self["scale"].value() or "")

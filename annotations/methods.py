@@ -3,8 +3,11 @@
 A new method is one `register(Method(...))` call and one template; services and views read the
 entry and never branch on a method's name.
 
-Registered: "acr" (one clip per trial, a score per dimension), "cmos" (CCR, ITU-T P.800 Annex E)
-and "ab" (A/B preference). The pair methods, whose rows annotations/pairs.py reads back:
+Registered: "acr" (one clip per trial, a score per dimension), "cmos" (CCR, ITU-T P.800 Annex E),
+"ab" (A/B preference), "intelligibility" (one clip, the listener types what they heard, plays
+limited; its contract is in annotations/intelligibility.py) and "mushra" (one sentence in every
+condition on one page, hidden reference and anchor, 0-100 sliders, ITU-R BS.1534; its contract is in
+annotations/multistimulus.py). The pair methods, whose rows annotations/pairs.py reads back:
 
 - A trial is one sentence in two conditions (a condition is a sample's (system_label, style_label)):
   TrialClips with roles "X" (the condition that sorts first) and "Y". Every pair of distinct
@@ -27,9 +30,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from annotations import pairs
+from django.utils.translation import gettext_lazy as _
+
+from annotations import intelligibility, multistimulus, pairs
 from annotations.models import ListeningTest, Rating, Scale, TestSample, Trial, TrialClip
-from annotations.results import stats
+from annotations.results import intelligibility_results, mushra_results, pair_results, stats
 from synthesis.models import Sample
 
 # One trial as built: its clips in order, each with its role ("" when a trial has one clip).
@@ -38,11 +43,13 @@ TrialShape = list[tuple[TestSample, str]]
 
 @dataclass(frozen=True)
 class Answer:
-    """One score to store: the clip it is about, the dimension and the value on the test's scale."""
+    """One answer to store: the clip it is about, the dimension and the value on the test's scale, or
+    (a method whose answer is typed, with score None) the text."""
 
     test_sample: TestSample
     dimension: str
-    score: int
+    score: int | None
+    text: str = ""
 
 
 def longest_clip(durations: list[float]) -> float:
@@ -69,8 +76,13 @@ def best_first(test: ListeningTest) -> list[tuple[int, str]]:
     return list(reversed(test.scale.choices()))
 
 
-def any_scale(scale: Scale) -> None:
-    """Every scale fits."""
+def scored_scale(scale: Scale) -> None:
+    """Every scale of two points or more fits; a one-point scale holds no rating."""
+    if scale.min_value == scale.max_value:
+        raise ValueError(
+            f"The scale {scale.name} has a single point ({scale.min_value}): it is for answers that are "
+            "not scores (intelligibility), and holds no rating."
+        )
 
 
 def any_samples(samples: list[Sample], practice: list[Sample]) -> None:
@@ -112,10 +124,12 @@ class Method:
     # The trials of one clip kind (test, gold or trap), built from that kind's clips.
     build_trials: Callable[[list[TestSample]], list[TrialShape]]
     template: str
-    # The answer fields a page posts (as score-<name>); the first is the main one.
+    # The answer fields a page posts (as score-<name>, or text-<name> for typed answers); the first
+    # is the main one.
     questions: Callable[[ListeningTest], list[str]]
-    # The scores to store for one answer; ValueError with a readable message when it is incomplete.
-    validate: Callable[[ListeningTest, list[TrialClip], dict[str, int | None]], list[Answer]]
+    # The answers to store for one answer posted, from the trial's clips in the order shown and the
+    # value of each question (see answer_kind); ValueError with a readable message when incomplete.
+    validate: Callable[[ListeningTest, list[TrialClip], dict[str, object]], list[Answer]]
     analyse: Callable[[ListeningTest], dict]
     # Each trial's clips in the order one evaluator is presented them: {trial id: [TrialClip id, ...]},
     # for the trials of their session (prefetched trial_clips__test_sample__sample).
@@ -131,14 +145,28 @@ class Method:
     # The scale a test takes when none is chosen, per interface language.
     default_scales: dict[str, str] = field(default_factory=lambda: {"en": "acr-en", "es": "acr-es"})
     # ValueError with a readable message when a scale's range cannot hold the method's answers.
-    check_scale: Callable[[Scale], None] = any_scale
+    check_scale: Callable[[Scale], None] = scored_scale
     # ValueError when the test clips (or the practice clips) make no trials, before audio is decoded.
     check_samples: Callable[[list[Sample], list[Sample]], None] = any_samples
     # The one question of a method that asks a fixed one (its Rating dimension); empty: the test's own.
     dimensions: tuple[str, ...] = ()
     # Gold and trapping clips check raters against a known score; a method without one refuses them.
     gold_and_traps: bool = True
+    # Clips on every page (0: it varies, as on a MUSHRA page); a page of two gets the pair messages.
     clips_per_trial: int = 1
+    # What a page posts per question: "choice" (one integer), "text" (typed text, as text-<name>) or
+    # "per_clip" (one integer per clip in the order shown, empty where none was given).
+    answer_kind: str = "choice"
+    # Plays of each clip an evaluator is allowed unless the test says otherwise, counted from the
+    # server's fetches; 0: the method limits nothing, and its page may replay from the browser's copy.
+    max_plays: int = 0
+    # The method takes a reference system: its sample of each sentence is the reference, from which an
+    # anchor may be made (MUSHRA).
+    takes_reference: bool = False
+    # Messages for refused answers (RatingRefused codes) where the method's page needs its own words.
+    refusals: dict = field(default_factory=dict)
+    # What the create page says of how the clips listed are used, for a method without gold clips.
+    clip_note: str = ""
 
     def default_scale(self, language: str) -> str:
         return self.default_scales.get(language) or next(iter(self.default_scales.values()))
@@ -159,7 +187,7 @@ def get_method(name: str) -> Method:
         raise LookupError(f"No test method named {name!r}; known: {', '.join(sorted(METHODS))}.") from None
 
 
-def check_on_scale(test: ListeningTest, scores: dict[str, int | None]) -> None:
+def check_on_scale(test: ListeningTest, scores: dict[str, object]) -> None:
     """ValueError naming the first answer that is missing or off the test's scale."""
     for name, score in scores.items():
         if not test.scale.contains(score):
@@ -195,7 +223,7 @@ def _acr_trials(clips: list[TestSample]) -> list[TrialShape]:
     return [[(clip, "")] for clip in clips]
 
 
-def _acr_validate(test: ListeningTest, clips: list[TrialClip], scores: dict[str, int | None]) -> list[Answer]:
+def _acr_validate(test: ListeningTest, clips: list[TrialClip], scores: dict[str, object]) -> list[Answer]:
     wanted = {dimension: scores.get(dimension) for dimension in test.rated_dimensions}
     check_on_scale(test, wanted)
     clip = clips[0].test_sample
@@ -218,8 +246,16 @@ ACR = register(
 # -- CMOS and A/B preference: one sentence in two conditions per trial --------------------------
 
 
+PAIR_NOTE = (
+    "Pairs are built from the clips listed: for each sentence, every two conditions (system, style) make "
+    "one pair, heard in either order equally often by each evaluator. Every sentence needs clips in at "
+    "least two conditions. Pair tests take no gold or trapping clips; clips ticked for practice make "
+    "practice pairs (tick one sentence in two conditions), and without any, spare clips are used."
+)
+
+
 def _pair_answer(
-    test: ListeningTest, clips: list[TrialClip], scores: dict[str, int | None], dimension: str
+    test: ListeningTest, clips: list[TrialClip], scores: dict[str, object], dimension: str
 ) -> Answer:
     """The one judgement of a pair, stored on the clip presented second (B)."""
     wanted = {dimension: scores.get(dimension)}
@@ -229,7 +265,7 @@ def _pair_answer(
     return Answer(clips[1].test_sample, dimension, wanted[dimension])
 
 
-def _ab_validate(test: ListeningTest, clips: list[TrialClip], scores: dict[str, int | None]) -> list[Answer]:
+def _ab_validate(test: ListeningTest, clips: list[TrialClip], scores: dict[str, object]) -> list[Answer]:
     answer = _pair_answer(test, clips, scores, "preference")
     if answer.score == 0 and not test.allow_no_preference:
         raise ValueError("this test asks for a choice between A and B; 'no preference' is not an answer")
@@ -266,7 +302,7 @@ CMOS = register(
         template="annotations/methods/cmos.html",
         questions=lambda test: ["cmos"],
         validate=lambda test, clips, scores: [_pair_answer(test, clips, scores, "cmos")],
-        analyse=pairs.cmos_summary,
+        analyse=pair_results.cmos_results,
         order_clips=pairs.balanced_orders,
         listening_time=every_clip,
         practice=pairs.practice_pairs,
@@ -277,6 +313,7 @@ CMOS = register(
         dimensions=("cmos",),
         gold_and_traps=False,
         clips_per_trial=2,
+        clip_note=PAIR_NOTE,
     )
 )
 
@@ -288,7 +325,7 @@ AB = register(
         template="annotations/methods/ab.html",
         questions=lambda test: ["preference"],
         validate=_ab_validate,
-        analyse=pairs.preference_summary,
+        analyse=pair_results.ab_results,
         order_clips=pairs.balanced_orders,
         listening_time=every_clip,
         repeat_share=lambda test: test.repeat_share,
@@ -300,5 +337,131 @@ AB = register(
         dimensions=("preference",),
         gold_and_traps=False,
         clips_per_trial=2,
+        clip_note=PAIR_NOTE,
+    )
+)
+
+
+# -- Intelligibility: one clip, the listener types what they heard ------------------------------
+
+
+TRANSCRIPTION_NOTE = (
+    "Every clip listed is one page: the listener types what they heard, the clip's text being the "
+    "reference it is scored against (so every clip needs one). Intelligibility tests take no gold or "
+    "trapping clips; clips ticked for practice come first, and without any, spare clips are used."
+)
+
+
+def _transcript(test: ListeningTest, clips: list[TrialClip], scores: dict[str, object]) -> list[Answer]:
+    text = intelligibility.clean_transcript(scores.get(intelligibility.DIMENSION))
+    return [Answer(clips[0].test_sample, intelligibility.DIMENSION, None, text=text)]
+
+
+def _one_point_scale(scale: Scale) -> None:
+    if scale.min_value != scale.max_value:
+        raise ValueError(
+            f"The scale {scale.name} runs from {scale.min_value} to {scale.max_value}, but an "
+            "intelligibility answer is typed text, not a score: choose transcription-en or "
+            "transcription-es, whose title is the question asked."
+        )
+
+
+INTELLIGIBILITY = register(
+    Method(
+        name="intelligibility",
+        title="Intelligibility: type what you heard (plays limited)",
+        build_trials=_acr_trials,
+        template="annotations/methods/intelligibility.html",
+        questions=lambda test: [intelligibility.DIMENSION],
+        validate=_transcript,
+        analyse=intelligibility_results.intelligibility_results,
+        choices=lambda test: [],
+        default_scales={"en": "transcription-en", "es": "transcription-es"},
+        check_scale=_one_point_scale,
+        check_samples=intelligibility.check_samples,
+        dimensions=(intelligibility.DIMENSION,),
+        gold_and_traps=False,
+        answer_kind="text",
+        max_plays=intelligibility.DEFAULT_MAX_PLAYS,
+        clip_note=TRANSCRIPTION_NOTE,
+        refusals={
+            "bad_score": _("Please type what you heard (at most 500 characters)."),
+            "not_played": _("Please listen to the clip to the end before sending what you heard."),
+        },
+    )
+)
+
+
+# -- MUSHRA: one sentence in every condition on one page, 0-100 sliders (ITU-R BS.1534) ---------
+
+
+MUSHRA_NOTE = (
+    "Each sentence is one page holding its clip in every condition (system, style) listed, at most "
+    f"{multistimulus.MAX_CONDITIONS}, and, with a reference system, that system's clip as the hidden "
+    "reference and its low-passed copy as the anchor. Every sentence needs at least two conditions "
+    "besides the reference. MUSHRA tests take no gold or trapping clips; clips ticked for practice make "
+    "one practice page, and without any, a spare sentence is used."
+)
+
+
+def _mushra_validate(test: ListeningTest, clips: list[TrialClip], scores: dict[str, object]) -> list[Answer]:
+    values = scores.get(multistimulus.DIMENSION)
+    values = values if isinstance(values, list) else []
+    if len(values) != len(clips):
+        raise ValueError(
+            f"a MUSHRA answer holds one score per sample: {len(clips)} wanted, {len(values)} sent"
+        )
+    unrated = [place for place, value in enumerate(values, 1) if value is None]
+    if unrated:
+        raise ValueError(f"sample(s) {', '.join(map(str, unrated))} have no score yet")
+    check_on_scale(test, {f"sample {place}": value for place, value in enumerate(values, 1)})
+    return [
+        Answer(clip.test_sample, multistimulus.DIMENSION, value)
+        for clip, value in zip(clips, values, strict=True)
+    ]
+
+
+def _hundred_points(scale: Scale) -> None:
+    if (scale.min_value, scale.max_value) != (0, 100):
+        raise ValueError(
+            f"The scale {scale.name} runs from {scale.min_value} to {scale.max_value}, but a MUSHRA slider "
+            "runs from 0 to 100 (ITU-R BS.1534), as on mushra-en and mushra-es."
+        )
+
+
+MUSHRA = register(
+    Method(
+        name="mushra",
+        title="MUSHRA: every condition of a sentence on one page, 0-100 sliders (ITU-R BS.1534)",
+        build_trials=multistimulus.mushra_trials,
+        template="annotations/methods/mushra.html",
+        questions=lambda test: [multistimulus.DIMENSION],
+        validate=_mushra_validate,
+        analyse=mushra_results.mushra_results,
+        order_clips=multistimulus.shuffled_orders,
+        practice=multistimulus.practice_pages,
+        choices=lambda test: test.scale.choices(),
+        default_scales={"en": "mushra-en", "es": "mushra-es"},
+        check_scale=_hundred_points,
+        check_samples=multistimulus.check_samples,
+        dimensions=(multistimulus.DIMENSION,),
+        gold_and_traps=False,
+        clips_per_trial=0,
+        answer_kind="per_clip",
+        takes_reference=True,
+        clip_note=MUSHRA_NOTE,
+        refusals={
+            "not_assigned": _("This page is not part of your session. Please reload the page."),
+            "bad_score": _("Please rate every sample: move each slider to your score."),
+            "not_played": _("Please listen to every sample to the end before going on."),
+            "not_fetched": _(
+                "Your browser has not loaded every sample from the server yet. "
+                "Please play each of them again to the end, then go on."
+            ),
+            "too_soon": _(
+                "Please listen to every sample in full before going on: play them again to the end, "
+                "then send your scores."
+            ),
+        },
     )
 )

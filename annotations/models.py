@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from synthesis.models import Sample
@@ -51,7 +51,11 @@ def completion_conflict(platform_code: str, completion_url: str) -> str:
 
 
 class Scale(models.Model):
-    """The one definition of a rating scale: integer steps from min_value to max_value, one label each."""
+    """The one definition of a rating scale: integer steps from min_value to max_value, one label each.
+
+    A scale of one point (min_value == max_value) holds no rating: it gives a method whose answer is
+    not a score (intelligibility: typed text) its question and language. Scored methods refuse it.
+    """
 
     name = models.SlugField(max_length=60, unique=True, help_text="e.g. acr-en, acr-es, naturalness-en.")
     title = models.CharField(max_length=200, help_text="Question shown above the buttons.")
@@ -67,7 +71,9 @@ class Scale(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="scale_title_not_empty"),
-            models.CheckConstraint(condition=Q(min_value__lt=F("max_value")), name="scale_min_below_max"),
+            models.CheckConstraint(
+                condition=Q(min_value__lte=F("max_value")), name="scale_min_not_above_max"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -76,8 +82,8 @@ class Scale(models.Model):
     def clean(self) -> None:
         if self.min_value is None or self.max_value is None:
             return
-        if self.min_value >= self.max_value:
-            raise ValidationError({"max_value": "The highest score must be above the lowest."})
+        if self.min_value > self.max_value:
+            raise ValidationError({"max_value": "The highest score must not be below the lowest."})
         labels = self.labels
         if not (isinstance(labels, list) and all(isinstance(x, str) and x.strip() for x in labels)):
             raise ValidationError({"labels": "Give a list of non-empty labels."})
@@ -130,10 +136,12 @@ class ListeningTestQuerySet(models.QuerySet):
     def with_progress(self) -> "ListeningTestQuerySet":
         """Annotate clip, evaluator and rating counts in one query (progress as on the dashboard).
 
-        n_collected counts main-dimension ratings of test clips (gold, trapping and training clips
-        never count, nor answers to repeated trials); n_target is ratings_per_sample times the test
-        trials (one per clip for ACR, one per pair for CMOS and A/B; the test clips for tests
-        imported without trials).
+        n_collected counts answers to test trials (gold, trapping and training clips never count, nor
+        answers to repeated trials): one per evaluator and trial however many main-dimension ratings
+        the answer stored (a MUSHRA page stores one per sample), and each imported rating of a test
+        clip; n_target is ratings_per_sample times the test trials (one per clip for ACR and
+        intelligibility, one per pair for CMOS and A/B, one per sentence for MUSHRA; the test clips
+        for tests imported without trials).
         """
         main = Coalesce(KT("dimensions__0"), Value("overall"), output_field=models.CharField())
         clips = TestSample.objects.filter(test=OuterRef("pk"), kind=TestSample.Kind.TEST)
@@ -153,17 +161,25 @@ class ListeningTestQuerySet(models.QuerySet):
                 n_trials=_count(trials, "test"),
                 n_evaluators=_count(evaluators, "test"),
                 n_finished=_count(evaluators.filter(finished_at__isnull=False), "test"),
-                n_collected=_count(collected, "evaluator__test"),
+                n_collected=_count(collected, "evaluator__test", Count(_answer_key(), distinct=True)),
             )
             .annotate(n_units=units)
             .annotate(n_target=F("n_units") * F("ratings_per_sample"))
         )
 
 
-def _count(queryset: models.QuerySet, group: str) -> Coalesce:
-    """A correlated COUNT(*) subquery; each count in its own subquery so joins cannot multiply rows."""
-    counted = queryset.order_by().values(group).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted), 0)
+def _count(queryset: models.QuerySet, group: str, counted: Count | None = None) -> Coalesce:
+    """A correlated COUNT(*) subquery (or of what counted counts); each count in its own subquery so
+    joins cannot multiply rows."""
+    counts = queryset.order_by().values(group).annotate(n=counted or Count("pk")).values("n")
+    return Coalesce(Subquery(counts), 0)
+
+
+def _answer_key() -> Concat:
+    """One value per answer of a rating: evaluator and trial, or evaluator and sample when imported."""
+    text = models.CharField()
+    answer = Coalesce(Cast("trial_id", text), Concat(Value("s"), Cast("sample_id", text)), output_field=text)
+    return Concat(Cast("evaluator_id", text), Value(":"), answer, output_field=text)
 
 
 class ListeningTest(models.Model):
@@ -175,6 +191,16 @@ class ListeningTest(models.Model):
     name = models.SlugField(max_length=80, unique=True, help_text="Unique name, used by the export commands.")
     description = models.TextField(blank=True, help_text="For researchers; never shown to evaluators.")
     instructions = models.TextField(blank=True, help_text="Shown to evaluators before the test.")
+    # For the report's appendix (what reviews of MOS practice found papers leave out); never shown
+    # to evaluators.
+    recruitment = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="How evaluators were recruited, e.g. Prolific, UK residents, native speakers of English.",
+    )
+    payment = models.CharField(
+        max_length=200, blank=True, help_text="What evaluators were paid, e.g. GBP 2.50 for about 15 minutes."
+    )
     language = models.CharField(
         max_length=8,
         default="en",
@@ -273,6 +299,26 @@ class ListeningTest(models.Model):
         default=True,
         help_text="A/B tests: offer 'No preference' besides A and B. Off for a forced choice.",
     )
+    max_plays = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Intelligibility tests: how often an evaluator may play each clip, counted from the "
+        "server's audio requests (a play begins with a request once the previous play's requests have "
+        "sent the whole file); further requests are refused. 0 for no limit; other methods have none.",
+    )
+    reference_system = models.CharField(
+        max_length=80,
+        blank=True,
+        db_default="",
+        help_text="MUSHRA tests: the system whose sample of each sentence is the reference, played "
+        "labelled and hidden among the samples rated; empty for a test without a reference.",
+    )
+    with_anchor = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="MUSHRA tests: each page also holds an anchor, the reference low-passed at 3.5 kHz "
+        "(ITU-R BS.1534), made when the test was created.",
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, links show a closed page."
@@ -366,6 +412,11 @@ class TestSample(models.Model):
         TRAP = "trap", "Trapping clip (instructed answer)"
         TRAINING = "training", "Training clip (not analysed)"
 
+    class Role(models.TextChoices):
+        CONDITION = "", "Condition"
+        REFERENCE = "reference", "Hidden reference (MUSHRA)"
+        ANCHOR = "anchor", "Anchor: the reference low-passed at 3.5 kHz (MUSHRA)"
+
     test = models.ForeignKey(ListeningTest, on_delete=models.CASCADE, related_name="test_samples")
     sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="test_samples")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEST)
@@ -386,11 +437,32 @@ class TestSample(models.Model):
     instructed_score = models.SmallIntegerField(
         null=True, blank=True, help_text="Trapping clips: the score the clip asks for, on the test's scale."
     )
+    role = models.CharField(
+        max_length=12,
+        blank=True,
+        db_default="",
+        choices=Role.choices,
+        help_text="MUSHRA: the hidden reference (a sample of the test's reference system) or the anchor "
+        "(its copy low-passed at 3.5 kHz); empty for a condition and in other methods. Never shown to "
+        "evaluators.",
+    )
+    open_token = models.CharField(
+        max_length=40,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="MUSHRA reference clips: a second opaque token under which the same copy is served as "
+        "the labelled reference, so that the hidden reference's URL differs from it; empty otherwise.",
+    )
 
     class Meta:
         ordering = ["test", "id"]
         constraints = [
             models.UniqueConstraint(fields=["test", "sample"], name="test_sample_unique"),
+            models.CheckConstraint(
+                condition=Q(open_token__isnull=True) | Q(role="reference"),
+                name="test_sample_open_token_on_reference",
+            ),
             models.CheckConstraint(
                 condition=Q(kind="gold", expected_score__isnull=False) | ~Q(kind="gold"),
                 name="test_sample_gold_has_expected",
@@ -547,7 +619,8 @@ class TrialClip(models.Model):
         max_length=20,
         blank=True,
         help_text='The clip\'s part in the trial: "X" or "Y" in a CMOS or A/B pair (X is the condition, '
-        '(system, style), that sorts first), "" for a one-clip trial. Never shown to evaluators.',
+        '(system, style), that sorts first); "reference" (hidden), "anchor" or "condition" on a MUSHRA '
+        'page; "" for a one-clip trial. Never shown to evaluators.',
     )
     position = models.PositiveSmallIntegerField(help_text="Order in the trial as built, from 0.")
 
@@ -616,7 +689,17 @@ class Rating(models.Model):
         help_text="The trial answered; empty for imported ratings.",
     )
     dimension = models.CharField(max_length=40, default="overall", help_text="What was rated, e.g. overall.")
-    score = models.SmallIntegerField(help_text="A value of the test's scale (checked when it is stored).")
+    score = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="A value of the test's scale (checked when it is stored); empty for a transcript.",
+    )
+    transcript = models.TextField(
+        blank=True,
+        db_default="",
+        help_text='Intelligibility (dimension "transcript"): what the evaluator typed, trimmed; empty for '
+        "a score.",
+    )
     played_to_end = models.BooleanField(
         default=False, help_text="The browser reported the clip played to the end."
     )
@@ -656,10 +739,17 @@ class Rating(models.Model):
                 condition=Q(trial__isnull=False),
                 name="rating_unique_per_trial_dimension",
             ),
+            # A score or a transcript, never both and never neither: code reading scores of a
+            # scored method never meets an empty one.
+            models.CheckConstraint(
+                condition=Q(score__isnull=False, transcript="") | (Q(score__isnull=True) & ~Q(transcript="")),
+                name="rating_score_or_transcript",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.evaluator} · sample {self.sample_id} · {self.dimension}={self.score}"
+        answer = self.score if self.score is not None else repr(self.transcript[:40])
+        return f"{self.evaluator} · sample {self.sample_id} · {self.dimension}={answer}"
 
 
 def covers_file(spans: list[tuple[int, int]], size: int) -> bool:
@@ -672,7 +762,30 @@ def covers_file(spans: list[tuple[int, int]], size: int) -> bool:
     return bool(spans) and reached >= size
 
 
+def count_plays(fetches: list[tuple[int, int, int]]) -> tuple[int, bool]:
+    """(plays begun, whether the last one sent the whole file) from one clip's requests in the order
+    they began, each (first byte, last byte, file size).
+
+    A play is a run of requests that together send the whole file: a request begins a new play
+    unless the current one has not sent every byte yet. So a browser's probe of the first bytes and
+    its request for the rest are one play (Safari asks for bytes 0-1 first), and each request after
+    a complete play, wherever it starts, begins the next.
+    """
+    plays, spans, size = 0, [], 0
+    for start, end, size in fetches:
+        if plays == 0 or covers_file(spans, size):
+            plays += 1
+            spans = []
+        spans.append((start, end))
+    return plays, plays > 0 and covers_file(spans, size)
+
+
 class ClipFetchQuerySet(models.QuerySet):
+    def plays(self) -> tuple[int, bool]:
+        """count_plays of these fetches (of one evaluator and one clip)."""
+        rows = self.order_by("started_at", "id").values_list("bytes_from", "bytes_to", "size")
+        return count_plays(list(rows))
+
     def fully_sent_clip_ids(self) -> set[int]:
         """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -697,6 +810,12 @@ class ClipFetch(models.Model):
     size = models.PositiveBigIntegerField(help_text="Size of the whole file at the time of the request.")
     complete = models.BooleanField(
         default=False, help_text="This request alone sent the whole file (byte 0 to the last)."
+    )
+    labelled_reference = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="MUSHRA: a request for the labelled reference (its open token); it never counts as "
+        "hearing the hidden reference, which is the same copy under another token.",
     )
 
     objects = ClipFetchQuerySet.as_manager()

@@ -12,8 +12,6 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 
-import numpy as np
-
 from annotations.models import ListeningTest, Rating, TestSample, Trial, TrialClip
 from synthesis.models import Sample
 
@@ -235,17 +233,6 @@ def pair_judgements(test: ListeningTest) -> list[dict]:
     return rows
 
 
-def _condition_dict(cond: Condition) -> dict:
-    return {"system": cond[0], "style": cond[1]}
-
-
-def _by_pair(rows: list[dict]) -> dict[tuple[Condition, Condition], np.ndarray]:
-    groups: dict[tuple[Condition, Condition], list[int]] = defaultdict(list)
-    for row in rows:
-        groups[(row["x"], row["y"])].append(row["corrected"])
-    return {key: np.asarray(values, dtype=float) for key, values in sorted(groups.items())}
-
-
 def consistency(rows: list[dict]) -> dict:
     """Repeated judgements and how many gave the same corrected answer as the rater's original."""
     originals = {
@@ -254,47 +241,6 @@ def consistency(rows: list[dict]) -> dict:
     repeats = [row for row in rows if row["repeat_of"] is not None]
     same = sum(originals.get((row["evaluator_id"], row["repeat_of"])) == row["corrected"] for row in repeats)
     return {"repeats": len(repeats), "same_answer": same}
-
-
-def cmos_summary(test: ListeningTest) -> dict:
-    """Per pair of conditions: judgements and the mean corrected score (CMOS of Y over X); no repeats."""
-    rows = pair_judgements(test)
-    originals = [row for row in rows if row["repeat_of"] is None]
-    return {
-        "dimension": test.rated_dimensions[0],
-        "scale": {"min": test.scale.min_value, "max": test.scale.max_value},
-        "pairs": [
-            {
-                "x": _condition_dict(x),
-                "y": _condition_dict(y),
-                "n": int(values.size),
-                "cmos": float(values.mean()),
-            }
-            for (x, y), values in _by_pair(originals).items()
-        ],
-        "consistency": consistency(rows),
-    }
-
-
-def preference_summary(test: ListeningTest) -> dict:
-    """Per pair of conditions: answers preferring X, preferring Y and ties; repeats left out."""
-    rows = pair_judgements(test)
-    originals = [row for row in rows if row["repeat_of"] is None]
-    return {
-        "dimension": test.rated_dimensions[0],
-        "pairs": [
-            {
-                "x": _condition_dict(x),
-                "y": _condition_dict(y),
-                "n": int(values.size),
-                "x_preferred": int(np.sum(values < 0)),
-                "y_preferred": int(np.sum(values > 0)),
-                "ties": int(np.sum(values == 0)),
-            }
-            for (x, y), values in _by_pair(originals).items()
-        ],
-        "consistency": consistency(rows),
-    }
 
 
 def practice_pairs(pool: list[TestSample], count: int, rng: random.Random) -> list[list[TestSample]]:

@@ -3,7 +3,7 @@
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -13,9 +13,9 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from annotations import pairs
+from annotations import multistimulus, pairs
 from annotations.listening_check import check_tones_wav, draw_trial
-from annotations.methods import Method, get_method
+from annotations.methods import Answer, Method, get_method
 from annotations.models import (
     Assignment,
     ClipFetch,
@@ -28,6 +28,7 @@ from annotations.models import (
     TestSample,
     Trial,
     TrialClip,
+    new_token,
 )
 from annotations.ordering import order_without_neighbours
 from synthesis.engines import audio
@@ -38,6 +39,8 @@ TEST_OPTIONS = (
     "instructions",
     "language",
     "description",
+    "recruitment",
+    "payment",
     "platform_code",
     "completion_url",
     "allow_open_link",
@@ -52,6 +55,9 @@ TEST_OPTIONS = (
     "screen_out_url",
     "repeat_share",
     "allow_no_preference",
+    "max_plays",
+    "reference_system",
+    "with_anchor",
 )
 # Samples from outside the app (other systems' output, human recordings), chosen by system name.
 EXTERNAL_ORIGINS = (Sample.Origin.IMPORTED, Sample.Origin.REFERENCE)
@@ -73,6 +79,10 @@ class SessionUnavailable(Exception):
         self.code = code
 
 
+class PlayLimitReached(Exception):
+    """A request that would begin one play more of a clip than the test allows."""
+
+
 class RatingRefused(Exception):
     """A rating the server will not store; code is one of CODES, detail is for logs."""
 
@@ -92,6 +102,7 @@ class _Clip:
     kind: str
     expected_score: int | None = None
     instructed_score: int | None = None
+    role: str = TestSample.Role.CONDITION
 
 
 def candidate_samples(*, runs: Iterable[int] = (), systems: Iterable[str] = ()) -> QuerySet:
@@ -99,6 +110,7 @@ def candidate_samples(*, runs: Iterable[int] = (), systems: Iterable[str] = ()) 
     chosen = Q(run__in=list(runs)) | Q(origin__in=EXTERNAL_ORIGINS, system_label__in=list(systems))
     return (
         Sample.objects.filter(chosen)
+        .exclude(system_label=multistimulus.ANCHOR_SYSTEM)  # made for one test, never chosen again
         .select_related("run", "sentence")
         .order_by("system_label", "sentence__sentence_set_id", "sentence__position", "style_label", "pk")
     )
@@ -120,10 +132,12 @@ def create_test(
 ) -> ListeningTest:
     """Create an open test whose clips have opaque tokens and loudness-matched playback copies.
 
-    options are further ListeningTest fields (instructions, language, completion_url, ...).
-    Without a scale the method's default for the test's language is used. The method refuses a
-    scale that cannot hold its answers and clips it cannot make trials from, before any audio is
-    decoded. Decoding and loudness matching run here, synchronously and before any transaction
+    options are further ListeningTest fields (instructions, language, completion_url, max_plays,
+    reference_system, with_anchor, ...). Without a scale the method's default for the test's language
+    is used. The method refuses a scale that cannot hold its answers and clips it cannot make trials
+    from, before any audio is decoded. A method that takes a reference (MUSHRA) makes the reference
+    system's sample of each sentence the reference and, with_anchor, derives an anchor from it.
+    Decoding, filtering and loudness matching run here, synchronously and before any transaction
     opens: a few hundred short clips take seconds, not minutes.
     """
     if ListeningTest.objects.filter(name=name).exists():
@@ -141,6 +155,8 @@ def create_test(
     clips = _clip_roles(list(samples), gold or {}, traps or {}, list(training), scale)
     if not any(clip.kind == TestSample.Kind.TEST for clip in clips):
         raise TestCreationError("Choose at least one sample to rate.")
+    options = _method_options(shape, options)
+    clips = _with_references(clips, options["reference_system"])
     _check_method_fits(shape, scale, clips)
     options.setdefault("state", ListeningTest.State.OPEN)
     fields = {
@@ -152,18 +168,79 @@ def create_test(
         "samples_per_session": samples_per_session,
         **options,
     }
-    rows = _write_playback_copies(clips)
+    # One sample rate for every clip, so the WAV header cannot tell systems apart.
+    rate = max(clip.sample.sample_rate for clip in clips)
+    anchors = _anchor_clips(clips, rate) if options["with_anchor"] else []
+    return _store_test(fields, clips, anchors, rate)
+
+
+def _store_test(fields: dict, clips: list["_Clip"], anchors: list["_Clip"], rate: int) -> ListeningTest:
+    """Write the playback copies, then the test, its anchors' samples, its clips and its trials in one
+    transaction; on any failure no file is left behind."""
+    rows: list[TestSample] = []
     try:
+        rows = _write_playback_copies(clips + anchors, rate)
         with transaction.atomic():
             test = ListeningTest.objects.create(**fields)
+            for anchor in anchors:
+                anchor.sample.save()
             for row in rows:
                 row.test = test
             TestSample.objects.bulk_create(rows)
             build_trials(test=test)
     except BaseException:
         _delete_playback_files(rows)
+        _delete_sample_files(anchors)
         raise
     return test
+
+
+def _method_options(method: Method, options: dict) -> dict:
+    """The options with the settings the method decides: its play limit, its reference and anchor."""
+    options = dict(options)
+    plays = options.get("max_plays")
+    if plays is not None and plays < 0:
+        raise TestCreationError(f"max_plays={plays}: give a number of plays from 1, or 0 for no limit.")
+    options["max_plays"] = (method.max_plays if plays is None else plays) if method.max_plays else 0
+    reference = (options.get("reference_system") or "").strip()
+    anchor = bool(options.get("with_anchor"))
+    if not method.takes_reference:
+        if reference:
+            raise TestCreationError(
+                f"{method.title} tests take no reference system; leave it empty instead of {reference!r}."
+            )
+        anchor = False
+    elif anchor and not reference:
+        raise TestCreationError(
+            "The anchor is made from the reference (low-passed at 3.5 kHz): name a reference system, "
+            "or leave the anchor out."
+        )
+    options["reference_system"], options["with_anchor"] = reference, anchor
+    return options
+
+
+def _with_references(clips: list["_Clip"], reference_system: str) -> list["_Clip"]:
+    """The clips with the reference system's marked as the reference of their sentence; references of
+    sentences no condition says are left out. TestCreationError when a test sentence has none or two."""
+    if not reference_system:
+        return clips
+    conditions = [clip for clip in clips if clip.sample.system_label != reference_system]
+    references = [clip for clip in clips if clip.sample.system_label == reference_system]
+    chosen = set()
+    for kind in (TestSample.Kind.TEST, TestSample.Kind.TRAINING):
+        try:
+            chosen |= set(
+                multistimulus.pick_references(
+                    [clip.sample for clip in conditions if clip.kind == kind],
+                    [clip.sample for clip in references if clip.kind == kind],
+                    reference_system,
+                    required=kind == TestSample.Kind.TEST,
+                )
+            )
+        except ValueError as exc:
+            raise TestCreationError(str(exc)) from None
+    marked = [replace(clip, role=TestSample.Role.REFERENCE) for clip in references if clip.sample in chosen]
+    return conditions + marked
 
 
 def _default_scale(method: Method, language: str) -> Scale:
@@ -178,8 +255,10 @@ def _default_scale(method: Method, language: str) -> Scale:
 
 def _check_method_fits(method: Method, scale: Scale, clips: list["_Clip"]) -> None:
     """TestCreationError when the scale cannot hold the method's answers or the clips make no trials."""
-    test_samples = [clip.sample for clip in clips if clip.kind == TestSample.Kind.TEST]
-    practice = [clip.sample for clip in clips if clip.kind == TestSample.Kind.TRAINING]
+    # The method checks the conditions; a reference's sentence was checked when it was chosen.
+    conditions = [clip for clip in clips if clip.role == TestSample.Role.CONDITION]
+    test_samples = [clip.sample for clip in conditions if clip.kind == TestSample.Kind.TEST]
+    practice = [clip.sample for clip in conditions if clip.kind == TestSample.Kind.TRAINING]
     try:
         method.check_scale(scale)
         method.check_samples(test_samples, practice)
@@ -250,9 +329,8 @@ def _clip_roles(
     return list(roles.values())
 
 
-def _write_playback_copies(clips: list[_Clip]) -> list[TestSample]:
+def _write_playback_copies(clips: list[_Clip], rate: int) -> list[TestSample]:
     """Unsaved clip rows whose playback files are written; on any failure no file is left behind."""
-    rate = max(clip.sample.sample_rate for clip in clips)
     rows: list[TestSample] = []
     try:
         for clip in clips:
@@ -263,15 +341,22 @@ def _write_playback_copies(clips: list[_Clip]) -> list[TestSample]:
     return rows
 
 
+def _decoded(sample: Sample, rate: int):
+    """The sample's audio at the test's common rate; TestCreationError naming it if it cannot be read."""
+    try:
+        with sample.audio.open("rb") as handle:
+            data, sample_rate = audio.read_audio(handle.read())
+        return audio.resample(data, sample_rate, rate)
+    except (OSError, ValueError, audio.AudioDecodeError) as exc:
+        raise TestCreationError(f"Sample {sample.pk}: {exc}") from exc
+
+
 def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
     """Decode, resample to the test's common rate, match loudness and store a metadata-free WAV."""
     sample = clip.sample
     try:
-        with sample.audio.open("rb") as handle:
-            data, sample_rate = audio.read_audio(handle.read())
-        # One sample rate for every clip, so the WAV header cannot tell systems apart.
-        data = audio.match_loudness(audio.resample(data, sample_rate, rate), rate, settings.SARAI_TARGET_LUFS)
-    except (OSError, ValueError, audio.AudioDecodeError) as exc:
+        data = audio.match_loudness(_decoded(sample, rate), rate, settings.SARAI_TARGET_LUFS)
+    except (ValueError, audio.AudioDecodeError) as exc:
         raise TestCreationError(f"Sample {sample.pk}: {exc}") from exc
     row = TestSample(
         sample=sample,
@@ -279,6 +364,8 @@ def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
         expected_score=clip.expected_score,
         instructed_score=clip.instructed_score,
         playback_lufs=audio.integrated_loudness(data, rate),
+        role=clip.role,
+        open_token=new_token() if clip.role == TestSample.Role.REFERENCE else None,
     )
     # The file is named after the clip's random token: its name says nothing about the sample.
     row.playback_audio.save(f"{row.token}.wav", ContentFile(audio.wav_bytes(data, rate)), save=False)
@@ -288,6 +375,53 @@ def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
 def _delete_playback_files(rows: list[TestSample]) -> None:
     for row in rows:
         row.playback_audio.delete(save=False)
+
+
+def _anchor_clips(clips: list[_Clip], rate: int) -> list[_Clip]:
+    """An anchor for each reference clip (ITU-R BS.1534): its audio low-passed at 3.5 kHz, as an unsaved
+    Sample whose file is written; on any failure no file is left behind."""
+    anchors: list[_Clip] = []
+    try:
+        for clip in clips:
+            if clip.role == TestSample.Role.REFERENCE:
+                anchors.append(
+                    _Clip(_anchor_sample(clip.sample, rate), clip.kind, role=TestSample.Role.ANCHOR)
+                )
+    except BaseException:
+        _delete_sample_files(anchors)
+        raise
+    return anchors
+
+
+def _anchor_sample(reference: Sample, rate: int) -> Sample:
+    """The reference at the test's rate, low-passed, as a Sample of the anchor system (not yet saved).
+
+    It says the reference's sentence in its style, so it joins the reference's page; its own system
+    name keeps it out of every list of samples to choose from.
+    """
+    try:
+        data = audio.low_pass(_decoded(reference, rate), rate)
+    except audio.AudioDecodeError as exc:
+        raise TestCreationError(f"Sample {reference.pk}: {exc}") from exc
+    anchor = Sample(
+        origin=Sample.Origin.IMPORTED,
+        system_label=multistimulus.ANCHOR_SYSTEM,
+        sentence=reference.sentence,
+        style=reference.style,
+        style_label=reference.style_label,
+        text=reference.text,
+        source_name=f"BS.1534 anchor: sample {reference.pk} low-passed at {audio.ANCHOR_CUTOFF_HZ:g} Hz",
+        duration_s=data.size / rate,
+        sample_rate=rate,
+        loudness_lufs=audio.integrated_loudness(data, rate),
+    )
+    anchor.audio.save(f"anchor-{new_token()}.wav", ContentFile(audio.wav_bytes(data, rate)), save=False)
+    return anchor
+
+
+def _delete_sample_files(clips: list[_Clip]) -> None:
+    for clip in clips:
+        clip.sample.audio.delete(save=False)
 
 
 # -- evaluators ----------------------------------------------------------------------------------
@@ -637,7 +771,7 @@ def answer_training(
     *,
     evaluator: Evaluator,
     sample_token: str,
-    scores: dict[str, int],
+    scores: dict[str, object],
     played_to_end: bool,
     clip_tokens: Sequence[str] = (),
 ) -> None:
@@ -701,7 +835,7 @@ def submit_rating(
     *,
     evaluator: Evaluator,
     sample_token: str,
-    scores: dict[str, int],
+    scores: dict[str, object],
     played_to_end: bool,
     play_count: int,
     time_to_answer_ms: int | None,
@@ -712,8 +846,10 @@ def submit_rating(
     sample_token is the token of the trial's first clip as shown; clip_tokens, when given, are all
     its clips' in the order shown. A clip in several trials of a session (a pair method's clip is
     paired with each other condition, a repeat holds its original's clips) is told apart by them.
-    Each score is checked against the test's scale by the method's validation, and the answer is
-    refused unless this evaluator fetched every clip and had the time to hear them.
+    scores holds each question's value as the method's page posts it (an integer, a typed text, or
+    one integer per clip in the order shown). Each score is checked against the test's scale by the
+    method's validation, and the answer is refused unless this evaluator fetched every clip and had
+    the time to hear them.
     """
     received_at = timezone.now()
     test = evaluator.test
@@ -778,9 +914,16 @@ def record_fetch(
     bytes_from: int,
     bytes_to: int,
     size: int,
+    labelled_reference: bool = False,
+    max_plays: int = 0,
 ) -> ClipFetch:
-    """Note one audio request the server answered: which bytes of the clip it sent, and when it began."""
-    return ClipFetch.objects.create(
+    """Note one audio request the server answers: which bytes of the clip it sends, and when it began.
+
+    With max_plays above 0, a request that would begin one play more of the clip than that is refused
+    (PlayLimitReached) and not noted; a play is counted as models.count_plays says. labelled_reference
+    marks a request for a MUSHRA reference by its open token, which counts for nothing.
+    """
+    fetch = ClipFetch(
         evaluator=evaluator,
         test_sample=test_sample,
         started_at=started_at,
@@ -788,7 +931,31 @@ def record_fetch(
         bytes_to=bytes_to,
         size=size,
         complete=bytes_from == 0 and bytes_to >= size - 1,
+        labelled_reference=labelled_reference,
     )
+    if not max_plays or labelled_reference:
+        fetch.save()  # one INSERT, no transaction: a page's clips are fetched all at once
+        return fetch
+    with transaction.atomic():
+        # Lock the evaluator's row so that two requests at once cannot both take the last play.
+        Evaluator.objects.select_for_update().filter(pk=evaluator.pk).exists()
+        plays, complete = _fetches_of(evaluator, test_sample).plays()
+        if plays >= max_plays and complete:
+            raise PlayLimitReached(f"clip {test_sample.pk} was played {plays} times, {max_plays} allowed")
+        fetch.save()
+    return fetch
+
+
+def _fetches_of(evaluator: Evaluator, test_sample: TestSample) -> QuerySet:
+    return ClipFetch.objects.filter(evaluator=evaluator, test_sample=test_sample, labelled_reference=False)
+
+
+def play_state(*, evaluator: Evaluator, test_sample: TestSample, max_plays: int) -> dict:
+    """What the page shows of a clip with limited plays: plays_left and whether it was heard whole
+    (sent whole at least once, so a page reloaded after the last play still takes an answer)."""
+    plays, complete = _fetches_of(evaluator, test_sample).plays()
+    heard = plays > 1 or complete
+    return {"plays_left": max(max_plays - plays, 0) if max_plays else None, "heard": heard}
 
 
 def verify_listening(
@@ -800,8 +967,9 @@ def verify_listening(
     time for the clips' durations must have passed since the first of those fetches began.
     """
     clip_ids = [clip.pk for clip in clips]
+    # A labelled MUSHRA reference is the hidden one's copy, but hearing it is not hearing the page's sample.
     fetches = ClipFetch.objects.filter(
-        evaluator=evaluator, test_sample__in=clip_ids, started_at__lte=received_at
+        evaluator=evaluator, test_sample__in=clip_ids, started_at__lte=received_at, labelled_reference=False
     )
     missing = set(clip_ids) - fetches.fully_sent_clip_ids()
     if missing:
@@ -830,26 +998,27 @@ def _clamp(value: int | None, low: int, high: int) -> int | None:
 
 
 def _validate_answer(
-    test: ListeningTest, clips: list[TrialClip], scores: dict[str, int | None], played_to_end: bool
-) -> list:
-    """The method's answers for these scores, each on the test's scale; RatingRefused otherwise."""
+    test: ListeningTest, clips: list[TrialClip], scores: dict[str, object], played_to_end: bool
+) -> list[Answer]:
+    """The method's answers for these scores, each score on the test's scale; RatingRefused otherwise."""
     if not played_to_end:
         raise RatingRefused("not_played", "the browser did not report the clip as played to the end")
     try:
         answers = get_method(test.method).validate(test, clips, scores)
         for answer in answers:
-            test.scale.check_score(answer.score)
+            if not answer.text:  # a typed answer has no score; every other answer has one
+                test.scale.check_score(answer.score)
     except ValueError as exc:
         raise RatingRefused("bad_score", str(exc)) from None
     return answers
 
 
-def _create_once(common: dict, answer) -> Rating:
+def _create_once(common: dict, answer: Answer) -> Rating:
     sample = answer.test_sample
     fields = {"sample_id": sample.sample_id, "test_sample": sample, "dimension": answer.dimension}
     try:
         with transaction.atomic():
-            return Rating.objects.create(score=answer.score, **fields, **common)
+            return Rating.objects.create(score=answer.score, transcript=answer.text, **fields, **common)
     except IntegrityError:
         # The same answer arrived twice at once: the other request stored it.
         return Rating.objects.get(

@@ -17,6 +17,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -257,7 +258,8 @@ def rate(request, evaluator: Evaluator):
 
 def _answer(request, evaluator: Evaluator, *, training: bool):
     test = evaluator.test
-    form = RatingForm(request.POST, dimensions=get_method(test.method).questions(test))
+    method = get_method(test.method)
+    form = RatingForm(request.POST, dimensions=method.questions(test), answer_kind=method.answer_kind)
     try:
         if not form.is_valid():
             raise services.RatingRefused("bad_score", form.errors.as_text())
@@ -285,7 +287,8 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
 
 
 def _refused(request, evaluator: Evaluator, code: str):
-    refusals = PAIR_REFUSALS if get_method(evaluator.test.method).clips_per_trial == 2 else REFUSALS
+    method = get_method(evaluator.test.method)
+    refusals = {**(PAIR_REFUSALS if method.clips_per_trial == 2 else REFUSALS), **method.refusals}
     if _wants_json(request):
         # listen_again: the page reloads its audio, so the next play is a fresh fetch the server counts.
         listen_again = code in ("not_played", "not_fetched", "too_soon")
@@ -300,20 +303,16 @@ def _rating_page(
 ):
     """The method's page for one trial: its clips in this evaluator's order, questions and scale.
 
-    label is the clip's place on the page ("A" is played first, then "B"); a pair page shows it and
-    never the role, which would tell which condition is which.
+    label is the clip's place on the page ("A" is played first, then "B"), number the same from 1
+    ("Sample 1"); a page shows them and never the role, which would tell which condition is which.
+    Where the method limits plays, each clip says how many are left and whether it was heard whole
+    already; where a clip is a reference with an open token, reference_url plays it labelled.
     """
     test = evaluator.test
     method = get_method(test.method)
-    shown = [
-        {
-            "token": clip.test_sample.token,
-            "role": clip.role,
-            "label": chr(ord("A") + index),
-            "audio_url": reverse("annotations:clip_audio", args=[evaluator.token, clip.test_sample.token]),
-        }
-        for index, clip in enumerate(clips)
-    ]
+    max_plays = test.max_plays if method.max_plays else 0
+    shown = [_shown_clip(evaluator, clip, index, max_plays) for index, clip in enumerate(clips)]
+    reference = next((clip.test_sample for clip in clips if clip.test_sample.open_token), None)
     questions = [
         {
             "name": dimension,
@@ -337,8 +336,41 @@ def _rating_page(
         "scale": test.scale,
         "number": number,
         "total": total,
+        "max_plays": max_plays,
+        "reference_url": _clip_url(evaluator, reference.open_token) if reference else "",
+        "bands": _bands(test.scale.choices()),
     }
     return render(request, method.template, context)
+
+
+def _bands(choices: list[tuple[int, str]]) -> list[dict]:
+    """Runs of scores with one label, lowest first: a 0-100 scale's five BS.1534 bands for a slider."""
+    bands: list[dict] = []
+    for value, label in choices:
+        if bands and bands[-1]["label"] == label:
+            bands[-1]["high"] = value
+        else:
+            bands.append({"label": label, "low": value, "high": value})
+    return bands
+
+
+def _shown_clip(evaluator: Evaluator, clip: TrialClip, index: int, max_plays: int) -> dict:
+    shown = {
+        "token": clip.test_sample.token,
+        "role": clip.role,
+        "label": chr(ord("A") + index),
+        "number": index + 1,
+        "audio_url": _clip_url(evaluator, clip.test_sample.token),
+    }
+    if max_plays:
+        shown.update(
+            services.play_state(evaluator=evaluator, test_sample=clip.test_sample, max_plays=max_plays)
+        )
+    return shown
+
+
+def _clip_url(evaluator: Evaluator, clip_token: str) -> str:
+    return reverse("annotations:clip_audio", args=[evaluator.token, clip_token])
 
 
 @require_safe
@@ -361,25 +393,39 @@ def clip_audio(request, token: str, clip: str):
     """A clip's loudness-matched copy, only for an evaluator whose session holds it; each GET is noted.
 
     Served no-store, so every play is a request the server sees: answers are accepted only after
-    the whole clip was sent and there was time to hear it (services.verify_listening).
+    the whole clip was sent and there was time to hear it (services.verify_listening). A MUSHRA
+    reference is served under its own token (hidden among the samples) and its open token (the
+    labelled reference). Where the test limits plays, a request beyond the last play is refused (403).
     """
     started_at = timezone.now()
-    evaluator = Evaluator.objects.filter(token=token).first()
-    test_sample = evaluator and TestSample.objects.filter(test_id=evaluator.test_id, token=clip).first()
+    evaluator = Evaluator.objects.select_related("test").filter(token=token).first()
+    test_sample = evaluator and (
+        TestSample.objects.filter(Q(token=clip) | Q(open_token=clip), test_id=evaluator.test_id).first()
+    )
     if not test_sample or not _may_hear(evaluator, test_sample):
         return HttpResponse("Not found.", status=404, content_type="text/plain")
+    test = evaluator.test
     with test_sample.playback_audio.open("rb") as handle:
         data = handle.read()
     sent = _requested_bytes(request, len(data))
     if request.method == "GET" and sent is not None:
-        services.record_fetch(
-            evaluator=evaluator,
-            test_sample=test_sample,
-            started_at=started_at,
-            bytes_from=sent[0],
-            bytes_to=sent[1],
-            size=len(data),
-        )
+        try:
+            services.record_fetch(
+                evaluator=evaluator,
+                test_sample=test_sample,
+                started_at=started_at,
+                bytes_from=sent[0],
+                bytes_to=sent[1],
+                size=len(data),
+                labelled_reference=clip == test_sample.open_token,
+                max_plays=test.max_plays if get_method(test.method).max_plays else 0,
+            )
+        except services.PlayLimitReached:
+            with translation.override(test.language):
+                message = gettext("You have played this clip as often as the test allows.")
+            response = HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
+            add_never_cache_headers(response)
+            return response
     response = _audio_response(request, data)
     add_never_cache_headers(response)  # Cache-Control: no-store among others
     return response
@@ -492,13 +538,18 @@ def _open_link(request, test: ListeningTest) -> str:
 def test_detail(request, pk: int):
     test = get_object_or_404(ListeningTest.objects.select_related("scale"), pk=pk)
     main = test.rated_dimensions[0]
+    # Trials answered (a MUSHRA answer stores a rating per sample), and imported ratings one each.
+    answered = Q(ratings__dimension=main, ratings__trial__isnull=False)
+    imported = Q(ratings__dimension=main, ratings__trial__isnull=True)
     evaluators = test.evaluators.annotate(
         n_assigned=Count("assignments", distinct=True),
-        n_rated=Count("ratings", filter=Q(ratings__dimension=main), distinct=True),
+        n_answered=Count("ratings__trial", filter=answered, distinct=True),
+        n_imported=Count("ratings", filter=imported, distinct=True),
     ).order_by("created_at")
     kinds = dict(test.test_samples.values_list("kind").annotate(n=Count("id")))
     context = {
         "test": test,
+        "method": get_method(test.method),
         "evaluators": evaluators,
         "kinds": kinds,
         "open_link": _open_link(request, test),

@@ -51,6 +51,14 @@ def tone_wav(
     return buffer.getvalue()
 
 
+def noise_wav(seconds: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.2, seed: int = 0) -> bytes:
+    """White noise: energy at every frequency up to the Nyquist rate, to measure a filter against."""
+    noise = np.random.default_rng(seed).uniform(-amplitude, amplitude, int(seconds * sample_rate))
+    buffer = io.BytesIO()
+    sf.write(buffer, noise.astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
 def make_sample(
     *, system_label: str = "sys-a", style_name: str = "neutral", sentence: Sentence | None = None, **fields
 ) -> Sample:

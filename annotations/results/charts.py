@@ -475,7 +475,47 @@ def mos_charts(data: dict) -> dict[str, str]:
     }
 
 
-PAGE_CHARTS = {"cmos": cmos_charts, "ab": preference_charts}
+def mushra_charts(data: dict) -> dict[str, str]:
+    """Mean MUSHRA score per condition (hidden reference and anchor included) with its 95% t interval."""
+    rows = [
+        {
+            "label": c["label"],
+            "estimate": c["mean"],
+            "low": c["low"],
+            "high": c["high"],
+            "note": f"n = {c['n']}",
+        }
+        for c in data["analysis"]["conditions"]
+    ]
+    chart = forest_chart(
+        rows,
+        title="MUSHRA mean score after post-screening, 95% t interval (ITU-R BS.1534-3)",
+        x_label="score (0 bad to 100 excellent)",
+        digits=1,
+    )
+    return {"mushra": chart}
+
+
+def intelligibility_charts(data: dict) -> dict[str, str]:
+    """Human WER per condition with its bootstrap CI, beside the ASR round trip's."""
+    rows = []
+    for c in data["analysis"]["conditions"]:
+        for who, key in (("listeners", "wer"), ("ASR", "asr_wer")):
+            rate = c[key]
+            row = {"label": f"{c['label']} ({who})", "estimate": rate["rate"], "low": rate["low"]}
+            rows.append(row | {"high": rate["high"], "note": f"n = {rate['n']}"})
+    chart = forest_chart(
+        rows, title="WER per condition: listeners and ASR, 95% bootstrap CI", x_label="word error rate"
+    )
+    return {"intelligibility": chart}
+
+
+PAGE_CHARTS = {
+    "cmos": cmos_charts,
+    "ab": preference_charts,
+    "mushra": mushra_charts,
+    "intelligibility": intelligibility_charts,
+}
 
 
 def run_charts(data: dict) -> dict:

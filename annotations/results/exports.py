@@ -10,9 +10,16 @@ from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from annotations import pairs
+from annotations import intelligibility, multistimulus, pairs
 from annotations.models import ListeningTest, TrialClip
-from annotations.results import charts, run_analysis, services
+from annotations.results import (
+    appendix,
+    charts,
+    intelligibility_results,
+    mushra_results,
+    run_analysis,
+    services,
+)
 from annotations.services import screen_results
 from synthesis import modes
 from synthesis.engines import textnorm
@@ -161,15 +168,23 @@ def ratings_table(
     return RATING_COLUMNS, rating_rows(test, screening)
 
 
+def _table(test: ListeningTest, thresholds: services.Thresholds) -> tuple[tuple[str, ...], Iterator[list]]:
+    """The tidy CSV of any method: intelligibility and MUSHRA rows carry their method's own columns."""
+    if test.method in METHOD_ROWS:
+        columns, rows = METHOD_ROWS[test.method]
+        return columns, rows(test)
+    return ratings_table(test, export_screening(test, thresholds))
+
+
 def ratings_response(test: ListeningTest, thresholds: services.Thresholds) -> StreamingHttpResponse:
-    columns, rows = ratings_table(test, export_screening(test, thresholds))
+    columns, rows = _table(test, thresholds)
     response = StreamingHttpResponse(csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
     return _attachment(response, f"{test.name}-ratings.csv")
 
 
 def write_ratings(test: ListeningTest, thresholds: services.Thresholds, out) -> int:
     """Write the tidy CSV to a text file opened with newline=""; returns the number of ratings."""
-    lines = csv_lines(*ratings_table(test, export_screening(test, thresholds)))
+    lines = csv_lines(*_table(test, thresholds))
     out.write(next(lines))
     count = 0
     for line in lines:
@@ -290,6 +305,92 @@ def _pair_clips(test: ListeningTest) -> dict[tuple[int, str], tuple[str, str]]:
     return {
         (trial, role): (sample_key(sample, source), texts[sample]) for trial, role, sample, source in rows
     }
+
+
+# --- intelligibility and MUSHRA: one row per transcript or per score ---------------------------
+
+INTELLIGIBILITY_COLUMNS = (
+    "test", "evaluator", "trial", "sample", "system", "style", "sentence_key", "language", "reference",
+    "transcript", "normaliser", "reference_normalised", "transcript_normalised", "word_errors", "ref_words",
+    "wer", "char_errors", "ref_chars", "cer", "plays", "play_count", "asr_transcript", "first_fetch_at",
+    "received_at", "time_to_answer_ms",
+)  # fmt: skip
+MUSHRA_COLUMNS = (
+    "test", "evaluator", "trial", "sentence_key", "sample", "system", "style", "role", "score", "position",
+    "stimuli", "first_fetch_at", "received_at", "time_to_answer_ms", "excluded", "exclusion_reason",
+)  # fmt: skip
+
+
+def _when(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def _blank(value) -> object:
+    return "" if value is None else value
+
+
+def intelligibility_rows(test: ListeningTest) -> Iterator[list]:
+    """One list per transcript with its normalised texts and errors (intelligibility_results.scored_rows)."""
+    for row in intelligibility_results.scored_rows(intelligibility.transcriptions(test)):
+        yield [
+            test.name,
+            row["rater"],
+            row["trial"],
+            row["sample"],
+            row["system"],
+            row["style"],
+            row["sentence"],
+            row["language"],
+            row["reference"],
+            row["transcript"],
+            row["method"],
+            row["reference_normalised"],
+            row["transcript_normalised"],
+            row["word_errors"],
+            row["ref_words"],
+            _blank(row["wer"]),
+            row["char_errors"],
+            row["ref_chars"],
+            _blank(row["cer"]),
+            row["plays"],
+            row["play_count"],
+            row["asr_transcript"] or "",
+            _when(row["first_fetch_at"]),
+            _when(row["received_at"]),
+            _blank(row["time_to_answer_ms"]),
+        ]
+
+
+def mushra_rows(test: ListeningTest) -> Iterator[list]:
+    """One list per score with its role, place on the rater's page and BS.1534-3 post-screening."""
+    rows = multistimulus.mushra_judgements(test)
+    screening = mushra_results.post_screening(rows)
+    for row in rows:
+        rater = screening[row["evaluator_id"]]
+        yield [
+            test.name,
+            row["rater"],
+            row["trial"],
+            row["sentence"],
+            row["sample"],
+            row["system"],
+            row["style"],
+            row["role"],
+            row["score"],
+            _blank(row["position"]),
+            row["stimuli"],
+            _when(row["first_fetch_at"]),
+            _when(row["received_at"]),
+            _blank(row["time_to_answer_ms"]),
+            "true" if rater["excluded"] else "false",
+            "; ".join(rater["reasons"]),
+        ]
+
+
+METHOD_ROWS = {
+    "intelligibility": (INTELLIGIBILITY_COLUMNS, intelligibility_rows),
+    "mushra": (MUSHRA_COLUMNS, mushra_rows),
+}
 
 
 # --- the per-condition summary -----------------------------------------------------------------
@@ -614,5 +715,6 @@ def render_report(data: dict) -> str:
         "report": True,
         "generated_at": timezone.now(),
         "versions": library_versions(LIBRARIES),
+        "appendix": appendix.reporting_appendix(data),
     }
     return render_to_string("results/report.html", context)

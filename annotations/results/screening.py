@@ -27,6 +27,10 @@ FLAG_DESCRIPTIONS = {
     "never_replayed": "never replayed a clip (each fetched once, played once)",
     "session_at_audio_length": "finished the session in about the total audio length",
     "inconsistent_repeats": "chose differently than the first time on most repeated pairs",
+    "bs1534_reference": "MUSHRA: scored the hidden reference below 90 on more than 15 % of the pages "
+    "(ITU-R BS.1534-3 §4.1.2)",
+    "bs1534_anchor": "MUSHRA: scored the anchor above 90 on more than 15 % of the pages "
+    "(ITU-R BS.1534-3 §4.1.2)",
 }
 IMPORTED_NOTE = "no server timings: imported"
 UNRECORDED_NOTE = "no server timings: rated before the server recorded them"

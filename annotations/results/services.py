@@ -36,7 +36,7 @@ from django.utils import timezone
 from annotations import methods, pairs
 from annotations.listening_check import guess_pass_probability
 from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, Trial, TrialClip
-from annotations.results import pair_results, stats
+from annotations.results import intelligibility_results, mushra_results, pair_results, stats
 from annotations.results import screening as screening_rules
 from annotations.services import screen_results
 from synthesis.models import Sample
@@ -67,11 +67,19 @@ TEST_SECTIONS = {
     ),
     "cmos": ("progress", "cmos", "ranking", "pair_raters", "pair_background"),
     "ab": ("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
+    "intelligibility": ("progress", "intelligibility", "method_raters"),
+    "mushra": ("progress", "mushra", "method_raters"),
 }
 # The design part of a test's HTML report, per method.
 REPORT_DESIGNS = {"cmos": "results/_cmos_design.html", "ab": "results/_ab_design.html"}
 # The analysis of each pair method: (test, *, excluded, judgements) -> dict (pair_results).
 PAIR_ANALYSES = {"cmos": pair_results.cmos_results, "ab": pair_results.ab_results}
+# The methods with an analysis of their own, always computed inline (no background analysis yet):
+# (test, *, excluded) -> dict. Their screening is the method's own (MUSHRA: BS.1534-3 post-screening).
+METHOD_ANALYSES = {
+    "intelligibility": intelligibility_results.intelligibility_results,
+    "mushra": mushra_results.mushra_results,
+}
 # Screening settings a pair test does not use: it has no gold clips, and the correlation rule needs
 # every rater to score the same clips on one absolute scale (see compute_screening).
 PAIR_UNUSED_THRESHOLDS = ("min_correlation", "gold_tolerance")
@@ -207,6 +215,8 @@ def report_design(test: ListeningTest) -> str:
 
 
 def unused_thresholds(test: ListeningTest) -> tuple[str, ...]:
+    if test.method in METHOD_ANALYSES:
+        return tuple(field.name for field in dataclasses.fields(Thresholds))
     return PAIR_UNUSED_THRESHOLDS if is_pair_test(test) else ()
 
 
@@ -838,6 +848,11 @@ def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) 
     if is_pair_test(test):
         data = _pair_background_analysis(test, thresholds)
         return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
+    if test.method in METHOD_ANALYSES:
+        # Computed inline on every page; stored too so the analysis record stays whole.
+        data = {"min_overlap": test.min_rater_overlap, "screening": {}, "screening_n_ratings": 0}
+        data["method"] = METHOD_ANALYSES[test.method](test)
+        return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
     screening = compute_screening(test, thresholds)
     excluded, conditions = screening.excluded, condition_of_clips(test)
     rows = full_rows(test)
@@ -914,6 +929,8 @@ def test_results(
     thresholds = thresholds or Thresholds()
     if is_pair_test(test):
         return pair_test_results(test, thresholds, inline=inline)
+    if test.method in METHOD_ANALYSES:
+        return method_test_results(test, thresholds)
     version = ratings_version(test)
     n_ratings = version[0]
     inline = n_ratings <= inline_limit() if inline is None else inline
@@ -991,6 +1008,73 @@ def pair_test_results(test: ListeningTest, thresholds: Thresholds, *, inline: bo
         "conditions": [],
         "background": _background_status(test, stored, version, thresholds),
     }
+
+
+def method_test_results(test: ListeningTest, thresholds: Thresholds) -> dict:
+    """Progress, the method's own screening, raters and analysis of an intelligibility or MUSHRA test.
+
+    Computed on every update (one read of the answers); a MUSHRA rater excluded by BS.1534-3
+    post-screening shows on the raters table with the reasons.
+    """
+    analysis = METHOD_ANALYSES[test.method](test)
+    votes = dict(
+        Rating.objects.originals()
+        .filter(evaluator__test=test, dimension=test.rated_dimensions[0], trial__isnull=False)
+        .order_by()
+        .values("evaluator_id")
+        .annotate(n=Count("id"))
+        .values_list("evaluator_id", "n")
+    )
+    results = {
+        int(rater): screening_rules.ScreeningResult(
+            rater=int(rater),
+            flags=tuple(mushra_results.flag_codes(data)),
+            reasons=tuple(data["reasons"]),
+            n_test_votes=votes.get(int(rater), 0),
+            variance=None,
+            correlation=None,
+        )
+        for rater, data in analysis.get("screening", {}).items()
+    }
+    screening = Screening(
+        results, thresholds, sum(votes.values()), "live", timezone.now(), test.min_rater_overlap
+    )
+    raters = _rater_rows(test, screening, votes)
+    return {
+        "test": test,
+        "method": test.method,
+        "method_title": methods.get_method(test.method).title,
+        "sections": sections(test),
+        "thresholds": thresholds,
+        "n_ratings": ratings_version(test)[0],
+        "inline": True,
+        "main_dimension": test.rated_dimensions[0],
+        "scale_values": test.scale.values,
+        "dimensions": test.rated_dimensions,
+        "progress": trial_progress(test),
+        "screening": screening,
+        "raters": raters,
+        "headphone_screen": headphone_screen_summary(test, raters),
+        "excluded": [row for row in raters if row["excluded"]],
+        "analysis": analysis,
+        # No MOS per condition; readers of MOS (the claims) find none here.
+        "conditions": [],
+    }
+
+
+def trial_progress(test: ListeningTest, now: datetime | None = None) -> dict:
+    """progress() per page: raters who answered each test trial (a MUSHRA page holds many scores)."""
+    trials = Trial.objects.filter(test=test, kind=TestSample.Kind.TEST)
+    per_trial = (
+        Rating.objects.originals()
+        .filter(evaluator__test=test, dimension=test.rated_dimensions[0], trial__in=trials)
+        .order_by()
+        .values("trial_id")
+        .annotate(n=Count("evaluator_id", distinct=True))
+        .values_list("n", flat=True)
+    )
+    counted = "Counted per page (one answer by one rater each), on test pages only, before screening."
+    return _progress(test, trials.count(), list(per_trial), now) | {"unit": "pages", "counted": counted}
 
 
 def _heavy(test: ListeningTest, screening, stored: dict | None, inline: bool) -> dict:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations import services
+from annotations.methods import get_method
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Scale
 from synthesis.models import Sample, SynthesisRun
 from tests.factories import make_config, make_sample, make_sentence_set, tone_wav
@@ -17,13 +18,19 @@ SENTENCES = ("The cat sat on the mat.", "Rain is due later today.", "Please clos
 
 
 def make_clip(
-    *, system_label: str = "sys-a", style_name: str = "neutral", sentence=None, freq: float = 220.0, **fields
+    *,
+    system_label: str = "sys-a",
+    style_name: str = "neutral",
+    sentence=None,
+    freq: float = 220.0,
+    wav: bytes | None = None,
+    **fields,
 ) -> Sample:
-    """A sample whose audio is a short tone (frequency chosen per sample so clips differ)."""
+    """A sample whose audio is a short tone (frequency chosen per sample so clips differ), or wav."""
     origin = fields.pop("origin", Sample.Origin.IMPORTED)
     sample = make_sample(system_label=system_label, style_name=style_name, sentence=sentence, **fields)
     sample.origin = origin
-    sample.audio.save("clip.wav", ContentFile(tone_wav(seconds=0.5, freq=freq)), save=True)
+    sample.audio.save("clip.wav", ContentFile(wav or tone_wav(seconds=0.5, freq=freq)), save=True)
     return sample
 
 
@@ -85,19 +92,27 @@ def listen(client: Client, evaluator: Evaluator, page) -> None:
     )
 
 
-def answer_for(client: Client, evaluator: Evaluator, url: str, score: int = 4, **extra) -> dict:
-    """The POST data the page's script would send for the clip the page shows, once it was heard."""
+def answer_for(
+    client: Client, evaluator: Evaluator, url: str, score: int = 4, text: str = "the words I heard", **extra
+) -> dict:
+    """The POST data the page's script would send for the clip the page shows, once it was heard:
+    score for each question (for each clip on a MUSHRA page), or text on a page where answers are typed."""
     page = client.get(url)
     listen(client, evaluator, page)
+    clips = [clip["token"] for clip in page.context["clips"]]
     data = {
         "clip": page.context["clip_token"],
-        "clips": [clip["token"] for clip in page.context["clips"]],
+        "clips": clips,
         "played_to_end": "true",
         "play_count": 1,
         "time_to_answer_ms": 900,
     }
+    kind = get_method(evaluator.test.method).answer_kind
     for question in page.context["questions"]:
-        data[f"score-{question['name']}"] = score
+        if kind == "text":
+            data[f"text-{question['name']}"] = text
+        else:
+            data[f"score-{question['name']}"] = [score] * len(clips) if kind == "per_clip" else score
     data.update(extra)
     return data
 

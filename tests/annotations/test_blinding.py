@@ -8,7 +8,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations import services
+from annotations import multistimulus, services
 from annotations.models import Assignment, Evaluator, ListeningTest
 from synthesis.models import Sample, StylePreset, SynthesisRun
 from tests.annotations.helpers import build_test, make_clip, rate_everything, session_url, walk_to_rating
@@ -35,7 +35,8 @@ SECRETS = [
 # Every URL in a page must be one of these: opaque tokens and static files, no ids or names.
 ALLOWED_URL = re.compile(
     r"^(/t/i/[A-Za-z0-9_-]{22}/((consent|check|training|rate|finish)/|check\.wav(\?n=\d+)?|a/[A-Za-z0-9_-]{22}\.wav)?"
-    r"|/static/(css/site|css/rate|js/rate|js/pair|js/once|js/copy)\.(css|js)|/static/favicon\.svg)$"
+    r"|/static/(css/site|css/rate|js/rate|js/pair|js/transcribe|js/mushra|js/once|js/copy)\.(css|js)"
+    r"|/static/favicon\.svg)$"
 )
 URL_ATTRIBUTE = re.compile(rb'(?:href|src|action)="([^"]*)"')
 
@@ -272,3 +273,106 @@ class PairBlindingTests(SessionRecording, TestCase):
         html = CSRF.sub("csrf", html).replace(evaluator_token, "EVALUATOR")
         numbers: dict[str, str] = {}
         return TOKEN.sub(lambda match: numbers.setdefault(match[0], f"CLIP{len(numbers)}"), html)
+
+
+class IntelligibilityBlindingTests(SessionRecording, TestCase):
+    """The transcription page: nothing names the condition, and the text to type is nowhere."""
+
+    def setUp(self):
+        samples, self.run = secret_samples()
+        self.test = build_test(
+            "intel-secret-test",
+            samples=samples[:8],
+            training=samples[8:10],
+            method="intelligibility",
+            scale=None,
+            description="DESCRIPTION-SECRET",
+            allow_open_link=True,
+            samples_per_session=4,
+        )
+        self.client = RecordingClient()
+
+    def test_no_page_asset_header_or_audio_names_the_condition_or_the_words_to_type(self):
+        evaluator = self.walk_whole_session()
+        self.fetch_everything_referenced()  # a second play of each clip: within the two allowed
+        paths = {path for path, _, _ in self.client.seen}
+        self.assertIn("/static/js/transcribe.js", paths)
+        self.assertGreaterEqual(len({path for path in paths if "/a/" in path}), 6)
+        self.assert_nothing_seen_names([*SECRETS, "intel-secret-test"])
+        evaluator.refresh_from_db()
+        self.assertIsNotNone(evaluator.finished_at)
+
+
+class MushraBlindingTests(SessionRecording, TestCase):
+    """The MUSHRA page: nothing names a condition, the hidden reference or the anchor; the place of
+    each shows in nothing but the order of opaque tokens, and the labelled reference has its own."""
+
+    def setUp(self):
+        samples, self.run = secret_samples()
+        for sentence in {sample.sentence for sample in samples}:
+            human = make_clip(
+                system_label="SYSTEM-SECRET-HUMAN",
+                sentence=sentence,
+                origin=Sample.Origin.REFERENCE,
+                source_name="original-secret-file.wav",
+                freq=900,
+            )
+            samples.append(human)
+        self.samples = samples
+        self.test = build_test(
+            "mushra-secret-test",
+            samples=samples,
+            method="mushra",
+            scale=None,
+            reference_system="SYSTEM-SECRET-HUMAN",
+            with_anchor=True,
+            description="DESCRIPTION-SECRET",
+            allow_open_link=True,
+            samples_per_session=2,
+        )
+        self.client = RecordingClient()
+
+    def test_no_page_asset_header_or_audio_names_the_condition_the_reference_or_the_anchor(self):
+        evaluator = self.walk_whole_session(score=60)
+        self.fetch_everything_referenced()
+        paths = {path for path, _, _ in self.client.seen}
+        self.assertIn("/static/js/mushra.js", paths)
+        # Three pages (one to practise) of six samples, and each page's labelled reference.
+        self.assertEqual(len({path for path in paths if "/a/" in path}), 3 * 7)
+        secrets = [
+            *SECRETS,
+            "SYSTEM-SECRET-HUMAN",
+            "mushra-secret-test",
+            multistimulus.ANCHOR_SYSTEM,
+            "anchor",
+        ]
+        self.assert_nothing_seen_names(secrets)
+        pages = [
+            body.decode() for path, _, body in self.client.seen if path.endswith(("/rate/", "/training/"))
+        ]
+        for page in pages:
+            for marker in ROLE_MARKERS + ['"reference"', '"condition"']:
+                self.assertNotIn(marker, page)
+        evaluator.refresh_from_db()
+        self.assertIsNotNone(evaluator.finished_at)
+
+    def test_a_page_is_the_same_whichever_place_the_hidden_reference_and_the_anchor_take(self):
+        evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+        services.assign(evaluator=evaluator)
+        now = timezone.now()
+        Evaluator.objects.filter(pk=evaluator.pk).update(consented_at=now, checked_at=now, trained_at=now)
+        assignment = services.current_clip(evaluator=evaluator)[0]
+        pages = []
+        order = list(assignment.clip_order)
+        for shift in range(len(order)):
+            Assignment.objects.filter(pk=assignment.pk).update(clip_order=order[shift:] + order[:shift])
+            html = self.client.get(session_url(evaluator, "rate")).content.decode()
+            roles = [clip.role for clip in Assignment.objects.get(pk=assignment.pk).presented_clips()]
+            pages.append((roles.index("reference"), html))
+        self.assertEqual({place for place, _ in pages}, set(range(len(order))))
+        self.assertEqual(len({PairBlindingTests.normalise(html, evaluator.token) for _, html in pages}), 1)
+        hidden = assignment.trial.trial_clips.get(role="reference").test_sample
+        html = pages[0][1]
+        self.assertIn(f"/a/{hidden.open_token}.wav", html)
+        self.assertIn(f"/a/{hidden.token}.wav", html)
+        self.assertNotEqual(hidden.token, hidden.open_token)

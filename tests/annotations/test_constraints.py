@@ -22,9 +22,22 @@ class RatingConstraintTests(TestCase):
         rate(self.evaluator, self.sample, 3, dimension="clarity")
         self.assertEqual(Rating.objects.count(), 2)
 
-    def test_it_refuses_a_scale_whose_lowest_score_is_not_below_its_highest(self):
+    def test_it_refuses_a_scale_whose_lowest_score_is_above_its_highest(self):
         with self.assertRaises(IntegrityError), transaction.atomic():
-            Scale.objects.create(name="flat", title="Flat", min_value=3, max_value=3, labels=["x"])
+            Scale.objects.create(
+                name="upside-down", title="Upside down", min_value=3, max_value=2, labels=["x"]
+            )
+
+    def test_it_accepts_a_one_point_scale_which_holds_a_question_and_no_score(self):
+        Scale.objects.create(name="flat", title="Type what you heard", min_value=0, max_value=0, labels=["x"])
+        self.assertEqual(Scale.objects.get(name="flat").values, [0])
+
+    def test_a_rating_holds_a_score_or_a_transcript_never_both_nor_neither(self):
+        rate(self.evaluator, self.sample, None, dimension="transcript", transcript="the cat sat")
+        for score, transcript in ((None, ""), (3, "the cat")):
+            with self.subTest(score=score), self.assertRaises(IntegrityError), transaction.atomic():
+                rate(self.evaluator, self.sample, score, dimension="clarity", transcript=transcript)
+        self.assertEqual(list(Rating.objects.values_list("score", "transcript")), [(None, "the cat sat")])
 
     def test_it_refuses_a_crowd_participant_joining_twice(self):
         make_evaluator(self.test, "R002", external_id="PID-1")

@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
 DEFAULT_ROWS = [
     ("annotations.migrations.0002_default_scales", "create_scales"),
     ("annotations.migrations.0015_comparison_scales", "create_scales"),
+    ("annotations.migrations.0017_transcription_and_mushra_scales", "create_scales"),
     ("synthesis.migrations.0002_default_styles", "create_styles"),
 ]
 UNLOCKED = "() => !document.querySelector('fieldset[data-group]').disabled"

@@ -139,3 +139,41 @@ class LoudnessTests(TestCase):
         self.assertEqual(audio.integrated_loudness(silence, RATE), -math.inf)
         with self.assertRaisesRegex(AudioDecodeError, "silent"):
             audio.match_loudness(silence, RATE, -23.0)
+
+
+class LowPassTests(TestCase):
+    """The MUSHRA anchor's filter: ITU-R BS.1534's 3.5 kHz low-pass, without phase shift."""
+
+    @staticmethod
+    def tone(freq: float, sample_rate: int) -> np.ndarray:
+        return (0.3 * np.sin(2 * np.pi * freq * np.arange(sample_rate) / sample_rate)).astype(np.float32)
+
+    @staticmethod
+    def level_db(signal: np.ndarray) -> float:
+        middle = signal[signal.size // 4 : -signal.size // 4]  # away from the filter's edges
+        return 20 * math.log10(float(np.sqrt(np.mean(middle.astype(np.float64) ** 2))))
+
+    def test_it_keeps_speech_frequencies_and_removes_those_above_four_kilohertz(self):
+        for sample_rate in (16000, 22050, 48000):
+            with self.subTest(sample_rate=sample_rate):
+                low, high = self.tone(1000, sample_rate), self.tone(5000, sample_rate)
+                self.assertAlmostEqual(
+                    self.level_db(audio.low_pass(low, sample_rate)), self.level_db(low), delta=0.05
+                )
+                self.assertLess(self.level_db(audio.low_pass(high, sample_rate)), self.level_db(high) - 60)
+
+    def test_it_is_six_decibels_down_at_the_cut_off_and_shifts_no_phase(self):
+        at_cutoff = self.tone(3500, RATE)
+        filtered = audio.low_pass(at_cutoff, RATE)
+        self.assertAlmostEqual(self.level_db(filtered) - self.level_db(at_cutoff), -6.02, delta=0.1)
+        voice = voiced_signal()
+        lag = np.argmax(np.correlate(audio.low_pass(voice, RATE)[:4000], voice[:4000], "full")) - 3999
+        self.assertEqual(lag, 0)
+
+    def test_audio_sampled_below_seven_kilohertz_is_returned_unchanged(self):
+        tone = self.tone(1000, 6000)
+        np.testing.assert_array_equal(audio.low_pass(tone, 6000), tone)
+
+    def test_a_clip_too_short_for_the_filter_is_refused_clearly(self):
+        with self.assertRaisesRegex(AudioDecodeError, "too short to low-pass"):
+            audio.low_pass(np.ones(20, dtype=np.float32), RATE)

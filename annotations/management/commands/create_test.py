@@ -50,7 +50,7 @@ class Command(BaseCommand):
             "--scale",
             default="",
             help="Scale name, e.g. acr-es, naturalness-en, ccr-en, ab-es (default: the method's own for "
-            "the language: acr-, ccr- (cmos) or ab-en/es).",
+            "the language: acr-, ccr- (cmos), ab-, transcription- (intelligibility) or mushra-en/es).",
         )
         parser.add_argument("--dimensions", default="overall", help="Comma list; the first is the main one.")
         parser.add_argument("--ratings-per-sample", type=int, default=8)
@@ -62,6 +62,8 @@ class Command(BaseCommand):
         parser.add_argument("--training", type=int, action="append", default=[], help="Practice sample id.")
         parser.add_argument("--language", default="en", choices=["en", "es"], help="Evaluator interface.")
         parser.add_argument("--instructions", default="", help="Shown to evaluators before the test.")
+        parser.add_argument("--recruitment", default="", help="How evaluators were recruited (report).")
+        parser.add_argument("--payment", default="", help="What evaluators were paid (report).")
         parser.add_argument("--open-link", action="store_true", help="Accept evaluators by the open link.")
         parser.add_argument(
             "--completion-url",
@@ -83,6 +85,23 @@ class Command(BaseCommand):
             action="store_true",
             help="ab: offer only A and B, no 'No preference'.",
         )
+        parser.add_argument(
+            "--max-plays",
+            type=int,
+            default=None,
+            help="intelligibility: plays allowed per clip, counted by the server (default 2; 0: no limit).",
+        )
+        parser.add_argument(
+            "--reference-system",
+            default="",
+            help="mushra: the system whose clip of each sentence is the reference (labelled and hidden).",
+        )
+        parser.add_argument(
+            "--no-anchor",
+            action="store_true",
+            help="mushra: no anchor (by default each page with a reference gets one: the reference "
+            "low-passed at 3.5 kHz).",
+        )
 
     def handle(self, *args, **options):
         method = methods.get_method(options["method"])
@@ -92,6 +111,8 @@ class Command(BaseCommand):
             raise CommandError(f"No scale named {scale_name!r}.")
         if not 0 <= options["repeat_share"] <= 1:
             raise CommandError(f"--repeat-share {options['repeat_share']} is not a share from 0 to 1.")
+        if options["max_plays"] is not None and not 0 <= options["max_plays"] <= 100:
+            raise CommandError(f"--max-plays {options['max_plays']}: give 1 to 100, or 0 for no limit.")
         check_completion(options["platform_code"], options["completion_url"])
         samples = list(services.candidate_samples(runs=options["run"], systems=options["system"]))
         by_id = Sample.objects.in_bulk(
@@ -111,11 +132,16 @@ class Command(BaseCommand):
                 training=[by_id[i] for i in options["training"]],
                 language=options["language"],
                 instructions=options["instructions"],
+                recruitment=options["recruitment"],
+                payment=options["payment"],
                 allow_open_link=options["open_link"],
                 completion_url=options["completion_url"],
                 platform_code=options["platform_code"],
                 repeat_share=options["repeat_share"],
                 allow_no_preference=not options["forced_choice"],
+                max_plays=options["max_plays"],
+                reference_system=options["reference_system"],
+                with_anchor=bool(options["reference_system"]) and not options["no_anchor"],
             )
         except KeyError as exc:
             raise CommandError(f"No sample with id {exc.args[0]}.") from None
