@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from annotations.models import (
     Analysis,
+    ArtifactMark,
     Assignment,
     ClipFetch,
     Evaluator,
@@ -73,7 +74,14 @@ class ListeningTestAdmin(admin.ModelAdmin):
     list_filter = ["state", "method", "language", "scale"]
     search_fields = ["name", "description"]
     # The reference and the anchor made the test's clips; changing them afterwards would not remake them.
-    readonly_fields = ["links", "open_token", "completion_code", "reference_system", "with_anchor"]
+    readonly_fields = [
+        "links",
+        "open_token",
+        "completion_code",
+        "reference_system",
+        "with_anchor",
+        "artifact_labels",
+    ]
     inlines = [TestSampleInline]
     actions = ["open_tests", "close_tests"]
     change_list_template = "admin/annotations/listeningtest/change_list.html"
@@ -308,6 +316,17 @@ class ClipFetchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ArtifactMark)
+class ArtifactMarkAdmin(admin.ModelAdmin):
+    """Marks arrive with an evaluator's answer (checked there); editable here like ratings."""
+
+    list_display = ["evaluator", "test_sample", "start_s", "end_s", "label", "created_at"]
+    list_filter = ["label", "evaluator__test"]
+    search_fields = ["evaluator__pseudonym", "test_sample__token"]
+    list_select_related = ["evaluator__test", "test_sample__test"]
+    raw_id_fields = ["evaluator", "trial", "test_sample"]
 
 
 @admin.register(Analysis)

@@ -1,3 +1,6 @@
+import math
+import re
+
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator, validate_slug
@@ -12,6 +15,7 @@ from synthesis.forms import validate_upload_size
 from synthesis.models import Sample, SynthesisRun
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
+MARK_KEY = re.compile(r"^mark-\d{1,4}$")
 crowd_id = RegexValidator(r"^[A-Za-z0-9_.:@-]+$", "Use letters, digits and _ . : @ - only.")
 
 
@@ -87,6 +91,21 @@ class RatingForm(forms.Form):
 
     def scores(self) -> dict[str, object]:
         return {dimension: self.cleaned_data.get(name) for dimension, (name, _) in self.names.items()}
+
+    def marks(self) -> list[tuple[float, float, str]]:
+        """The artifact marks posted as mark-<n> = "start,end,label" (label may be empty); ValueError
+        for one that does not read so. The service checks them against the clip and the test."""
+        marks = []
+        for key in sorted(k for k in self.data if MARK_KEY.match(k)):
+            start, end, label = (self.data[key].split(",", 2) + ["", ""])[:3]
+            try:
+                times = float(start), float(end)
+            except ValueError:
+                raise ValueError(f"{key}={self.data[key]!r} is not start,end,label") from None
+            if not all(math.isfinite(t) for t in times):
+                raise ValueError(f"{key}={self.data[key]!r} is not start,end,label")
+            marks.append((*times, label.strip()))
+        return marks
 
 
 def _answer_field(dimension: str, answer_kind: str) -> tuple[str, forms.Field]:
@@ -201,6 +220,13 @@ class CreateTestForm(forms.Form):
         initial=methods.INTELLIGIBILITY.max_plays,
         label="Plays allowed per clip (intelligibility)",
         help_text=ListeningTest._meta.get_field("max_plays").help_text,
+    )
+    artifact_labels = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Artifact labels (one-clip methods)",
+        help_text="Comma-separated, e.g. click, mispronunciation, robotic, noise: listeners may mark "
+        "moments where they heard a problem, with one of these labels. Empty turns marking off.",
     )
     gold_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
     traps_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
@@ -380,6 +406,9 @@ class CreateTestForm(forms.Form):
 
     def clean_dimensions(self) -> list[str]:
         return [part.strip() for part in self.cleaned_data["dimensions"].split(",") if part.strip()]
+
+    def clean_artifact_labels(self) -> list[str]:
+        return [label.strip() for label in self.cleaned_data["artifact_labels"].split(",") if label.strip()]
 
     def clean_method(self) -> str:
         return self.cleaned_data.get("method") or "acr"

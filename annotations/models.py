@@ -319,6 +319,12 @@ class ListeningTest(models.Model):
         help_text="MUSHRA tests: each page also holds an anchor, the reference low-passed at 3.5 kHz "
         "(ITU-R BS.1534), made when the test was created.",
     )
+    artifact_labels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="One-clip tests (ACR, intelligibility): labels a listener may give a moment where they "
+        "heard a problem, e.g. click, robotic; an empty list turns marking off.",
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="After this, links show a closed page."
@@ -778,6 +784,35 @@ def count_plays(fetches: list[tuple[int, int, int]]) -> tuple[int, bool]:
             spans = []
         spans.append((start, end))
     return plays, plays > 0 and covers_file(spans, size)
+
+
+MAX_MARKS_PER_ANSWER = 50
+MARK_TOLERANCE_S = 0.5  # a browser's currentTime may run a little past the decoded duration
+
+
+class ArtifactMark(models.Model):
+    """A moment of a clip where an evaluator heard a problem, stored with their answer to the trial."""
+
+    evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="artifact_marks")
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="artifact_marks")
+    test_sample = models.ForeignKey(TestSample, on_delete=models.CASCADE, related_name="artifact_marks")
+    start_s = models.FloatField(help_text="Where the marked region begins, in seconds from the clip's start.")
+    end_s = models.FloatField(help_text="Where the marked region ends, in seconds (at or after start_s).")
+    label = models.CharField(
+        max_length=60, blank=True, help_text="One of the test's artifact labels, or empty for no label."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["test_sample", "start_s", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_s__gte=0, end_s__gte=F("start_s")), name="artifact_mark_ordered_times"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} · clip {self.test_sample_id} · {self.start_s:.2f}-{self.end_s:.2f} s"
 
 
 class ClipFetchQuerySet(models.QuerySet):

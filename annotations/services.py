@@ -17,6 +17,9 @@ from annotations import multistimulus, pairs
 from annotations.listening_check import check_tones_wav, draw_trial
 from annotations.methods import Answer, Method, get_method
 from annotations.models import (
+    MARK_TOLERANCE_S,
+    MAX_MARKS_PER_ANSWER,
+    ArtifactMark,
     Assignment,
     ClipFetch,
     Evaluator,
@@ -58,6 +61,7 @@ TEST_OPTIONS = (
     "max_plays",
     "reference_system",
     "with_anchor",
+    "artifact_labels",
 )
 # Samples from outside the app (other systems' output, human recordings), chosen by system name.
 EXTERNAL_ORIGINS = (Sample.Origin.IMPORTED, Sample.Origin.REFERENCE)
@@ -216,7 +220,22 @@ def _method_options(method: Method, options: dict) -> dict:
             "or leave the anchor out."
         )
     options["reference_system"], options["with_anchor"] = reference, anchor
+    options["artifact_labels"] = _artifact_labels(method, options.get("artifact_labels") or [])
     return options
+
+
+def _artifact_labels(method: Method, labels: Iterable[str]) -> list[str]:
+    """The labels trimmed, without blanks or repeats; refused for a method that plays several clips."""
+    cleaned = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
+    if cleaned and method.clips_per_trial != 1:
+        raise TestCreationError(
+            f"{method.title} tests play several clips per page: artifact marks are for one-clip methods "
+            "(ACR, intelligibility). Leave the labels empty."
+        )
+    too_long = [label for label in cleaned if len(label) > ArtifactMark._meta.get_field("label").max_length]
+    if too_long:
+        raise TestCreationError(f"Artifact label {too_long[0]!r} is too long (60 characters at most).")
+    return cleaned
 
 
 def _with_references(clips: list["_Clip"], reference_system: str) -> list["_Clip"]:
@@ -840,6 +859,7 @@ def submit_rating(
     play_count: int,
     time_to_answer_ms: int | None,
     clip_tokens: Sequence[str] = (),
+    marks: Sequence[tuple[float, float, str]] = (),
 ) -> list[Rating]:
     """Store one answer to a trial (every question) at once; a resent answer returns the stored ratings.
 
@@ -849,7 +869,9 @@ def submit_rating(
     scores holds each question's value as the method's page posts it (an integer, a typed text, or
     one integer per clip in the order shown). Each score is checked against the test's scale by the
     method's validation, and the answer is refused unless this evaluator fetched every clip and had
-    the time to hear them.
+    the time to hear them. marks, (start_s, end_s, label) each, are the moments where the evaluator
+    heard a problem; they are checked against the clip and the test's labels and stored once, with
+    the answer.
     """
     received_at = timezone.now()
     test = evaluator.test
@@ -863,6 +885,7 @@ def submit_rating(
     if not test.accepts_ratings():
         raise RatingRefused("closed", "the test takes no ratings now")
     answers = _validate_answer(test, clips, scores, played_to_end)
+    marks = check_marks(test=test, clips=[clip.test_sample for clip in clips], marks=marks)
     listening = verify_listening(
         evaluator=evaluator,
         method=get_method(test.method),
@@ -881,9 +904,58 @@ def submit_rating(
     }
     with transaction.atomic():
         ratings = [_create_once(common, answer) for answer in answers]
+        _store_marks_once(evaluator, assignment.trial_id, clips[0].test_sample, marks, now)
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
         finish_if_done(evaluator=evaluator)
     return ratings
+
+
+def check_marks(
+    *, test: ListeningTest, clips: list[TestSample], marks: Sequence[tuple[float, float, str]]
+) -> list[tuple[float, float, str]]:
+    """The marks, each inside the clip and with one of the test's labels (or none); else RatingRefused."""
+    if not marks:
+        return []
+    if not test.artifact_labels or len(clips) != 1:
+        raise RatingRefused("bad_mark", "this test takes no artifact marks")
+    if len(marks) > MAX_MARKS_PER_ANSWER:
+        raise RatingRefused("bad_mark", f"{len(marks)} marks, at most {MAX_MARKS_PER_ANSWER} allowed")
+    duration = clips[0].sample.duration_s or 0.0
+    checked = []
+    for start, end, label in marks:
+        if not 0 <= start <= end <= duration + MARK_TOLERANCE_S:
+            raise RatingRefused("bad_mark", f"mark {start}-{end} s is outside the clip (0-{duration:.2f} s)")
+        if label and label not in test.artifact_labels:
+            raise RatingRefused("bad_mark", f"label {label!r} is not one of the test's")
+        checked.append((min(float(start), duration), min(float(end), duration), label))
+    return checked
+
+
+def _store_marks_once(
+    evaluator: Evaluator,
+    trial_id: int,
+    clip: TestSample,
+    marks: list[tuple[float, float, str]],
+    now: datetime,
+) -> None:
+    # Two copies of one answer arriving at once both get here; the evaluator's row lock lets one store.
+    if not marks:
+        return
+    Evaluator.objects.select_for_update().filter(pk=evaluator.pk).exists()
+    if ArtifactMark.objects.filter(evaluator=evaluator, trial_id=trial_id).exists():
+        return
+    ArtifactMark.objects.bulk_create(
+        ArtifactMark(
+            evaluator=evaluator,
+            trial_id=trial_id,
+            test_sample=clip,
+            start_s=start,
+            end_s=end,
+            label=label,
+            created_at=now,
+        )
+        for start, end, label in marks
+    )
 
 
 def _assignment_for(evaluator: Evaluator, sample_token: str, clip_tokens: Sequence[str]) -> Assignment | None:

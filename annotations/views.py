@@ -47,6 +47,7 @@ REFUSALS = {
         "Please listen to the whole clip before answering: play it again to the end, then send your answer."
     ),
     "closed": _("This listening test has closed; no more answers are accepted."),
+    "bad_mark": _("One of your marks could not be stored. Please remove it and mark the moment again."),
 }
 # The same refusals on a page of two clips (CMOS, A/B).
 PAIR_REFUSALS = {
@@ -270,6 +271,10 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
             "scores": form.scores(),
             "played_to_end": form.cleaned_data["played_to_end"],
         }
+        try:
+            marks = form.marks()
+        except ValueError as exc:
+            raise services.RatingRefused("bad_mark", str(exc)) from None
         if training:
             services.answer_training(**answer)
         else:
@@ -277,6 +282,7 @@ def _answer(request, evaluator: Evaluator, *, training: bool):
                 **answer,
                 play_count=form.cleaned_data["play_count"] or 0,
                 time_to_answer_ms=form.cleaned_data["time_to_answer_ms"],
+                marks=marks,
             )
     except services.RatingRefused as exc:
         return _refused(request, evaluator, exc.code)
@@ -339,6 +345,8 @@ def _rating_page(
         "max_plays": max_plays,
         "reference_url": _clip_url(evaluator, reference.open_token) if reference else "",
         "bands": _bands(test.scale.choices()),
+        # Marking is offered on one-clip pages; practice pages have it too, so the button is familiar.
+        "artifact_labels": test.artifact_labels if method.clips_per_trial == 1 else [],
     }
     return render(request, method.template, context)
 

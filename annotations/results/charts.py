@@ -371,9 +371,36 @@ def _forest_row(row: dict, label: str, y: float, x, left: float, digits: int) ->
 # --- the charts of a results page --------------------------------------------------------------
 
 
-def test_charts(data: dict) -> dict[str, str]:
-    """The charts of the test's dashboard: its method's own, or MOS and distribution (ACR)."""
-    return PAGE_CHARTS.get(data.get("method"), mos_charts)(data)
+def test_charts(data: dict) -> dict:
+    """The charts of the test's dashboard: its method's own, or MOS and distribution (ACR); with
+    artifact marks, "artifacts" pairs each top clip's row with its density strip."""
+    charts = PAGE_CHARTS.get(data.get("method"), mos_charts)(data)
+    if "artifacts" in data:
+        top = data["artifacts"]["top"]
+        charts["artifacts"] = [(row, density_strip(row, bin_s=data["artifacts"]["bin_s"])) for row in top]
+    return charts
+
+
+def density_strip(row: dict, *, bin_s: float, width: float = 320, height: float = 28) -> str:
+    """One clip's agreement over time: a bar per bin as tall as the share of its listeners who marked it."""
+    counts, listeners = row["density"], max(row["listeners"], row["markers"], 1)
+    label = (
+        f"Marks over time: at most {row['peak']} of {listeners} listeners agree, "
+        f"at {row['peak_start_s']:.1f}-{row['peak_end_s']:.1f} s"
+    )
+    step = width / max(len(counts), 1)
+    body = [f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="none" stroke="{GRID}"/>']
+    for index, count in enumerate(counts):
+        if not count:
+            continue
+        bar = height * count / listeners
+        start = index * bin_s
+        body.append(
+            f'<rect x="{_n(index * step)}" y="{_n(height - bar)}" width="{_n(max(step, 1))}" '
+            f'height="{_n(bar)}" fill="{BAR}"><title>{start:.1f}-{start + bin_s:.1f} s: {count} of '
+            f"{listeners} listeners</title></rect>"
+        )
+    return _svg(width, height, label, body)
 
 
 def ranking_chart(ranked: dict) -> str:

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from annotations import intelligibility, multistimulus, pairs
-from annotations.models import ListeningTest, TrialClip
+from annotations.models import ArtifactMark, ListeningTest, TrialClip
 from annotations.results import (
     appendix,
     charts,
@@ -699,6 +699,38 @@ def measurement_rows(samples) -> Iterator[list]:
 def measurements_response(samples, filename: str) -> StreamingHttpResponse:
     lines = csv_lines(MEASUREMENT_COLUMNS, measurement_rows(samples))
     return _attachment(StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8"), filename)
+
+
+# --- artifact marks: one row per mark -------------------------------------------------------------
+
+MARK_COLUMNS = ("rater", "sample", "system", "style", "sentence", "start_s", "end_s", "label", "created_at")
+
+
+def marks_rows(test: ListeningTest) -> Iterator[list]:
+    """The test's artifact marks in clip and time order, with the rater's pseudonym and the clip."""
+    clips = _clip_info(test)
+    marks = ArtifactMark.objects.filter(test_sample__test=test).values_list(
+        "evaluator__pseudonym", "test_sample__sample_id", "start_s", "end_s", "label", "created_at"
+    )
+    for rater, sample, start, end, label, created_at in marks.iterator():
+        key, system, style, sentence, _, _ = clips[sample]
+        yield [
+            rater,
+            key,
+            system,
+            style,
+            sentence,
+            f"{start:.3f}",
+            f"{end:.3f}",
+            label,
+            created_at.isoformat(),
+        ]
+
+
+def marks_response(test: ListeningTest) -> StreamingHttpResponse:
+    lines = csv_lines(MARK_COLUMNS, marks_rows(test))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    return _attachment(response, f"{test.name}-marks.csv")
 
 
 # --- the HTML report ---------------------------------------------------------------------------

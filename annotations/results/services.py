@@ -36,7 +36,7 @@ from django.utils import timezone
 from annotations import methods, pairs
 from annotations.listening_check import guess_pass_probability
 from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, Trial, TrialClip
-from annotations.results import intelligibility_results, mushra_results, pair_results, stats
+from annotations.results import artifacts, intelligibility_results, mushra_results, pair_results, stats
 from annotations.results import screening as screening_rules
 from annotations.services import screen_results
 from synthesis.models import Sample
@@ -206,8 +206,12 @@ def is_pair_test(test: ListeningTest) -> bool:
 
 
 def sections(test: ListeningTest) -> tuple[str, ...]:
-    """The dashboard's sections for the test's method (a method without its own list shows ACR's)."""
-    return TEST_SECTIONS.get(test.method, TEST_SECTIONS["acr"])
+    """The dashboard's sections for the test's method (a method without its own list shows ACR's),
+    and where listeners could mark problems, the artifact marks."""
+    listed = TEST_SECTIONS.get(test.method, TEST_SECTIONS["acr"])
+    if test.artifact_labels and methods.get_method(test.method).clips_per_trial == 1:
+        return (*listed, "artifacts")
+    return listed
 
 
 def report_design(test: ListeningTest) -> str:
@@ -924,9 +928,16 @@ def test_results(
 ) -> dict:
     """MOS tables, distributions, comparisons, screening, agreement and progress of one test.
 
-    A pair test gets pair_test_results instead. "sections" lists the dashboard sections that show it.
+    A pair test gets pair_test_results instead. "sections" lists the dashboard sections that show it;
+    with "artifacts" among them, "artifacts" holds the marks' artifact_summary.
     """
-    thresholds = thresholds or Thresholds()
+    data = _method_results(test, thresholds or Thresholds(), inline=inline)
+    if "artifacts" in data["sections"]:
+        data["artifacts"] = artifacts.artifact_summary(test)
+    return data
+
+
+def _method_results(test: ListeningTest, thresholds: Thresholds, *, inline: bool | None) -> dict:
     if is_pair_test(test):
         return pair_test_results(test, thresholds, inline=inline)
     if test.method in METHOD_ANALYSES:

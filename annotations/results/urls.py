@@ -14,6 +14,7 @@ urlpatterns = [
     path("tests/<int:pk>/summary.csv", views.test_summary_csv, name="test_summary_csv"),
     path("tests/<int:pk>/summary.json", views.test_summary_json, name="test_summary_json"),
     path("tests/<int:pk>/measurements.csv", views.test_measurements_csv, name="test_measurements_csv"),
+    path("tests/<int:pk>/marks.csv", views.test_marks_csv, name="test_marks_csv"),
     path("tests/<int:pk>/report.html", views.test_report, name="test_report"),
     path("runs/<int:pk>/", views.run_dashboard, name="run"),
     path("runs/<int:pk>/live/", views.run_live, name="run_live"),

@@ -221,6 +221,12 @@ def test_measurements_csv(request, pk: int):
 
 @login_required
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
+def test_marks_csv(request, pk: int):
+    return exports.marks_response(_get_test(pk))
+
+
+@login_required
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
 def test_report(request, pk: int):
     test = _get_test(pk)
     html = exports.render_report(services.test_results(test, _thresholds(request)[0]))

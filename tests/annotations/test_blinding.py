@@ -146,6 +146,14 @@ class BlindingTests(SessionRecording, TestCase):
         evaluator.refresh_from_db()
         self.assertIsNotNone(evaluator.finished_at)
 
+    def test_pages_with_artifact_marking_name_no_condition_either(self):
+        ListeningTest.objects.filter(pk=self.test.pk).update(artifact_labels=["click", "robotic"])
+        self.walk_whole_session()
+        self.fetch_everything_referenced()
+        pages = [body for path, _, body in self.client.seen if path.endswith("/rate/")]
+        self.assertTrue(any(b"Mark a problem" in body for body in pages))
+        self.assert_nothing_seen_names(SECRETS)
+
     def test_served_clips_are_bare_wavs_named_clip_wav(self):
         evaluator = self.walk_whole_session()
         self.fetch_everything_referenced()

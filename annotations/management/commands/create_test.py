@@ -97,6 +97,12 @@ class Command(BaseCommand):
             help="mushra: the system whose clip of each sentence is the reference (labelled and hidden).",
         )
         parser.add_argument(
+            "--artifact-labels",
+            default="",
+            help="acr, intelligibility: comma list of labels listeners may give a moment where they heard "
+            'a problem, e.g. "click,mispronunciation,robotic,noise" (default: no marking).',
+        )
+        parser.add_argument(
             "--no-anchor",
             action="store_true",
             help="mushra: no anchor (by default each page with a reference gets one: the reference "
@@ -142,6 +148,7 @@ class Command(BaseCommand):
                 max_plays=options["max_plays"],
                 reference_system=options["reference_system"],
                 with_anchor=bool(options["reference_system"]) and not options["no_anchor"],
+                artifact_labels=options["artifact_labels"].split(","),
             )
         except KeyError as exc:
             raise CommandError(f"No sample with id {exc.args[0]}.") from None

@@ -260,7 +260,7 @@ class SimulatedPairDemoTests(TestCase):
         before = {test.name: test.pk for test in ListeningTest.objects.all()}
         out = io.StringIO()
         call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=out)
-        self.assertEqual(out.getvalue().count("exists already"), 3)
+        self.assertEqual(out.getvalue().count("exists already"), 5)
         self.assertEqual({test.name: test.pk for test in ListeningTest.objects.all()}, before)
 
 
