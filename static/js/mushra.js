@@ -65,6 +65,8 @@
     (each.slider.disabled ? each.button : each.slider).focus();
   };
   const setScore = (each) => {
+    // Chromium sends pointer events to a disabled slider: a tap on a locked one must not score it.
+    if (each.slider.disabled) return;
     each.slider.removeAttribute("data-unset");
     each.score.value = each.slider.value;
     each.value.textContent = each.slider.value;

@@ -16,7 +16,8 @@ least time the server allows and never replay.
 The clips are real speech from the bundled synthesisers (synthesis.demo), spoken when the command runs,
 so they can be listened to and picked for new tests; the trapping clip says the answer it asks for.
 
-The pair demos (CMOS and A/B, from the ACR demo's test clips) are simulated in _pair_demos.py.
+The pair demos (CMOS and A/B, from the ACR demo's test clips) are simulated in _pair_demos.py, the MUSHRA
+demo demo-simulated-mushra and the intelligibility demo demo-simulated-intelligibility in _method_demos.py.
 """
 
 from datetime import timedelta
@@ -28,6 +29,11 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from annotations import services as test_services
+from annotations.management.commands._method_demos import (
+    make_intelligibility_demo,
+    make_mushra_demo,
+    remove_method_demo,
+)
 from annotations.management.commands._pair_demos import make_ab_demo, make_cmos_demo, remove_pair_demo
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
 from annotations.results import services
@@ -47,13 +53,15 @@ GOLD_SCORE, TRAP_SCORE = 5, 2
 GOLD_SYSTEM = "piper-joe-medium"
 GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
 CMOS_NAME, AB_NAME = f"{NAME}-cmos", f"{NAME}-ab"
-NAMES = (NAME, CMOS_NAME, AB_NAME)  # every demo test: their raters are simulated
+MUSHRA_NAME, INTELLIGIBILITY_NAME = f"{NAME}-mushra", f"{NAME}-intelligibility"
+NAMES = (NAME, CMOS_NAME, AB_NAME, MUSHRA_NAME, INTELLIGIBILITY_NAME)  # every demo: raters are simulated
 
 
 class Command(BaseCommand):
     help = (
-        "Create (or re-create) the demo tests demo-simulated (ACR), demo-simulated-cmos and "
-        "demo-simulated-ab with simulated raters of known bias and a known style effect."
+        "Create (or re-create) the demo tests demo-simulated (ACR), demo-simulated-cmos, demo-simulated-ab, "
+        "demo-simulated-mushra and demo-simulated-intelligibility with simulated raters of known bias and "
+        "known effects."
     )
 
     def add_arguments(self, parser):
@@ -100,6 +108,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"Test {name} exists already.")
                 continue
             self._pair_demo(name, make, source, np.random.default_rng([opts["seed"], stream]), opts)
+        methods = ((MUSHRA_NAME, make_mushra_demo), (INTELLIGIBILITY_NAME, make_intelligibility_demo))
+        for stream, (name, make) in enumerate(methods, 3):
+            if opts["if_missing"] and ListeningTest.objects.filter(name=name).exists():
+                self.stdout.write(f"Test {name} exists already.")
+                continue
+            self._method_demo(name, make, source, np.random.default_rng([opts["seed"], stream]), opts)
 
     def _acr_demo(self, opts: dict) -> ListeningTest:
         rng = np.random.default_rng(opts["seed"])
@@ -123,11 +137,7 @@ class Command(BaseCommand):
         return test
 
     def _pair_demo(self, name: str, make, source: ListeningTest, rng, opts: dict) -> None:
-        samples = list(
-            Sample.objects.filter(
-                test_samples__test=source, test_samples__kind=TestSample.Kind.TEST
-            ).order_by("pk")
-        )
+        samples = _test_clips(source)
         with transaction.atomic():
             remove_pair_demo(name)
             test, ratings = make(name, samples, rng, opts)
@@ -138,6 +148,24 @@ class Command(BaseCommand):
         )
         if not opts["no_analysis"]:
             self._pair_report(services.test_results(test), opts)
+
+    def _method_demo(self, name: str, make, source: ListeningTest, rng, opts: dict) -> None:
+        samples = _test_clips(source)
+        if name == MUSHRA_NAME and len({sample.system_label for sample in samples}) < 2:
+            self.stdout.write(f"Skipping {name}: its reference and conditions need both demo systems.")
+            return
+        with transaction.atomic():
+            remove_method_demo(name)
+            test, ratings = make(name, samples, rng, opts)
+        self.stdout.write(
+            f"Created {name}: {ratings} answer{pluralize(ratings)} on {test.trials.count()} pages of "
+            f"{NAME}'s clips by {test.evaluators.count()} simulated raters."
+        )
+        if not opts["no_analysis"]:
+            data = services.test_results(test)
+            self.stdout.write(
+                f"  Excluded raters: {', '.join(row['pseudonym'] for row in data['excluded']) or 'none'}"
+            )
 
     def _pair_report(self, data: dict, opts: dict) -> None:
         self.stdout.write(
@@ -180,6 +208,12 @@ class Command(BaseCommand):
             )
 
 
+def _test_clips(test: ListeningTest) -> list[Sample]:
+    return list(
+        Sample.objects.filter(test_samples__test=test, test_samples__kind=TestSample.Kind.TEST).order_by("pk")
+    )
+
+
 def has_silent_clips(test: ListeningTest) -> bool:
     """Older versions gave the demo empty placeholder WAVs, which cannot be played or picked."""
     return test.test_samples.filter(sample__duration_s=0).exists()
@@ -190,10 +224,12 @@ def _signed(value: float | None) -> str:
 
 
 def remove_demo() -> None:
-    """Delete the demo tests (the pair demos first: they use the ACR demo's samples), the samples and,
-    once the transaction commits, their audio files."""
+    """Delete the demo tests (the pair and method demos first: they use the ACR demo's samples), the
+    samples and, once the transaction commits, their audio files."""
     for name in (CMOS_NAME, AB_NAME):
         remove_pair_demo(name)
+    for name in (MUSHRA_NAME, INTELLIGIBILITY_NAME):
+        remove_method_demo(name)
     test = ListeningTest.objects.filter(name=NAME).first()
     if test is not None:
         samples = dict(Sample.objects.filter(test_samples__test=test).values_list("pk", "audio"))
