@@ -80,60 +80,7 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
   };
 
-  // Artifact marks (only where the test has labels): a region of ±0.25 s around the moment the
-  // button (or M) was pressed, clipped to the clip, posted as hidden inputs mark-<n>=start,end,label.
-  // Times come from the <audio> element the page already plays; nothing is fetched again, so the
-  // server's count of fetches for listening verification is unchanged.
-  const marksBox = form.querySelector("[data-marks]");
-  const markButton = marksBox && marksBox.querySelector("[data-mark]");
-  const addMark = () => {
-    if (!marksBox || markButton.disabled) return;
-    const list = marksBox.querySelector("[data-mark-list]");
-    if (list.children.length >= Number(marksBox.dataset.max || 50)) return;
-    const end = Number.isFinite(audio.duration) ? audio.duration : audio.currentTime + 0.25;
-    const start = Math.max(0, audio.currentTime - 0.25);
-    const stop = Math.min(end, audio.currentTime + 0.25);
-    const item = marksBox.querySelector("[data-mark-template]").content.firstElementChild.cloneNode(true);
-    item.dataset.start = start.toFixed(2);
-    item.dataset.end = stop.toFixed(2);
-    item.querySelector("[data-mark-time]").textContent = `${audio.currentTime.toFixed(1)} s`;
-    list.appendChild(item);
-    renumberMarks();
-  };
-  const renumberMarks = () => {
-    const timeline = marksBox.querySelector("[data-timeline]");
-    timeline.querySelectorAll(".region").forEach((region) => region.remove());
-    const total = Number.isFinite(audio.duration) && audio.duration > 0 ? audio.duration : null;
-    marksBox.querySelectorAll("[data-mark-list] > li").forEach((item, index) => {
-      const input = item.querySelector("[data-mark-value]");
-      input.name = `mark-${index}`;
-      input.value = `${item.dataset.start},${item.dataset.end},${item.querySelector("[data-mark-label]").value}`;
-      if (total) {
-        const region = document.createElement("span");
-        region.className = "region";
-        region.style.left = `${(100 * item.dataset.start) / total}%`;
-        region.style.width = `${(100 * (item.dataset.end - item.dataset.start)) / total}%`;
-        timeline.appendChild(region);
-      }
-    });
-  };
-  if (marksBox) {
-    markButton.addEventListener("click", addMark);
-    marksBox.addEventListener("change", renumberMarks);
-    marksBox.addEventListener("click", (event) => {
-      const remove = event.target.closest("[data-mark-remove]");
-      if (!remove) return;
-      remove.closest("li").remove();
-      renumberMarks();
-    });
-    audio.addEventListener("play", () => {
-      markButton.disabled = false;
-    });
-    audio.addEventListener("timeupdate", () => {
-      const head = marksBox.querySelector("[data-playhead]");
-      if (audio.duration > 0) head.style.left = `${(100 * audio.currentTime) / audio.duration}%`;
-    });
-  }
+  const addMark = window.attachMarks ? window.attachMarks(form, audio) : null;
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -145,7 +92,7 @@
     } else if (event.key === "p" || event.key === "P") {
       event.preventDefault();
       playButton.click();
-    } else if ((event.key === "m" || event.key === "M") && marksBox) {
+    } else if ((event.key === "m" || event.key === "M") && addMark) {
       event.preventDefault();
       addMark();
     } else if (event.key === "Enter" && target !== playButton) {

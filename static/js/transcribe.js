@@ -4,8 +4,9 @@
 // request after the last one allowed, and the page disables its button when none are left. The
 // text box unlocks once the clip has played to the end (or, on a reloaded page, when the server
 // says it was sent whole).
-// Keys: P plays (outside the text box), Enter sends. The answer is sent with fetch; if fetch keeps
-// failing the form is posted the ordinary way, which the server accepts too.
+// Keys: P plays (outside the text box), M marks a problem (where the test asks for marks), Enter
+// sends. The answer is sent with fetch; if fetch keeps failing the form is posted the ordinary way,
+// which the server accepts too.
 (() => {
   "use strict";
   const form = document.querySelector("[data-transcribe-form]");
@@ -105,6 +106,9 @@
     refresh();
   });
 
+  // Marks read the time from this same <audio> element, whatever address the current play has.
+  const addMark = window.attachMarks ? window.attachMarks(form, audio) : null;
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
@@ -112,6 +116,9 @@
     if (event.key === "p" || event.key === "P") {
       event.preventDefault();
       if (!playButton.disabled) playButton.click();
+    } else if ((event.key === "m" || event.key === "M") && addMark) {
+      event.preventDefault();
+      addMark();
     } else if (event.key === "Enter" && target !== playButton) {
       event.preventDefault();
       form.requestSubmit(submitButton);

@@ -106,9 +106,9 @@ class CreatingTests(TestCase):
 
 
 class RatingPageTests(TestCase):
-    def start(self, labels, name="mos-test"):
+    def start(self, labels, name="mos-test", **options):
         samples = make_samples(set_name=f"set-{name}")
-        test = build_test(name, samples=samples, artifact_labels=labels, samples_per_session=2)
+        test = build_test(name, samples=samples, artifact_labels=labels, samples_per_session=2, **options)
         evaluator = services.invite_evaluators(test=test, count=1)[0]
         walk_to_rating(self.client, evaluator)
         evaluator.refresh_from_db()
@@ -129,6 +129,20 @@ class RatingPageTests(TestCase):
         self.assertEqual(
             sorted(ArtifactMark.objects.values_list("start_s", "end_s", "label")),
             [(0.1, 0.35, "click"), (0.2, 0.4, "")],
+        )
+
+    def test_the_intelligibility_page_offers_marking_and_stores_a_mark_with_the_transcript(self):
+        evaluator, url = self.start(LABELS, name="intel-marks", scale=None, method="intelligibility")
+        page = self.client.get(url).content.decode()
+        self.assertIn("Mark a problem", page)
+        self.assertIn("js/marks.js", page)
+        data = answer_for(self.client, evaluator, url, **{"mark-0": "0.05,0.30,robotic"})
+        self.client.post(url, data)
+        rating = Rating.objects.get(evaluator=evaluator, trial__isnull=False)
+        self.assertEqual(rating.transcript, "the words I heard")
+        self.assertEqual(
+            list(ArtifactMark.objects.values_list("trial", "start_s", "end_s", "label")),
+            [(rating.trial_id, 0.05, 0.3, "robotic")],
         )
 
     def test_a_bad_mark_is_refused_with_a_message_and_nothing_is_stored(self):
