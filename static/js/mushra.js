@@ -141,40 +141,18 @@
     }
   });
 
-  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  const send = async () => {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      try {
-        const response = await fetch(form.action, {
-          method: "POST",
-          body: new FormData(form),
-          headers: { Accept: "application/json" },
-          credentials: "same-origin",
-        });
-        const data = await response.json().catch(() => null);
-        if (data && data.ok) {
-          window.location.assign(data.next);
-          return;
-        }
-        if (data && data.error) {
-          // The scores stay; with listen_again every sample is loaded afresh so the next plays are
-          // new fetches the server counts (a buffered replay would not be).
-          if (data.listen_again) stimuli.forEach((each) => each.audio.load());
-          showError(data.error);
-          state.sending = false;
-          refresh();
-          return;
-        }
-        break; // not our JSON (an expired CSRF cookie, a proxy page): post the form instead
-      } catch (error) {
-        showError(form.dataset.msgNetwork);
-        await wait(800 * (attempt + 1));
-      }
-    }
-    // The server treats a repeated answer as the same answer, so posting again is safe.
-    HTMLFormElement.prototype.submit.call(form);
-  };
+  const send = () =>
+    window.sendAnswer(form, {
+      showError,
+      onRefused: (data) => {
+        // The scores stay; with listen_again every sample is loaded afresh so the next plays are new
+        // fetches the server counts (a buffered replay would not be).
+        if (data.listen_again) stimuli.forEach((each) => each.audio.load());
+        showError(data.error);
+        state.sending = false;
+        refresh();
+      },
+    });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();

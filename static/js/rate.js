@@ -102,40 +102,18 @@
     }
   });
 
-  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  const send = async () => {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      try {
-        const response = await fetch(form.action, {
-          method: "POST",
-          body: new FormData(form),
-          headers: { Accept: "application/json" },
-          credentials: "same-origin",
-        });
-        const data = await response.json().catch(() => null);
-        if (data && data.ok) {
-          window.location.assign(data.next);
-          return;
-        }
-        if (data && data.error) {
-          // The answer stays chosen; with listen_again the clip is loaded afresh so the next play
-          // is a new fetch the server counts (a buffered replay would not be).
-          if (data.listen_again) audio.load();
-          showError(data.error);
-          state.sending = false;
-          refresh();
-          return;
-        }
-        break; // not our JSON (an expired CSRF cookie, a proxy page): post the form instead
-      } catch (error) {
-        showError(form.dataset.msgNetwork);
-        await wait(800 * (attempt + 1));
-      }
-    }
-    // The server treats a repeated answer as the same answer, so posting again is safe.
-    HTMLFormElement.prototype.submit.call(form);
-  };
+  const send = () =>
+    window.sendAnswer(form, {
+      showError,
+      onRefused: (data) => {
+        // The answer stays chosen; with listen_again the clip is loaded afresh so the next play is a
+        // new fetch the server counts (a buffered replay would not be).
+        if (data.listen_again) audio.load();
+        showError(data.error);
+        state.sending = false;
+        refresh();
+      },
+    });
 
   form.addEventListener("submit", (event) => {
     if (state.sending || !state.playedToEnd || !complete()) {

@@ -125,38 +125,16 @@
     }
   });
 
-  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  const send = async () => {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      try {
-        const response = await fetch(form.action, {
-          method: "POST",
-          body: new FormData(form),
-          headers: { Accept: "application/json" },
-          credentials: "same-origin",
-        });
-        const data = await response.json().catch(() => null);
-        if (data && data.ok) {
-          window.location.assign(data.next);
-          return;
-        }
-        if (data && data.error) {
-          // No reload here: with plays limited, a new request would cost the listener a play.
-          showError(data.error);
-          state.sending = false;
-          refresh();
-          return;
-        }
-        break; // not our JSON (an expired CSRF cookie, a proxy page): post the form instead
-      } catch (error) {
-        showError(form.dataset.msgNetwork);
-        await wait(800 * (attempt + 1));
-      }
-    }
-    // The server treats a repeated answer as the same answer, so posting again is safe.
-    HTMLFormElement.prototype.submit.call(form);
-  };
+  const send = () =>
+    window.sendAnswer(form, {
+      showError,
+      onRefused: (data) => {
+        // No reload here: with plays limited, a new request would cost the listener a play.
+        showError(data.error);
+        state.sending = false;
+        refresh();
+      },
+    });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();

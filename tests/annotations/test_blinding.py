@@ -35,7 +35,7 @@ SECRETS = [
 # Every URL in a page must be one of these: opaque tokens and static files, no ids or names.
 ALLOWED_URL = re.compile(
     r"^(/t/i/[A-Za-z0-9_-]{22}/((consent|check|training|rate|finish)/|check\.wav(\?n=\d+)?|a/[A-Za-z0-9_-]{22}\.wav(\?play=\d+)?)?"
-    r"|/static/(css/site|css/rate|js/rate|js/marks|js/pair|js/transcribe|js/mushra|js/once|js/copy)\.(css|js)"
+    r"|/static/(css/site|css/rate|js/rate|js/answer|js/marks|js/pair|js/transcribe|js/mushra|js/once|js/copy)\.(css|js)"
     r"|/static/favicon\.svg)$"
 )
 URL_ATTRIBUTE = re.compile(rb'(?:href|src|action)="([^"]*)"')
