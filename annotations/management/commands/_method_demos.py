@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from annotations import multistimulus
 from annotations import services as test_services
+from annotations.management.commands._pair_demos import create_demo_test
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating, TestSample
 from synthesis.models import Sample
 
@@ -81,24 +82,6 @@ def mushra_samples(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if s.system_label != system or s.style_label == style]
 
 
-def _create(
-    name: str, method: str, samples: list[Sample], raters: int, session: int, **options
-) -> ListeningTest:
-    test = test_services.create_test(
-        name=name,
-        samples=samples,
-        scale=None,
-        method=method,
-        samples_per_session=session,
-        ratings_per_sample=raters,  # never full while the raters are dealt their sessions
-        state=ListeningTest.State.CLOSED,
-        **options,
-    )
-    ListeningTest.objects.filter(pk=test.pk).update(samples_per_session=min(session, test.trials.count()))
-    test.refresh_from_db()
-    return test
-
-
 def make_mushra_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple[ListeningTest, int]:
     kinds = ["good"] * opts["raters"] + [kind for kind, count in MUSHRA_BAD.items() for _ in range(count)]
     means = ", ".join(
@@ -108,7 +91,7 @@ def make_mushra_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple
         f"Simulated raters (manage.py simulate_ratings). The demo has no human speech: {MUSHRA_REFERENCE[0]} "
         f"({MUSHRA_REFERENCE[1]}) stands in as the reference. Planted mean scores: {means}."
     )
-    test = _create(
+    test = create_demo_test(
         name,
         "mushra",
         mushra_samples(samples),
@@ -142,7 +125,7 @@ def make_intelligibility_demo(name: str, samples: list[Sample], rng, opts: dict)
         f"{system} · {style} {rate:.0%}" for (system, style), rate in INTELLIGIBILITY_WER.items()
     )
     description = f"Simulated raters (manage.py simulate_ratings): planted word error rates {rates}."
-    test = _create(
+    test = create_demo_test(
         name, "intelligibility", samples, len(kinds), INTELLIGIBILITY_SESSION, description=description
     )
 

@@ -64,22 +64,21 @@ def _delete_files(names: list[str]) -> None:
         storage.delete(name)
 
 
-def create_pair_test(
-    name: str, method: str, samples: list[Sample], raters: int, description: str
+def create_demo_test(
+    name: str, method: str, samples: list[Sample], raters: int, session: int, **options
 ) -> ListeningTest:
-    """A closed pair test of the samples through create_test, sessions of PAIR_SESSION pairs at most."""
+    """A closed demo test of the samples through create_test, sessions of `session` trials at most."""
     test = test_services.create_test(
         name=name,
         samples=samples,
         scale=None,
         method=method,
-        description=description,
-        samples_per_session=PAIR_SESSION,
+        samples_per_session=session,
         ratings_per_sample=raters,  # never full while the raters are dealt their sessions
         state=ListeningTest.State.CLOSED,
+        **options,
     )
-    session = min(PAIR_SESSION, test.trials.count())
-    ListeningTest.objects.filter(pk=test.pk).update(samples_per_session=session)
+    ListeningTest.objects.filter(pk=test.pk).update(samples_per_session=min(session, test.trials.count()))
     test.refresh_from_db()
     return test
 
@@ -91,7 +90,7 @@ def make_cmos_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple[L
         f"{opts['cmos_difference']:+g} planted, espeak-ng-formant {CMOS_SYSTEMS['espeak-ng-formant']:+g} "
         "below piper-joe-medium."
     )
-    test = create_pair_test(name, "cmos", samples, len(kinds), description)
+    test = create_demo_test(name, "cmos", samples, len(kinds), PAIR_SESSION, description=description)
     quality = {
         condition: CMOS_SYSTEMS.get(condition[0], 0.0)
         + (opts["cmos_difference"] if condition[1] == "warm" else 0.0)
@@ -119,7 +118,7 @@ def make_ab_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple[Lis
         f"{opts['preference']:.0%} of the answers choosing a clip, {AB_TIE_RATE:.0%} of answers "
         "'no preference'."
     )
-    test = create_pair_test(name, "ab", samples, len(kinds), description)
+    test = create_demo_test(name, "ab", samples, len(kinds), PAIR_SESSION, description=description)
     warm = math.log(opts["preference"] / (1 - opts["preference"]))
     strength = {
         condition: AB_SYSTEMS.get(condition[0], 0.0) + (warm if condition[1] == "warm" else 0.0)
