@@ -121,6 +121,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache holds what every web process must share (rate-limit counters): a table in the database
+# by default (`manage.py createcachetable`), Redis when SARAI_CACHE_URL is set.
+SARAI_CACHE_URL = env_str("SARAI_CACHE_URL", "")
+if SARAI_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SARAI_CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "sarai_cache"}}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -198,6 +206,13 @@ SARAI_SERIAL_IDLE_TIMEOUT = env_int("SARAI_SERIAL_IDLE_TIMEOUT", 1800)
 # Run beat once per installation (`make run` embeds it in its worker with -B).
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-items": {"task": "synthesis.tasks.requeue_stale", "schedule": 60.0},
+}
+# Two queues: `inference` runs the models (long, CPU-bound), `light` runs analyses and housekeeping
+# (seconds). A worker chooses what it consumes (`celery worker -Q light`); `make run` takes both.
+CELERY_TASK_DEFAULT_QUEUE = "light"
+CELERY_TASK_ROUTES = {
+    "synthesis.tasks.process_item": {"queue": "inference"},
+    "synthesis.tasks.process_serial_run": {"queue": "inference"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

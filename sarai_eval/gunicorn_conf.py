@@ -1,0 +1,25 @@
+"""gunicorn settings for the web tier (`gunicorn -c sarai_eval/gunicorn_conf.py sarai_eval.wsgi`).
+
+Evaluator requests are short and mostly wait on the database or a file, so each worker process
+serves several at once on threads. Defaults suit a 2-core machine; every value comes from the
+environment, as the rest of the settings do.
+"""
+
+import os
+
+bind = os.environ.get("SARAI_WEB_BIND", f"{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}")
+workers = int(os.environ.get("SARAI_WEB_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("SARAI_WEB_THREADS", "8"))
+# A request that takes longer than this (an export of a large test, a sample import) is killed.
+timeout = int(os.environ.get("SARAI_WEB_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+# Connections waiting for a worker; gunicorn's default of 2048 is kept explicit for the load test.
+backlog = int(os.environ.get("SARAI_WEB_BACKLOG", "2048"))
+# Load the app before forking: a broken setting stops the server at once with its message.
+preload_app = True
+# The app writes one structured line per request itself; gunicorn's own access log would repeat it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
