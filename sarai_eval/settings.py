@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "insecure-development-key-change-me"
@@ -209,6 +210,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Two queues: `inference` runs the models (long, CPU-bound), `light` runs analyses and housekeeping
 # (seconds). A worker chooses what it consumes (`celery worker -Q light`); `make run` takes both.
+# A worker started without -Q consumes both.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("inference", "light")]
 CELERY_TASK_DEFAULT_QUEUE = "light"
 CELERY_TASK_ROUTES = {
     "synthesis.tasks.process_item": {"queue": "inference"},
