@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test test-fast stop lint format rebuild-llm doctor
+.PHONY: install run test test-fast stop lint format rebuild-llm doctor scaleout-check
 
 # llama-cpp-python compiles llama.cpp from source: scripts/build_llama.sh builds it for a portable
 # instruction set (no -march=native) into var/wheels/, keyed by version and flags, and installs it
@@ -53,6 +53,10 @@ doctor: install
 
 stop:
 	bash scripts/serve.sh stop
+
+# gunicorn + two Celery workers on PostgreSQL + Redis at 127.0.0.1, driven end to end (docs/deploy.md).
+scaleout-check: install
+	$(PY) scripts/scaleout_check.py
 
 lint: install
 	$(VENV)/bin/ruff check .
