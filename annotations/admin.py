@@ -1,10 +1,14 @@
+from functools import wraps
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 
+from annotations import ratelimits, services
 from annotations.models import (
     Analysis,
     ArtifactMark,
@@ -200,14 +204,26 @@ class EvaluatorAdmin(admin.ModelAdmin):
         "checked_at",
         "screened_out_at",
         "finished_at",
+        "revoked_at",
         "rating_count",
         "invite_link",
     ]
-    list_filter = ["test", ("finished_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "test",
+        ("finished_at", admin.EmptyFieldListFilter),
+        ("revoked_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["pseudonym", "external_id", "study_id", "session_id"]
-    readonly_fields = ["token", "invite_link"]
+    # Revoking goes through the action (services.revoke_evaluator), which notes who and when.
+    readonly_fields = ["token", "invite_link", "revoked_at", "revoked_by"]
     list_select_related = ["test"]
     inlines = [ScreenTrialInline]
+    actions = ["revoke_invite_links"]
+
+    @admin.action(description="Revoke the selected invite links (ratings are kept)", permissions=["change"])
+    def revoke_invite_links(self, request, queryset):
+        count = sum(services.revoke_evaluator(evaluator=evaluator, by=request.user) for evaluator in queryset)
+        messages.success(request, f"Revoked {count} invite link{pluralize(count)}.")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_ratings=Count("ratings"))
@@ -342,3 +358,27 @@ class AnalysisAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _limit_login(login):
+    """The admin login, refusing (429) sign-in attempts beyond the address's limit: no password guessing."""
+
+    @wraps(login)
+    def limited(request, *args, **kwargs):
+        if request.method == "POST":
+            wait = ratelimits.retry_after(request, scope="LOGIN")
+            if wait is not None:
+                response = HttpResponse(
+                    "Too many sign-in attempts from this address. Please wait a minute, then try again.",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return login(request, *args, **kwargs)
+
+    return limited
+
+
+# The admin builds its URLs from site.login when the URLconf loads, after this module is imported.
+admin.site.login = _limit_login(admin.site.login)

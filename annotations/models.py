@@ -4,6 +4,7 @@ import secrets
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -488,7 +489,13 @@ class EvaluatorQuerySet(models.QuerySet):
         """Evaluators in a session that has not finished and was seen within IDLE_RELEASE."""
         cutoff = (now or timezone.now()) - IDLE_RELEASE
         # A screened-out evaluator will never rate: their clips go back to the others at once.
-        return self.filter(finished_at__isnull=True, screened_out_at__isnull=True, last_seen_at__gte=cutoff)
+        # Nor will a revoked one: their unanswered clips go back at once too.
+        return self.filter(
+            finished_at__isnull=True,
+            screened_out_at__isnull=True,
+            revoked_at__isnull=True,
+            last_seen_at__gte=cutoff,
+        )
 
 
 class Evaluator(models.Model):
@@ -517,6 +524,19 @@ class Evaluator(models.Model):
         null=True, blank=True, help_text="Last assignment or rating; idle sessions release their clips."
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the invite token was revoked: its pages are gone, its ratings are kept.",
+    )
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who revoked the invite token.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = EvaluatorQuerySet.as_manager()

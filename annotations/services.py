@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
@@ -76,7 +77,7 @@ class TestCreationError(ValueError):
 class SessionUnavailable(Exception):
     """An evaluator link that cannot be used now; code is one of CODES."""
 
-    CODES = ("unknown", "not_started", "closed", "full")
+    CODES = ("unknown", "not_started", "closed", "full", "revoked")
 
     def __init__(self, code: str):
         super().__init__(code)
@@ -452,6 +453,9 @@ def join_test(
     """The evaluator of an open-link visit: the same participant id always gives the same evaluator."""
     if external_id:
         existing = test.evaluators.filter(external_id=external_id).first()
+        if existing and existing.revoked_at:
+            # Revoking is for good: the same participant id gets no fresh session either.
+            raise SessionUnavailable("revoked")
         if existing:
             return existing
     check_open(test)
@@ -461,6 +465,15 @@ def join_test(
 def invite_evaluators(*, test: ListeningTest, count: int) -> list[Evaluator]:
     """Create count evaluators with personal invite tokens."""
     return [_create_evaluator(test) for _ in range(count)]
+
+
+def revoke_evaluator(*, evaluator: Evaluator, by: AbstractBaseUser | None) -> bool:
+    """Close the evaluator's invite token for good; their ratings stay. False if it was revoked already."""
+    updated = Evaluator.objects.filter(pk=evaluator.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by
+    )
+    evaluator.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return bool(updated)
 
 
 def _create_evaluator(test: ListeningTest, **fields) -> Evaluator:

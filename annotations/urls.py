@@ -21,4 +21,9 @@ urlpatterns = [
     path("manage/import/", views.sample_import, name="sample_import"),
     path("manage/<int:pk>/", views.test_detail, name="test_detail"),
     path("manage/<int:pk>/invite/", views.test_invite, name="test_invite"),
+    path(
+        "manage/<int:pk>/evaluators/<int:evaluator_pk>/revoke/",
+        views.evaluator_revoke,
+        name="evaluator_revoke",
+    ),
 ]

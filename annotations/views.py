@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from annotations import importing, services
+from annotations import importing, ratelimits, services
 from annotations.forms import (
     CheckForm,
     ConsentForm,
@@ -34,7 +34,15 @@ from annotations.forms import (
 from annotations.methods import get_method
 from annotations.models import Evaluator, ListeningTest, TestSample, TrialClip
 
-UNAVAILABLE_STATUS = {"unknown": 404, "bad_link": 400, "not_started": 403, "closed": 410, "full": 410}
+UNAVAILABLE_STATUS = {
+    "unknown": 404,
+    "bad_link": 400,
+    "not_started": 403,
+    "closed": 410,
+    "full": 410,
+    "revoked": 410,
+    "too_many": 429,
+}
 REFUSALS = {
     "not_assigned": _("This clip is not part of your session. Please reload the page."),
     "bad_score": _("Please choose one answer for every question."),
@@ -88,15 +96,48 @@ def _unavailable(request, code: str, language: str | None = None) -> HttpRespons
     return response
 
 
+def _too_many(request, wait: int, language: str | None) -> HttpResponse:
+    """429 with Retry-After: JSON for the rating pages' answer poster, else the friendly page."""
+    if request.method == "POST" and _wants_json(request):
+        with translation.override(language or translation.get_language()):
+            message = gettext("Too many requests from this connection. Please wait a minute, then try again.")
+        response = JsonResponse({"ok": False, "error": message}, status=429)
+        add_never_cache_headers(response)
+    else:
+        response = _unavailable(request, "too_many", language)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def limit_requests(scope: str):
+    """Refuse (429) an evaluator URL's request over its token's or its address's limit in scope."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, token: str, **kwargs):
+            wait = ratelimits.retry_after(request, scope=scope, participant=token)
+            if wait is not None:
+                tests = ListeningTest.objects.filter(evaluators__token=token)
+                return _too_many(request, wait, tests.values_list("language", flat=True).first())
+            return view(request, token, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def evaluator_page(view):
     """Find the evaluator by the URL token; answer in the test's language; friendly pages otherwise."""
 
     @wraps(view)
+    @limit_requests("PAGES")
     def wrapper(request, token: str, **kwargs):
         evaluator = Evaluator.objects.select_related("test__scale").filter(token=token).first()
         if evaluator is None:
             return _unavailable(request, "unknown")
         language = evaluator.test.language
+        if evaluator.revoked_at:
+            return _unavailable(request, "revoked", language)
         with translation.override(language):
             try:
                 # A finished (or screened-out) evaluator may always come back for their code.
@@ -123,7 +164,12 @@ def _wants_json(request) -> bool:
 @require_safe
 def open_link(request, token: str):
     """Crowd platforms' link: the same PROLIFIC_PID (or, without one, the same browser) resumes."""
+    # Each visit without a known participant creates an evaluator: counted before anything is read.
+    participant = request.GET.get("PROLIFIC_PID", "")[:100]
+    wait = ratelimits.retry_after(request, scope="OPEN_LINK", participant=participant)
     test = ListeningTest.objects.filter(open_token=token, allow_open_link=True).first()
+    if wait is not None:
+        return _too_many(request, wait, test and test.language)
     if test is None:
         return _unavailable(request, "unknown")
     form = OpenLinkForm(request.GET)
@@ -201,6 +247,7 @@ def check(request, evaluator: Evaluator):
 @require_safe
 @evaluator_page
 def check_audio(request, evaluator: Evaluator):
+    # Counted as a page: the check's tones are fetched once per trial, never in a burst.
     data = services.listening_check_wav(evaluator=evaluator) if evaluator.step == "check" else None
     if data is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
@@ -397,6 +444,7 @@ def finish(request, evaluator: Evaluator):
 
 
 @require_safe
+@limit_requests("AUDIO")
 def clip_audio(request, token: str, clip: str):
     """A clip's loudness-matched copy, only for an evaluator whose session holds it; each GET is noted.
 
@@ -440,7 +488,7 @@ def clip_audio(request, token: str, clip: str):
 
 
 def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
-    if evaluator.screened_out_at:
+    if evaluator.screened_out_at or evaluator.revoked_at:
         return False
     if evaluator.assignments.filter(trial__trial_clips__test_sample=test_sample).exists():
         return True
@@ -484,6 +532,7 @@ def _audio_response(request, data: bytes) -> HttpResponse:
 
 ADD_TEST = "annotations.add_listeningtest"
 VIEW_TESTS = "annotations.view_listeningtest"
+CHANGE_EVALUATOR = "annotations.change_evaluator"
 # The import message names this many clips; the create-test page it leads to lists them all.
 IMPORT_REPORT_LIMIT = 20
 
@@ -549,11 +598,15 @@ def test_detail(request, pk: int):
     # Trials answered (a MUSHRA answer stores a rating per sample), and imported ratings one each.
     answered = Q(ratings__dimension=main, ratings__trial__isnull=False)
     imported = Q(ratings__dimension=main, ratings__trial__isnull=True)
-    evaluators = test.evaluators.annotate(
-        n_assigned=Count("assignments", distinct=True),
-        n_answered=Count("ratings__trial", filter=answered, distinct=True),
-        n_imported=Count("ratings", filter=imported, distinct=True),
-    ).order_by("created_at")
+    evaluators = (
+        test.evaluators.annotate(
+            n_assigned=Count("assignments", distinct=True),
+            n_answered=Count("ratings__trial", filter=answered, distinct=True),
+            n_imported=Count("ratings", filter=imported, distinct=True),
+        )
+        .select_related("revoked_by")
+        .order_by("created_at")
+    )
     kinds = dict(test.test_samples.values_list("kind").annotate(n=Count("id")))
     context = {
         "test": test,
@@ -579,6 +632,17 @@ def test_invite(request, pk: int):
     else:
         messages.error(request, "Give a number of invite links between 1 and 500.")
     return redirect("annotations:test_detail", test.pk)
+
+
+@require_POST
+@login_required
+@permission_required(CHANGE_EVALUATOR, raise_exception=True)
+def evaluator_revoke(request, pk: int, evaluator_pk: int):
+    """Close one invite link for good (a leaked or misused token); the ratings it gave stay."""
+    evaluator = get_object_or_404(Evaluator, pk=evaluator_pk, test_id=pk)
+    if services.revoke_evaluator(evaluator=evaluator, by=request.user):
+        messages.success(request, f"Revoked the invite link of {evaluator.pseudonym}.")
+    return redirect("annotations:test_detail", pk)
 
 
 @login_required

@@ -7,7 +7,23 @@ environment, as the rest of the settings do.
 
 import os
 
-bind = os.environ.get("SARAI_WEB_BIND", f"{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}")
+from gunicorn import glogging
+
+from sarai_eval.log_redaction import add_filter
+
+
+class RedactingLogger(glogging.Logger):
+    """gunicorn's error log with evaluator tokens and passwords masked, as in the app's own logs
+    ("Error handling request /t/i/<token>/rate/" names the request's URL)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        add_filter(self.error_log, self.access_log)
+
+
+bind = os.environ.get(
+    "SARAI_WEB_BIND", f"{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}"
+)
 workers = int(os.environ.get("SARAI_WEB_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("SARAI_WEB_THREADS", "8"))
@@ -22,4 +38,8 @@ preload_app = True
 # The app writes one structured line per request itself; gunicorn's own access log would repeat it.
 accesslog = None
 errorlog = "-"
+logger_class = RedactingLogger
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# The control socket sits at one path per user ($HOME/.gunicorn/gunicorn.ctl): a second server on the
+# machine (a test, another checkout) would take it over. Stopping goes through the pid (make stop).
+control_socket_disable = True

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: one JSON line per request, timed around everything below (sarai_eval/request_log.py).
+    "sarai_eval.request_log.request_log_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its 503 for a view that lost the database passes through every middleware above.
+    "sarai_eval.db_unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "sarai_eval.urls"
@@ -126,9 +130,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # by default (`manage.py createcachetable`), Redis when SARAI_CACHE_URL is set.
 SARAI_CACHE_URL = env_str("SARAI_CACHE_URL", "")
 if SARAI_CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SARAI_CACHE_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SARAI_CACHE_URL}
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "sarai_cache"}}
+    # Rate-limit counters expire within minutes; the default cap of 300 entries would evict live ones.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "sarai_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -149,10 +162,40 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 # Media is never routed by URL: every audio file goes through a view that checks who is asking.
+# Several web and worker machines must see the same files: a shared mount (NFS) as SARAI_MEDIA_ROOT,
+# or an S3-compatible bucket. Nothing reads media by local path, only through the storage API.
 MEDIA_ROOT = Path(env_str("SARAI_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-served/"
+SARAI_MEDIA_STORAGE = env_str("SARAI_MEDIA_STORAGE", "filesystem").strip().lower()
+if SARAI_MEDIA_STORAGE == "filesystem":
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif SARAI_MEDIA_STORAGE == "s3":
+    if not env_str("SARAI_S3_BUCKET", "").strip():
+        raise ImproperlyConfigured(
+            "SARAI_MEDIA_STORAGE=s3 needs SARAI_S3_BUCKET: the name of the bucket that holds the media."
+        )
+    # Credentials are left to boto3 (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance
+    # role), so they never appear among the settings an error page or a log could print.
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("SARAI_S3_BUCKET", "").strip(),
+            "endpoint_url": env_str("SARAI_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("SARAI_S3_REGION", "") or None,
+            "location": env_str("SARAI_S3_PREFIX", "").strip("/"),
+            # MinIO and most self-hosted servers want "path"; empty lets boto3 choose.
+            "addressing_style": env_str("SARAI_S3_ADDRESSING_STYLE", "") or None,
+            # Private objects, and no signed links: evaluators hear audio only through the app's views,
+            # which check who is asking and note every fetch.
+            "default_acl": None,
+            "querystring_auth": False,
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"SARAI_MEDIA_STORAGE={SARAI_MEDIA_STORAGE!r} is not filesystem or s3.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -222,13 +265,56 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Evaluator tokens, crowd ids and passwords are masked in every record (sarai_eval/log_redaction.py).
+    "filters": {"redact": {"()": "sarai_eval.log_redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # faster-whisper logs every clip's duration at INFO.
-    "loggers": {"faster_whisper": {"level": "WARNING"}},
+    "loggers": {
+        # faster-whisper logs every clip's duration at INFO.
+        "faster_whisper": {"level": "WARNING"},
+        # Django's default handlers would write "Internal Server Error: /t/i/<token>/rate/" unmasked:
+        # its records go to the root handler instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
+# Production security (`manage.py check --deploy`, docs/deploy.md). Behind a reverse proxy that ends
+# HTTPS, DJANGO_SECURE_PROXY_SSL_HEADER names the header it sets (X-Forwarded-Proto: https). The
+# defaults keep `make run` working on plain http://127.0.0.1.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# Health checks of a load balancer come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER_NAME = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")
+if SECURE_PROXY_SSL_HEADER_NAME:
+    if not SECURE_PROXY_SSL_HEADER_NAME.replace("-", "").isalnum():
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER={SECURE_PROXY_SSL_HEADER_NAME!r} is not a header name "
+            "(e.g. X-Forwarded-Proto)."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + SECURE_PROXY_SSL_HEADER_NAME.upper().replace("-", "_"), "https")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Request limits on the pages anyone can reach (evaluator links, the open link, the admin login),
+# counted per minute in the shared cache above so every web process sees the same counts.
+# The defaults leave room for four evaluators behind one address answering as fast as the listening
+# rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
+# in byte ranges), while a script hammering a link is refused (429) within seconds.
+SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
+# Evaluator pages and answers, per evaluator token and per client address.
+SARAI_RATELIMIT_PAGES = env_int("SARAI_RATELIMIT_PAGES", 120)
+SARAI_RATELIMIT_PAGES_PER_ADDRESS = env_int("SARAI_RATELIMIT_PAGES_PER_ADDRESS", 600)
+# Clip audio (every play is a fetch), per evaluator token and per client address.
+SARAI_RATELIMIT_AUDIO = env_int("SARAI_RATELIMIT_AUDIO", 1200)
+SARAI_RATELIMIT_AUDIO_PER_ADDRESS = env_int("SARAI_RATELIMIT_AUDIO_PER_ADDRESS", 4800)
+# Visits of the open link (each may create an evaluator), per PROLIFIC_PID and per client address.
+SARAI_RATELIMIT_OPEN_LINK = env_int("SARAI_RATELIMIT_OPEN_LINK", 10)
+SARAI_RATELIMIT_OPEN_LINK_PER_ADDRESS = env_int("SARAI_RATELIMIT_OPEN_LINK_PER_ADDRESS", 60)
+# Sign-in attempts (POSTs) on the admin login, per client address.
+SARAI_RATELIMIT_LOGIN_PER_ADDRESS = env_int("SARAI_RATELIMIT_LOGIN_PER_ADDRESS", 10)

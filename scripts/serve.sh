@@ -46,10 +46,16 @@ stop_all
 trap 'echo; echo "Stopping…"; stop_all; exit 0' INT TERM
 
 # -B: this worker also runs the periodic check that re-sends items lost with a killed worker.
-setsid $PY -m celery -A sarai_eval worker -B --loglevel=INFO --concurrency="${CELERY_WORKER_CONCURRENCY:-2}" \
-  >"$LOG_DIR/worker.log" 2>&1 &
+# -Q: the queues it takes; a machine without the models runs SARAI_WORKER_QUEUES=light.
+setsid $PY -m celery -A sarai_eval worker -B -Q "${SARAI_WORKER_QUEUES:-inference,light}" \
+  --loglevel=INFO --concurrency="${CELERY_WORKER_CONCURRENCY:-2}" >"$LOG_DIR/worker.log" 2>&1 &
 echo $! >"$RUN_DIR/worker.pid"
-setsid $PY manage.py runserver --noreload "$HOST:$PORT" >"$LOG_DIR/web.log" 2>&1 &
+# gunicorn (sarai_eval/gunicorn_conf.py: processes, threads, timeouts); its master's pid is noted,
+# which on TERM lets its workers finish the requests they hold.
+# It binds the address printed below and polled for /healthz, whatever SARAI_WEB_BIND says.
+export SARAI_HOST="$HOST" SARAI_PORT="$PORT"
+unset SARAI_WEB_BIND
+setsid $PY -m gunicorn -c sarai_eval/gunicorn_conf.py sarai_eval.wsgi >"$LOG_DIR/web.log" 2>&1 &
 echo $! >"$RUN_DIR/web.pid"
 
 up=0

@@ -4,9 +4,17 @@ import logging
 
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from celery.signals import task_failure, worker_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_failure,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 from django.conf import settings
 
+from sarai_eval import log_redaction
 from synthesis import services
 from synthesis.engines import pipeline, selftest
 
@@ -45,15 +53,44 @@ def requeue_stale() -> None:
     services.requeue_stale_items()
 
 
+def consumed_queues(worker) -> set[str]:
+    """The queues a starting worker takes messages from: its -Q list, else every configured queue."""
+    return set(worker.app.amqp.queues.consume_from)
+
+
+def runs_inference(worker) -> bool:
+    inference_queues = {
+        settings.CELERY_TASK_ROUTES[task.name]["queue"] for task in (process_item, process_serial_run)
+    }
+    return bool(inference_queues & consumed_queues(worker))
+
+
 @worker_init.connect
-def check_engines(**kwargs) -> None:
-    """Self-test every engine in child processes before the pool starts (cached per build and CPU)."""
+def check_engines(sender=None, **kwargs) -> None:
+    """Self-test every engine in child processes before the pool starts (cached per build and CPU).
+
+    Only a worker that takes inference items runs models: a `-Q light` worker (analyses,
+    housekeeping) starts on a machine without them.
+    """
+    if not runs_inference(sender):
+        logger.info(
+            "This worker takes no inference items (queues: %s): engines not checked.",
+            ", ".join(sorted(consumed_queues(sender))),
+        )
+        return
     report = selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)
     for result in report["results"]:
         if not result["ok"]:
             logger.error(
                 "Engine self-test failed: %s. Items that need it will fail at once.", result["message"]
             )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_worker_logs(logger=None, **kwargs) -> None:
+    """Celery replaces the root handlers of settings.LOGGING with its own: they mask secrets too."""
+    log_redaction.add_filter(logger)
 
 
 @worker_ready.connect

@@ -63,6 +63,9 @@ RATING_COLUMNS = (
     "screen_attempts",
 )
 CHUNK_SIZE = 5_000
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection"): a sentence
+# text or an imported file name must not become a live link or a call when a researcher opens an export.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIBRARIES = ("django", "numpy", "scipy", "statsmodels", "krippendorff", "jiwer", "pandas")
 
 
@@ -147,11 +150,25 @@ def _outside_clip(sample_id: int) -> tuple:
     return key, sample["system_label"], sample["style_label"], sample["text"], "test", None
 
 
+def safe_cell(value):
+    """value, or a text that a spreadsheet would run as a formula with a leading ' (shown as text).
+
+    Numbers stay numbers: a CMOS score of -2, or "-0.5" as text, is written as it is.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def csv_lines(header: Iterable[str], rows: Iterable[list]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(header)
+    yield writer.writerow([safe_cell(value) for value in header])
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([safe_cell(value) for value in row])
 
 
 def _attachment(response, filename: str):
@@ -460,8 +477,8 @@ def summary_csv(data: dict) -> str:
         columns, rows = SUMMARY_COLUMNS, summary_rows(data)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    writer.writerow([safe_cell(value) for value in columns])
+    writer.writerows([["" if v is None else safe_cell(v) for v in row] for row in rows])
     return buffer.getvalue()
 
 

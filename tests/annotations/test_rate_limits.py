@@ -1,0 +1,211 @@
+"""Request limits on the evaluator links, the open link and the admin login, counted in the shared cache.
+
+The clock the counters read is held still in these tests, so a burst never straddles two
+one-minute windows (which would reset a count halfway and make a test pass or fail by the second).
+Where the cache is Redis its counters are not rolled back with each test, so each test sends from
+addresses and participant ids of its own.
+"""
+
+import json
+import secrets
+import time
+from unittest import mock
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.test import RequestFactory, TestCase, override_settings
+from django.urls import reverse
+
+from annotations import ratelimits, services
+from tests.annotations.helpers import (
+    answer_for,
+    build_test,
+    evaluator_at_rating,
+    rate_everything,
+    session_url,
+    walk_to_rating,
+)
+from tests.factories import make_admin
+
+# Backends that keep counts inside one process (or nowhere): each web process would count alone.
+PROCESS_LOCAL = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+# The fastest honest pace: one trial per 3-second clip, each a page and an answer; a MUSHRA trial
+# fetches up to ten clips, each in up to three requests (browsers fetch byte ranges).
+TRIALS_PER_MINUTE = 60 // 3
+PAGES_PER_TRIAL = 2
+FETCHES_PER_TRIAL = 10 * 3
+
+
+def new_address() -> str:
+    return "10." + ".".join(str(part) for part in secrets.token_bytes(3))
+
+
+@override_settings(SARAI_RATELIMIT_ENABLE=True)
+class LimitTestCase(TestCase):
+    def setUp(self):
+        # Hold the counters' clock at this second, so every request of a test falls in one window.
+        clock = mock.patch("django_ratelimit.core.time.time", return_value=float(int(time.time())))
+        clock.start()
+        self.addCleanup(clock.stop)
+        self.hammer, self.neighbour = new_address(), new_address()
+        self.client.defaults["REMOTE_ADDR"] = self.hammer
+
+
+class EvaluatorLimitTests(LimitTestCase):
+    def setUp(self):
+        super().setUp()
+        self.test = build_test(scale=None, language="es")
+        self.evaluator = evaluator_at_rating(self.test)
+
+    @override_settings(SARAI_RATELIMIT_PAGES=3)
+    def test_over_the_evaluators_limit_the_page_says_so_in_the_tests_language_with_retry_after(self):
+        url = session_url(self.evaluator, "rate")
+        for _ in range(3):
+            self.assertEqual(self.client.get(url).status_code, 200)
+        response = self.client.get(url)
+        self.assertContains(response, "Demasiadas solicitudes", status_code=429)
+        self.assertTrue(1 <= int(response["Retry-After"]) <= 60, response["Retry-After"])
+
+    @override_settings(SARAI_RATELIMIT_PAGES=2)
+    def test_the_answer_poster_gets_json_it_can_show(self):
+        url = session_url(self.evaluator, "rate")
+        data = answer_for(self.client, self.evaluator, url)  # one page view
+        self.client.get(url)
+        response = self.client.post(url, data, HTTP_ACCEPT="application/json")
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Retry-After", response)
+        body = json.loads(response.content)
+        self.assertFalse(body["ok"])
+        self.assertIn("Demasiadas solicitudes", body["error"])
+        self.assertFalse(self.evaluator.ratings.exists())
+
+    @override_settings(SARAI_RATELIMIT_AUDIO=2)
+    def test_clip_audio_has_its_own_limit(self):
+        page = self.client.get(session_url(self.evaluator, "rate"))
+        audio_url = page.context["clips"][0]["audio_url"]
+        self.assertEqual(self.client.get(audio_url).status_code, 200)
+        self.assertEqual(self.client.get(audio_url).status_code, 200)
+        response = self.client.get(audio_url)
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Retry-After", response)
+        # Pages count apart: the rating page still opens.
+        self.assertEqual(self.client.get(session_url(self.evaluator, "rate")).status_code, 200)
+
+    @override_settings(SARAI_RATELIMIT_PAGES_PER_ADDRESS=3)
+    def test_a_busy_address_does_not_hold_up_another(self):
+        other = evaluator_at_rating(self.test)
+        for _ in range(3):
+            self.client.get(session_url(self.evaluator))
+        self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 429)
+        # Another evaluator from the same address is refused too; from elsewhere, nobody is.
+        self.assertEqual(self.client.get(session_url(other)).status_code, 429)
+        elsewhere = {"REMOTE_ADDR": self.neighbour}
+        self.assertEqual(self.client.get(session_url(other), **elsewhere).status_code, 302)
+        self.assertEqual(self.client.get(session_url(self.evaluator), **elsewhere).status_code, 302)
+
+    @override_settings(SARAI_RATELIMIT_PAGES=3, SARAI_RATELIMIT_ENABLE=False)
+    def test_the_limits_can_be_turned_off(self):
+        for _ in range(5):
+            self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 302)
+
+    def test_a_whole_session_over_http_stays_under_the_default_limits(self):
+        evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+        walk_to_rating(self.client, evaluator)
+        rate_everything(self.client, evaluator)
+        evaluator.refresh_from_db()
+        self.assertEqual(evaluator.step, "finish")
+
+
+class BudgetTests(LimitTestCase):
+    """The default limits against the fastest honest pace, counted through the real counters."""
+
+    def count(self, scope: str, participant: str, times: int) -> list[int | None]:
+        request = RequestFactory().get("/", REMOTE_ADDR=self.hammer)
+        return [ratelimits.retry_after(request, scope=scope, participant=participant) for _ in range(times)]
+
+    def test_four_evaluators_behind_one_address_answering_flat_out_for_a_minute_are_never_refused(self):
+        waits = []
+        for evaluator in (secrets.token_urlsafe(12) for _ in range(4)):
+            waits += self.count("PAGES", evaluator, TRIALS_PER_MINUTE * PAGES_PER_TRIAL)
+            waits += self.count("AUDIO", evaluator, TRIALS_PER_MINUTE * FETCHES_PER_TRIAL)
+        self.assertEqual([wait for wait in waits if wait is not None], [])
+
+    def test_a_script_hammering_one_link_is_refused_right_after_the_limit(self):
+        waits = self.count("PAGES", secrets.token_urlsafe(12), 300)
+        refused = [index for index, wait in enumerate(waits) if wait is not None]
+        self.assertEqual(refused[0], settings.SARAI_RATELIMIT_PAGES)
+        self.assertEqual(len(refused), 300 - settings.SARAI_RATELIMIT_PAGES)
+
+
+class OpenLinkLimitTests(LimitTestCase):
+    def setUp(self):
+        super().setUp()
+        self.test = build_test(allow_open_link=True)
+        self.url = reverse("annotations:open_link", args=[self.test.open_token])
+        self.run_id = secrets.token_hex(6)
+
+    def visit(self, pid: str, **extra):
+        return self.client.get(self.url, {"PROLIFIC_PID": f"{pid}-{self.run_id}"}, **extra)
+
+    @override_settings(SARAI_RATELIMIT_OPEN_LINK=2)
+    def test_the_same_participant_id_over_its_limit_gets_429_and_no_new_session(self):
+        self.assertEqual(self.visit("PID-A").status_code, 302)
+        self.assertEqual(self.visit("PID-A").status_code, 302)
+        response = self.visit("PID-A")
+        self.assertContains(response, "Too many requests", status_code=429)
+        self.assertIn("Retry-After", response)
+        self.assertEqual(self.visit("PID-B").status_code, 302)
+
+    @override_settings(SARAI_RATELIMIT_OPEN_LINK_PER_ADDRESS=3)
+    def test_an_address_creating_sessions_without_end_is_stopped(self):
+        for number in range(3):
+            self.assertEqual(self.visit(f"PID-{number}").status_code, 302)
+        self.assertEqual(self.visit("PID-9").status_code, 429)
+        self.assertEqual(self.test.evaluators.count(), 3)
+        self.assertEqual(self.visit("PID-9", REMOTE_ADDR=self.neighbour).status_code, 302)
+
+
+class AdminLoginLimitTests(LimitTestCase):
+    @override_settings(SARAI_RATELIMIT_LOGIN_PER_ADDRESS=2)
+    def test_password_guessing_from_one_address_is_refused(self):
+        make_admin()
+        url = reverse("admin:login")
+        for _ in range(2):
+            response = self.client.post(url, {"username": "ada-admin", "password": "guess"})
+            self.assertEqual(response.status_code, 200)
+        right = {"username": "ada-admin", "password": "pw-admin-123"}
+        response = self.client.post(url, right)
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Retry-After", response)
+        self.assertEqual(self.client.get(url).status_code, 200)
+        self.assertEqual(self.client.post(url, right, REMOTE_ADDR=self.neighbour).status_code, 302)
+
+
+class SharedCounterTests(LimitTestCase):
+    def setUp(self):
+        super().setUp()
+        self.test = build_test()
+        self.evaluator = evaluator_at_rating(self.test)
+
+    def test_the_configured_cache_is_shared_between_processes(self):
+        self.assertNotIn(settings.CACHES["default"]["BACKEND"], PROCESS_LOCAL)
+
+    @override_settings(SARAI_RATELIMIT_PAGES=3)
+    def test_the_counts_outlive_a_new_connection_to_the_cache(self):
+        for _ in range(3):
+            self.client.get(session_url(self.evaluator))
+        caches["default"].close()
+        caches["default"] = caches.create_connection("default")
+        self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 429)
+
+    def test_with_the_database_cache_the_counters_are_rows_of_its_table(self):
+        if settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.db.DatabaseCache":
+            self.skipTest("the cache is Redis here")
+        self.client.get(session_url(self.evaluator))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM sarai_cache WHERE cache_key LIKE %s", [":1:rl:%"])
+            self.assertEqual(cursor.fetchone()[0], 2)  # the evaluator's count and the address's

@@ -1,0 +1,119 @@
+"""Revoking an invite link: every evaluator URL closes for it, the open link gives it no new session,
+and the ratings it gave stay."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import TestCase
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Evaluator, Rating
+from annotations.roles import ADMINS, RESEARCHERS, setup_roles
+from tests.annotations.helpers import answer_for, build_test, evaluator_at_rating, make_samples, session_url
+from tests.factories import make_admin
+
+EVALUATOR_PAGES = ("session", "consent", "check", "check_audio", "training", "rate", "finish", "screened_out")
+
+
+def make_member(username: str, group: str, **fields):
+    setup_roles()
+    user = get_user_model().objects.create_user(username=username, password="pw-user-1234", **fields)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+class RevokeServiceTests(TestCase):
+    def setUp(self):
+        self.test = build_test()
+        self.evaluator = evaluator_at_rating(self.test)
+        self.admin = make_admin()
+
+    def test_it_notes_when_and_by_whom_and_a_second_revocation_changes_nothing(self):
+        self.assertTrue(services.revoke_evaluator(evaluator=self.evaluator, by=self.admin))
+        first = self.evaluator.revoked_at
+        self.assertEqual(self.evaluator.revoked_by, self.admin)
+        self.assertFalse(services.revoke_evaluator(evaluator=self.evaluator, by=None))
+        self.evaluator.refresh_from_db()
+        self.assertEqual((self.evaluator.revoked_at, self.evaluator.revoked_by), (first, self.admin))
+
+    def test_a_revoked_evaluator_no_longer_holds_unanswered_clips(self):
+        self.assertIn(self.evaluator, Evaluator.objects.active())
+        services.revoke_evaluator(evaluator=self.evaluator, by=self.admin)
+        self.assertNotIn(self.evaluator, Evaluator.objects.active())
+
+
+class RevokedLinkTests(TestCase):
+    def setUp(self):
+        self.test = build_test(scale=None, language="es", allow_open_link=True)
+        self.evaluator = evaluator_at_rating(self.test)
+        self.rate = session_url(self.evaluator, "rate")
+        answer = answer_for(self.client, self.evaluator, self.rate)
+        self.clip_url = reverse("annotations:clip_audio", args=[self.evaluator.token, answer["clip"]])
+        self.client.post(self.rate, answer)
+        self.ratings = Rating.objects.filter(evaluator=self.evaluator).count()
+        services.revoke_evaluator(evaluator=self.evaluator, by=None)
+
+    def test_every_evaluator_page_shows_the_withdrawn_link_page_in_the_tests_language(self):
+        for step in EVALUATOR_PAGES:
+            response = self.client.get(session_url(self.evaluator, step))
+            self.assertEqual(response.status_code, 410, step)
+            self.assertContains(response, "Este enlace ha sido retirado", status_code=410)
+
+    def test_an_answer_is_refused_and_the_ratings_already_given_are_kept(self):
+        self.assertGreater(self.ratings, 0)
+        response = self.client.post(self.rate, {"clip": "x"})
+        self.assertEqual(response.status_code, 410)
+        self.assertEqual(Rating.objects.filter(evaluator=self.evaluator).count(), self.ratings)
+
+    def test_the_clip_audio_is_not_found(self):
+        self.assertEqual(self.client.get(self.clip_url).status_code, 404)
+
+    def test_the_open_link_gives_the_same_participant_no_new_session(self):
+        Evaluator.objects.filter(pk=self.evaluator.pk).update(external_id="PID-1")
+        url = reverse("annotations:open_link", args=[self.test.open_token])
+        response = self.client.get(url, {"PROLIFIC_PID": "PID-1", "STUDY_ID": "s", "SESSION_ID": "x"})
+        self.assertContains(response, "Este enlace ha sido retirado", status_code=410)
+        self.assertEqual(self.test.evaluators.count(), 1)
+
+
+class RevokeButtonTests(TestCase):
+    def setUp(self):
+        self.test = build_test()
+        self.evaluator = evaluator_at_rating(self.test)
+        self.detail = reverse("annotations:test_detail", args=[self.test.pk])
+        self.revoke = reverse("annotations:evaluator_revoke", args=[self.test.pk, self.evaluator.pk])
+
+    def test_an_admin_revokes_a_link_from_the_test_page_and_sees_it_marked(self):
+        admin = make_member("adam", ADMINS)
+        self.client.force_login(admin)
+        self.assertContains(self.client.get(self.detail), f'action="{self.revoke}"')
+        response = self.client.post(self.revoke, follow=True)
+        self.assertContains(response, "Revoked the invite link of R001.")
+        self.assertContains(response, "revoked ")
+        self.assertContains(response, "by adam; ratings kept")
+        self.assertNotContains(response, f'action="{self.revoke}"')
+        self.evaluator.refresh_from_db()
+        self.assertEqual(self.evaluator.revoked_by, admin)
+
+    def test_a_researcher_sees_no_button_and_cannot_revoke(self):
+        self.client.force_login(make_member("rita", RESEARCHERS))
+        self.assertNotContains(self.client.get(self.detail), f'action="{self.revoke}"')
+        self.assertEqual(self.client.post(self.revoke).status_code, 403)
+        self.evaluator.refresh_from_db()
+        self.assertIsNone(self.evaluator.revoked_at)
+
+    def test_an_evaluator_of_another_test_cannot_be_revoked_through_this_one(self):
+        other = evaluator_at_rating(build_test("other-test", samples=make_samples(set_name="set-b")))
+        self.client.force_login(make_admin())
+        url = reverse("annotations:evaluator_revoke", args=[self.test.pk, other.pk])
+        self.assertEqual(self.client.post(url).status_code, 404)
+
+    def test_the_admin_action_revokes_the_selected_links(self):
+        self.client.force_login(make_admin())
+        response = self.client.post(
+            reverse("admin:annotations_evaluator_changelist"),
+            {"action": "revoke_invite_links", "index": 0, "_selected_action": [self.evaluator.pk]},
+            follow=True,
+        )
+        self.assertContains(response, "Revoked 1 invite link.")
+        self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 410)

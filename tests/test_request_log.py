@@ -1,0 +1,84 @@
+"""Every request writes one JSON line (sarai_eval.requests) that an operator can search, tokens masked."""
+
+import json
+from datetime import datetime
+
+from django.test import TestCase
+from django.urls import reverse
+
+from tests.annotations.helpers import build_test, evaluator_at_rating, session_url
+from tests.factories import make_admin
+from tests.test_log_redaction import console_output
+
+
+def request_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"time"')]
+
+
+class RequestLogTests(TestCase):
+    def test_a_request_writes_one_line_with_what_an_operator_needs(self):
+        admin = make_admin()
+        self.client.force_login(admin)
+        with console_output() as output:
+            response = self.client.get("/", REMOTE_ADDR="192.0.2.7")
+        self.assertEqual(response.status_code, 200)
+        [line] = request_lines(output.getvalue())
+        self.assertEqual(
+            {key: line[key] for key in ("method", "path", "status", "bytes", "remote_addr", "user_id")},
+            {
+                "method": "GET",
+                "path": "/",
+                "status": 200,
+                "bytes": len(response.content),
+                "remote_addr": "192.0.2.7",
+                "user_id": admin.pk,
+            },
+        )
+        self.assertEqual(line["request_id"], response["X-Request-ID"])
+        self.assertGreaterEqual(line["duration_ms"], 0)
+        self.assertIsNotNone(datetime.fromisoformat(line["time"]).tzinfo)
+
+    def test_each_request_gets_its_own_id_and_an_anonymous_one_has_no_user(self):
+        with console_output() as output:
+            first = self.client.get("/healthz")
+            second = self.client.post("/healthz")
+        lines = request_lines(output.getvalue())
+        self.assertEqual(
+            [line["request_id"] for line in lines], [first["X-Request-ID"], second["X-Request-ID"]]
+        )
+        self.assertNotEqual(first["X-Request-ID"], second["X-Request-ID"])
+        self.assertEqual([line["user_id"] for line in lines], [None, None])
+        self.assertEqual([line["method"] for line in lines], ["GET", "POST"])
+
+    def test_a_request_id_set_by_the_reverse_proxy_is_kept_and_a_malformed_one_replaced(self):
+        kept = self.client.get("/healthz", HTTP_X_REQUEST_ID="proxy-req-0123456789")
+        replaced = self.client.get("/healthz", HTTP_X_REQUEST_ID='bad"\n{"status": 200}')
+        self.assertEqual(kept["X-Request-ID"], "proxy-req-0123456789")
+        self.assertRegex(replaced["X-Request-ID"], r"^[0-9a-f]{32}$")
+
+    def test_evaluator_pages_and_clips_are_logged_without_their_tokens(self):
+        evaluator = evaluator_at_rating(build_test())
+        with console_output() as output:
+            page = self.client.get(session_url(evaluator, "rate"))
+            clip = page.context["clips"][0]
+            audio = self.client.get(clip["audio_url"])
+        self.assertEqual(audio.status_code, 200)
+        lines = request_lines(output.getvalue())
+        self.assertEqual(
+            [(line["path"], line["status"]) for line in lines],
+            [("/t/i/…/rate/", 200), ("/t/i/…/a/….wav", 200)],
+        )
+        self.assertEqual(lines[1]["bytes"], len(audio.content))
+        self.assertNotIn(evaluator.token, output.getvalue())
+        self.assertNotIn(clip["token"], output.getvalue())
+
+    def test_the_open_link_is_logged_without_its_token_or_the_crowd_ids(self):
+        test = build_test(allow_open_link=True)
+        url = reverse("annotations:open_link", args=[test.open_token])
+        with console_output() as output:
+            response = self.client.get(url + "?PROLIFIC_PID=5f1a2b9c&STUDY_ID=study-77&SESSION_ID=sess-88")
+        self.assertEqual(response.status_code, 302)
+        [line] = request_lines(output.getvalue())
+        self.assertEqual(line["path"], "/t/o/…/")
+        for secret in (test.open_token, "5f1a2b9c", "study-77", "sess-88"):
+            self.assertNotIn(secret, output.getvalue())
