@@ -11,12 +11,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
+from sarai_eval.request_log import client_address
+
 SCOPES = ("PAGES", "AUDIO", "OPEN_LINK", "LOGIN")
-
-
-def client_address(request: HttpRequest) -> str:
-    """The address the request came from (no proxy header is trusted)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def limits(scope: str) -> tuple[int, int]:

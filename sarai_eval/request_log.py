@@ -11,12 +11,29 @@ import re
 import time
 import uuid
 
+from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 
 from sarai_eval.log_redaction import redact_path
 
 logger = logging.getLogger("sarai_eval.requests")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address the request came from: REMOTE_ADDR, or behind trusted proxies X-Forwarded-For.
+
+    With SARAI_TRUSTED_PROXIES = N, the last N hops of X-Forwarded-For were added by proxies the
+    installation runs; the address before them is the client's. Addresses a client wrote itself
+    further left are never believed.
+    """
+    proxies = settings.SARAI_TRUSTED_PROXIES
+    if proxies > 0:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def request_log_middleware(get_response):
@@ -51,7 +68,7 @@ def log_fields(request, response, *, started_at, duration: float) -> dict:
         "status": response.status_code,
         "duration_ms": round(duration * 1000, 1),
         "bytes": response_bytes(response),
-        "remote_addr": request.META.get("REMOTE_ADDR", ""),
+        "remote_addr": client_address(request),
         "user_id": user.pk if user is not None and user.is_authenticated else None,
     }
 

@@ -307,6 +307,9 @@ if not DEBUG:
 # rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
 # in byte ranges), while a script hammering a link is refused (429) within seconds.
 SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:
+# the client's address is the connection's. Used by the limits and the request log.
+SARAI_TRUSTED_PROXIES = env_int("SARAI_TRUSTED_PROXIES", 0)
 # Evaluator pages and answers, per evaluator token and per client address.
 SARAI_RATELIMIT_PAGES = env_int("SARAI_RATELIMIT_PAGES", 120)
 SARAI_RATELIMIT_PAGES_PER_ADDRESS = env_int("SARAI_RATELIMIT_PAGES_PER_ADDRESS", 600)
