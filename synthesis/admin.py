@@ -255,7 +255,9 @@ class SampleAdmin(admin.ModelAdmin):
 def _player(obj):
     if not obj.audio:
         return "-"
-    return format_html('<audio controls preload="none" src="{}"></audio>', obj.audio.url)
+    # Through the app (not the storage's URL): media is never routed by URL and S3 objects are private.
+    url = reverse("synthesis:utterance_audio", args=[obj.pk])
+    return format_html('<audio controls preload="none" src="{}"></audio>', url)
 
 
 class UtteranceInline(admin.TabularInline):

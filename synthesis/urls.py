@@ -14,4 +14,5 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/retry/", views.run_retry, name="run_retry"),
     path("samples/<int:pk>/audio.wav", views.sample_audio, name="sample_audio"),
+    path("utterances/<int:pk>/audio", views.utterance_audio, name="utterance_audio"),
 ]

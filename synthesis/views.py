@@ -1,5 +1,6 @@
 """Pages for admins and researchers: runs, samples and their measurements."""
 
+import mimetypes
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from synthesis import modes, services
 from synthesis.forms import RunForm
-from synthesis.models import Sample, Status, SynthesisRun
+from synthesis.models import Sample, Status, SynthesisRun, Utterance
 
 VIEW_RUNS = "synthesis.view_synthesisrun"
 QUEUE_RUNS = "synthesis.add_synthesisrun"
@@ -162,6 +163,20 @@ def sample_audio(request, pk: int):
     if not sample.audio:
         raise Http404("This sample has no audio file.")
     return FileResponse(sample.audio.open("rb"), content_type="audio/wav")
+
+
+@login_required
+@permission_required("synthesis.view_utterance", raise_exception=True)
+def utterance_audio(request, pk: int):
+    """A speech dataset's clip for the admin's player, read through the storage (S3 objects are private)."""
+    utterance = get_object_or_404(Utterance, pk=pk)
+    if not utterance.audio:
+        raise Http404("This utterance has no audio file.")
+    return FileResponse(utterance.audio.open("rb"), content_type=_audio_type(utterance.audio.name))
+
+
+def _audio_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def favicon(request):

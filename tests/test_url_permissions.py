@@ -58,6 +58,7 @@ TABLE = {
     "synthesis:run_cancel": Row(get=ADMINS_ONLY, post=ADMINS_ONLY, args="run"),
     "synthesis:run_retry": Row(get=EVERYONE_405, post=(LOGIN, LOGIN, 403, 302), args="run"),
     "synthesis:sample_audio": Row(get=SIGNED_IN, post=SIGNED_IN, args="sample"),
+    "synthesis:utterance_audio": Row(get=SIGNED_IN, post=SIGNED_IN, args="utterance"),
     "annotations:open_link": Row(get=(302, 302, 302, 302), post=EVERYONE_405, args="open_token"),
     "annotations:session": Row(get=TO_THE_STEP, post=EVERYONE_405, args="token"),
     "annotations:consent": Row(get=TO_THE_STEP, post=TO_THE_STEP, args="token"),
@@ -187,6 +188,7 @@ class RoleFixtures(TestCase):
             "wer_run": [self.wer_run.pk],
             "latency_run": [self.latency_run.pk],
             "transcript": [self.wer_run.pk, self.wer_run.transcripts.first().pk],
+            "utterance": [self.wer_run.transcripts.first().utterance_id],
             "view_on_site": [ContentType.objects.get_for_model(Evaluator).pk, self.evaluator.pk],
             "app_label": ["annotations"],
         }[kind]

@@ -78,3 +78,19 @@ class DatasetAdminTests(TestCase):
         response = self.client.post(self.url, {"name": "cv-nothing"})
 
         self.assertContains(response, "Give either a server folder or a zip archive.")
+
+
+class UtterancePlayerTests(TestCase):
+    def test_the_admin_player_plays_an_utterance_through_the_app(self):
+        from tests.annotations.results.test_claims import wer_run
+
+        run = wer_run(stt_model="/models/whisper-tiny.bin", errors=1)
+        utterance = run.transcripts.first().utterance
+        self.client.force_login(make_admin())
+        page = self.client.get(reverse("admin:synthesis_utterance_change", args=[utterance.pk]))
+        url = reverse("synthesis:utterance_audio", args=[utterance.pk])
+        self.assertContains(page, f'src="{url}"')
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        with utterance.audio.open("rb") as handle:
+            self.assertEqual(b"".join(response.streaming_content), handle.read())
