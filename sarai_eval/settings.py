@@ -307,6 +307,9 @@ if not DEBUG:
 # rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
 # in byte ranges), while a script hammering a link is refused (429) within seconds.
 SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
+# A counter the cache failed to keep (evicted, Redis away) lets the request through: a limit exists
+# to stop scripts, never to turn away a paying participant because of the cache.
+RATELIMIT_FAIL_OPEN = True
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:
 # the client's address is the connection's. Used by the limits and the request log.
 SARAI_TRUSTED_PROXIES = env_int("SARAI_TRUSTED_PROXIES", 0)
