@@ -4,7 +4,9 @@ The manifest is a UTF-8 CSV named manifest.csv (or the only .csv file at the top
 row: file (required), system, text, style, origin (imported or reference), sentence_set and sentence
 (the position of a sentence in that set, to link the clip to the sentence it says). Every file is
 decoded and checked before anything is saved; an error names the manifest line. Archives are read
-in memory and never extracted, and no manifest path may leave the archive or folder.
+in memory and never extracted, and no manifest path may leave the archive or folder. An archive
+with an entry that would unpack outside its folder, a symbolic link, a name twice, or more unpacked
+bytes than SARAI_MAX_UPLOAD_BYTES allows (see synthesis.datasets.safe_zip_members) is refused whole.
 """
 
 import csv
@@ -21,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from annotations.models import new_token
+from synthesis.datasets import ZIP_EXPANSION, safe_zip_members
 from synthesis.engines import audio
 from synthesis.importing import SentenceFileError, decode_utf8
 from synthesis.models import Sample, Sentence, StylePreset
@@ -59,10 +62,10 @@ class _ZipSource:
     def __init__(self, data: bytes):
         try:
             self.archive = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
             raise SampleImportError(f"The upload is not a readable zip archive: {exc}") from None
-        # Only plain relative names can be looked up, so a member called ../../x is unreachable.
-        self.members = {info.filename: info for info in self.archive.infolist() if not info.is_dir()}
+        limit = settings.SARAI_MAX_UPLOAD_BYTES * ZIP_EXPANSION
+        self.members = safe_zip_members(self.archive, max_unpacked=limit, error=SampleImportError)
 
     def top_level_csvs(self) -> list[str]:
         return sorted(name for name in self.members if "/" not in name and name.lower().endswith(".csv"))
@@ -72,14 +75,25 @@ class _ZipSource:
         return None if info is None else info.file_size
 
     def read(self, name: str, limit: int) -> bytes:
+        info = self.members[name]
+        if info.file_size > limit:
+            raise SampleImportError(f"{name!r} unpacks to more than {limit} bytes.")
         try:
-            with self.archive.open(self.members[name]) as handle:
-                data = handle.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
+            with self.archive.open(info) as handle:
+                # Never more than the archive declares: the declared sizes are what was checked.
+                data = handle.read(info.file_size + 1)
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            RuntimeError,
+            NotImplementedError,
+            EOFError,
+            ValueError,
+        ) as exc:
             # Damaged (CRC/size mismatch, bad deflate stream), encrypted or unsupported members.
             raise SampleImportError(f"{name!r} cannot be read from the archive: {exc}") from None
-        if len(data) > limit:
-            raise SampleImportError(f"{name!r} unpacks to more than {limit} bytes.")
+        if len(data) != info.file_size:
+            raise SampleImportError(f"{name!r} is not the size the archive declares; it may be damaged.")
         return data
 
 
@@ -155,7 +169,16 @@ def parse_manifest(
     text: str, *, system_label: str = "", origin: str = Sample.Origin.IMPORTED
 ) -> list[ManifestRow]:
     """Parse and check the manifest; raise SampleImportError naming the first bad line."""
+    if "\x00" in text:
+        raise SampleImportError("The manifest contains NUL bytes; it looks binary, not text.")
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _manifest_rows(reader, system_label, origin)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit of 131072 characters
+        raise SampleImportError(f"Line {reader.line_num + 1}: {exc}.") from None
+
+
+def _manifest_rows(reader: csv.DictReader, system_label: str, origin: str) -> list[ManifestRow]:
     header = {(name or "").strip().lower() for name in reader.fieldnames or []}
     if "file" not in header:
         raise SampleImportError("Line 1: the manifest header must have a 'file' column.")

@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from synthesis.datasets import DatasetImportError, import_dataset, report_lines
-from synthesis.forms import DatasetImportForm, SentenceImportForm
+from synthesis.forms import AudioUploadForm, DatasetImportForm, SentenceImportForm
 from synthesis.importing import SentenceFileError
 from synthesis.models import (
     PipelineConfig,
@@ -27,6 +27,7 @@ from synthesis.services import import_sentences
 
 class SentenceInline(admin.TabularInline):
     model = Sentence
+    form = AudioUploadForm
     extra = 0
     fields = ["position", "text", "language", "tags", "reference_audio"]
 
@@ -106,6 +107,7 @@ class SentenceSetAdmin(admin.ModelAdmin):
 
 @admin.register(Sentence)
 class SentenceAdmin(admin.ModelAdmin):
+    form = AudioUploadForm
     list_display = ["__str__", "text", "language", "tags"]
     list_filter = ["language", "sentence_set"]
     search_fields = ["text"]
@@ -198,6 +200,7 @@ class SynthesisRunAdmin(admin.ModelAdmin):
 
 @admin.register(RunItem)
 class RunItemAdmin(admin.ModelAdmin):
+    form = AudioUploadForm
     list_display = ["id", "run", "sentence", "style", "status", "attempts", "claimed_by", "finished_at"]
     list_filter = ["status", "style", "run"]
     search_fields = ["error", "sentence__text"]

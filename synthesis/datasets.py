@@ -10,6 +10,8 @@ Every row is checked and a bad one (not UTF-8, missing file, undecodable, empty 
 empty transcript, no language) is skipped and listed in the report with its line; an import
 without a good row is refused and saves nothing. Encoding is checked line by line, so a Latin-1
 file loses exactly its lines with accented letters, each listed, with a hint to save it as UTF-8.
+A zip with an entry that would unpack outside its folder, a symbolic link, a name twice, or more
+unpacked bytes than ZIP_EXPANSION times SARAI_MAX_UPLOAD_BYTES is refused whole, before any read.
 
 Subset (`limit`): the rows that pass the cheap checks are shuffled with
 numpy.random.default_rng(seed).permutation; their audio is decoded in that order until `limit`
@@ -35,7 +37,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from synthesis.engines import audio
-from synthesis.importing import LANGUAGE_TAG, MAX_LANGUAGE_LENGTH
+from synthesis.importing import is_language_tag
 from synthesis.models import SpeechDataset, Utterance, utterance_upload_to
 
 TSV_PREFERENCE = ["validated.tsv", "test.tsv", "dev.tsv", "train.tsv"]
@@ -82,7 +84,10 @@ def parse_listing(data: bytes, *, name: str, default_language: str | None) -> Li
         lines.pop()
     if not lines:
         raise DatasetImportError(f"{name} is empty.")
-    header = [field.strip().lower() for field in _split(_decode_line(lines[0], 1, name), is_tsv)]
+    try:
+        header = [field.strip().lower() for field in _split(_decode_line(lines[0], 1, name), is_tsv)]
+    except csv.Error as exc:
+        raise DatasetImportError(f"{name} line 1 (the header): {exc}.") from None
     file_col, text_col = ("path", "sentence") if is_tsv else ("file", "transcript")
     for column in (file_col, text_col):
         if column not in header:
@@ -101,7 +106,12 @@ def parse_listing(data: bytes, *, name: str, default_language: str | None) -> Li
         if not line.strip():
             skipped.append(Skipped(number, "", "empty line"))
             continue
-        fields = _split(line, is_tsv)
+        try:
+            fields = _split(line, is_tsv)
+        except csv.Error as exc:  # a lone carriage return, a field over the csv module's limit
+            reason = "a line break inside an unquoted field" if "new-line" in str(exc) else str(exc)
+            skipped.append(Skipped(number, "", reason))
+            continue
         if len(fields) != len(header):
             skipped.append(Skipped(number, "", f"{len(fields)} fields where the header has {len(header)}"))
             continue
@@ -135,10 +145,12 @@ def _check_row(number: int, file: str, transcript: str, language: str, default: 
         return Skipped(number, file, "the file name points outside the folder")
     if not transcript:
         return Skipped(number, file, "empty transcript")
+    if "\x00" in file + transcript + language:
+        return Skipped(number, file, "a NUL character (the file looks binary, not text)")
     language = language or default or ""
     if not language:
         return Skipped(number, file, "no language (empty locale and no default given)")
-    if not LANGUAGE_TAG.match(language) or len(language) > MAX_LANGUAGE_LENGTH:
+    if not is_language_tag(language):
         return Skipped(number, file, f"{language!r} is not a language code such as es or en-US")
     return Row(number, cleaned, transcript, language)
 
@@ -161,13 +173,50 @@ class _Folder:
         return (self.root / name).read_bytes()
 
 
+def unsafe_entry(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
+    """Why an archive entry is refused, or None: one that would unpack outside the folder, a
+    symbolic link, or a second entry of the same name (which one an unpacker keeps is a guess)."""
+    name = info.filename
+    if not name:
+        return "an entry has no name"
+    cleaned = posixpath.normpath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or ":" in name.split("/")[0] or ".." in cleaned.split("/"):
+        return f"the entry {name!r} points outside the archive's folder"
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        return f"the entry {name!r} is a symbolic link"
+    if cleaned in seen:
+        return f"the entry {name!r} is in the archive twice"
+    seen.add(cleaned)
+    return None
+
+
+def safe_zip_members(archive: zipfile.ZipFile, *, max_unpacked: int, error: type[Exception]) -> dict:
+    """The archive's files by name, once every entry is checked; else error naming the entry.
+
+    The sizes the archive declares are added up before anything is read: a zip bomb is refused
+    unread, and each read then stops at the declared size.
+    """
+    members, seen, unpacked = {}, set(), 0
+    for info in archive.infolist():
+        reason = unsafe_entry(info, seen)
+        if reason:
+            raise error(f"Refused: {reason}; nothing was imported.")
+        unpacked += info.file_size
+        if unpacked > max_unpacked:
+            raise error(f"The archive unpacks to more than {max_unpacked} bytes; nothing was imported.")
+        if not info.is_dir():
+            members[info.filename] = info
+    return members
+
+
 class _Zip:
     def __init__(self, data: bytes):
         try:
             self.archive = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
             raise DatasetImportError(f"The upload is not a readable zip archive: {exc}") from None
-        self.members = {i.filename: i for i in self.archive.infolist() if not i.is_dir()}
+        limit = settings.SARAI_MAX_UPLOAD_BYTES * ZIP_EXPANSION
+        self.members = safe_zip_members(self.archive, max_unpacked=limit, error=DatasetImportError)
 
     def names(self) -> list[str]:
         return sorted(self.members)

@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.core.validators import validate_slug
 
+from synthesis.engines import audio
+
 
 def validate_upload_size(upload) -> None:
     """Refuse uploads over SARAI_MAX_UPLOAD_BYTES with the sizes in the message."""
@@ -9,6 +11,29 @@ def validate_upload_size(upload) -> None:
         raise forms.ValidationError(
             f"The file is {upload.size} bytes; the limit is {settings.SARAI_MAX_UPLOAD_BYTES} bytes."
         )
+
+
+def validate_audio_upload(upload) -> None:
+    """Refuse a file over the size limit, or one that does not decode as audio, naming the file."""
+    validate_upload_size(upload)
+    upload.seek(0)
+    try:
+        audio.read_audio(upload.read())
+    except audio.AudioDecodeError as exc:
+        raise forms.ValidationError(f"{upload.name}: {exc}") from None
+    finally:
+        upload.seek(0)  # the storage saves the file from the start
+
+
+class AudioUploadForm(forms.ModelForm):
+    """A model form whose file fields take only decodable audio, for admin pages that upload
+    recordings (a sentence's reference recording, a conversation item's spoken prompt)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.FileField):
+                field.validators = [*field.validators, validate_audio_upload]
 
 
 class SentenceImportForm(forms.Form):

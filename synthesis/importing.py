@@ -9,6 +9,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 CSV_COLUMNS = {"text", "language", "tags"}
 # A BCP 47-shaped tag: en, es, en-US, es-419, zh-Hant-TW.
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -25,6 +27,11 @@ class ParsedSentence:
     text: str
     language: str
     tags: list[str] = field(default_factory=list)
+
+
+def is_language_tag(language: str) -> bool:
+    """A BCP 47-shaped code that fits Sentence.language."""
+    return bool(LANGUAGE_TAG.fullmatch(language)) and len(language) <= MAX_LANGUAGE_LENGTH
 
 
 def decode_utf8(data: bytes) -> str:
@@ -46,6 +53,13 @@ def decode_utf8(data: bytes) -> str:
 
 def parse_sentence_file(data: bytes, *, filename: str, default_language: str) -> list[ParsedSentence]:
     """Parse a whole file; raise SentenceFileError naming the first bad line."""
+    if len(data) > settings.SARAI_MAX_UPLOAD_BYTES:
+        raise SentenceFileError(
+            f"The file is {len(data)} bytes; the limit is {settings.SARAI_MAX_UPLOAD_BYTES} bytes."
+        )
+    # Checked here, not only per CSV row: a text file's sentences all take this language.
+    if not is_language_tag(default_language):
+        raise SentenceFileError(f"{default_language!r} is not a language code such as en or es-MX.")
     text = decode_utf8(data)
     if "\x00" in text:
         raise SentenceFileError("The file contains NUL bytes; it looks binary, not text.")
@@ -75,6 +89,13 @@ def _parse_lines(text: str, language: str) -> list[ParsedSentence]:
 
 def _parse_csv(text: str, default_language: str) -> list[ParsedSentence]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _csv_sentences(reader, default_language)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit of 131072 characters
+        raise SentenceFileError(f"Line {reader.line_num + 1}: {exc}.") from None
+
+
+def _csv_sentences(reader: csv.DictReader, default_language: str) -> list[ParsedSentence]:
     header = {name.strip().lower() for name in (reader.fieldnames or [])}
     if "text" not in header:
         raise SentenceFileError(
@@ -95,7 +116,7 @@ def _parse_csv(text: str, default_language: str) -> list[ParsedSentence]:
         if not sentence:
             raise SentenceFileError(f"Line {number} has an empty 'text' field.")
         language = row.get("language", "").strip() or default_language
-        if not LANGUAGE_TAG.match(language) or len(language) > MAX_LANGUAGE_LENGTH:
+        if not is_language_tag(language):
             raise SentenceFileError(
                 f"Line {number}: {language!r} is not a language code such as en or es-MX."
             )

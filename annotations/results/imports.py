@@ -17,12 +17,16 @@ from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
 from annotations.results import screening as screening_rules
-from annotations.results.exports import RATING_FIELDS
+from annotations.results.exports import FORMULA_STARTS, RATING_FIELDS
 from synthesis.engines import audio
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 
 REQUIRED_COLUMNS = {"evaluator", "sample", "system", "dimension", "score"}
 PLACEHOLDER_AUDIO = "samples/no-audio.wav"
+# The longest text each column's database field holds.
+TEXT_LIMITS = {"evaluator": 40, "sample": 300, "system": 80, "style": 40, "dimension": 40}
+MAX_PLAYS = 32767  # Rating.play_count
+MAX_COUNT = 2**31 - 1  # Rating.time_to_answer_ms and fetch_count
 
 
 class RatingImportError(ValueError):
@@ -40,22 +44,25 @@ def placeholder_audio() -> str:
 def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
     """One CSV row as typed values; missing optional columns get documented defaults."""
     try:
-        score = scale.check_score(int(raw["score"]))
+        _check_text(raw)
+        score = scale.check_score(_whole_number(raw, "score"))
         kind = raw.get("clip_kind") or TestSample.Kind.TEST
         if kind not in screening_rules.KINDS:
             raise ValueError(f"clip_kind {kind!r} is not one of {', '.join(screening_rules.KINDS)}")
-        target = int(raw["clip_target_score"]) if raw.get("clip_target_score") else None
+        target = _whole_number(raw, "clip_target_score", required=False)
         if kind != TestSample.Kind.TEST and target is None:
             raise ValueError(f"a {kind} clip needs clip_target_score")
-        created = datetime.fromisoformat(raw["created_at"]) if raw.get("created_at") else timezone.now()
+        if target is not None:
+            scale.check_score(target)
+        created = _optional_time(raw.get("created_at")) or timezone.now()
         # Server timings travel with an exported file; ratings collected elsewhere have none.
         first_fetch, received = (_optional_time(raw.get(name)) for name in ("first_fetch_at", "received_at"))
-        fetches = int(raw["fetch_count"]) if raw.get("fetch_count") else None
+        fetches = _whole_number(raw, "fetch_count", required=False, maximum=MAX_COUNT)
         played = (raw.get("played_to_end") or "true").strip().lower()
         if played not in {"true", "false", "1", "0"}:
             raise ValueError(f"played_to_end {played!r} is not true or false")
-        if not raw["evaluator"] or not raw["sample"] or not raw["dimension"]:
-            raise ValueError("evaluator, sample and dimension must not be empty")
+        plays = _whole_number(raw, "play_count", required=False, maximum=MAX_PLAYS)
+        answer_ms = _whole_number(raw, "time_to_answer_ms", required=False, maximum=MAX_COUNT)
     except (KeyError, ValueError, TypeError) as exc:
         raise RatingImportError(f"Line {line}: {exc}") from None
     return {
@@ -67,30 +74,69 @@ def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
         "dimension": raw["dimension"],
         "score": score,
         "played_to_end": played in {"true", "1"},
-        "play_count": int(raw.get("play_count") or 1),
-        "time_to_answer_ms": int(raw["time_to_answer_ms"]) if raw.get("time_to_answer_ms") else None,
+        "play_count": 1 if plays is None else plays,
+        "time_to_answer_ms": answer_ms,
         "first_fetch_at": first_fetch,
         "fetch_count": fetches,
         "received_at": received,
-        "created_at": created if timezone.is_aware(created) else timezone.make_aware(created, UTC),
+        "created_at": created,
     }
+
+
+def _check_text(raw: dict) -> None:
+    """Refuse what the database would refuse, before anything is saved: long or NUL-holding cells."""
+    if None in raw:
+        raise ValueError("more fields than the header; quote text containing commas")
+    for column, cell in raw.items():
+        if cell and "\x00" in cell:
+            raise ValueError(f"{column} holds a NUL character")
+    for column, longest in TEXT_LIMITS.items():
+        if len(raw.get(column) or "") > longest:
+            raise ValueError(f"{column} is longer than {longest} characters")
+    if not raw.get("evaluator") or not raw.get("sample") or not raw.get("dimension"):
+        raise ValueError("evaluator, sample and dimension must not be empty")
+
+
+def _whole_number(raw: dict, column: str, *, required: bool = True, maximum: int | None = None) -> int | None:
+    text = (raw.get(column) or "").strip()
+    if not text:
+        if required:
+            raise ValueError(f"{column} is empty")
+        return None
+    # ASCII digits only: int() would also read other scripts' digits and "1_000".
+    if not text.isascii() or not text.removeprefix("-").isdigit() or len(text) > 12:
+        raise ValueError(f"{column} {text[:40]!r} is not a whole number")
+    value = int(text)
+    if maximum is not None and not 0 <= value <= maximum:
+        raise ValueError(f"{column} {value} is not between 0 and {maximum}")
+    return value
 
 
 def _optional_time(text: str | None) -> datetime | None:
     if not text:
         return None
     moment = datetime.fromisoformat(text)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    try:
+        # Stored in UTC: a time at the very edge of the calendar may have no UTC equivalent.
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the years a database stores") from None
+    return moment
 
 
 def read_rating_rows(lines: Iterable[str], scale: Scale) -> list[dict]:
     """Parse and check a tidy ratings CSV (export_ratings layout) before anything is saved."""
     reader = csv.DictReader(lines)
+    try:
+        reader.fieldnames  # noqa: B018 - reads the header line, which may itself be malformed
+    except csv.Error as exc:
+        raise RatingImportError(f"Line 1: {exc}") from None
     missing = REQUIRED_COLUMNS - set(reader.fieldnames or ())
     if missing:
         raise RatingImportError(f"Missing column(s): {', '.join(sorted(missing))}.")
     rows, seen, kinds, tests = [], set(), {}, set()
-    for line, raw in enumerate(reader, start=2):
+    for line, raw in enumerate(_csv_rows(reader), start=2):
         row = _parse_line(line, raw, scale)
         tests.add(raw.get("test") or "")
         key = (row["evaluator"], row["clip"], row["dimension"])
@@ -109,6 +155,21 @@ def read_rating_rows(lines: Iterable[str], scale: Scale) -> list[dict]:
     if not rows:
         raise RatingImportError("The file holds no ratings.")
     return rows
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterable[dict]:
+    try:
+        for raw in reader:
+            yield {column: _unguarded(cell) for column, cell in raw.items()}
+    except csv.Error as exc:  # a field over the csv module's size limit, a stray quote in strict mode
+        raise RatingImportError(f"Line {reader.line_num + 1}: {exc}") from None
+
+
+def _unguarded(cell):
+    """A cell as it was before the export guarded it against formula injection (exports.safe_cell)."""
+    if isinstance(cell, str) and cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_STARTS:
+        return cell[1:]
+    return cell
 
 
 def import_ratings(*, name: str, lines: Iterable[str], scale: Scale, language: str = "en") -> ListeningTest:

@@ -96,9 +96,9 @@ class ImportSamplesTests(TestCase):
             with self.subTest(name=name):
                 self.assertRefused(self.archive(f"file,system\n{name},x\n"), "points outside the archive")
 
-    def test_a_member_named_with_dot_dot_in_the_zip_is_never_read(self):
+    def test_an_archive_with_a_member_named_with_dot_dot_is_refused(self):
         archive = zip_bytes({"manifest.csv": "file,system\nx.wav,s\n", "../x.wav": tone_wav()})
-        self.assertRefused(archive, "Line 2: 'x.wav' is not in the archive")
+        self.assertRefused(archive, "Refused: the entry '../x.wav' points outside the archive's folder")
 
     @override_settings(SARAI_MAX_UPLOAD_BYTES=20_000)
     def test_archives_and_unpacked_audio_over_the_size_limit_are_refused(self):
@@ -109,7 +109,7 @@ class ImportSamplesTests(TestCase):
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.csv", "file,system\nzeros.wav,s\n")
             archive.writestr("zeros.wav", b"\0" * 500_000)
-        self.assertRefused(buffer.getvalue(), "Line 2: the audio files add up to more than 20000 bytes")
+        self.assertRefused(buffer.getvalue(), "The archive unpacks to more than 80000 bytes")
 
     def test_a_damaged_member_is_refused_with_its_name(self):
         data = bytearray(self.archive())

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from annotations.importing import import_samples
 from annotations.results import exports
+from annotations.results.imports import import_ratings
 from tests.annotations.results.test_analysis import VAR_DIR
 from tests.annotations.results.test_pair_dashboard import rated_cmos_test
 from tests.annotations.results.test_results_views import make_researcher
@@ -39,6 +40,17 @@ class FormulaCellsTests(TestCase):
         self.assertEqual(row["sample"], "'@SUM(1)")
         self.assertEqual(row["system"], "'+cmd|calc")
         self.assertEqual(row["score"], "4")
+
+    def test_an_exported_ratings_csv_imports_back_with_the_original_texts(self):
+        content = b"".join(
+            self.client.get(reverse("results:test_ratings_csv", args=[self.test.pk])).streaming_content
+        )
+        imported = import_ratings(
+            name="hostile-again", lines=io.StringIO(content.decode()), scale=self.test.scale
+        )
+        clip = imported.test_samples.select_related("sample__sentence").get()
+        self.assertEqual(clip.sample.sentence.text, HYPERLINK)
+        self.assertEqual(clip.sample.system_label, "+cmd|calc")
 
     def test_the_summary_csv_quotes_the_system_name(self):
         response = self.client.get(reverse("results:test_summary_csv", args=[self.test.pk]))
