@@ -23,7 +23,6 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py setup_roles

@@ -17,6 +17,7 @@ from annotations.models import (
     Evaluator,
     ListeningTest,
     Rating,
+    RequestCount,
     Scale,
     ScreenTrial,
     TestSample,
@@ -326,6 +327,21 @@ class ClipFetchAdmin(admin.ModelAdmin):
     search_fields = ["evaluator__pseudonym", "test_sample__token"]
     list_select_related = ["evaluator__test", "test_sample__test"]
     readonly_fields = [field.name for field in ClipFetch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RequestCount)
+class RequestCountAdmin(admin.ModelAdmin):
+    """Read-only: the rate limits' counts per minute (digests: no token or participant id is stored)."""
+
+    list_display = ["digest", "minute", "count"]
+    ordering = ["-minute", "-count"]
+    readonly_fields = ["digest", "minute", "count"]
 
     def has_add_permission(self, request):
         return False

@@ -1,7 +1,10 @@
 """Background analyses of listening tests: a thin adapter from an analysis id to annotations.results."""
 
+import time
+
 from celery import shared_task
 
+from annotations import ratelimits
 from annotations.results import services
 from synthesis.services import worker_name
 
@@ -15,3 +18,9 @@ def analyse_test(analysis_id: int) -> None:
     analysis = services.claim_analysis(analysis_id=analysis_id, worker=worker_name())
     if analysis is not None:
         services.run_claimed_analysis(analysis=analysis)
+
+
+@shared_task
+def purge_request_counts() -> None:
+    """Periodic (Celery beat): drop rate-limit counts of minutes that no limit reads any more."""
+    ratelimits.purge(before_minute=int(time.time() // ratelimits.WINDOW_S) - 1)

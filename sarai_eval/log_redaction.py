@@ -26,7 +26,7 @@ QUERY_SECRET = re.compile(
 )
 # scheme://user:password@host (a database, broker or cache URL): the password is masked.
 URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
-SECRET_URL_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "SARAI_CACHE_URL")
+SECRET_URL_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL")
 
 
 def secret_values() -> set[str]:

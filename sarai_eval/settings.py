@@ -126,23 +126,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The cache holds what every web process must share (rate-limit counters): a table in the database
-# by default (`manage.py createcachetable`), Redis when SARAI_CACHE_URL is set.
-SARAI_CACHE_URL = env_str("SARAI_CACHE_URL", "")
-if SARAI_CACHE_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SARAI_CACHE_URL}
-    }
-else:
-    # Rate-limit counters expire within minutes; the default cap of 300 entries would evict live ones.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "sarai_cache",
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -250,6 +233,7 @@ SARAI_SERIAL_IDLE_TIMEOUT = env_int("SARAI_SERIAL_IDLE_TIMEOUT", 1800)
 # Run beat once per installation (`make run` embeds it in its worker with -B).
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-items": {"task": "synthesis.tasks.requeue_stale", "schedule": 60.0},
+    "purge-request-counts": {"task": "annotations.tasks.purge_request_counts", "schedule": 300.0},
 }
 # Two queues: `inference` runs the models (long, CPU-bound), `light` runs analyses and housekeeping
 # (seconds). A worker chooses what it consumes (`celery worker -Q light`); `make run` takes both.
@@ -302,14 +286,11 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Request limits on the pages anyone can reach (evaluator links, the open link, the admin login),
-# counted per minute in the shared cache above so every web process sees the same counts.
+# counted per minute in the database (annotations/ratelimits.py) so every web process sees the same counts.
 # The defaults leave room for four evaluators behind one address answering as fast as the listening
 # rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
 # in byte ranges), while a script hammering a link is refused (429) within seconds.
 SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
-# A counter the cache failed to keep (evicted, Redis away) lets the request through: a limit exists
-# to stop scripts, never to turn away a paying participant because of the cache.
-RATELIMIT_FAIL_OPEN = True
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:
 # the client's address is the connection's. Used by the limits and the request log.
 SARAI_TRUSTED_PROXIES = env_int("SARAI_TRUSTED_PROXIES", 0)

@@ -2,8 +2,8 @@
 
 Run with the checkout's virtualenv: `.venv/bin/python scripts/scaleout_check.py`. It needs PostgreSQL
 on 127.0.0.1:5432 (user postgres, no password) and Redis on 127.0.0.1:6379, and it leaves nothing
-behind: a fresh database sarai_scaleout_<pid> (dropped at the end), Redis db 13 as the broker and
-db 12 as the cache (both flushed first), and one temporary folder for media, static files and logs,
+behind: a fresh database sarai_scaleout_<pid> (dropped at the end), Redis db 13 as the broker
+(flushed first), and one temporary folder for media, static files and logs,
 shared by every process as an NFS mount would be. Models come from the checkout's var/models, so
 nothing is assembled again.
 
@@ -41,7 +41,6 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/13"
-CACHE_URL = "redis://127.0.0.1:6379/12"
 PORTS = range(18200, 18300)
 RUN_TIMEOUT_S = 180
 READY_TIMEOUT_S = 90
@@ -82,7 +81,6 @@ def environment(*, database: str, tmp: Path, port: int) -> dict[str, str]:
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
             "DATABASE_CONN_MAX_AGE": "60",
             "CELERY_BROKER_URL": BROKER_URL,
-            "SARAI_CACHE_URL": CACHE_URL,
             "SARAI_VAR_DIR": str(tmp / "var"),
             "SARAI_MEDIA_ROOT": str(tmp / "media"),
             "SARAI_MODEL_CACHE": str(ROOT / "var" / "models"),
@@ -374,10 +372,8 @@ def check(tmp: Path, processes: dict[str, subprocess.Popen], database: str) -> l
     env = environment(database=database, tmp=tmp, port=port)
     os.environ.update(env)
     setup_started = time.monotonic()
-    for url in (BROKER_URL, CACHE_URL):
-        redis.Redis.from_url(url).flushdb()
+    redis.Redis.from_url(BROKER_URL).flushdb()
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "createcachetable")
     manage(env, "collectstatic", "--noinput", "-v0")
     manage(env, "load_demo")
     celery = [PYTHON, "-m", "celery", "-A", "sarai_eval", "worker", "--loglevel=INFO", "--concurrency=1"]
@@ -455,8 +451,7 @@ def main() -> int:
             for log in sorted((tmp / "logs").glob("*.log")):
                 print(f"--- last lines of {log.name} ---\n{log.read_text(errors='replace')[-1500:]}")
         drop_database(database)
-        for url in (BROKER_URL, CACHE_URL):
-            redis.Redis.from_url(url).flushdb()
+        redis.Redis.from_url(BROKER_URL).flushdb()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"scaleout check: {'PASS' if outcome == 0 else 'FAIL'} ({time.monotonic() - started:.0f} s)")
     for line in summary:

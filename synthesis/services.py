@@ -1,6 +1,7 @@
 """Workflows across synthesis models. The only module that enqueues synthesis tasks."""
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -47,6 +48,10 @@ DETERMINISTIC_CRASH_SIGNALS = {signal.SIGILL, signal.SIGSEGV, signal.SIGBUS, sig
 
 class ItemStopped(Exception):
     """The item is no longer this worker's to finish: its run was cancelled or another worker took it."""
+
+
+class MediaStorageError(Exception):
+    """The media storage refused a file (disk full, read-only): the item fails, the run goes on."""
 
 
 @transaction.atomic
@@ -246,6 +251,8 @@ def execute_item(*, item: RunItem) -> None:
         raise
     except ModelFileError as exc:
         fail_item(item=item, error=f"Model file problem: {exc}")
+    except MediaStorageError as exc:
+        fail_item(item=item, error=str(exc))
     except Exception as exc:
         fail_item(item=item, error=f"{type(exc).__name__}: {exc}")
 
@@ -417,9 +424,28 @@ def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunM
         )
         if sample.audio:
             sample.audio.delete(save=False)  # a re-run replaces the file instead of leaving it behind
-        sample.audio.save(f"{sample.pk}.wav", content, save=True)
+        _save_media(sample.audio, f"{sample.pk}.wav", content)
         refresh_progress(run_id=run.pk)
     return sample
+
+
+def _save_media(field_file, name: str, content: ContentFile) -> None:
+    """Save a file to the media storage; an OS error (disk full, read-only) becomes MediaStorageError.
+
+    The OS's own words ("No space left on device") say what to fix; naming the storage says where,
+    since the worker's traceback is not on the run page.
+    """
+    try:
+        field_file.save(name, content, save=True)
+    except OSError as exc:
+        storage = field_file.storage
+        where = getattr(storage, "location", "") or type(storage).__name__
+        reason = exc.strerror or str(exc)
+        code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+        raise MediaStorageError(
+            f"The media storage ({where}) could not save the audio: {reason}{code}. "
+            "Free space or make it writable, then retry the failed items."
+        ) from exc
 
 
 def store_transcript(

@@ -26,7 +26,7 @@ class AdminPagesTests(TestCase):
                 response = self.client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
                 # Clips and trials are made only by create_test (tokens, playback copies), analyses
                 # by the dashboard's queue, clip fetches by serving audio and screen trials by the
-                # headphone screen: no add page.
+                # headphone screen, rate-limit counts by the evaluator pages: no add page.
                 made_by_create_test = {
                     annotation_models.TestSample,
                     annotation_models.Trial,
@@ -34,6 +34,7 @@ class AdminPagesTests(TestCase):
                     annotation_models.Analysis,
                     annotation_models.ClipFetch,
                     annotation_models.ScreenTrial,
+                    annotation_models.RequestCount,
                 }
                 self.assertEqual(response.status_code, 403 if model in made_by_create_test else 200)
 

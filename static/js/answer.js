@@ -1,8 +1,17 @@
-// Posting an answer, shared by every rating page: JSON first, retried on network errors; the plain
-// form when the reply is not the app's JSON (an expired CSRF cookie, a proxy page).
+// Posting an answer, shared by every rating page: JSON first; the plain form when the reply is not
+// the app's JSON (an expired CSRF cookie, a proxy page) or the server stays away too long.
+// A network error or a 502/503/504 (the server or its database restarting) is retried with backoff
+// (0.5 s doubling to 4 s) for up to 30 s: the server treats a repeated answer as the same answer,
+// so nothing is lost or doubled. tests/faults/test_db_blink.py follows the same policy.
 window.sendAnswer = async (form, { showError, onRefused }) => {
+  const RETRY_STATUSES = [502, 503, 504];
+  const RETRY_FOR_MS = 30000;
+  const FIRST_DELAY_MS = 500;
+  const MAX_DELAY_MS = 4000;
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  for (let attempt = 0; attempt < 3; attempt += 1) {
+  const started = Date.now();
+  let delay = FIRST_DELAY_MS;
+  for (;;) {
     try {
       const response = await fetch(form.action, {
         method: "POST",
@@ -15,16 +24,22 @@ window.sendAnswer = async (form, { showError, onRefused }) => {
         window.location.assign(data.next);
         return;
       }
-      if (data && data.error) {
-        onRefused(data);
-        return;
+      if (!RETRY_STATUSES.includes(response.status)) {
+        if (data && data.error) {
+          onRefused(data);
+          return;
+        }
+        break;
       }
-      break;
     } catch (error) {
-      showError(form.dataset.msgNetwork);
-      await wait(800 * (attempt + 1));
+      // A network error: retried below like a 503.
     }
+    if (Date.now() - started + delay > RETRY_FOR_MS) {
+      break;
+    }
+    showError(form.dataset.msgNetwork);
+    await wait(delay);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
   }
-  // The server treats a repeated answer as the same answer, so posting again is safe.
   HTMLFormElement.prototype.submit.call(form);
 };

@@ -45,14 +45,14 @@ class BenchEvaluatorsTests(SimpleTestCase):
         cls.env = {
             key: value
             for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "SARAI_CACHE_URL", "CELERY_BROKER_DIR"}
+            if key not in {"DATABASE_URL", "CELERY_BROKER_DIR"}
         }
         cls.env.update(
             SARAI_VAR_DIR=str(cls.folder),
             SARAI_MEDIA_ROOT=str(cls.folder / "media"),
             DJANGO_SETTINGS_MODULE="sarai_eval.settings",
         )
-        for command in (("migrate", "--noinput", "-v0"), ("createcachetable",)):
+        for command in (("migrate", "--noinput", "-v0"),):
             subprocess.run(
                 [sys.executable, "manage.py", *command], cwd=ROOT, env=cls.env, check=True, timeout=180
             )

@@ -1,9 +1,7 @@
-"""Request limits on the evaluator links, the open link and the admin login, counted in the shared cache.
+"""Request limits on the evaluator links, the open link and the admin login, counted in the database.
 
 The clock the counters read is held still in these tests, so a burst never straddles two
 one-minute windows (which would reset a count halfway and make a test pass or fail by the second).
-Where the cache is Redis its counters are not rolled back with each test, so each test sends from
-addresses and participant ids of its own.
 """
 
 import json
@@ -12,12 +10,11 @@ import time
 from unittest import mock
 
 from django.conf import settings
-from django.core.cache import caches
-from django.db import connection
 from django.test import RequestFactory, TestCase, override_settings
 from django.urls import reverse
 
 from annotations import ratelimits, services
+from annotations.models import RequestCount
 from tests.annotations.helpers import (
     answer_for,
     build_test,
@@ -28,11 +25,6 @@ from tests.annotations.helpers import (
 )
 from tests.factories import make_admin
 
-# Backends that keep counts inside one process (or nowhere): each web process would count alone.
-PROCESS_LOCAL = (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.dummy.DummyCache",
-)
 # The fastest honest pace: one trial per 3-second clip, each a page and an answer; a MUSHRA trial
 # fetches up to ten clips, each in up to three requests (browsers fetch byte ranges).
 TRIALS_PER_MINUTE = 60 // 3
@@ -48,7 +40,7 @@ def new_address() -> str:
 class LimitTestCase(TestCase):
     def setUp(self):
         # Hold the counters' clock at this second, so every request of a test falls in one window.
-        clock = mock.patch("django_ratelimit.core.time.time", return_value=float(int(time.time())))
+        clock = mock.patch("annotations.ratelimits.time.time", return_value=float(int(time.time())))
         clock.start()
         self.addCleanup(clock.stop)
         self.hammer, self.neighbour = new_address(), new_address()
@@ -191,21 +183,16 @@ class SharedCounterTests(LimitTestCase):
         self.test = build_test()
         self.evaluator = evaluator_at_rating(self.test)
 
-    def test_the_configured_cache_is_shared_between_processes(self):
-        self.assertNotIn(settings.CACHES["default"]["BACKEND"], PROCESS_LOCAL)
-
-    @override_settings(SARAI_RATELIMIT_PAGES=3)
-    def test_the_counts_outlive_a_new_connection_to_the_cache(self):
-        for _ in range(3):
-            self.client.get(session_url(self.evaluator))
-        caches["default"].close()
-        caches["default"] = caches.create_connection("default")
-        self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 429)
-
-    def test_with_the_database_cache_the_counters_are_rows_of_its_table(self):
-        if settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.db.DatabaseCache":
-            self.skipTest("the cache is Redis here")
+    def test_the_counters_are_rows_of_the_database_without_the_token_in_them(self):
         self.client.get(session_url(self.evaluator))
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM sarai_cache WHERE cache_key LIKE %s", [":1:rl:%"])
-            self.assertEqual(cursor.fetchone()[0], 2)  # the evaluator's count and the address's
+        counts = list(RequestCount.objects.values_list("digest", "count"))
+        self.assertEqual(len(counts), 2)  # the evaluator's count and the address's
+        self.assertEqual({count for _, count in counts}, {1})
+        self.assertNotIn(self.evaluator.token, str(counts))
+
+    def test_old_minutes_are_purged_and_this_minute_is_kept(self):
+        self.client.get(session_url(self.evaluator))
+        minute = int(time.time() // ratelimits.WINDOW_S)
+        RequestCount.objects.create(digest="0" * 64, minute=minute - 5, count=9)
+        self.assertEqual(ratelimits.purge(before_minute=minute - 1), 1)
+        self.assertEqual(RequestCount.objects.count(), 2)

@@ -59,7 +59,6 @@ class GunicornTests(SimpleTestCase):
         )
         for command in (
             ["migrate", "--noinput", "-v0"],
-            ["createcachetable"],
             ["collectstatic", "--noinput", "-v0"],
         ):
             result = subprocess.run(

@@ -273,6 +273,9 @@ def gunicorn(*, port: int, workers: int | None, threads: int | None):
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_SECURE_COOKIES": "false",
+        # Rate limits stay on at the installation's settings: the simulated evaluators spread over
+        # loopback addresses so that per-address limits are exercised without false refusals.
+        "SARAI_RATELIMIT_ENABLE": "true",
         "SARAI_WEB_BIND": f"127.0.0.1:{port}",
         "SARAI_VAR_DIR": str(settings.VAR_DIR),
         "SARAI_MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -414,7 +417,9 @@ def report(
         f"`manage.py bench_evaluators` · {timezone.now():%Y-%m-%d %H:%M} · {plan.mode} · "
         f"{plan.evaluators} evaluators · {clips} clips · {connection.vendor} · {cores} CPUs",
         f"gunicorn {cpu['shape']}; arrivals over {plan.ramp_s:.0f} s; "
-        + (f"pauses 0.5-2 s × {plan.pause}" if plan.mode == "people" else "answers at the earliest"),
+        + (f"pauses 0.5-2 s × {plan.pause}" if plan.mode == "people" else "answers at the earliest")
+        + f"; rate limits on (pages {settings.SARAI_RATELIMIT_PAGES}/min per evaluator, "
+        f"{settings.SARAI_RATELIMIT_PAGES_PER_ADDRESS}/min per address)",
         "",
         "| Request | Count | Errors | P50 ms | P99 ms | In Django P50 / P99 ms | Target |",
         "|---|---:|---:|---:|---:|---:|---|",
