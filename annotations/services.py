@@ -477,10 +477,13 @@ def revoke_evaluator(*, evaluator: Evaluator, by: AbstractBaseUser | None) -> bo
 
 
 def _create_evaluator(test: ListeningTest, **fields) -> Evaluator:
-    # Pseudonyms are numbered; two visitors arriving at once may pick the same number, so retry.
+    # Pseudonyms are numbered per test. The test's row is locked while the next number is chosen, so
+    # visitors arriving at once queue here (PostgreSQL; SQLite's writers queue anyway) instead of
+    # picking the same number; the retry covers one participant id arriving twice at once.
     for _ in range(10):
         try:
             with transaction.atomic():
+                ListeningTest.objects.select_for_update().filter(pk=test.pk).exists()
                 return Evaluator.objects.create(test=test, pseudonym=_next_pseudonym(test), **fields)
         except IntegrityError:
             external_id = fields.get("external_id")

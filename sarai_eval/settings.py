@@ -109,10 +109,14 @@ TEMPLATES = [
     },
 ]
 
+database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")  # lower case: not a setting
+# A server database keeps each thread's connection for a minute (opening one per request costs more
+# than most evaluator requests); the health check replaces a connection the server dropped.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        database_url,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if database_url.startswith("sqlite") else 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -209,6 +213,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        # The transport lists the queue folder this often while a worker waits for its next item
+        # (kombu's default, 1 s, idled each worker process about 0.6 s between items).
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
