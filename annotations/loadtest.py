@@ -68,6 +68,8 @@ class Outcome:
     finished: int = 0
     stopped: int = 0  # sessions that ended without reaching the finish page
     messages: list[str] = field(default_factory=list)  # the first few failures, for the report
+    # Requests sent again after the server closed an idle kept-alive connection as they went out.
+    resent: Counter = field(default_factory=Counter)
     wall_s: float = 0.0
     timed_out: bool = False
 
@@ -191,6 +193,15 @@ class Browser:
         started = time.perf_counter()
         try:
             response = await self.client.request(method, url, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # The server closed a kept-alive connection just as the request went out on it and sent
+            # nothing back. Browsers send such a request again on a new connection, once; so does
+            # this client, and counts it (a repeated answer is the same answer to the server).
+            self.outcome.resent[kind] += 1
+            try:
+                response = await self.client.request(method, url, **kwargs)
+            except httpx.HTTPError as again:
+                self._failed(kind, type(again).__name__, f"{method} {url}: {exc!r}, then {again!r}")
         except httpx.HTTPError as exc:
             self._failed(kind, type(exc).__name__, f"{method} {url}: {exc!r}")
         self.outcome.timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)

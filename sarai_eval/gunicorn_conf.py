@@ -30,7 +30,9 @@ threads = int(os.environ.get("SARAI_WEB_THREADS", "8"))
 # A request that takes longer than this (an export of a large test, a sample import) is killed.
 timeout = int(os.environ.get("SARAI_WEB_TIMEOUT", "120"))
 graceful_timeout = 30
-keepalive = 5
+# Seconds an idle kept-alive connection stays open: longer than an evaluator's pause between two
+# requests (a clip's length), so a page's next request rarely races the server closing it.
+keepalive = int(os.environ.get("SARAI_WEB_KEEPALIVE", "20"))
 # Connections waiting for a worker; gunicorn's default of 2048 is kept explicit for the load test.
 backlog = int(os.environ.get("SARAI_WEB_BACKLOG", "2048"))
 # Load the app before forking: a broken setting stops the server at once with its message.

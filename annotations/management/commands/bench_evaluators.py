@@ -446,6 +446,8 @@ def report(
         + (" (stopped by --time-limit)" if outcome.timed_out else ""),
         f"Refusals by reason: {refusals}",
         f"HTTP errors by status: {statuses}",
+        "Sent again on a new connection after the server closed an idle one (as browsers do): "
+        + (", ".join(f"{kind} {n}" for kind, n in outcome.resent.most_common()) or "none"),
         f"CPU: client {cpu['client'] / wall:.2f} cores, server (gunicorn tree) "
         f"{cpu['server'] / wall:.2f} cores, of {cores}",
         f"Count check: {'PASSED' if check['passed'] else 'FAILED'} — {check['told']} ratings OK'd to "
