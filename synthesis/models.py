@@ -118,6 +118,19 @@ class PipelineConfig(models.Model):
     stt_compute_type = models.CharField(max_length=16, default="int8", help_text="CTranslate2 compute type.")
     stt_threads = models.PositiveSmallIntegerField(default=1, help_text="CPU threads per STT model.")
     stt_beam_size = models.PositiveSmallIntegerField(default=1, help_text="Beam size; 1 is greedy decoding.")
+    stt_model_english = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Whisper model for English prompts of conversations, e.g. the bundled 'whisper-tiny.en'; "
+        "empty: stt_model for every language.",
+    )
+    stt_window_s = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Whisper encoder window in seconds for conversation prompts (e.g. 10); empty: Whisper's "
+        "30 s. Audio longer than the window is cut into consecutive windows.",
+    )
     llm_backend = models.CharField(max_length=32, choices=LLMBackend.choices, default=LLMBackend.LLAMA_CPP)
     llm_model = models.CharField(
         max_length=500,
@@ -140,6 +153,35 @@ class PipelineConfig(models.Model):
         help_text="Bundled 'en_US-joe-medium', a path to a Piper .onnx voice, or an espeak-ng voice name.",
     )
     tts_threads = models.PositiveSmallIntegerField(default=1, help_text="onnxruntime intra-op threads.")
+    # Streaming conversation (latency runs with streaming on): synthesis/engines/streaming.py.
+    stream_chunk_ms = models.PositiveSmallIntegerField(
+        default=160,
+        help_text="Streaming: audio per microphone chunk, in ms (100-200 as a microphone delivers).",
+    )
+    vad_hangover_ms = models.PositiveSmallIntegerField(
+        default=240,
+        help_text="Streaming: silence after speech before its end is declared, in ms (at least 200).",
+    )
+    vad_threshold = models.FloatField(
+        default=0.5, help_text="Streaming: Silero VAD speech probability; pauses are 0.15 below it."
+    )
+    stream_speculate = models.BooleanField(
+        default=True,
+        help_text="Streaming: start STT, the LLM and TTS at the first silent frame, before the end of "
+        "speech is declared (discarded if speech resumes).",
+    )
+    stream_partial_interval_ms = models.PositiveIntegerField(
+        default=0,
+        help_text="Streaming: transcribe the audio so far this often while speech goes on; 0 is off.",
+    )
+    tts_clause_min_words = models.PositiveSmallIntegerField(
+        default=3, help_text="Streaming: words a clause of the reply needs before it goes to TTS."
+    )
+    llm_prefix_cache = models.BooleanField(
+        default=True,
+        help_text="Keep the system prompt's tokens in llama.cpp's KV cache between replies; off evaluates "
+        "it again for every reply.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -149,6 +191,12 @@ class PipelineConfig(models.Model):
             models.CheckConstraint(condition=Q(llm_threads__gte=1), name="config_llm_threads_min"),
             models.CheckConstraint(condition=Q(tts_threads__gte=1), name="config_tts_threads_min"),
             models.CheckConstraint(condition=Q(stt_beam_size__gte=1), name="config_beam_size_min"),
+            models.CheckConstraint(condition=Q(vad_hangover_ms__gte=200), name="config_hangover_min"),
+            models.CheckConstraint(condition=Q(stream_chunk_ms__gte=10), name="config_chunk_min"),
+            models.CheckConstraint(
+                condition=Q(stt_window_s__isnull=True) | Q(stt_window_s__gte=1, stt_window_s__lte=30),
+                name="config_stt_window_range",
+            ),
             models.CheckConstraint(condition=Q(llm_max_tokens__gte=1), name="config_max_tokens_min"),
             models.CheckConstraint(condition=Q(llm_context_size__gte=64), name="config_context_min"),
             models.CheckConstraint(

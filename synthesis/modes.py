@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from synthesis.engines import audio, iterations, loadprobe, pipeline
+from synthesis.engines import audio, iterations, loadprobe, pipeline, streaming, textnorm
 
 # Where a mode's items come from (services.ITEM_BUILDERS builds each).
 SENTENCES_X_STYLES = "sentences×styles"
@@ -250,19 +250,34 @@ STT_WER = register(
 # Iteration runs: each item is one entry of the run's plan (SynthesisRun.benchmark["plan"]), run
 # serially in one process (services.run_serial): warm for latency and LLM speed; the load run's
 # items each start a fresh child process from there (engines/loadprobe.py).
-def latency_plan(*, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None) -> list[dict]:
-    """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts."""
+STREAMING_CHOICES = ("off", "on", "both")
+
+
+def latency_plan(
+    *, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None, streaming: str = "off"
+) -> list[dict]:
+    """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts.
+
+    streaming "on" streams each turn (engines/streaming.py), "both" alternates a plain and a streamed
+    turn on the same input, W and `count` of each, so both see the same models, threads and machine.
+    """
     if count < 1 or warmup < 0:
         raise ValueError("A latency run needs at least one iteration and no negative warm-up count.")
+    if streaming not in STREAMING_CHOICES:
+        raise ValueError(f"streaming must be one of {', '.join(STREAMING_CHOICES)}, not {streaming!r}.")
     if prompts:
         inputs = [{"prompt": text, "language": language, "seconds": None} for text, language in prompts]
     else:
         inputs = [
             {"prompt": iterations.TWO_SECOND_PROMPT, "language": "en", "seconds": iterations.PROMPT_SECONDS}
         ]
+    kinds = {"off": [iterations.LATENCY], "on": [iterations.STREAMING]}.get(
+        streaming, [iterations.LATENCY, iterations.STREAMING]
+    )
     return [
-        {"kind": iterations.LATENCY, "warmup": index < warmup, **inputs[index % len(inputs)]}
+        {"kind": kind, "warmup": index < warmup, **inputs[index % len(inputs)]}
         for index in range(warmup + count)
+        for kind in kinds
     ]
 
 
@@ -283,20 +298,34 @@ def plan_entry(item) -> dict:
 
 
 def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    entry, config = plan_entry(item), item.run.config_snapshot
+    """One conversation turn, plain or streamed, and how many words of the spoken prompt STT got wrong."""
+    entry, language = plan_entry(item), plan_entry(item)["language"]
+    config = pipeline.conversation_config(item.run.config_snapshot, language)
     on_stage("prompt-tts")
     prompt = iterations.prompt_audio(
-        entry["prompt"], language=entry["language"], config=config, seconds=entry["seconds"]
+        entry["prompt"], language=language, config=config, seconds=entry["seconds"]
     )
-    return iterations.latency_iteration(
-        prompt_16k=prompt,
-        language=entry["language"],
-        style=pipeline.NEUTRAL_PROMPT_STYLE,
-        config=config,
-        cache_dir=settings.SARAI_MODEL_CACHE,
-        silence_dbfs=settings.SARAI_SILENCE_DBFS,
-        on_stage=on_stage,
+    common = {
+        "prompt_16k": prompt,
+        "language": language,
+        "style": pipeline.NEUTRAL_PROMPT_STYLE,
+        "config": config,
+        "cache_dir": settings.SARAI_MODEL_CACHE,
+        "silence_dbfs": settings.SARAI_SILENCE_DBFS,
+        "on_stage": on_stage,
+    }
+    if entry.get("kind") == iterations.STREAMING:
+        options = streaming.StreamingOptions.from_config(config)
+        result = iterations.streaming_iteration(**common, options=options)
+    else:
+        result = iterations.latency_iteration(**common)
+    # The 2-second input is cut or padded: its reference is what the prompt voice said, whole.
+    errors = textnorm.utterance_errors(
+        entry["prompt"], result.label, method=textnorm.default_method(language), language=language
     )
+    result.figures.update(prompt_word_errors=errors["ref_words"] - errors["hits"] + errors["insertions"])
+    result.figures.update(prompt_words=errors["ref_words"])
+    return result
 
 
 def run_llm_speed_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:

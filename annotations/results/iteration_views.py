@@ -19,7 +19,7 @@ def iteration_run_table(request, pk: int):
     if run.mode == modes.LATENCY.key:
         s = latency.latency_summary(run)
         chart = charts.percentile_chart(s["stages"], title="Latency per stage (counted iterations)")
-        context.update(s=s, chart=chart)
+        context.update(s=s, chart=chart, streamed=latency.streaming_summary(run))
         return render(request, "results/_latency_run.html", context)
     if run.mode == modes.LLM_SPEED.key:
         s = latency.llm_summary(run)

@@ -23,6 +23,26 @@ LATENCY_STAGES = (
     ("total_ms", "End to end", None),
 )
 RATES = (("stt_rtf", "STT RTF"), ("tts_rtf", "TTS RTF"), ("llm_tokens_per_s", "LLM tokens/s"))
+# Streamed turns (engines/streaming.py): the clock starts at the true end of speech (the prompt's last
+# voiced sample) unless the label says "decision" (the end-of-speech detector's). (figure, label, floor)
+STREAMING_STAGES = (
+    ("first_audio_ms", "Time to first audio", "floor_first_audio_ms"),
+    ("perceived_first_audio_ms", "Perceived time to first audio", None),
+    ("first_audio_from_decision_ms", "Time to first audio from the decision", None),
+    ("perceived_first_audio_from_decision_ms", "Perceived, from the decision", None),
+    ("end_detection_ms", "End-of-speech detection", None),
+    ("stt_start_after_end_ms", "Final STT pass starts after", None),
+    ("stt_tail_ms", "STT after the end of speech", "direct_stt_ms"),
+    ("llm_to_first_clause_ms", "LLM to its first clause", "direct_llm_first_clause_ms"),
+    ("tts_first_chunk_ms", "TTS of the first clause", "direct_tts_first_clause_ms"),
+    ("waiting_for_decision_ms", "First chunk waiting for the decision", None),
+    ("total_ms", "End of speech to last audio", None),
+)
+# The issue's targets for the streamed time to first audio (from the true end of speech).
+TARGET_RATIO_TO_PLAIN = 0.5
+TARGET_RATIO_TO_FLOOR = 1.2
+TARGET_P50_MS = 500
+TARGET_P99_MS = 700
 
 
 def percentile_summary(values: list[float]) -> dict:
@@ -83,6 +103,82 @@ def latency_summary(run: SynthesisRun) -> dict:
         "contended": sum(row["contended"] for row in rows),
         "stages": stages,
         "rates": rates,
+    }
+
+
+def _word_error_rate(series: list[dict]) -> float | None:
+    """Word errors of STT on the spoken prompts over their reference words (the prompt texts)."""
+    words = sum(f.get("prompt_words", 0) for f in series)
+    return sum(f.get("prompt_word_errors", 0) for f in series) / words if words else None
+
+
+def streaming_summary(run: SynthesisRun) -> dict | None:
+    """Streamed turns: both clocks, where the time after the end of speech goes, the floor, the hit rate.
+
+    Set against the same run's plain turns (latency_summary), which start when the whole prompt is
+    there: no end-of-speech detection at all, so the comparison favours them. None without streamed turns.
+    """
+    rows = _counted(run, iterations.STREAMING)
+    if not rows:
+        return None
+    series = [row["figures"] for row in rows]
+    stages = []
+    for name, label, floor_name in STREAMING_STAGES:
+        summary = percentile_summary([f[name] for f in series if f.get(name) is not None])
+        floor = [f[floor_name] for f in series if floor_name and f.get(floor_name) is not None]
+        floor_median = float(np.median(floor)) if floor else None
+        ratio = summary["p50"] / floor_median if floor_median and summary["p50"] is not None else None
+        stages.append({"name": name, "label": label, **summary, "floor_p50": floor_median, "ratio": ratio})
+    first_audio = stages[0]
+    plain = _counted(run, iterations.LATENCY)
+    plain_series = [row["figures"] for row in plain]
+    plain_p50 = percentile_summary([f["first_audio_ms"] for f in plain_series])["p50"]
+    started = sum(f.get("speculations", 0) for f in series)
+    wrong = sum(f.get("wrong_speculations", 0) for f in series)
+    p50, p99, floor_p50 = first_audio["p50"], first_audio["p99"], first_audio["floor_p50"]
+    config = run.config_snapshot
+    return {
+        **_provenance(run),
+        "iterations": len(rows),
+        "stages": stages,
+        "plain_iterations": len(plain),
+        "plain_first_audio_p50": plain_p50,
+        "ratio_to_plain": p50 / plain_p50 if plain_p50 else None,
+        "ratio_to_floor": p50 / floor_p50 if floor_p50 else None,
+        "targets": {
+            "ratio_to_plain": TARGET_RATIO_TO_PLAIN,
+            "ratio_to_floor": TARGET_RATIO_TO_FLOOR,
+            "p50_ms": TARGET_P50_MS,
+            "p99_ms": TARGET_P99_MS,
+        },
+        "meets": {
+            "ratio_to_plain": plain_p50 is not None and p50 <= TARGET_RATIO_TO_PLAIN * plain_p50,
+            "ratio_to_floor": floor_p50 is not None and p50 <= TARGET_RATIO_TO_FLOOR * floor_p50,
+            "p50_ms": p50 <= TARGET_P50_MS,
+            "p99_ms": p99 <= TARGET_P99_MS,
+        },
+        "speculations": started,
+        "wrong_speculations": wrong,
+        "hit_rate": (started - wrong) / started if started else None,
+        "wer_streamed": _word_error_rate(series),
+        "wer_plain": _word_error_rate(plain_series),
+        "settings": {
+            key: config.get(key)
+            for key in (
+                "stream_chunk_ms",
+                "vad_hangover_ms",
+                "vad_threshold",
+                "stream_speculate",
+                "stream_partial_interval_ms",
+                "stt_window_s",
+                "stt_model_english",
+                "tts_clause_min_words",
+                "llm_prefix_cache",
+                "stt_threads",
+                "llm_threads",
+                "tts_threads",
+            )
+        },
     }
 
 

@@ -237,3 +237,52 @@ def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
         ),
     ]
     return [StageTiming(name, *_interleaved(mine, theirs, 3)) for name, mine, theirs in pairs]
+
+
+def load_average() -> float:
+    """The one-minute load average (/proc/loadavg)."""
+    with open("/proc/loadavg", encoding="utf-8") as handle:
+        return float(handle.read().split()[0])
+
+
+def wait_for_quiet(max_load: float, *, poll_s: float = 20, timeout_s: float = 600, sleep=time.sleep) -> float:
+    """Wait until the one-minute load is below `max_load` (at most `timeout_s`); return the last load."""
+    waited = 0.0
+    load = load_average()
+    while load >= max_load and waited < timeout_s:
+        sleep(poll_s)
+        waited += poll_s
+        load = load_average()
+    return load
+
+
+def dnsmos_parts(scorer, clips_16k: list[np.ndarray]) -> dict[str, float]:
+    """Seconds spent in each part of DNSMOS over the clips, windowed as speechmos.DNSMOS.__call__ does.
+
+    Features are the P.808 log-mel spectrogram of each 9.01 s window (the P.835 model takes raw audio).
+    """
+    from speechmos.dnsmos import INPUT_LENGTH
+
+    parts = {"windows": 0.0, "features": 0.0, "p808": 0.0, "p835": 0.0}
+    length = int(INPUT_LENGTH * mos.SAMPLE_RATE)
+    for clip in clips_16k:
+        tiled = np.clip(np.asarray(clip, dtype=np.float32), -1.0, 1.0)
+        while len(tiled) < length:
+            tiled = np.append(tiled, tiled)
+        hops = int(np.floor(len(tiled) / mos.SAMPLE_RATE) - INPUT_LENGTH) + 1
+        for index in range(hops):
+            segment = tiled[index * mos.SAMPLE_RATE : index * mos.SAMPLE_RATE + length]
+            if len(segment) < length:
+                continue
+            parts["windows"] += 1
+            started = time.perf_counter()
+            features = scorer.audio_melspec(audio=segment[:-160]).astype("float32")[np.newaxis]
+            lapped = time.perf_counter()
+            scorer.p808_onnx_sess.run(None, {"input_1": features})
+            between = time.perf_counter()
+            scorer.onnx_sess.run(None, {"input_1": segment.astype("float32")[np.newaxis]})
+            ended = time.perf_counter()
+            parts["features"] += lapped - started
+            parts["p808"] += between - lapped
+            parts["p835"] += ended - between
+    return parts

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from synthesis.engines import audio, bench, llm, models, pipeline, tts
+from synthesis.engines import audio, bench, llm, models, pipeline, streaming, stt, tts
 
 LATENCY = "latency"
+STREAMING = "streaming"
 LLM_PROMPT = "llm-prompt"
 LLM_CONTEXT = "llm-context"
 
@@ -127,7 +128,17 @@ def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, co
     """The raw library calls on the same inputs (bench.py's direct calls), in ms."""
     floor = {}
     started = time.perf_counter()
-    bench.direct_stt(loaded.whisper, prompt_16k, language)
+    if config.get("stt_window_s"):
+        # A shorter encoder window is the project's own feature, encoder and decoder calls (stt.py).
+        stt.short_window_text(
+            loaded.whisper,
+            prompt_16k,
+            language=stt.base_language(language) or "en",
+            beam_size=config["stt_beam_size"],
+            seconds=config["stt_window_s"],
+        )
+    else:
+        bench.direct_stt(loaded.whisper, prompt_16k, language)
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     bench.direct_llm(
@@ -139,6 +150,123 @@ def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, co
         bench.direct_tts(config, t["reply"], style)
         floor["direct_tts_ms"] = (time.perf_counter() - started) * 1000
     return floor
+
+
+def streaming_iteration(
+    *,
+    prompt_16k: np.ndarray,
+    language: str,
+    style: dict,
+    config: dict,
+    cache_dir: Path,
+    silence_dbfs: float,
+    options: streaming.StreamingOptions,
+    on_stage: pipeline.StageCallback,
+) -> IterationResult:
+    """One streamed turn (streaming.run_streaming_turn), then its critical path's library calls made directly.
+
+    Times to first audio are given from the true end of speech (the last voiced prompt sample) and
+    from the detector's decision; the breakdown says where the time after the true end went.
+    """
+    on_stage("load")
+    loaded = _conversation_models(config, cache_dir)
+    t = streaming.run_streaming_turn(
+        prompt_16k,
+        language=language,
+        style=style,
+        config=config,
+        loaded=loaded,
+        options=options,
+        on_stage=on_stage,
+        silence_dbfs=silence_dbfs,
+    )
+    silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
+    first_audio_ms = t["playback_ms"] - t["true_end_ms"]
+    figures = {
+        "first_audio_ms": first_audio_ms,
+        "perceived_first_audio_ms": first_audio_ms + silence_ms,
+        "first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"],
+        "perceived_first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"] + silence_ms,
+        "leading_silence_ms": silence_ms,
+        "end_detection_ms": t["decision_ms"] - t["true_end_ms"],
+        # With speculation the final pass starts when the first silent frame's chunk has arrived.
+        "stt_start_after_end_ms": t["stt_start_ms"] - t["true_end_ms"],
+        "stt_tail_ms": t["stt_end_ms"] - max(t["true_end_ms"], t["stt_start_ms"]),
+        "llm_to_first_clause_ms": t["llm_to_first_clause_ms"],
+        "tts_first_chunk_ms": t["tts_first_clause_ms"],
+        "waiting_for_decision_ms": max(0.0, t["decision_ms"] - t["first_chunk_ready_ms"]),
+        "stt_ms": t["stt_pass_ms"],
+        "total_ms": t["total_ms"] - t["true_end_ms"],
+        "speculations": t["speculations"],
+        "wrong_speculations": t["wrong_speculations"],
+        "partial_passes": t["partial_passes"],
+        "llm_prompt_tokens": t["llm_prompt_tokens"],
+        "llm_tokens": t["llm_tokens"],
+        "reply_s": len(t["audio"]) / t["sample_rate"],
+    }
+    on_stage("direct")
+    floor = _streaming_floor(loaded, t, language=language, style=style, config=config, options=options)
+    figures.update(floor)
+    return IterationResult(kind=STREAMING, label=t["prompt_text"][:300], figures=figures)
+
+
+def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dict, options) -> dict:
+    """The critical path's raw library calls on the turn's inputs, and the first audio they allow.
+
+    After the true end the detector must first see silence (its first silent frame), then STT, the
+    LLM to its first clause and TTS of that clause run one after the other; with speculation they
+    start at that silent frame and the hang-over overlaps them, without it they start at the decision.
+    """
+    floor = {}
+    started = time.perf_counter()
+    if options.stt_chunk_length_s:
+        # WhisperModel.transcribe pads every window to 30 s whatever its chunk_length (stt.py): the
+        # short window's floor is its own feature, encoder and decoder calls.
+        stt.short_window_text(
+            loaded.whisper,
+            t["stt_audio"],
+            language=stt.base_language(language) or "en",
+            beam_size=config["stt_beam_size"],
+            seconds=options.stt_chunk_length_s,
+        )
+    else:
+        bench.direct_stt(loaded.whisper, t["stt_audio"], stt.base_language(language), config["stt_beam_size"])
+    floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
+    streaming.prepare_llm(loaded.llm, config=config, options=options)
+    started = time.perf_counter()
+    _direct_first_clause(loaded.llm, config, t["prompt_text"], options.clause_min_words)
+    floor["direct_llm_first_clause_ms"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    if config["tts_backend"] == tts.PIPER:
+        bench.direct_tts(config, t["first_clause"], style)
+    else:
+        pipeline.speak(t["first_clause"], language=language, style=style, config=config)
+    floor["direct_tts_first_clause_ms"] = (time.perf_counter() - started) * 1000
+    critical = sum(floor.values())
+    start = t["first_silence_ms"] if options.speculate else t["decision_sample_ms"]
+    ready = max(t["decision_sample_ms"], start + critical)
+    floor["direct_critical_path_ms"] = critical
+    floor["floor_first_audio_ms"] = ready - t["true_end_ms"]
+    floor["floor_hangover_exposed_ms"] = max(0.0, t["decision_sample_ms"] - (start + critical))
+    return floor
+
+
+def _direct_first_clause(model, config: dict, prompt: str, min_words: int) -> str:
+    """llama-cpp-python's streamed chat completion, stopped at the reply's first clause."""
+    messages = [
+        {"role": "system", "content": config["llm_system_prompt"]},
+        {"role": "user", "content": prompt},
+    ]
+    kwargs = {"max_tokens": config["llm_max_tokens"], "temperature": config["llm_temperature"]}
+    chunks = model.create_chat_completion(messages=messages, stream=True, seed=config["llm_seed"], **kwargs)
+    text = ""
+    for chunk in chunks:
+        text += chunk["choices"][0]["delta"].get("content") or ""
+        clauses, _ = llm.split_clauses(text, min_words)
+        if clauses:
+            break
+    chunks.close()
+    return text
 
 
 def benchmark_llm(config: dict) -> "llm.Llama":

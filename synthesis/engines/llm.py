@@ -2,6 +2,7 @@
 
 import functools
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
 # newline. Requiring the whitespace keeps "3.5" whole and means a sentence is only complete once
 # the next token has started it off.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
+# A clause ends where a sentence does, at , ; : followed by whitespace, or at an em dash.
+_CLAUSE_END = re.compile(r"(?:[.!?…]+[\"'”’)\]]*|[,;:])\s+|\s*—\s*|\n+")
+# Primes the KV cache: any user text works, only the tokens before it are kept for later replies.
+_PRIMING_USER_TEXT = "Hello."
 
 
 @dataclass
@@ -55,6 +60,42 @@ def split_sentences(buffer: str) -> tuple[list[str], str]:
     return sentences, buffer[start:]
 
 
+def split_clauses(buffer: str, min_words: int) -> tuple[list[str], str]:
+    """Split clauses of at least min_words words off the front of buffer; return them and the rest.
+
+    A boundary that would close a shorter clause is skipped, so the clause runs on to the next one.
+    """
+    clauses = []
+    start = 0
+    for match in _CLAUSE_END.finditer(buffer):
+        clause = buffer[start : match.end()].strip()
+        words = [word for word in clause.split() if any(c.isalnum() for c in word)]
+        if len(words) >= min_words:
+            clauses.append(clause)
+            start = match.end()
+    return clauses, buffer[start:]
+
+
+def prompt_tokens_evaluated(llm: "Llama") -> int:
+    """Prompt tokens the context has evaluated so far (llama.cpp's own counter), to see cache reuse."""
+    import llama_cpp
+
+    return llama_cpp.llama_perf_context(llm._ctx.ctx).n_p_eval
+
+
+def prime_system_prompt(llm: "Llama", system_prompt: str) -> None:
+    """Evaluate the chat prompt up to the user's text once, so later replies reuse it from the KV cache.
+
+    llama-cpp-python keeps the previous call's tokens and re-evaluates only what follows the longest
+    common prefix, unless the model is reset; a reply after this one evaluates its user turn only.
+    """
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": _PRIMING_USER_TEXT},
+    ]
+    llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
+
+
 class ReplyStream:
     """Iterate to receive the reply sentence by sentence; afterwards `.result` holds the totals."""
 
@@ -67,6 +108,8 @@ class ReplyStream:
         max_tokens: int,
         temperature: float,
         seed: int | None = None,
+        clause_min_words: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self._llm = llm
         self._messages = [
@@ -76,7 +119,12 @@ class ReplyStream:
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._seed = seed
+        # With clause_min_words the reply is yielded clause by clause (split_clauses), not by sentence.
+        self._clause_min_words = clause_min_words
+        # Checked between tokens: once set, generation stops and the stream ends, `cancelled` true.
+        self._cancel = cancel
         self._started = False
+        self.cancelled = False
         self.result: LLMResult | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -97,6 +145,10 @@ class ReplyStream:
             stream=True,
         )
         for chunk in chunks:
+            if self._cancel is not None and self._cancel.is_set():
+                self.cancelled = True
+                chunks.close()  # stops llama.cpp's generator: no further token is decoded
+                return
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
@@ -113,15 +165,20 @@ class ReplyStream:
             if first_token_seconds is None:
                 first_token_seconds = time.perf_counter() - started - paused
             text += piece
-            sentences, buffer = split_sentences(buffer + piece)
+            sentences, buffer = self._split(buffer + piece)
             for sentence in sentences:
                 suspended = time.perf_counter()
                 yield sentence
                 paused += time.perf_counter() - suspended
         seconds = time.perf_counter() - started - paused
         self.result = self._make_result(text.strip(), seconds, first_token_seconds)
-        if buffer.strip():
+        if buffer.strip() and not self.cancelled:
             yield buffer.strip()
+
+    def _split(self, buffer: str) -> tuple[list[str], str]:
+        if self._clause_min_words is None:
+            return split_sentences(buffer)
+        return split_clauses(buffer, self._clause_min_words)
 
     def _make_result(self, text: str, seconds: float, first_token_seconds: float | None) -> LLMResult:
         """Count the reply's tokens and build the result."""
@@ -146,6 +203,8 @@ def stream_reply(
     max_tokens: int,
     temperature: float,
     seed: int | None = None,
+    clause_min_words: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> ReplyStream:
     """Start a streamed reply; nothing runs until it is iterated."""
     return ReplyStream(
@@ -155,6 +214,8 @@ def stream_reply(
         max_tokens=max_tokens,
         temperature=temperature,
         seed=seed,
+        clause_min_words=clause_min_words,
+        cancel=cancel,
     )
 
 

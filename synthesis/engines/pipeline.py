@@ -19,6 +19,7 @@ from synthesis.engines import audio, llm, models, mos, stt, textnorm, tts
 STT_RATE = 16000
 # What a run mode can load (modes.RunMode.loads); engines_for maps each to its self-test engine.
 COMPONENTS = ("tts", "stt", "llm", "dnsmos")
+NATIVE_BLAS_THREADS = 1
 
 # Called with a stage name before each stage starts, so a crash can be traced to its stage; it may
 # raise to stop the item between stages (a cancelled run).
@@ -78,8 +79,22 @@ class LoadedModels:
     llm: object | None
 
 
+@functools.cache
+def limit_native_threads() -> None:
+    """One BLAS thread in this process: numpy's OpenBLAS otherwise starts one per core.
+
+    The models' thread counts come from the configuration; BLAS only multiplies the small matrices of
+    feature extraction (DNSMOS's and Whisper's mel spectrograms), where a pool of its own per worker
+    process competes with the other workers for the cores. Results are the same with one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=NATIVE_BLAS_THREADS, user_api="blas")
+
+
 def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModels:
     """Load (once per process) every model a configuration needs; ModelFileError names a bad file."""
+    limit_native_threads()
     _load_tts(config)
     whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
     whisper = stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
@@ -105,8 +120,10 @@ def model_files(config: dict, cache_dir: Path, components: Iterable[str]) -> lis
     if "tts" in components and config["tts_backend"] == tts.PIPER:
         paths.extend(models.resolve_piper_voice(config["tts_voice"]))
     if "stt" in components:
-        whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
-        paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
+        # The English prompts' model too, when the configuration names one (conversation_config).
+        for name in dict.fromkeys(filter(None, (config["stt_model"], config.get("stt_model_english")))):
+            whisper_dir = models.resolve_stt_model(name, cache_dir)
+            paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
     if "llm" in components:
         paths.append(models.resolve_llm_model(config["llm_model"]))
     if "dnsmos" in components:
@@ -251,8 +268,20 @@ class TranscriptResult:
     errors: dict  # textnorm.utterance_errors() with the language's default normalisation
 
 
+def conversation_config(config: dict, language: str) -> dict:
+    """A latency turn's configuration: its English Whisper model for English prompts.
+
+    Only the turn's prompt is transcribed with it; the ASR round trip of stored samples keeps stt_model.
+    """
+    english = config.get("stt_model_english")
+    if english and stt.base_language(language) == "en":
+        return {**config, "stt_model": english}
+    return config
+
+
 def load_whisper(config: dict, cache_dir: Path) -> object:
     """Load (once per process) only the STT model of a configuration."""
+    limit_native_threads()
     whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
     return stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
 
@@ -305,9 +334,17 @@ def _run_conversation(
         on_stage(stage)
         overhead += time.perf_counter() - before
 
+    if not config.get("llm_prefix_cache", True):
+        loaded.llm.reset()  # the system prompt is evaluated again, as in a fresh context
     mark("stt")
     started = time.perf_counter()
-    heard = stt.transcribe(loaded.whisper, prompt_16k, language=language, beam_size=config["stt_beam_size"])
+    heard = stt.transcribe(
+        loaded.whisper,
+        prompt_16k,
+        language=language,
+        beam_size=config["stt_beam_size"],
+        chunk_length=config.get("stt_window_s"),
+    )
     if not heard.text.strip():
         raise ValueError("STT heard nothing in the prompt audio")
     stream = llm.stream_reply(

@@ -13,6 +13,7 @@ from synthesis.engines import models
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from faster_whisper.feature_extractor import FeatureExtractor
 
 SAMPLE_RATE = 16000
 
@@ -53,15 +54,29 @@ def base_language(language: str | None) -> str | None:
 
 
 def transcribe(
-    model: "WhisperModel", audio_16k: np.ndarray, *, language: str | None, beam_size: int = 1
+    model: "WhisperModel",
+    audio_16k: np.ndarray,
+    *,
+    language: str | None,
+    beam_size: int = 1,
+    chunk_length: int | None = None,
 ) -> STTResult:
-    """Transcribe 16 kHz mono audio; language None lets Whisper detect it."""
+    """Transcribe 16 kHz mono audio; language None lets Whisper detect it.
+
+    faster-whisper pads every pass to a 30-second window, so a pass costs a full encoder run
+    whatever the audio's length; `chunk_length` (seconds) shortens that window (short_window_text).
+    """
     language = base_language(language)
     if language and language != "en" and not model.model.is_multilingual:
         # faster-whisper would only log a warning and decode as English, producing nonsense.
         raise ValueError(f"this Whisper model is English-only and cannot transcribe language {language!r}")
     audio = np.asarray(audio_16k, dtype=np.float32)
     started = time.perf_counter()
+    if chunk_length and (language or not model.model.is_multilingual):
+        text = short_window_text(
+            model, audio, language=language or "en", beam_size=beam_size, seconds=chunk_length
+        )
+        return STTResult(text=text, seconds=time.perf_counter() - started, language=language or "en")
     segments, info = model.transcribe(
         audio,
         language=language,
@@ -73,3 +88,49 @@ def transcribe(
     text = " ".join(segment.text.strip() for segment in segments).strip()
     seconds = time.perf_counter() - started
     return STTResult(text=text, seconds=seconds, language=info.language)
+
+
+@functools.lru_cache(maxsize=8)
+def _window_features(model: "WhisperModel", seconds: int) -> "FeatureExtractor":
+    """A feature extractor of the model's kind for a `seconds` window, apart from the model's own."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    return FeatureExtractor(**{**model.feat_kwargs, "chunk_length": seconds})
+
+
+def short_window_text(
+    model: "WhisperModel", audio_16k: np.ndarray, *, language: str, beam_size: int, seconds: int
+) -> str:
+    """Greedy or beam decoding of the audio in encoder windows of `seconds` instead of 30.
+
+    WhisperModel.transcribe's own chunk_length only moves its seek step: every window is still
+    padded to 3000 frames before the encoder (and the setting stays on the shared feature
+    extractor). The encoder's cost grows with its input, so the windows here are padded to their
+    own length; audio longer than a window is cut into consecutive windows.
+    """
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    extractor = _window_features(model, seconds)
+    features = extractor(audio_16k)
+    frames = extractor.nb_max_frames
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    )
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    suppress = get_suppressed_tokens(tokenizer, [-1])
+    texts = []
+    for seek in range(0, max(features.shape[-1] - 1, 1), frames):
+        window = features[:, seek : seek + frames]
+        window = np.pad(window, ((0, 0), (0, frames - window.shape[-1])))
+        result = model.model.generate(
+            model.encode(window),
+            [prompt],
+            beam_size=beam_size,
+            # Far above speech's 3-5 tokens a second: stops a window cut mid-word from looping.
+            max_length=min(model.max_length, len(prompt) + 12 * seconds),
+            suppress_blank=True,
+            suppress_tokens=suppress,
+        )[0]
+        texts.append(tokenizer.decode(result.sequences_ids[0]).strip())
+    return " ".join(text for text in texts if text)

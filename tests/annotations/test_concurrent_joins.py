@@ -5,6 +5,7 @@ allocate an evaluator pseudonym" while the numbering raced. Threads here use the
 """
 
 import threading
+from unittest import skipIf
 
 from django.db import connection
 from django.test import TransactionTestCase
@@ -15,16 +16,13 @@ from tests.annotations.helpers import build_test
 VISITORS = 40
 
 
+# The SQLite test database is in memory with a shared cache: concurrent writers there fail with
+# "table is locked" instead of waiting as they do on the WAL file the app uses (which
+# bench_evaluators drives with 200 evaluators at once).
+@skipIf(connection.vendor == "sqlite", "needs a database server; runs in CI's PostgreSQL pass")
 class ConcurrentJoinTests(TransactionTestCase):
     # The scales the migrations create survive the flush between tests.
     serialized_rollback = True
-
-    def setUp(self):
-        if connection.vendor == "sqlite" and connection.is_in_memory_db():
-            # The in-memory test database is shared-cache SQLite: concurrent writers there fail with
-            # "table is locked" instead of waiting as they do on the WAL file the app uses (which
-            # bench_evaluators drives with 200 evaluators at once).
-            self.skipTest("needs a database file or server; runs in CI's PostgreSQL pass")
 
     def test_simultaneous_visitors_each_get_a_session_with_a_distinct_pseudonym(self):
         test = build_test(allow_open_link=True)

@@ -252,8 +252,13 @@ class RealModelIterationTests(TestCase):
         out = io.StringIO()
         call_command("benchmark_latency", iterations=3, warmup=1, in_process=True, stdout=out)
         run = SynthesisRun.objects.get(mode="latency")
-        self.assertEqual((run.status, run.done_count), (Status.DONE, 4))
+        # Streaming "both" by default: each of the 4 inputs once plain and once streamed.
+        self.assertEqual((run.status, run.done_count), (Status.DONE, 8))
         self.assertTrue(run.cpu_description and run.library_versions)
+        streamed = latency.streaming_summary(run)
+        self.assertEqual(streamed["iterations"], 3)
+        self.assertGreater(streamed["stages"][0]["floor_p50"], 0)
+        self.assertIn("Speculations:", out.getvalue())
         summary = latency.latency_summary(run)
         for stage in summary["stages"]:
             self.assertEqual(stage["n"], 3, stage["name"])
@@ -267,7 +272,13 @@ class RealModelIterationTests(TestCase):
     def test_a_latency_run_over_a_sentence_set_speaks_each_of_its_sentences_as_the_prompt(self):
         out = io.StringIO()
         call_command(
-            "benchmark_latency", prompts="demo-en", iterations=2, warmup=0, in_process=True, stdout=out
+            "benchmark_latency",
+            prompts="demo-en",
+            iterations=2,
+            warmup=0,
+            streaming="off",
+            in_process=True,
+            stdout=out,
         )
         run = SynthesisRun.objects.get(mode="latency")
         self.assertEqual((run.status, run.done_count), (Status.DONE, 2))

@@ -60,6 +60,12 @@ class Command(BaseCommand):
             "--prompts", default="2s", help="'2s' (the design's 2-second input) or a sentence set's name."
         )
         parser.add_argument(
+            "--streaming",
+            choices=modes.STREAMING_CHOICES,
+            default="both",
+            help="Plain turns (off), streamed turns (on), or both alternating in the same run (default).",
+        )
+        parser.add_argument(
             "--in-process", action="store_true", help="Run here instead of in a Celery worker."
         )
 
@@ -71,12 +77,14 @@ class Command(BaseCommand):
                 raise CommandError(f"No sentence set named {opts['prompts']!r}.")
             prompts = list(sentence_set.sentences.order_by("position").values_list("text", "language"))
         try:
-            plan = modes.latency_plan(count=opts["iterations"], warmup=opts["warmup"], prompts=prompts)
+            plan = modes.latency_plan(
+                count=opts["iterations"], warmup=opts["warmup"], prompts=prompts, streaming=opts["streaming"]
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         run = start_and_follow(
             self,
-            name=f"Latency {opts['prompts']} × {opts['iterations']}",
+            name=f"Latency {opts['prompts']} × {opts['iterations']} (streaming {opts['streaming']})",
             config_name=opts["config"],
             mode=modes.LATENCY.key,
             plan=plan,
@@ -104,3 +112,56 @@ class Command(BaseCommand):
             digits = 1 if rate["name"] == "llm_tokens_per_s" else 3
             mean, p50 = (_num(rate[key], digits) for key in ("mean", "p50"))
             self.stdout.write(f"{rate['label']:<30} mean {mean}  P50 {p50}")
+        streamed = latency.streaming_summary(run)
+        if streamed:
+            self.report_streaming(streamed)
+
+    def report_streaming(self, s: dict) -> None:
+        self.stdout.write(
+            f"\nStreamed turns: {s['iterations']} counted; settings {s['settings']}.\n"
+            "Clock: from the true end of speech (the prompt's last voiced sample) unless a row says "
+            "'decision'. Floor: the raw library calls on the critical path after the end of speech "
+            "(STT pass, LLM to its first clause, TTS of that clause) plus the hang-over they do not "
+            "overlap, timed in the same iteration."
+        )
+        head = ("stage", "mean", "P50", "P90", "P99", "max", "floor P50", "ratio")
+        self.stdout.write("{:<38} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}".format(*head))
+        for st in s["stages"]:
+            ratio = "–" if st["ratio"] is None else f"{st['ratio']:.3f}"
+            self.stdout.write(
+                f"{st['label']:<38} {_ms(st['mean']):>8} {_ms(st['p50']):>8} {_ms(st['p90']):>8} "
+                f"{_ms(st['p99']):>8} {_ms(st['max']):>8} {_ms(st['floor_p50']):>9} {ratio:>6}"
+            )
+        hit = "–" if s["hit_rate"] is None else f"{s['hit_rate']:.3f}"
+        self.stdout.write(
+            f"Speculations: {s['speculations']} started, {s['wrong_speculations']} wrong (discarded); "
+            f"hit rate {hit}."
+        )
+        wer = {key: "–" if s[key] is None else f"{s[key]:.2%}" for key in ("wer_plain", "wer_streamed")}
+        self.stdout.write(
+            f"STT word error rate on the prompts: plain {wer['wer_plain']}, streamed {wer['wer_streamed']}."
+        )
+        targets, meets = s["targets"], s["meets"]
+        plain = _ms(s["plain_first_audio_p50"])
+        lines = [
+            (
+                f"streamed P50 ≤ {targets['ratio_to_plain']}× plain P50 ({plain} ms, whole prompt given, "
+                f"no detection)",
+                s["ratio_to_plain"],
+                meets["ratio_to_plain"],
+            ),
+            (
+                f"streamed P50 ≤ {targets['ratio_to_floor']}× floor P50",
+                s["ratio_to_floor"],
+                meets["ratio_to_floor"],
+            ),
+        ]
+        for label, ratio, met in lines:
+            value = "–" if ratio is None else f"{ratio:.3f}"
+            self.stdout.write(f"Target {label}: ratio {value}: {'met' if met else 'MISSED'}")
+        first = s["stages"][0]
+        for key, figure in (("p50_ms", "p50"), ("p99_ms", "p99")):
+            self.stdout.write(
+                f"Target (faster machines) {figure.upper()} ≤ {targets[key]} ms: {_ms(first[figure])} ms: "
+                f"{'met' if meets[key] else 'MISSED'}"
+            )

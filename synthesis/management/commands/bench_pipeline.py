@@ -14,7 +14,7 @@ from django.template.defaultfilters import pluralize
 
 from synthesis import modes, services
 from synthesis.engines import bench, loadprobe, models, pipeline
-from synthesis.models import PipelineConfig, SentenceSet, StylePreset
+from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
 BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
 TEXT = "The quarterly report shows a small rise in solar energy sales."
@@ -126,29 +126,7 @@ class Command(BaseCommand):
         run = services.start_run(
             name=f"bench {count}×{len(styles)}", config=config, sentence_sets=[sentence_set], styles=styles
         )
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "sarai_eval",
-                "worker",
-                f"--concurrency={workers}",
-                "--loglevel=WARNING",
-            ],
-            cwd=settings.BASE_DIR,
-            env=os.environ.copy(),
-            start_new_session=True,
-        )
-        started = time.monotonic()
-        try:
-            while not run.is_finished and time.monotonic() - started < 1800:
-                time.sleep(0.2)
-                run.refresh_from_db()
-            wall = time.monotonic() - started
-        finally:
-            _stop(worker)
+        wall = run_on_workers(run, workers)
         verdict = "within" if wall < RUN_BUDGET_S else "OVER"
         self.stdout.write(
             f"\n## Full run\n\n{run.total_count} items ({count} sentences × {len(styles)} styles, "
@@ -157,6 +135,33 @@ class Command(BaseCommand):
             f"{RUN_BUDGET_S} s target); {run.done_count} done, {run.failed_count} failed; "
             f"{run.total_count / wall:.2f} items/s."
         )
+
+
+def run_on_workers(run: SynthesisRun, workers: int, timeout_s: float = 1800) -> float:
+    """Start a Celery worker with `workers` pool processes, wait until the run ends, stop it; the wall s."""
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sarai_eval",
+            "worker",
+            f"--concurrency={workers}",
+            "--loglevel=WARNING",
+        ],
+        cwd=settings.BASE_DIR,
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+    started = time.monotonic()
+    try:
+        while not run.is_finished and time.monotonic() - started < timeout_s:
+            time.sleep(0.2)
+            run.refresh_from_db()
+        return time.monotonic() - started
+    finally:
+        _stop(worker)
 
 
 def _stop(worker: subprocess.Popen) -> None:

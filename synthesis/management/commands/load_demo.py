@@ -31,6 +31,16 @@ CONFIGS = [
         "tts_voice": "en_US-joe-medium",
     },
     {
+        "name": "piper-joe-fast",
+        "system_label": "Piper joe (medium), fast conversation",
+        "description": "piper-joe with a 10-second Whisper encoder window for conversation prompts: "
+        "a fraction of the 30-second window's cost; its word error rate on the prompts is in "
+        "docs/benchmarks.md.",
+        "tts_backend": PipelineConfig.TTSBackend.PIPER,
+        "tts_voice": "en_US-joe-medium",
+        "stt_window_s": 10,
+    },
+    {
         "name": "espeak",
         "system_label": "espeak-ng",
         "description": "Formant synthesis with espeak-ng, for contrast and for Spanish; same STT and LLM.",

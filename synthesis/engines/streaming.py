@@ -1,0 +1,382 @@
+"""One conversation turn streamed as a voice agent runs it: plain Python over the engines, no Django.
+
+The prompt arrives in real time, chunk by chunk (`microphone`); Silero VAD (`vad.StreamingVAD`)
+finds the end of speech. At the first silent frame after speech a speculative attempt starts in a
+worker thread: Whisper on the audio so far, the LLM on that transcript, its first clause to TTS.
+If speech resumes before the hang-over has passed, the attempt is discarded and counted; once the
+end is declared, the running attempt is the answer and its first chunk plays as soon as it exists,
+never before the end was declared.
+
+Every time is in ms on one monotonic clock whose zero is the arrival of the first prompt sample,
+so sample n of the prompt is heard at n / 16 ms and the detector's decisions compare with it.
+"""
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthesis.engines import llm, pipeline, stt, vad
+
+SAMPLE_RATE = vad.SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class StreamingOptions:
+    """The settings of a streamed turn; the defaults are the fast stack's."""
+
+    chunk_ms: int = 160  # audio per microphone chunk
+    hangover_ms: int = 240  # silence after speech before its end is declared (at least 200)
+    vad_threshold: float = 0.5  # Silero speech probability; the pause threshold is 0.15 lower
+    stt_chunk_length_s: int | None = None  # Whisper's encoder window; None is faster-whisper's 30 s
+    partial_interval_ms: int = 0  # transcribe the audio so far this often while speech goes on; 0 = off
+    speculate: bool = True  # start STT → LLM → TTS at the first silent frame, before the end is declared
+    clause_min_words: int = 3  # words a clause needs before it goes to TTS
+    llm_prefix_cache: bool = True  # keep the system prompt in the KV cache; off resets it every reply
+    trailing_silence_ms: int = 1000  # silence the microphone adds after the prompt, for the detector
+
+    @classmethod
+    def from_config(cls, config: dict) -> "StreamingOptions":
+        """The options a pipeline configuration (PipelineConfig.snapshot()) sets; defaults for older runs."""
+        defaults = cls()
+        return cls(
+            chunk_ms=config.get("stream_chunk_ms", defaults.chunk_ms),
+            hangover_ms=config.get("vad_hangover_ms", defaults.hangover_ms),
+            vad_threshold=config.get("vad_threshold", defaults.vad_threshold),
+            stt_chunk_length_s=config.get("stt_window_s", defaults.stt_chunk_length_s),
+            partial_interval_ms=config.get("stream_partial_interval_ms", defaults.partial_interval_ms),
+            speculate=config.get("stream_speculate", defaults.speculate),
+            clause_min_words=config.get("tts_clause_min_words", defaults.clause_min_words),
+            llm_prefix_cache=config.get("llm_prefix_cache", defaults.llm_prefix_cache),
+        )
+
+    def __post_init__(self) -> None:
+        if self.hangover_ms < vad.MIN_HANGOVER_MS:
+            raise ValueError(f"hangover_ms must be at least {vad.MIN_HANGOVER_MS}, not {self.hangover_ms}")
+        if self.chunk_ms <= 0 or self.clause_min_words < 1 or self.partial_interval_ms < 0:
+            raise ValueError("chunk_ms and clause_min_words must be positive, partial_interval_ms >= 0")
+
+
+class TurnClock:
+    """Milliseconds since the turn's zero (time.perf_counter)."""
+
+    def __init__(self) -> None:
+        self.zero = time.perf_counter()
+
+    def ms(self) -> float:
+        return (time.perf_counter() - self.zero) * 1000
+
+
+def sample_ms(sample: int) -> float:
+    """When prompt sample n arrives, on the turn's clock."""
+    return sample * 1000 / SAMPLE_RATE
+
+
+def microphone(
+    prompt_16k: np.ndarray, *, chunk_ms: int, trailing_silence_ms: int, clock: TurnClock
+) -> tuple[queue.Queue, threading.Event]:
+    """Hand the prompt, then trailing silence, to a queue chunk by chunk at wall-clock pace.
+
+    A chunk is handed over once its last sample has been "recorded"; None ends the stream. Setting
+    the returned event stops the feed early.
+    """
+    silence = np.zeros(round(trailing_silence_ms * SAMPLE_RATE / 1000), dtype=np.float32)
+    samples = np.concatenate([np.asarray(prompt_16k, dtype=np.float32), silence])
+    size = round(chunk_ms * SAMPLE_RATE / 1000)
+    chunks: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def feed() -> None:
+        for start in range(0, len(samples), size):
+            chunk = samples[start : start + size]
+            delay = sample_ms(start + len(chunk)) - clock.ms()
+            if stop.wait(max(delay, 0) / 1000):
+                break
+            chunks.put(chunk)
+        chunks.put(None)
+
+    threading.Thread(target=feed, name="microphone", daemon=True).start()
+    return chunks, stop
+
+
+@dataclass
+class _Reply:
+    """What one attempt produced, with its times on the turn's clock."""
+
+    times: dict = field(default_factory=dict)
+    costs: dict = field(default_factory=dict)
+    transcript: str = ""
+    first_clause: str = ""
+    chunks: list = field(default_factory=list)
+    sample_rate: int = 0
+    llm_result: llm.LLMResult | None = None
+    prompt_tokens: int = 0
+    error: Exception | None = None
+
+
+class _Attempt:
+    """STT on the audio so far, then the LLM clause by clause into TTS, in a worker thread.
+
+    A cancelled attempt stops at its next check: the Whisper call cannot be interrupted (its result
+    is dropped), the LLM is checked between tokens and TTS before each clause.
+    """
+
+    def __init__(self, audio_16k: np.ndarray, *, turn: "_Turn") -> None:
+        self.audio = audio_16k
+        self.turn = turn
+        self.cancel = threading.Event()
+        self.reply = _Reply()
+        self.ready: queue.Queue = queue.Queue()  # each TTS chunk as soon as it exists, then None
+        self.thread = threading.Thread(target=self._run, name="speculation", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._transcribe()
+            if not self.cancel.is_set():
+                with self.turn.llm_lock:
+                    self._reply()
+        except Exception as error:  # handed to the turn, which raises it if this attempt counts
+            self.reply.error = error
+        finally:
+            self.ready.put(None)
+
+    def _transcribe(self) -> None:
+        turn, reply = self.turn, self.reply
+        reply.times["stt_start_ms"] = turn.clock.ms()
+        heard = stt.transcribe(
+            turn.loaded.whisper,
+            self.audio,
+            language=turn.language,
+            beam_size=turn.config["stt_beam_size"],
+            chunk_length=turn.options.stt_chunk_length_s,
+        )
+        reply.times["stt_end_ms"] = turn.clock.ms()
+        reply.costs["stt_pass_ms"] = heard.seconds * 1000
+        reply.transcript = heard.text
+        if not heard.text.strip():
+            raise ValueError("STT heard nothing in the prompt audio")
+
+    def _reply(self) -> None:
+        turn, reply, config = self.turn, self.reply, self.turn.config
+        model = turn.loaded.llm
+        if not turn.options.llm_prefix_cache:
+            model.reset()
+        evaluated = llm.prompt_tokens_evaluated(model)
+        reply.times["llm_start_ms"] = turn.clock.ms()
+        stream = llm.stream_reply(
+            model,
+            system_prompt=config["llm_system_prompt"],
+            user_text=reply.transcript,
+            max_tokens=config["llm_max_tokens"],
+            temperature=config["llm_temperature"],
+            seed=config["llm_seed"],
+            clause_min_words=turn.options.clause_min_words,
+            cancel=self.cancel,
+        )
+        clauses = iter(stream)
+        try:
+            for clause in clauses:
+                if self.cancel.is_set():
+                    break
+                self._speak(clause)
+        finally:
+            clauses.close()  # a cancelled stream releases llama.cpp before the next attempt uses it
+        reply.llm_result = stream.result
+        reply.prompt_tokens = llm.prompt_tokens_evaluated(model) - evaluated
+
+    def _speak(self, clause: str) -> None:
+        turn, reply = self.turn, self.reply
+        if not reply.first_clause:
+            reply.first_clause = clause
+            reply.times["llm_first_clause_ready_ms"] = turn.clock.ms()
+            reply.costs["llm_to_first_clause_ms"] = (
+                reply.times["llm_first_clause_ready_ms"] - reply.times["llm_start_ms"]
+            )
+        spoken = pipeline.speak(clause, language=turn.language, style=turn.style, config=turn.config)
+        reply.chunks.append(spoken.audio)
+        reply.sample_rate = spoken.sample_rate
+        if len(reply.chunks) == 1:
+            reply.times["first_chunk_ready_ms"] = turn.clock.ms()
+            reply.costs["tts_first_clause_ms"] = spoken.seconds * 1000
+        self.ready.put((spoken.audio, spoken.sample_rate))
+
+
+class _Partial:
+    """A transcript of the audio so far while the person still speaks (the result is only counted)."""
+
+    def __init__(self, audio_16k: np.ndarray, *, turn: "_Turn") -> None:
+        self.text = ""
+        self.thread = threading.Thread(target=self._run, args=(audio_16k, turn), name="partial", daemon=True)
+        self.thread.start()
+
+    def _run(self, audio_16k: np.ndarray, turn: "_Turn") -> None:
+        heard = stt.transcribe(
+            turn.loaded.whisper,
+            audio_16k,
+            language=turn.language,
+            beam_size=turn.config["stt_beam_size"],
+            chunk_length=turn.options.stt_chunk_length_s,
+        )
+        self.text = heard.text
+
+
+@dataclass
+class _Turn:
+    """The shared state of one turn: the models, the settings and the clock."""
+
+    language: str
+    style: dict
+    config: dict
+    loaded: pipeline.LoadedModels
+    options: StreamingOptions
+    clock: TurnClock
+    llm_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def prepare_llm(model: object, *, config: dict, options: StreamingOptions) -> None:
+    """Before a turn's clock starts: the system prompt in the KV cache, or nothing kept at all."""
+    if options.llm_prefix_cache:
+        llm.prime_system_prompt(model, config["llm_system_prompt"])
+    else:
+        model.reset()
+
+
+def run_streaming_turn(
+    prompt_16k: np.ndarray,
+    *,
+    language: str,
+    style: dict,
+    config: dict,
+    loaded: pipeline.LoadedModels,
+    options: StreamingOptions,
+    on_stage: pipeline.StageCallback = pipeline._no_stage,
+    silence_dbfs: float = -40.0,
+    playback: Callable[[np.ndarray, int], None] | None = None,
+) -> dict:
+    """One streamed turn from a 16 kHz prompt; times in ms from the first prompt sample's arrival.
+
+    `playback` receives each reply chunk (audio, sample rate) once the end of speech is declared and
+    the chunk exists, the first as early as both allow.
+    """
+    prepare_llm(loaded.llm, config=config, options=options)
+    on_stage("stt")
+    turn = _Turn(language, style, config, loaded, options, TurnClock())
+    listened = _listen(prompt_16k, turn)
+    final = listened["final"]
+    on_stage("tts")
+    handed = []
+    while (chunk := final.ready.get()) is not None:
+        handed.append(turn.clock.ms())
+        if playback is not None:
+            playback(*chunk)
+    final.thread.join()
+    total_ms = turn.clock.ms()
+    for attempt in listened["discarded"]:
+        attempt.thread.join()  # their Whisper calls finish; nothing of theirs is used
+    for partial in listened["partials"]:
+        partial.thread.join()
+    reply = final.reply
+    if reply.error is not None:
+        raise reply.error
+    if not reply.chunks:
+        raise ValueError("the LLM produced no text to speak")
+    true_end_ms = sample_ms(vad.last_voiced_sample(prompt_16k, SAMPLE_RATE, silence_dbfs))
+    times = {"true_end_ms": true_end_ms, **listened["times"], **reply.times}
+    # Handed over by this thread once the decision is made: max(decision, first chunk ready), give or take
+    # the thread switch.
+    times["playback_ms"] = handed[0]
+    times["total_ms"] = total_ms
+    return {
+        "audio": np.concatenate(reply.chunks),
+        "sample_rate": reply.sample_rate,
+        "first_chunk": reply.chunks[0],
+        "prompt_text": reply.transcript,
+        "stt_audio": final.audio,
+        "reply": reply.llm_result.text if reply.llm_result else reply.first_clause,
+        "first_clause": reply.first_clause,
+        **times,
+        **reply.costs,
+        "speculations": listened["speculations"],
+        "wrong_speculations": len(listened["discarded"]),
+        "partial_passes": len(listened["partials"]),
+        "end_forced": listened["end_forced"],
+        "llm_prompt_tokens": reply.prompt_tokens,
+        "llm_tokens": reply.llm_result.tokens if reply.llm_result else 0,
+    }
+
+
+@dataclass
+class _Listening:
+    """What the detector's events have started so far: the live speculation and the discarded ones."""
+
+    turn: _Turn
+    received: list = field(default_factory=list)
+    current: _Attempt | None = None
+    discarded: list = field(default_factory=list)
+    partials: list = field(default_factory=list)
+    speculations: int = 0
+    times: dict = field(default_factory=dict)
+    last_partial_ms: float = 0.0
+
+    def handle(self, event: vad.VADEvent) -> None:
+        if event.kind == vad.PAUSE and self.turn.options.speculate:
+            self.times["pause_detected_ms"] = self.turn.clock.ms()
+            self.current = _Attempt(np.concatenate(self.received), turn=self.turn)
+            self.speculations += 1
+        elif event.kind == vad.RESUME and self.current is not None:
+            self.current.cancel.set()
+            self.discarded.append(self.current)
+            self.current = None
+
+    def maybe_partial(self, detector: vad.StreamingVAD) -> None:
+        """Start a partial pass while speech goes on, one at a time, every partial_interval_ms."""
+        interval = self.turn.options.partial_interval_ms
+        if not interval or not detector.in_speech or detector.pause_start is not None:
+            return
+        if self.partials and self.partials[-1].thread.is_alive():
+            return
+        if self.turn.clock.ms() - self.last_partial_ms >= interval:
+            self.last_partial_ms = self.turn.clock.ms()
+            self.partials.append(_Partial(np.concatenate(self.received), turn=self.turn))
+
+
+def _listen(prompt_16k: np.ndarray, turn: _Turn) -> dict:
+    """Feed the detector in real time until the end is declared; return the attempt that counts."""
+    options, clock = turn.options, turn.clock
+    detector = vad.StreamingVAD(threshold=options.vad_threshold, hangover_ms=options.hangover_ms)
+    # Enough silence for the hang-over to pass whatever the settings, or the end would be forced.
+    trailing_ms = max(options.trailing_silence_ms, options.hangover_ms + 4 * options.chunk_ms)
+    chunks, stop = microphone(
+        prompt_16k, chunk_ms=options.chunk_ms, trailing_silence_ms=trailing_ms, clock=clock
+    )
+    state = _Listening(turn)
+    try:
+        while (chunk := chunks.get()) is not None:
+            state.received.append(chunk)
+            for event in detector.feed(chunk):
+                state.handle(event)
+            if detector.decision is not None:
+                break
+            state.maybe_partial(detector)
+    finally:
+        stop.set()
+    times = {**state.times, "decision_ms": clock.ms()}
+    # A feed that ends before the hang-over has passed ends the turn there (end_forced).
+    end_forced = detector.decision is None
+    consumed = detector.consumed if end_forced else detector.decision
+    first_silence = detector.pause_start if end_forced else detector.first_silence
+    times["decision_sample_ms"] = sample_ms(consumed)
+    times["first_silence_ms"] = sample_ms(first_silence if first_silence is not None else consumed)
+    final = state.current or _Attempt(np.concatenate(state.received), turn=turn)
+    return {
+        "final": final,
+        "discarded": state.discarded,
+        "partials": state.partials,
+        "speculations": state.speculations,
+        "end_forced": end_forced,
+        "times": times,
+    }

@@ -1,0 +1,212 @@
+"""A streamed conversation turn (engines/streaming.py) with the real default models.
+
+No asserts on speed: the ordering and bookkeeping of the turn's clock, speculation, transcripts.
+"""
+
+import tempfile
+import threading
+from pathlib import Path
+from unittest import TestCase
+
+import jiwer
+import numpy as np
+import pytest
+
+from synthesis.engines import iterations, llm, pipeline, streaming, stt, vad
+
+pytestmark = pytest.mark.models  # real models: left out by make test-fast
+
+CONFIG = {
+    "stt_backend": "faster-whisper",
+    "stt_model": "whisper-base",
+    "stt_compute_type": "int8",
+    "stt_threads": 1,
+    "stt_beam_size": 1,
+    "llm_backend": "llama-cpp",
+    "llm_model": "smollm2-135m",
+    "llm_system_prompt": "You are a friendly voice assistant. Answer in one or two short sentences.",
+    "llm_max_tokens": 24,
+    "llm_temperature": 0.0,
+    "llm_threads": 1,
+    "llm_context_size": 1024,
+    "llm_seed": 1234,
+    "tts_backend": "piper",
+    "tts_voice": "en_US-joe-medium",
+    "tts_threads": 1,
+}
+# Without noise Piper gives the same samples for the same text, so the first chunk can be checked.
+STEADY = {"length_scale": 1.0, "noise_scale": 0.0, "noise_w_scale": 0.0, "volume": 1.0}
+PROMPT = "What is the weather like today?"
+SECOND = "Tell me about the wind."
+ORDER = (
+    "true_end_ms",
+    "first_silence_ms",
+    "decision_sample_ms",
+    "decision_ms",
+)
+REPLY_ORDER = (
+    "stt_start_ms",
+    "stt_end_ms",
+    "llm_start_ms",
+    "llm_first_clause_ready_ms",
+    "first_chunk_ready_ms",
+)
+
+
+def voiced(samples: np.ndarray) -> np.ndarray:
+    """A prompt cut to its voiced samples, so the silences put around it are exactly known."""
+    start = round(iterations.leading_silence_s(samples, vad.SAMPLE_RATE, -40.0) * vad.SAMPLE_RATE)
+    return samples[start : vad.last_voiced_sample(samples, vad.SAMPLE_RATE, -40.0)]
+
+
+def normalise(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c.isspace()).split())
+
+
+class StreamedTurnTests(TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.cache = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(cls.cache.cleanup)
+        cls.loaded = iterations._conversation_models(CONFIG, Path(cls.cache.name))
+        cls.prompt = iterations.prompt_audio(PROMPT, language="en", config=CONFIG, seconds=None)
+        cls.offline = stt.transcribe(cls.loaded.whisper, cls.prompt, language="en").text
+
+    def turn(self, prompt_16k: np.ndarray, **options) -> dict:
+        self.played = []
+        return streaming.run_streaming_turn(
+            prompt_16k,
+            language="en",
+            style=STEADY,
+            config=CONFIG,
+            loaded=self.loaded,
+            options=streaming.StreamingOptions(**options),
+            playback=lambda samples, rate: self.played.append(samples),
+        )
+
+    def test_a_streamed_turn_keeps_its_clock_in_order_and_plays_the_first_clause_first(self):
+        t = self.turn(self.prompt)
+        self.assertFalse(t["end_forced"])
+        self.assertEqual(t["prompt_text"], self.offline)
+        times = [t[name] for name in ORDER]
+        self.assertEqual(times, sorted(times), t)
+        self.assertGreaterEqual(t["decision_sample_ms"] - t["first_silence_ms"], 240)
+        # With speculation the final pass starts at the first silent frame, before the decision.
+        self.assertGreaterEqual(t["speculations"], 1)
+        self.assertGreaterEqual(t["stt_start_ms"], t["first_silence_ms"])
+        self.assertLess(t["stt_start_ms"], t["decision_ms"])
+        replies = [t[name] for name in REPLY_ORDER]
+        self.assertEqual(replies, sorted(replies), t)
+        self.assertGreaterEqual(t["playback_ms"], max(t["decision_ms"], t["first_chunk_ready_ms"]))
+        self.assertLessEqual(t["playback_ms"], t["total_ms"])
+        self.assertTrue(t["reply"].startswith(t["first_clause"].rstrip(",;:—")), t["reply"])
+        self.assertGreaterEqual(len(t["first_clause"].split()), 3)
+        spoken = pipeline.speak(t["first_clause"], language="en", style=STEADY, config=CONFIG)
+        np.testing.assert_allclose(self.played[0], spoken.audio, atol=1e-4)
+        np.testing.assert_array_equal(np.concatenate(self.played), t["audio"])
+
+    def test_a_pause_shorter_than_the_hangover_starts_a_speculation_that_is_discarded(self):
+        first = voiced(self.prompt)
+        second = iterations.prompt_audio(
+            "Tell me about the wind.", language="en", config=CONFIG, seconds=None
+        )
+        gap, tail = np.zeros(9600, np.float32), np.zeros(16000, np.float32)  # 600 ms, then 1 s
+        prompt = np.concatenate([first, gap, voiced(second), tail])
+        t = self.turn(prompt, hangover_ms=800)
+        offline = stt.transcribe(self.loaded.whisper, prompt, language="en").text
+        self.assertGreaterEqual(t["wrong_speculations"], 1)
+        self.assertEqual(t["speculations"], t["wrong_speculations"] + 1)
+        self.assertEqual(t["prompt_text"], offline)
+        self.assertIn("wind", normalise(t["prompt_text"]))
+        self.assertGreater(t["first_silence_ms"], (len(first) + len(gap)) * 1000 / vad.SAMPLE_RATE)
+        self.assertGreaterEqual(t["decision_sample_ms"] - t["first_silence_ms"], 800)
+
+    def test_without_speculation_the_final_pass_waits_for_the_decision_and_a_short_window_is_scored(self):
+        t = self.turn(self.prompt, speculate=False, stt_chunk_length_s=10, partial_interval_ms=400)
+        self.assertEqual((t["speculations"], t["wrong_speculations"]), (0, 0))
+        self.assertGreaterEqual(t["partial_passes"], 1)
+        self.assertGreaterEqual(t["stt_start_ms"], t["decision_ms"])
+        reference = normalise(PROMPT)
+        full = jiwer.wer(reference, normalise(self.offline))
+        short = jiwer.wer(reference, normalise(t["prompt_text"]))
+        print(f"\nWER with a 30 s window {full:.3f}, with a 10 s window {short:.3f}: {short - full:+.3f}")
+        self.assertTrue(t["prompt_text"])
+
+    def test_an_iteration_reports_both_clocks_the_breakdown_and_the_floor(self):
+        result = iterations.streaming_iteration(
+            prompt_16k=self.prompt,
+            language="en",
+            style=STEADY,
+            config=CONFIG,
+            cache_dir=Path(self.cache.name),
+            silence_dbfs=-40.0,
+            options=streaming.StreamingOptions(),
+            on_stage=lambda stage: None,
+        )
+        f = result.figures
+        self.assertEqual(result.kind, iterations.STREAMING)
+        print("\n" + ", ".join(f"{name} {value:.0f}" for name, value in f.items()))
+        self.assertAlmostEqual(
+            f["first_audio_ms"] - f["first_audio_from_decision_ms"], f["end_detection_ms"], places=6
+        )
+        self.assertGreaterEqual(f["perceived_first_audio_ms"], f["first_audio_ms"])
+        for name in ("direct_stt_ms", "direct_llm_first_clause_ms", "direct_tts_first_clause_ms"):
+            self.assertGreater(f[name], 0)
+        # The first silent frame may come up to a frame (32 ms) before the true end at -40 dBFS.
+        self.assertGreaterEqual(f["floor_first_audio_ms"], f["direct_critical_path_ms"] - 32)
+
+
+class PrefixCacheTests(TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.model = iterations._conversation_models(CONFIG, Path(tempfile.gettempdir())).llm
+
+    def prompt_tokens(self, *, cached: bool) -> int:
+        options = streaming.StreamingOptions(llm_prefix_cache=cached)
+        streaming.prepare_llm(self.model, config=CONFIG, options=options)
+        before = llm.prompt_tokens_evaluated(self.model)
+        llm.generate(
+            self.model,
+            system_prompt=CONFIG["llm_system_prompt"],
+            user_text=PROMPT,
+            max_tokens=2,
+            temperature=0.0,
+        )
+        return llm.prompt_tokens_evaluated(self.model) - before
+
+    def test_the_system_prompt_is_evaluated_once_and_not_again_for_each_reply(self):
+        cached, fresh = self.prompt_tokens(cached=True), self.prompt_tokens(cached=False)
+        system = len(self.model.tokenize(CONFIG["llm_system_prompt"].encode(), add_bos=False))
+        self.assertLessEqual(cached, fresh - system, (cached, fresh))
+
+    def test_a_cancelled_stream_stops_between_tokens(self):
+        cancel = threading.Event()
+        stream = llm.stream_reply(
+            self.model,
+            system_prompt=CONFIG["llm_system_prompt"],
+            user_text=PROMPT,
+            max_tokens=48,
+            temperature=0.0,
+            clause_min_words=3,
+            cancel=cancel,
+        )
+        clauses = []
+        for clause in stream:
+            clauses.append(clause)
+            cancel.set()
+        self.assertEqual(len(clauses), 1)
+        self.assertTrue(stream.cancelled)
+
+
+class ClauseSplittingTests(TestCase):
+    def test_it_splits_at_clause_punctuation_once_the_clause_has_enough_words(self):
+        text = "Well, the sky is clear, and warm; it is nice: yes — I think so. Then"
+        clauses, rest = llm.split_clauses(text, 3)
+        self.assertEqual(clauses, ["Well, the sky is clear,", "and warm; it is nice:", "yes — I think so."])
+        self.assertEqual(rest, "Then")
+
+    def test_it_waits_for_the_next_token_before_closing_a_clause(self):
+        self.assertEqual(llm.split_clauses("The sky is clear,", 3), ([], "The sky is clear,"))
+        self.assertEqual(llm.split_clauses("It costs 3,5 euros", 1), ([], "It costs 3,5 euros"))

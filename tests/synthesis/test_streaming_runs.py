@@ -1,0 +1,125 @@
+"""Latency runs with streaming: plain and streamed turns alternate; the summary and the page report both."""
+
+from django.test import SimpleTestCase, TestCase
+from django.urls import reverse
+
+from annotations.results import latency
+from synthesis import modes, services
+from synthesis.engines import iterations, pipeline, streaming
+from tests.factories import make_admin, make_config
+from tests.synthesis.test_iteration_runs import store_by_hand
+
+
+class StreamingPlanTests(SimpleTestCase):
+    def test_both_alternates_a_plain_and_a_streamed_turn_on_the_same_input(self):
+        plan = modes.latency_plan(count=2, warmup=1, prompts=[("a", "en"), ("b", "en")], streaming="both")
+        self.assertEqual(
+            [(e["kind"], e["prompt"], e["warmup"]) for e in plan],
+            [
+                ("latency", "a", True),
+                ("streaming", "a", True),
+                ("latency", "b", False),
+                ("streaming", "b", False),
+                ("latency", "a", False),
+                ("streaming", "a", False),
+            ],
+        )
+
+    def test_an_unknown_streaming_choice_is_refused(self):
+        with self.assertRaisesMessage(ValueError, "streaming must be one of off, on, both"):
+            modes.latency_plan(count=1, warmup=0, streaming="sometimes")
+
+
+class StreamingSettingsTests(TestCase):
+    def test_the_configuration_sets_the_streaming_options_and_they_are_in_its_snapshot(self):
+        config = make_config("fast")
+        config.vad_hangover_ms, config.stt_window_s, config.stream_chunk_ms = 300, 10, 100
+        config.llm_prefix_cache = False
+        config.save()
+        options = streaming.StreamingOptions.from_config(config.snapshot())
+        self.assertEqual(
+            (options.hangover_ms, options.stt_chunk_length_s, options.chunk_ms, options.llm_prefix_cache),
+            (300, 10, 100, False),
+        )
+
+    def test_a_run_frozen_before_the_streaming_fields_gets_the_defaults(self):
+        self.assertEqual(streaming.StreamingOptions.from_config({}), streaming.StreamingOptions())
+
+    def test_a_hangover_shorter_than_200_ms_is_refused(self):
+        with self.assertRaisesMessage(ValueError, "hangover_ms must be at least 200"):
+            streaming.StreamingOptions.from_config({"vad_hangover_ms": 150})
+
+    def test_the_english_whisper_model_is_used_for_english_prompts_only(self):
+        config = {"stt_model": "whisper-base", "stt_model_english": "whisper-tiny.en"}
+        self.assertEqual(pipeline.conversation_config(config, "en-US")["stt_model"], "whisper-tiny.en")
+        self.assertEqual(pipeline.conversation_config(config, "es")["stt_model"], "whisper-base")
+        self.assertEqual(
+            pipeline.conversation_config({"stt_model": "whisper-base"}, "en")["stt_model"], "whisper-base"
+        )
+
+
+def streamed_figures(n: int) -> dict:
+    """A streamed turn's figures as streaming_iteration records them."""
+    first = 400.0 + 10 * n
+    return {
+        "first_audio_ms": first,
+        "perceived_first_audio_ms": first + 30,
+        "first_audio_from_decision_ms": first - 300,
+        "perceived_first_audio_from_decision_ms": first - 270,
+        "end_detection_ms": 300.0,
+        "stt_start_after_end_ms": 60.0,
+        "stt_tail_ms": 200.0,
+        "llm_to_first_clause_ms": 120.0,
+        "tts_first_chunk_ms": 60.0,
+        "waiting_for_decision_ms": 0.0,
+        "total_ms": 2000.0,
+        "floor_first_audio_ms": 400.0,
+        "direct_stt_ms": 180.0,
+        "direct_llm_first_clause_ms": 110.0,
+        "direct_tts_first_clause_ms": 55.0,
+        "speculations": 2 if n == 0 else 1,
+        "wrong_speculations": 1 if n == 0 else 0,
+        "prompt_words": 5,
+        "prompt_word_errors": 0,
+    }
+
+
+class StreamingSummaryTests(TestCase):
+    def setUp(self):
+        self.config = make_config()
+        self.client.force_login(make_admin())
+
+    def test_the_summary_sets_streamed_turns_against_the_plain_ones_and_the_floor(self):
+        plan = modes.latency_plan(count=3, warmup=1, streaming="both")
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="bench", config=self.config, mode="latency", plan=plan)
+
+        def figures(n, entry):
+            turn = n // 2
+            if entry["kind"] == iterations.STREAMING:
+                return iterations.STREAMING, streamed_figures(turn)
+            plain = {name: 1000.0 for name in ("stt_ms", "llm_ms", "tts_ms", "first_audio_ms", "total_ms")}
+            return iterations.LATENCY, plain | {"prompt_words": 5, "prompt_word_errors": 1}
+
+        store_by_hand(run, figures)
+        s = latency.streaming_summary(run)
+        first = s["stages"][0]
+        # Counted turns 1, 2 and 3 (turn 0 is the warm-up): 410, 420, 430 ms.
+        self.assertEqual((s["iterations"], first["p50"], first["floor_p50"]), (3, 420.0, 400.0))
+        self.assertAlmostEqual(s["ratio_to_plain"], 0.42)
+        self.assertAlmostEqual(s["ratio_to_floor"], 1.05)
+        self.assertEqual((s["speculations"], s["wrong_speculations"], s["hit_rate"]), (3, 0, 1.0))
+        self.assertEqual((s["wer_plain"], s["wer_streamed"]), (0.2, 0.0))
+        self.assertTrue(all(s["meets"].values()))
+        # The plain turns' table counts only plain turns.
+        self.assertEqual(latency.latency_summary(run)["iterations"], 3)
+        table = self.client.get(reverse("results:iteration_run_table", args=[run.pk]))
+        self.assertContains(table, "Streamed turns")
+        self.assertContains(table, "End-of-speech detection")
+        self.assertContains(table, "hit rate 1.000")
+
+    def test_a_run_without_streamed_turns_has_no_streaming_summary(self):
+        plan = modes.latency_plan(count=1, warmup=0)
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="plain", config=self.config, mode="latency", plan=plan)
+        self.assertIsNone(latency.streaming_summary(run))
