@@ -5,12 +5,14 @@ allocate an evaluator pseudonym" while the numbering raced. Threads here use the
 """
 
 import threading
+from importlib import import_module
 from unittest import skipIf
 
 from django.db import connection
 from django.test import TransactionTestCase
 
 from annotations import services
+from annotations.models import Scale
 from tests.annotations.helpers import build_test
 
 VISITORS = 40
@@ -21,8 +23,10 @@ VISITORS = 40
 # bench_evaluators drives with 200 evaluators at once).
 @skipIf(connection.vendor == "sqlite", "needs a database server; runs in CI's PostgreSQL pass")
 class ConcurrentJoinTests(TransactionTestCase):
-    # The scales the migrations create survive the flush between tests.
-    serialized_rollback = True
+    def setUp(self):
+        # A TransactionTestCase empties every table after each test, the migrations' scales too.
+        acr = next(scale for scale in import_module("annotations.migrations.0002_default_scales").SCALES)
+        Scale.objects.get_or_create(name=acr["name"], defaults=acr)
 
     def test_simultaneous_visitors_each_get_a_session_with_a_distinct_pseudonym(self):
         test = build_test(allow_open_link=True)
