@@ -81,17 +81,23 @@ def _provenance(run: SynthesisRun) -> dict:
     }
 
 
-def latency_summary(run: SynthesisRun) -> dict:
-    """Per stage and end to end: mean/P50/P90/P99/max (ms), the raw-call floor and ratio; rates."""
-    rows = _counted(run, iterations.LATENCY)
-    series = [row["figures"] for row in rows]
-    stages = []
-    for name, label, floor_name in LATENCY_STAGES:
+def _stage_rows(series: list[dict], stages: tuple) -> list[dict]:
+    """Per (figure, label, floor figure): the percentile summary, the floor's median and their ratio."""
+    rows = []
+    for name, label, floor_name in stages:
         summary = percentile_summary([f[name] for f in series if f.get(name) is not None])
         floor = [f[floor_name] for f in series if floor_name and f.get(floor_name) is not None]
         floor_median = float(np.median(floor)) if floor else None
         ratio = summary["p50"] / floor_median if floor_median and summary["p50"] is not None else None
-        stages.append({"name": name, "label": label, **summary, "floor_p50": floor_median, "ratio": ratio})
+        rows.append({"name": name, "label": label, **summary, "floor_p50": floor_median, "ratio": ratio})
+    return rows
+
+
+def latency_summary(run: SynthesisRun) -> dict:
+    """Per stage and end to end: mean/P50/P90/P99/max (ms), the raw-call floor and ratio; rates."""
+    rows = _counted(run, iterations.LATENCY)
+    series = [row["figures"] for row in rows]
+    stages = _stage_rows(series, LATENCY_STAGES)
     rates = [
         {"name": name, "label": label, **percentile_summary([f[name] for f in series if name in f])}
         for name, label in RATES
@@ -122,13 +128,7 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
     if not rows:
         return None
     series = [row["figures"] for row in rows]
-    stages = []
-    for name, label, floor_name in STREAMING_STAGES:
-        summary = percentile_summary([f[name] for f in series if f.get(name) is not None])
-        floor = [f[floor_name] for f in series if floor_name and f.get(floor_name) is not None]
-        floor_median = float(np.median(floor)) if floor else None
-        ratio = summary["p50"] / floor_median if floor_median and summary["p50"] is not None else None
-        stages.append({"name": name, "label": label, **summary, "floor_p50": floor_median, "ratio": ratio})
+    stages = _stage_rows(series, STREAMING_STAGES)
     first_audio = stages[0]
     plain = _counted(run, iterations.LATENCY)
     plain_series = [row["figures"] for row in plain]
