@@ -144,6 +144,11 @@ class PipelineConfig(models.Model):
     llm_max_tokens = models.PositiveIntegerField(default=48, help_text="Maximum tokens generated per reply.")
     llm_temperature = models.FloatField(default=0.0, help_text="Sampling temperature; 0 is deterministic.")
     llm_threads = models.PositiveSmallIntegerField(default=1, help_text="CPU threads for llama.cpp.")
+    llm_batch_threads = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="CPU threads for llama.cpp's prompt evaluation (n_threads_batch); 0 = the same as "
+        "llm_threads. Nothing else runs while the prompt is read; token generation overlaps TTS.",
+    )
     llm_context_size = models.PositiveIntegerField(default=1024, help_text="Context window in tokens.")
     llm_seed = models.IntegerField(default=1234, help_text="Sampling seed, for repeatable replies.")
     tts_backend = models.CharField(max_length=32, choices=TTSBackend.choices, default=TTSBackend.PIPER)

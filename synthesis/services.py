@@ -392,7 +392,11 @@ def record_provenance(*, run: SynthesisRun) -> None:
 
 
 def _thread_summary(config: dict) -> str:
-    return f"stt {config['stt_threads']}, llm {config['llm_threads']}, tts {config['tts_threads']}, dnsmos 1"
+    llm = f"llm {config['llm_threads']}"
+    batch = config.get("llm_batch_threads") or config["llm_threads"]
+    if batch != config["llm_threads"]:
+        llm += f" (prompt {batch})"
+    return f"stt {config['stt_threads']}, {llm}, tts {config['tts_threads']}, dnsmos 1"
 
 
 def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunMode) -> Sample | None:

@@ -176,6 +176,7 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
                 "llm_prefix_cache",
                 "stt_threads",
                 "llm_threads",
+                "llm_batch_threads",
                 "tts_threads",
             )
         },

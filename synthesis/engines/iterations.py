@@ -83,7 +83,13 @@ def _conversation_models(config: dict, cache_dir: Path) -> pipeline.LoadedModels
     pipeline._load_tts(config)
     whisper = pipeline.load_whisper(config, cache_dir)
     gguf = models.resolve_llm_model(config["llm_model"])
-    model = llm.load_llm(str(gguf), config["llm_context_size"], config["llm_threads"], config["llm_seed"])
+    model = llm.load_llm(
+        str(gguf),
+        config["llm_context_size"],
+        config["llm_threads"],
+        config["llm_seed"],
+        config.get("llm_batch_threads", 0),
+    )
     return pipeline.LoadedModels(whisper=whisper, dnsmos=None, llm=model)
 
 
@@ -272,7 +278,13 @@ def _direct_first_clause(model, config: dict, prompt: str, min_words: int) -> st
 def benchmark_llm(config: dict) -> "llm.Llama":
     """The configuration's GGUF at the design's n_ctx 512, loaded once per process."""
     gguf = models.resolve_llm_model(config["llm_model"])
-    return llm.load_llm(str(gguf), LLM_CONTEXT_SIZE, config["llm_threads"], config["llm_seed"])
+    return llm.load_llm(
+        str(gguf),
+        LLM_CONTEXT_SIZE,
+        config["llm_threads"],
+        config["llm_seed"],
+        config.get("llm_batch_threads", 0),
+    )
 
 
 def llm_prompt_iteration(*, prompt: str, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:

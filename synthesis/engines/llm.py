@@ -33,8 +33,10 @@ class LLMResult:
 
 
 @functools.lru_cache(maxsize=2)
-def load_llm(model_path: str, n_ctx: int = 1024, n_threads: int = 1, seed: int = 1234) -> "Llama":
-    """Load a GGUF model once per process."""
+def load_llm(
+    model_path: str, n_ctx: int = 1024, n_threads: int = 1, seed: int = 1234, n_threads_batch: int = 0
+) -> "Llama":
+    """Load a GGUF model once per process; n_threads_batch (prompt evaluation) 0 is n_threads."""
     # Imported here so that importing this module (e.g. from the web process) stays cheap.
     from llama_cpp import Llama
 
@@ -42,7 +44,7 @@ def load_llm(model_path: str, n_ctx: int = 1024, n_threads: int = 1, seed: int =
         model_path=model_path,
         n_ctx=n_ctx,
         n_threads=n_threads,
-        n_threads_batch=n_threads,
+        n_threads_batch=n_threads_batch or n_threads,
         seed=seed,
         verbose=False,
     )

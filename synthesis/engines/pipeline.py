@@ -103,7 +103,13 @@ def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModel
     model = None
     if with_llm:
         gguf = models.resolve_llm_model(config["llm_model"])
-        model = llm.load_llm(str(gguf), config["llm_context_size"], config["llm_threads"], config["llm_seed"])
+        model = llm.load_llm(
+            str(gguf),
+            config["llm_context_size"],
+            config["llm_threads"],
+            config["llm_seed"],
+            config.get("llm_batch_threads", 0),
+        )
     return LoadedModels(whisper=whisper, dnsmos=scorer, llm=model)
 
 
