@@ -25,7 +25,7 @@ NATIVE_BLAS_THREADS = 1
 # raise to stop the item between stages (a cancelled run).
 StageCallback = Callable[[str], None]
 STAGES = {
-    "load": "loading the models",
+    "load": "model loading",
     "prompt-tts": "TTS of the spoken prompt",
     "decode": "decoding the recorded clip",
     "stt": "STT",

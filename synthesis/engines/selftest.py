@@ -54,7 +54,7 @@ ENGINES = (
     ),
     Engine(
         "stt",
-        "the STT engine (faster-whisper on CTranslate2)",
+        "the STT engine (faster-whisper on CTranslate2, Silero VAD)",
         "synthesis.engines.selftest:check_whisper",
         "reinstall ctranslate2 and faster-whisper with `make install`",
     ),
@@ -241,7 +241,10 @@ def check_whisper() -> str:
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(stt.SAMPLE_RATE) / stt.SAMPLE_RATE)
         stt.transcribe(model, tone.astype(np.float32), language="en")
         lines.append(name)
-    return ", ".join(lines) + ": transcribed 1 s"
+    from synthesis.engines import vad
+
+    vad.StreamingVAD().feed(np.zeros(stt.SAMPLE_RATE, dtype=np.float32))  # Silero VAD, streamed turns
+    return ", ".join(lines) + ", Silero VAD: 1 s each"
 
 
 def check_llm() -> str:

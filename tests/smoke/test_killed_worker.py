@@ -169,7 +169,7 @@ class KilledWorkerTests(SimpleTestCase):
         status, error = failed[0]
         self.assertEqual(status, "failed")
         self.assertIn("SIGILL (illegal instruction)", error)
-        self.assertIn("during the loading the models stage", error)  # DNSMOS warms up for seconds
+        self.assertIn("during the model loading stage", error)  # DNSMOS warms up for seconds
         # The worker's main process lives on and finishes the rest of the run.
         self.wait_for(
             "SELECT status, done_count, failed_count FROM synthesis_synthesisrun",
@@ -209,3 +209,64 @@ class KilledWorkerTests(SimpleTestCase):
         errors = [row[0] for row in self.query("SELECT error FROM synthesis_runitem WHERE run_id=1")]
         self.assertTrue(any("during the TTS stage (piper)" in error for error in errors), errors)
         self.assertEqual(self.query("SELECT count(*) FROM synthesis_runitem WHERE status='running'"), [(0,)])
+
+    def test_an_in_process_run_whose_process_dies_is_failed_by_the_next_worker(self):
+        command = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "synthesize",
+                "--set",
+                "demo-en",
+                "--styles",
+                "neutral",
+                "--in-process",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=no_core_dumps,
+        )
+        self.wait_for(
+            "SELECT id FROM synthesis_runitem WHERE status='running' AND stage='tts'", bool, timeout=180
+        )
+        command.send_signal(signal.SIGILL)
+        self.assertEqual(command.wait(timeout=30), -signal.SIGILL)
+
+        self.start_worker()
+        runs = self.wait_for(
+            "SELECT status, error FROM synthesis_synthesisrun",
+            lambda rows: rows[0][0] != "running",
+            timeout=180,
+        )
+        self.assertEqual(runs[0][0], "failed")
+        self.assertIn("ended", runs[0][1])
+        errors = [row[0] for row in self.query("SELECT error FROM synthesis_runitem WHERE run_id=1")]
+        self.assertTrue(any("during the TTS stage (piper)" in error for error in errors), errors)
+
+    def test_a_conversation_run_in_process_completes_and_exits_without_a_traceback(self):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "synthesize",
+                "--set",
+                "demo-en",
+                "--styles",
+                "neutral",
+                "--mode",
+                "conversation",
+                "--in-process",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("Done, 6 done, 0 failed of 6.", result.stdout)
+        # llama-cpp-python's destructor at interpreter exit printed "Exception ignored in ... __del__".
+        self.assertNotIn("Exception ignored", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)

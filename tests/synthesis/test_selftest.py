@@ -1,11 +1,13 @@
 """Engine self-test: each check in a child process, crashes named, results cached, items refused."""
 
+import io
 import json
 import tempfile
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from django.test import SimpleTestCase, TestCase, override_settings
 
 from synthesis import services
@@ -101,3 +103,25 @@ class FailedSelfTestItemTests(TestCase):
         self.assertIn("Engine self-test failed: the LLM engine (llama.cpp) crashed with SIGILL", item.error)
         run.refresh_from_db()
         self.assertEqual(run.status, Status.FAILED)
+
+
+class DoctorCommandTests(SimpleTestCase):
+    def test_doctor_prints_the_cpu_libraries_build_flags_and_each_engines_result(self):
+        cache = Path(tempfile.mkdtemp(prefix="sarai-doctor-"))
+        # The cached report of this build and CPU, as a worker that met a crashing llama.cpp left it.
+        selftest.ensure_report(cache_dir=cache, engines=(CRASHING_LLM, WORKING_TTS))
+        out = io.StringIO()
+        with (
+            override_settings(SARAI_MODEL_CACHE=cache),
+            self.assertRaisesMessage(CommandError, "1 engine(s) failed their self-test"),
+        ):
+            call_command("doctor", stdout=out)
+        printed = out.getvalue()
+        self.assertRegex(printed, r"CPU flags +.*\bavx2?\b")
+        self.assertIn("GGML_NATIVE=OFF", printed)
+        self.assertRegex(printed, r"llama-cpp-python +\d+\.\d+")
+        self.assertIn(f"Engine self-test (key {selftest.build_key()}", printed)
+        self.assertRegex(
+            printed, r"FAILED the LLM engine \(llama\.cpp\) .*crashed with SIGILL \(illegal instruction\)"
+        )
+        self.assertRegex(printed, r"ok +the TTS engine .*fine: 3 tokens")

@@ -8,7 +8,7 @@ from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
 from synthesis import modes, services
-from synthesis.engines import selftest
+from synthesis.engines import pipeline, selftest
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
 
@@ -74,8 +74,11 @@ class Command(BaseCommand):
 
     def _run_here(self, run: SynthesisRun) -> None:
         """Run every item in this process; the bar moves as each item ends."""
-        with self._bar(run) as bar:
-            services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
+        try:
+            with self._bar(run) as bar:
+                services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
+        finally:
+            pipeline.release_models()  # llama-cpp-python's destructor fails if left to interpreter exit
 
     def _follow(self, run: SynthesisRun) -> None:
         """Watch the workers' progress until the run ends."""
