@@ -6,16 +6,49 @@ from datetime import timedelta
 import numpy as np
 import soundfile as sf
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from synthesis.models import PipelineConfig, Sample, Sentence, SentenceSet, StylePreset
+from annotations.roles import ADMINS, RESEARCHERS, setup_roles
+from synthesis.models import (
+    PipelineConfig,
+    RunItem,
+    Sample,
+    Sentence,
+    SentenceSet,
+    SpeechDataset,
+    Status,
+    StylePreset,
+    SynthesisRun,
+    Utterance,
+)
+
+SENTENCES = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
 
 
 def make_admin(username: str = "ada-admin"):
     return get_user_model().objects.create_superuser(username=username, password="pw-admin-123")
+
+
+def make_user(username: str, group: str | None = None, **fields):
+    """An account, in the role's group when one is given."""
+    setup_roles()
+    user = get_user_model().objects.create_user(username=username, password="pw-user-1234", **fields)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_researcher(username: str = "rita-researcher"):
+    return make_user(username, RESEARCHERS)
+
+
+def make_group_admin(username: str = "adam-admin"):
+    """An admin by role (the admins group, staff) rather than a superuser."""
+    return make_user(username, ADMINS, is_staff=True)
 
 
 def make_sentence_set(
@@ -60,8 +93,16 @@ def noise_wav(seconds: float = 1.0, sample_rate: int = 16000, amplitude: float =
 
 
 def make_sample(
-    *, system_label: str = "sys-a", style_name: str = "neutral", sentence: Sentence | None = None, **fields
+    *,
+    system_label: str = "sys-a",
+    style_name: str = "neutral",
+    sentence: Sentence | None = None,
+    freq: float = 220.0,
+    wav: bytes | None = None,
+    **fields,
 ) -> Sample:
+    """A sample whose audio is a short tone (frequency chosen per sample so clips differ), or wav."""
+    fields.setdefault("origin", Sample.Origin.IMPORTED)
     sample = Sample(
         system_label=system_label,
         style=StylePreset.objects.filter(name=style_name).first(),
@@ -70,12 +111,89 @@ def make_sample(
         text=sentence.text if sentence else "",
         duration_s=0.5,
         sample_rate=16000,
-        origin=Sample.Origin.IMPORTED,
         **fields,
     )
-    sample.audio.save("clip.wav", ContentFile(tone_wav()), save=False)
+    sample.audio.save("clip.wav", ContentFile(wav or tone_wav(seconds=0.5, freq=freq)), save=False)
     sample.save()
     return sample
+
+
+def make_sample_row(system: str, style: str, sentence: Sentence | None = None, **fields) -> Sample:
+    """A sample row without audio: the analyses read labels and measurements only."""
+    fields.setdefault("origin", Sample.Origin.IMPORTED)
+    return Sample.objects.create(
+        system_label=system,
+        style_label=style,
+        style=StylePreset.objects.filter(name=style).first(),
+        sentence=sentence,
+        text=sentence.text if sentence else fields.pop("text", ""),
+        audio="samples/none.wav",
+        duration_s=fields.pop("duration_s", 1.0),
+        sample_rate=16000,
+        **fields,
+    )
+
+
+def make_samples(
+    *,
+    sentences: tuple[str, ...] = SENTENCES,
+    styles=("neutral", "warm"),
+    systems=("sys-a",),
+    set_name="set-a",
+) -> list[Sample]:
+    """One sample per sentence x style x system, each sentence linked so neighbours can be checked."""
+    sentence_set = make_sentence_set(name=set_name, texts=sentences)
+    samples = []
+    for sentence in sentence_set.sentences.all():
+        for style_name in styles:
+            for system_label in systems:
+                freq = 200.0 + 40 * len(samples)
+                samples.append(
+                    make_sample(
+                        system_label=system_label, style_name=style_name, sentence=sentence, freq=freq
+                    )
+                )
+    return samples
+
+
+def make_run_with_samples(name: str = "run-a") -> tuple[SynthesisRun, list[Sample]]:
+    """A run holding six synthesised samples (three sentences in two styles)."""
+    run = SynthesisRun.objects.create(name=name, config=make_config(f"cfg-{name}"))
+    samples = make_samples(set_name=f"set-{name}")
+    Sample.objects.filter(pk__in=[s.pk for s in samples]).update(run=run, origin=Sample.Origin.SYNTHESIZED)
+    return run, samples
+
+
+def make_run(queued: int, running: int, done: int = 0) -> SynthesisRun:
+    """A run whose items are in the given states (no worker involved)."""
+    total, number = queued + running + done, SynthesisRun.objects.count() + 1
+    texts = tuple(f"Sentence {n}." for n in range(total))
+    sentence_set = make_sentence_set(name=f"set-{number}", texts=texts)
+    run = SynthesisRun.objects.create(
+        name="long run", config=make_config(f"cfg-{number}"), status=Status.RUNNING, total_count=total
+    )
+    states = [Status.QUEUED] * queued + [Status.RUNNING] * running + [Status.DONE] * done
+    neutral = StylePreset.objects.get(name="neutral")
+    for sentence, status in zip(sentence_set.sentences.order_by("position"), states, strict=True):
+        RunItem.objects.create(run=run, sentence=sentence, style=neutral, status=status, claimed_by="w:1")
+    SynthesisRun.objects.filter(pk=run.pk).update(done_count=done)
+    return run
+
+
+def make_dataset(
+    name: str = "tiny", texts: tuple[str, ...] = ("The cat sat down.", "Hello world."), wavs=None
+) -> SpeechDataset:
+    """A speech dataset with one utterance per text, its audio a one-second tone unless wavs are given."""
+    dataset = SpeechDataset.objects.create(name=name, language="en")
+    for position, text in enumerate(texts, start=2):
+        data = wavs[position - 2] if wavs else tone_wav(seconds=1.0)
+        utterance = Utterance(
+            dataset=dataset, position=position, source_name=f"clip{position}.wav", transcript=text,
+            language="en", sha256=f"{position:064x}", duration_s=1.0, sample_rate=16000,
+        )  # fmt: skip
+        utterance.audio.save(f"clip{position}.wav", ContentFile(data), save=False)
+        utterance.save()
+    return dataset
 
 
 def make_test(name: str = "test-a", **fields) -> ListeningTest:
@@ -85,8 +203,54 @@ def make_test(name: str = "test-a", **fields) -> ListeningTest:
     return ListeningTest.objects.create(name=name, **fields)
 
 
+def build_test(
+    name: str = "mos-test", *, samples: list[Sample] | None = None, scale: str | None = "acr-en", **options
+) -> ListeningTest:
+    """A test through create_test; scale=None takes the method's default for the language."""
+    samples = make_samples() if samples is None else samples
+    options.setdefault("ratings_per_sample", 2)
+    options.setdefault("samples_per_session", 4)
+    chosen = Scale.objects.get(name=scale) if scale else None
+    return services.create_test(name=name, samples=samples, scale=chosen, **options)
+
+
+def build_design(
+    name: str = "design",
+    *,
+    systems=("sys-a",),
+    styles=("neutral", "warm"),
+    sentences: int = 3,
+    dimensions=("overall",),
+) -> tuple[ListeningTest, dict]:
+    """A test whose test clips are every system x style x sentence; clips[(system, style, i)] -> clip."""
+    sentence_set = make_sentence_set(
+        name=f"set-{name}", texts=tuple(f"Sentence {i}." for i in range(sentences))
+    )
+    test = ListeningTest.objects.create(
+        name=name, scale=Scale.objects.get(name="acr-en"), dimensions=list(dimensions), ratings_per_sample=2
+    )
+    clips = {}
+    for i, sentence in enumerate(sentence_set.sentences.order_by("position")):
+        for system in systems:
+            for style_name in styles:
+                clips[(system, style_name, i)] = TestSample.objects.create(
+                    test=test, sample=make_sample_row(system, style_name, sentence)
+                )
+    return test, clips
+
+
 def make_evaluator(test: ListeningTest, pseudonym: str = "R001", **fields) -> Evaluator:
     return Evaluator.objects.create(test=test, pseudonym=pseudonym, **fields)
+
+
+def evaluator_at_rating(test: ListeningTest, rng=None) -> Evaluator:
+    """An evaluator whose session is assigned, past consent, screen and practice (those have their tests)."""
+    evaluator = services.invite_evaluators(test=test, count=1)[0]
+    services.assign(evaluator=evaluator, rng=rng)
+    now = timezone.now()
+    Evaluator.objects.filter(pk=evaluator.pk).update(consented_at=now, checked_at=now, trained_at=now)
+    evaluator.refresh_from_db()
+    return evaluator
 
 
 def add_to_test(test: ListeningTest, sample: Sample, **fields) -> TestSample:

@@ -5,8 +5,8 @@ from django.templatetags.static import static
 from django.test import TestCase
 from django.urls import reverse
 
-from tests.annotations.helpers import build_test, session_url
-from tests.factories import make_admin, make_evaluator
+from tests.annotations.helpers import session_url
+from tests.factories import build_test, make_admin, make_evaluator
 
 
 class FaviconTests(TestCase):

@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from annotations.models import Evaluator
 from sarai_eval.log_redaction import RedactingFilter, redact, redact_path
-from tests.annotations.helpers import build_test, evaluator_at_rating, session_url
+from tests.annotations.helpers import session_url
+from tests.factories import build_test, evaluator_at_rating
 
 
 @contextlib.contextmanager

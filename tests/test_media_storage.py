@@ -31,8 +31,8 @@ from synthesis import services as synthesis_services
 from synthesis.engines import pipeline
 from synthesis.models import RunItem, Sample, Status, StylePreset
 from synthesis.tasks import process_item
-from tests.annotations.helpers import build_test, session_url, walk_to_rating
-from tests.factories import make_config, make_sentence_set, tone_wav
+from tests.annotations.helpers import session_url, walk_to_rating
+from tests.factories import build_test, make_config, make_sentence_set, tone_wav
 
 BUCKET = "sarai-media"
 PREFIX = "eval-media"

@@ -6,8 +6,8 @@ from datetime import datetime
 from django.test import TestCase
 from django.urls import reverse
 
-from tests.annotations.helpers import build_test, evaluator_at_rating, session_url
-from tests.factories import make_admin
+from tests.annotations.helpers import session_url
+from tests.factories import build_test, evaluator_at_rating, make_admin
 from tests.test_log_redaction import console_output
 
 

@@ -11,18 +11,21 @@ LOGIN stands for a redirect to the admin login page; other statuses are the resp
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client, TestCase
 from django.urls import URLResolver, get_resolver, reverse
 
 from annotations.models import Evaluator, ListeningTest
-from annotations.roles import ADMINS, RESEARCHERS, setup_roles
 from synthesis.models import SynthesisRun
-from tests.annotations.helpers import build_test, evaluator_at_rating, make_run_with_samples
 from tests.annotations.results.test_claims import wer_run
-from tests.factories import make_config
+from tests.factories import (
+    build_test,
+    evaluator_at_rating,
+    make_config,
+    make_group_admin,
+    make_researcher,
+    make_run_with_samples,
+)
 
 ROLES = ("anonymous", "evaluator", "researcher", "admin")
 LOGIN = "login"
@@ -159,12 +162,8 @@ class RoleFixtures(TestCase):
 
     @classmethod
     def setUpTestData(cls):
-        setup_roles()
-        users = get_user_model().objects
-        cls.researcher = users.create_user(username="rita-researcher", password="pw-user-1234")
-        cls.researcher.groups.add(Group.objects.get(name=RESEARCHERS))
-        cls.admin = users.create_user(username="adam-admin", password="pw-user-1234", is_staff=True)
-        cls.admin.groups.add(Group.objects.get(name=ADMINS))
+        cls.researcher = make_researcher()
+        cls.admin = make_group_admin()
         cls.test = build_test("open-test", allow_open_link=True)
         cls.evaluator = evaluator_at_rating(cls.test)
         cls.other = Evaluator.objects.create(test=cls.test, pseudonym="R900")

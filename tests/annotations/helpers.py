@@ -1,8 +1,7 @@
-"""Builders for listening-test tests: real clips through create_test, and an evaluator walking the session."""
+"""An evaluator walking a listening session: over HTTP as the pages' scripts would, or by the services."""
 
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -10,67 +9,8 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.methods import get_method
-from annotations.models import ClipFetch, Evaluator, ListeningTest, Scale
-from synthesis.models import Sample, SynthesisRun
-from tests.factories import make_config, make_sample, make_sentence_set, tone_wav
-
-SENTENCES = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
-
-
-def make_clip(
-    *,
-    system_label: str = "sys-a",
-    style_name: str = "neutral",
-    sentence=None,
-    freq: float = 220.0,
-    wav: bytes | None = None,
-    **fields,
-) -> Sample:
-    """A sample whose audio is a short tone (frequency chosen per sample so clips differ), or wav."""
-    origin = fields.pop("origin", Sample.Origin.IMPORTED)
-    sample = make_sample(system_label=system_label, style_name=style_name, sentence=sentence, **fields)
-    sample.origin = origin
-    sample.audio.save("clip.wav", ContentFile(wav or tone_wav(seconds=0.5, freq=freq)), save=True)
-    return sample
-
-
-def make_samples(
-    *,
-    sentences: tuple[str, ...] = SENTENCES,
-    styles=("neutral", "warm"),
-    systems=("sys-a",),
-    set_name="set-a",
-) -> list[Sample]:
-    """One sample per sentence x style x system, each sentence linked so neighbours can be checked."""
-    sentence_set = make_sentence_set(name=set_name, texts=sentences)
-    samples = []
-    for sentence in sentence_set.sentences.all():
-        for style_name in styles:
-            for system_label in systems:
-                freq = 200.0 + 40 * len(samples)
-                samples.append(
-                    make_clip(system_label=system_label, style_name=style_name, sentence=sentence, freq=freq)
-                )
-    return samples
-
-
-def make_run_with_samples(name: str = "run-a") -> tuple[SynthesisRun, list[Sample]]:
-    """A run holding six synthesised samples (three sentences in two styles)."""
-    run = SynthesisRun.objects.create(name=name, config=make_config(f"cfg-{name}"))
-    samples = make_samples(set_name=f"set-{name}")
-    Sample.objects.filter(pk__in=[s.pk for s in samples]).update(run=run, origin=Sample.Origin.SYNTHESIZED)
-    return run, samples
-
-
-def build_test(
-    name: str = "mos-test", *, samples: list[Sample] | None = None, scale: str | None = "acr-en", **options
-) -> ListeningTest:
-    """A test through create_test; scale=None takes the method's default for the language."""
-    samples = make_samples() if samples is None else samples
-    options.setdefault("ratings_per_sample", 2)
-    options.setdefault("samples_per_session", 4)
-    chosen = Scale.objects.get(name=scale) if scale else None
-    return services.create_test(name=name, samples=samples, scale=chosen, **options)
+from annotations.models import ClipFetch, Evaluator
+from synthesis.models import Sample
 
 
 def session_url(evaluator: Evaluator, step: str = "session") -> str:
@@ -185,16 +125,6 @@ def hear_all(evaluator: Evaluator, clips, *, seconds: float | None = None) -> No
             bytes_to=size - 1,
             size=size,
         )
-
-
-def evaluator_at_rating(test: ListeningTest, rng=None) -> Evaluator:
-    """An evaluator whose session is assigned, past consent, screen and practice (those have their tests)."""
-    evaluator = services.invite_evaluators(test=test, count=1)[0]
-    services.assign(evaluator=evaluator, rng=rng)
-    now = timezone.now()
-    Evaluator.objects.filter(pk=evaluator.pk).update(consented_at=now, checked_at=now, trained_at=now)
-    evaluator.refresh_from_db()
-    return evaluator
 
 
 def answer_pair(evaluator: Evaluator, score: int, **fields) -> list:

@@ -8,15 +8,8 @@ from django.test import TestCase
 
 from annotations import services
 from annotations.models import ArtifactMark, ListeningTest, Rating, Scale
-from tests.annotations.helpers import (
-    answer_for,
-    build_test,
-    make_run_with_samples,
-    make_samples,
-    session_url,
-    walk_to_rating,
-)
-from tests.factories import heard, make_admin
+from tests.annotations.helpers import answer_for, session_url, walk_to_rating
+from tests.factories import build_test, heard, make_admin, make_run_with_samples, make_samples
 
 LABELS = ["click", "robotic"]
 

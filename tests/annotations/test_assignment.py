@@ -8,8 +8,7 @@ from django.utils import timezone
 from annotations import services
 from annotations.models import Assignment, Evaluator
 from annotations.ordering import order_without_neighbours
-from tests.annotations.helpers import build_test, make_samples
-from tests.factories import rate
+from tests.factories import build_test, make_samples, rate
 
 SIX_SENTENCES = ("One.", "Two.", "Three.", "Four.", "Five.", "Six.")
 

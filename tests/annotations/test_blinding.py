@@ -11,9 +11,9 @@ from django.utils import timezone
 from annotations import multistimulus, services
 from annotations.models import Assignment, Evaluator, ListeningTest
 from synthesis.models import Sample, StylePreset, SynthesisRun
-from tests.annotations.helpers import build_test, make_clip, rate_everything, session_url, walk_to_rating
+from tests.annotations.helpers import rate_everything, session_url, walk_to_rating
 from tests.annotations.test_create_test import riff_chunks
-from tests.factories import make_config, make_sentence_set
+from tests.factories import build_test, make_config, make_sample, make_sentence_set
 
 SECRETS = [
     "SYSTEM-SECRET-X",
@@ -67,7 +67,7 @@ def secret_samples() -> tuple[list[Sample], SynthesisRun]:
     for sentence in sentence_set.sentences.all():
         for style in styles:
             for system in ("SYSTEM-SECRET-X", "SYSTEM-SECRET-Y"):
-                sample = make_clip(
+                sample = make_sample(
                     system_label=system,
                     style_name=style.name,
                     sentence=sentence,
@@ -318,7 +318,7 @@ class MushraBlindingTests(SessionRecording, TestCase):
     def setUp(self):
         samples, self.run = secret_samples()
         for sentence in {sample.sentence for sample in samples}:
-            human = make_clip(
+            human = make_sample(
                 system_label="SYSTEM-SECRET-HUMAN",
                 sentence=sentence,
                 origin=Sample.Origin.REFERENCE,

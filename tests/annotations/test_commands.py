@@ -21,9 +21,8 @@ from annotations.results.imports import placeholder_audio
 from annotations.roles import ADMINS, RESEARCHERS
 from synthesis.engines import audio
 from synthesis.models import Sample, SentenceSet
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, rate_all
-from tests.annotations.results.test_results_views import make_researcher
-from tests.factories import add_to_test, make_test
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, rate_all
+from tests.factories import add_to_test, build_design, make_researcher, make_test
 
 bench_results = __import__("annotations.management.commands.bench_results", fromlist=["write_section"])
 

@@ -13,7 +13,7 @@ from django.test import TransactionTestCase
 
 from annotations import services
 from annotations.models import Scale
-from tests.annotations.helpers import build_test
+from tests.factories import build_test
 
 VISITORS = 40
 

@@ -10,8 +10,7 @@ from annotations.models import ListeningTest, Scale
 from annotations.models import TestSample as Clip
 from synthesis.engines import audio
 from synthesis.models import Sample
-from tests.annotations.helpers import build_test, make_clip, make_run_with_samples, make_samples
-from tests.factories import tone_wav
+from tests.factories import build_test, make_run_with_samples, make_sample, make_samples, tone_wav
 
 
 def riff_chunks(data: bytes) -> list[bytes]:
@@ -32,9 +31,9 @@ class CreateTestTests(TestCase):
         self.assertTrue(all(len(token) >= 22 for token in tokens))
 
     def test_playback_copies_all_have_the_target_loudness(self):
-        quiet = make_clip(freq=300)
+        quiet = make_sample(freq=300)
         quiet.audio.save("q.wav", ContentFile(tone_wav(amplitude=0.02, freq=300)), save=True)
-        loud = make_clip(freq=500)
+        loud = make_sample(freq=500)
         loud.audio.save("l.wav", ContentFile(tone_wav(amplitude=0.6, freq=500)), save=True)
         test = build_test(samples=[quiet, loud])
         for clip in test.test_samples.all():
@@ -51,8 +50,8 @@ class CreateTestTests(TestCase):
                 self.assertEqual(riff_chunks(handle.read()), [b"fmt ", b"data"])
 
     def test_playback_copies_share_one_sample_rate_so_the_header_tells_nothing(self):
-        narrow = make_clip()
-        wide = make_clip(freq=330)
+        narrow = make_sample()
+        wide = make_sample(freq=330)
         wide.audio.save("w.wav", ContentFile(tone_wav(sample_rate=22050, freq=330)), save=True)
         wide.sample_rate = 22050
         wide.save()
@@ -76,7 +75,7 @@ class CreateTestTests(TestCase):
         self.assertEqual(kinds[samples[5].pk], ("trap", None, 2))
 
     def test_a_silent_sample_is_refused_by_id_and_nothing_is_kept(self):
-        good, silent = make_clip(), make_clip(freq=400)
+        good, silent = make_sample(), make_sample(freq=400)
         buffer = io.BytesIO()
         sf.write(buffer, np.zeros(8000, dtype=np.float32), 16000, format="WAV", subtype="PCM_16")
         silent.audio.save("s.wav", ContentFile(buffer.getvalue()), save=True)
@@ -94,7 +93,7 @@ class CreateTestTests(TestCase):
             build_test("same", samples=samples)
 
     def test_a_test_needs_at_least_one_clip_to_rate(self):
-        sample = make_clip()
+        sample = make_sample()
         with self.assertRaisesMessage(services.TestCreationError, "at least one sample"):
             services.create_test(
                 name="t", samples=[], gold={sample: 5}, scale=Scale.objects.get(name="acr-en")
@@ -111,9 +110,9 @@ class CandidateSamplesTests(TestCase):
     def test_candidates_are_the_runs_samples_and_the_chosen_imported_systems_only(self):
         run, in_run = make_run_with_samples()
         _, other_run = make_run_with_samples("run-b")
-        vendor = make_clip(system_label="vendor", freq=500)
-        reference = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=550)
-        make_clip(system_label="unchosen", freq=600)
+        vendor = make_sample(system_label="vendor", freq=500)
+        reference = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=550)
+        make_sample(system_label="unchosen", freq=600)
         chosen = services.candidate_samples(runs=[run.pk], systems=["vendor", "human"])
         self.assertEqual({s.pk for s in chosen}, {*(s.pk for s in in_run), vendor.pk, reference.pk})
         # A run's synthesised samples are never picked up by a system name.

@@ -3,8 +3,7 @@ from django.urls import reverse
 
 from annotations.models import ListeningTest, Scale
 from synthesis.models import Sample
-from tests.annotations.helpers import make_clip, make_run_with_samples
-from tests.factories import make_admin
+from tests.factories import make_admin, make_run_with_samples, make_sample
 
 NEW = "/t/manage/new/"
 PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
@@ -14,7 +13,7 @@ class CreateTestPageTests(TestCase):
     def setUp(self):
         self.client.force_login(make_admin())
         self.run, self.samples = make_run_with_samples()
-        self.reference = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
+        self.reference = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
 
     def form_data(self, **changes) -> dict:
         data = {
@@ -198,7 +197,7 @@ class CreatePairTestPageTests(TestCase):
         self.assertFalse(ListeningTest.objects.exists())
 
     def test_sentences_without_a_second_condition_are_refused_as_making_no_pairs(self):
-        human = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
+        human = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
         Sample.objects.filter(pk=human.pk).update(text="Only me.")
         response = self.client.post(NEW, self.form_data(method="ab", runs=[], systems=["human"]))
         self.assertContains(response, "No pairs for 1 of 1 sentence(s), e.g. “Only me.”")
@@ -210,7 +209,7 @@ class CreatePairTestPageTests(TestCase):
         self.assertContains(page, f'name="training" value="{self.samples[0].pk}"')
         self.assertNotContains(page, 'name="gold"')
         self.assertNotContains(page, 'name="traps"')
-        human = make_clip(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
+        human = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
         data = self.form_data(method="cmos", systems=["human"], references_as_gold="on")
         response = self.client.post(NEW, data)
         self.assertContains(response, "tests take no gold or trapping clips")

@@ -6,14 +6,8 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest, Rating
-from tests.annotations.helpers import (
-    answer_for,
-    build_test,
-    screen_answer,
-    session_url,
-    take_screen,
-    walk_to_rating,
-)
+from tests.annotations.helpers import answer_for, screen_answer, session_url, take_screen, walk_to_rating
+from tests.factories import build_test
 
 
 class SessionFlowTests(TestCase):

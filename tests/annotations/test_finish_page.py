@@ -5,7 +5,8 @@ from django.test import TestCase
 
 from annotations import services
 from annotations.models import CODE_ALPHABET, ListeningTest, new_completion_code
-from tests.annotations.helpers import build_test, make_samples, rate_everything, session_url, walk_to_rating
+from tests.annotations.helpers import rate_everything, session_url, walk_to_rating
+from tests.factories import build_test, make_samples
 
 PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+);url=([^"]*)">')

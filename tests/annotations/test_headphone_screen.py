@@ -13,9 +13,8 @@ from annotations.listening_check import guess_pass_probability
 from annotations.models import Evaluator, ListeningTest, Rating, ScreenTrial
 from annotations.results import exports
 from annotations.results import services as results
-from tests.annotations.helpers import build_test, screen_answer, session_url, take_screen, walk_to_rating
-from tests.annotations.results.test_results_views import make_researcher
-from tests.factories import make_admin
+from tests.annotations.helpers import screen_answer, session_url, take_screen, walk_to_rating
+from tests.factories import build_test, make_admin, make_researcher
 
 SCREEN_OUT = "SCRN0UT1"
 PLATFORM = "C1A2B3C4"

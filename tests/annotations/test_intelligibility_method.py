@@ -9,18 +9,15 @@ from django.urls import reverse
 from annotations import intelligibility, methods, services
 from annotations.models import ClipFetch, ListeningTest, Rating, count_plays
 from synthesis.models import Sample
-from tests.annotations.helpers import (
-    answer_for,
+from tests.annotations.helpers import answer_for, hear_all, rate_everything, session_url, walk_to_rating
+from tests.factories import (
     build_test,
     evaluator_at_rating,
-    hear_all,
-    make_clip,
+    make_admin,
+    make_sample,
     make_samples,
-    rate_everything,
-    session_url,
-    walk_to_rating,
+    make_sentence_set,
 )
-from tests.factories import make_admin, make_sentence_set
 
 
 def intelligibility_test(name: str = "intel-test", samples=None, **options) -> ListeningTest:
@@ -196,7 +193,7 @@ class TranscriptAnswerTests(TestCase):
     def test_the_summary_pools_word_errors_per_condition_with_the_sentences_normaliser(self):
         spanish = make_sentence_set(name="set-es", texts=("El gato duerme.", "Llueve hoy."), language="es")
         samples = [
-            make_clip(sentence=sentence, freq=300 + 50 * i)
+            make_sample(sentence=sentence, freq=300 + 50 * i)
             for i, sentence in enumerate(spanish.sentences.all())
         ]
         test = intelligibility_test("intel-es", samples=samples, samples_per_session=2)
@@ -298,7 +295,7 @@ class IntelligibilitySessionTests(TestCase):
 class IntelligibilityCreationTests(TestCase):
     def test_a_clip_without_a_reference_text_is_refused_and_named(self):
         samples = make_samples()
-        untexted = make_clip(system_label="sys-z", freq=700)
+        untexted = make_sample(system_label="sys-z", freq=700)
         with self.assertRaisesMessage(
             services.TestCreationError, f"1 clip(s) have no reference text (e.g. sample {untexted.pk})"
         ):

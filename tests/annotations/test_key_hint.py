@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator
-from tests.annotations.helpers import build_test, session_url
-from tests.factories import make_evaluator
+from tests.annotations.helpers import session_url
+from tests.factories import build_test, make_evaluator
 
 CSS = settings.BASE_DIR / "static" / "css" / "rate.css"
 

@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from annotations.models import Evaluator, ListeningTest, Scale
 from synthesis.models import Sample
-from tests.annotations.helpers import build_test, make_run_with_samples, make_samples
-from tests.factories import make_admin, tone_wav
+from tests.factories import build_test, make_admin, make_run_with_samples, make_samples, tone_wav
 
 PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 

@@ -18,7 +18,7 @@ from annotations.models import ClipFetch, ListeningTest, Rating
 from annotations.results.claims import not_real_reason
 from tests.annotations.results.test_analysis import VAR_DIR
 from tests.annotations.results.test_pair_dashboard import fake_acr_demo
-from tests.annotations.results.test_results_views import make_researcher
+from tests.factories import make_researcher
 
 
 @override_settings(VAR_DIR=VAR_DIR)

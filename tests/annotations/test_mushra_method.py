@@ -17,17 +17,16 @@ from annotations.forms import CreateTestForm
 from annotations.models import ClipFetch, ListeningTest, Rating, Scale
 from synthesis.engines import audio
 from synthesis.models import Sample
-from tests.annotations.helpers import (
+from tests.annotations.helpers import hear_all, rate_everything, session_url, take_screen, walk_to_rating
+from tests.factories import (
     build_test,
     evaluator_at_rating,
-    hear_all,
-    make_clip,
-    rate_everything,
-    session_url,
-    take_screen,
-    walk_to_rating,
+    make_admin,
+    make_sample,
+    make_sentence_set,
+    noise_wav,
+    tone_wav,
 )
-from tests.factories import make_admin, make_sentence_set, noise_wav, tone_wav
 
 SENTENCES = ("One here.", "Two there.", "Three again.")
 
@@ -40,11 +39,13 @@ def mushra_samples(
     samples = []
     for index, sentence in enumerate(sentence_set.sentences.all()):
         for system in systems:
-            samples.append(make_clip(system_label=system, sentence=sentence, freq=200 + 40 * len(samples)))
+            samples.append(make_sample(system_label=system, sentence=sentence, freq=200 + 40 * len(samples)))
         if reference:
             wav = noise_wav(seed=index)
             samples.append(
-                make_clip(system_label=reference, sentence=sentence, origin=Sample.Origin.REFERENCE, wav=wav)
+                make_sample(
+                    system_label=reference, sentence=sentence, origin=Sample.Origin.REFERENCE, wav=wav
+                )
             )
     return samples
 

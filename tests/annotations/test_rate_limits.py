@@ -15,15 +15,8 @@ from django.urls import reverse
 
 from annotations import ratelimits, services
 from annotations.models import RequestCount
-from tests.annotations.helpers import (
-    answer_for,
-    build_test,
-    evaluator_at_rating,
-    rate_everything,
-    session_url,
-    walk_to_rating,
-)
-from tests.factories import make_admin
+from tests.annotations.helpers import answer_for, rate_everything, session_url, walk_to_rating
+from tests.factories import build_test, evaluator_at_rating, make_admin
 
 # The fastest honest pace: one trial per 3-second clip, each a page and an answer; a MUSHRA trial
 # fetches up to ten clips, each in up to three requests (browsers fetch byte ranges).

@@ -1,25 +1,16 @@
 """Revoking an invite link: every evaluator URL closes for it, the open link gives it no new session,
 and the ratings it gave stay."""
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import TestCase
 from django.urls import reverse
 
 from annotations import services
 from annotations.models import Evaluator, Rating
-from annotations.roles import ADMINS, RESEARCHERS, setup_roles
-from tests.annotations.helpers import answer_for, build_test, evaluator_at_rating, make_samples, session_url
-from tests.factories import make_admin
+from annotations.roles import ADMINS, RESEARCHERS
+from tests.annotations.helpers import answer_for, session_url
+from tests.factories import build_test, evaluator_at_rating, make_admin, make_samples, make_user
 
 EVALUATOR_PAGES = ("session", "consent", "check", "check_audio", "training", "rate", "finish", "screened_out")
-
-
-def make_member(username: str, group: str, **fields):
-    setup_roles()
-    user = get_user_model().objects.create_user(username=username, password="pw-user-1234", **fields)
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 class RevokeServiceTests(TestCase):
@@ -84,7 +75,7 @@ class RevokeButtonTests(TestCase):
         self.revoke = reverse("annotations:evaluator_revoke", args=[self.test.pk, self.evaluator.pk])
 
     def test_an_admin_revokes_a_link_from_the_test_page_and_sees_it_marked(self):
-        admin = make_member("adam", ADMINS)
+        admin = make_user("adam", ADMINS)
         self.client.force_login(admin)
         self.assertContains(self.client.get(self.detail), f'action="{self.revoke}"')
         response = self.client.post(self.revoke, follow=True)
@@ -96,7 +87,7 @@ class RevokeButtonTests(TestCase):
         self.assertEqual(self.evaluator.revoked_by, admin)
 
     def test_a_researcher_sees_no_button_and_cannot_revoke(self):
-        self.client.force_login(make_member("rita", RESEARCHERS))
+        self.client.force_login(make_user("rita", RESEARCHERS))
         self.assertNotContains(self.client.get(self.detail), f'action="{self.revoke}"')
         self.assertEqual(self.client.post(self.revoke).status_code, 403)
         self.evaluator.refresh_from_db()

@@ -7,8 +7,7 @@ from django.urls import reverse
 from annotations import methods, services
 from annotations.models import Scale
 from annotations.results import services as results_services
-from tests.annotations.helpers import build_test, make_samples
-from tests.factories import heard
+from tests.factories import build_test, heard, make_samples
 
 
 class MinusThreeToThreeScaleTests(TestCase):

@@ -2,8 +2,7 @@ from django.test import TestCase
 
 from annotations import services
 from annotations.models import ListeningTest, Rating
-from tests.annotations.helpers import build_test
-from tests.factories import heard
+from tests.factories import build_test, heard
 
 
 class SubmitRatingTests(TestCase):

@@ -7,9 +7,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations.models import ListeningTest
-from tests.annotations.helpers import build_test, make_samples
-from tests.annotations.results.test_results_views import make_researcher
-from tests.factories import make_admin, make_evaluator, make_sample, rate
+from tests.factories import (
+    build_test,
+    make_admin,
+    make_evaluator,
+    make_researcher,
+    make_sample,
+    make_samples,
+    rate,
+)
 
 LIST_URL = "/t/manage/"
 

@@ -6,8 +6,7 @@ from django.test import TestCase
 
 from annotations import services
 from annotations.models import TestSample as Clip
-from tests.annotations.helpers import build_test, make_samples
-from tests.factories import make_evaluator
+from tests.factories import build_test, make_evaluator, make_samples
 
 
 def practice_of(test, count: int = 12) -> list[list[Clip]]:

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import ArtifactMark, Rating
-from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
+from tests.factories import build_test, make_samples
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

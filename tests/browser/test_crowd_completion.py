@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, ListeningTest
-from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import BrowserTestCase
+from tests.factories import build_test, make_samples
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

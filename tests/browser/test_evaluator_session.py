@@ -16,9 +16,8 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator, Rating
-from tests.annotations.helpers import build_test, make_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
-from tests.factories import heard
+from tests.factories import build_test, heard, make_samples
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

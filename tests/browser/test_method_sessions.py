@@ -16,9 +16,9 @@ from django.urls import reverse
 from annotations import intelligibility, multistimulus
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating
 from synthesis.models import Sample
-from tests.annotations.helpers import build_test, make_clip
 from tests.annotations.test_blinding import ALLOWED_URL, ROLE_MARKERS, SECRETS, secret_samples
 from tests.browser.base import BrowserTestCase
+from tests.factories import build_test, make_sample
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 
@@ -163,7 +163,7 @@ class MethodSessionBrowserTests(BrowserTestCase):
 
     def mushra_test(self) -> ListeningTest:
         for sentence in {sample.sentence for sample in self.samples}:
-            make_clip(
+            make_sample(
                 system_label=HUMAN,
                 sentence=sentence,
                 origin=Sample.Origin.REFERENCE,

@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Evaluator, ListeningTest, Rating
-from tests.annotations.helpers import build_test
 from tests.annotations.test_blinding import ALLOWED_URL, ROLE_MARKERS, SECRETS, secret_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
+from tests.factories import build_test
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from annotations.methods import get_method
-from tests.annotations.helpers import build_test, evaluator_at_rating, make_samples
+from tests.factories import build_test, evaluator_at_rating, make_samples
 from tests.fuzz import fuzz_settings
 
 SCALARS = st.one_of(

@@ -4,24 +4,8 @@ from django.test import TestCase
 from django.urls import reverse
 
 from synthesis import services
-from synthesis.models import RunItem, Status, StylePreset, SynthesisRun
-from tests.factories import make_admin, make_config, make_sentence_set
-
-
-def make_run(queued: int, running: int, done: int = 0) -> SynthesisRun:
-    """A run whose items are in the given states (no worker involved)."""
-    total, number = queued + running + done, SynthesisRun.objects.count() + 1
-    texts = tuple(f"Sentence {n}." for n in range(total))
-    sentence_set = make_sentence_set(name=f"set-{number}", texts=texts)
-    run = SynthesisRun.objects.create(
-        name="long run", config=make_config(f"cfg-{number}"), status=Status.RUNNING, total_count=total
-    )
-    states = [Status.QUEUED] * queued + [Status.RUNNING] * running + [Status.DONE] * done
-    neutral = StylePreset.objects.get(name="neutral")
-    for sentence, status in zip(sentence_set.sentences.order_by("position"), states, strict=True):
-        RunItem.objects.create(run=run, sentence=sentence, style=neutral, status=status, claimed_by="w:1")
-    SynthesisRun.objects.filter(pk=run.pk).update(done_count=done)
-    return run
+from synthesis.models import Status, SynthesisRun
+from tests.factories import make_admin, make_run
 
 
 class CancelRunServiceTests(TestCase):

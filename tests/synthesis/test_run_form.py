@@ -7,7 +7,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from synthesis.models import StylePreset, SynthesisRun
-from tests.factories import make_admin, make_config, make_sentence_set
+from tests.factories import make_admin, make_config, make_dataset, make_sentence_set
 
 
 class RunNameTests(TestCase):
@@ -54,8 +54,6 @@ class RunNameTests(TestCase):
 
 class DatasetRunFormTests(TestCase):
     def setUp(self):
-        from tests.synthesis.test_wer_runs import make_dataset
-
         self.client.force_login(make_admin())
         self.config = make_config("piper-joe")
         self.dataset = make_dataset(name="cv-es-dev")

@@ -5,33 +5,19 @@ import re
 
 import jiwer
 import pytest
-from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
 from synthesis import modes, services
 from synthesis.engines import audio, pipeline, textnorm
-from synthesis.models import PipelineConfig, SpeechDataset, Status, SynthesisRun, Transcript, Utterance
+from synthesis.models import PipelineConfig, Status, SynthesisRun, Transcript
 from synthesis.tasks import process_item
-from tests.factories import make_admin, make_config, make_sentence_set, tone_wav
+from tests.factories import make_admin, make_config, make_dataset, make_sentence_set
 
 # What the toy STT "hears" for each reference: one insertion (well), one substitution
 # (cat -> bat) and one deletion (sat) in the first, nothing wrong in the second.
 HEARD = {"The cat sat down.": "well the bat down", "Hello world.": "hello world"}
-
-
-def make_dataset(name: str = "tiny", texts=tuple(HEARD), wavs=None) -> SpeechDataset:
-    dataset = SpeechDataset.objects.create(name=name, language="en")
-    for position, text in enumerate(texts, start=2):
-        data = wavs[position - 2] if wavs else tone_wav(seconds=1.0)
-        utterance = Utterance(
-            dataset=dataset, position=position, source_name=f"clip{position}.wav", transcript=text,
-            language="en", sha256=f"{position:064x}", duration_s=1.0, sample_rate=16000,
-        )  # fmt: skip
-        utterance.audio.save(f"clip{position}.wav", ContentFile(data), save=False)
-        utterance.save()
-    return dataset
 
 
 def toy_hearing(item, *, on_stage) -> pipeline.TranscriptResult:

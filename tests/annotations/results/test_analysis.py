@@ -14,56 +14,15 @@ from annotations.models import TestSample as Clip
 from annotations.results import run_analysis, services, stats
 from annotations.results.services import Thresholds
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
-from tests.factories import make_config, make_sentence_set
+from tests.factories import build_design, make_config, make_sample_row, make_sentence_set
 
 VAR_DIR = tempfile.mkdtemp(prefix="sarai-test-var-")
 SCORES = {"R1": [4, 5, 3, 4, 2, 5], "R2": [3, 5, 4, 4, 3, 4], "R3": [3, 3, 3, 3, 3, 3]}
 NO_RULES = Thresholds(min_variance=None, min_correlation=None)
 
 
-def new_sample(system: str, style: str, sentence=None, **fields) -> Sample:
-    """A sample row without audio: the analyses read labels and measurements only."""
-    fields.setdefault("origin", Sample.Origin.IMPORTED)
-    return Sample.objects.create(
-        system_label=system,
-        style_label=style,
-        style=StylePreset.objects.filter(name=style).first(),
-        sentence=sentence,
-        text=sentence.text if sentence else fields.pop("text", ""),
-        audio="samples/none.wav",
-        duration_s=fields.pop("duration_s", 1.0),
-        sample_rate=16000,
-        **fields,
-    )
-
-
-def build_design(
-    name: str = "design",
-    *,
-    systems=("sys-a",),
-    styles=("neutral", "warm"),
-    sentences: int = 3,
-    dimensions=("overall",),
-) -> tuple[ListeningTest, dict]:
-    """A test whose test clips are every system x style x sentence; clips[(system, style, i)] -> Clip."""
-    sentence_set = make_sentence_set(
-        name=f"set-{name}", texts=tuple(f"Sentence {i}." for i in range(sentences))
-    )
-    test = ListeningTest.objects.create(
-        name=name, scale=Scale.objects.get(name="acr-en"), dimensions=list(dimensions), ratings_per_sample=2
-    )
-    clips = {}
-    for i, sentence in enumerate(sentence_set.sentences.order_by("position")):
-        for system in systems:
-            for style in styles:
-                clips[(system, style, i)] = Clip.objects.create(
-                    test=test, sample=new_sample(system, style, sentence)
-                )
-    return test, clips
-
-
 def add_special(test: ListeningTest, kind: str, score: int) -> Clip:
-    sample = new_sample("reference", "neutral", text=f"{kind} clip")
+    sample = make_sample_row("reference", "neutral", text=f"{kind} clip")
     target = {"expected_score": score} if kind == "gold" else {"instructed_score": score}
     return Clip.objects.create(test=test, sample=sample, kind=kind, **target)
 
@@ -326,7 +285,7 @@ class RunAnalysisTests(TestCase):
             claimed_by=worker,
             started_at=timezone.now() + timedelta(seconds=started_s),
         )
-        return new_sample(
+        return make_sample_row(
             "sys", style, sentence, run=self.run, run_item=item, origin=Sample.Origin.SYNTHESIZED, **fields
         )
 

@@ -9,9 +9,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import ArtifactMark
 from annotations.results.artifacts import artifact_summary, density, peak_region
-from tests.annotations.helpers import build_test
-from tests.annotations.results.test_results_views import make_researcher
-from tests.factories import heard
+from tests.factories import build_test, heard, make_researcher
 
 
 class DensityTests(SimpleTestCase):

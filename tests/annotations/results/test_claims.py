@@ -22,8 +22,16 @@ from synthesis.models import (
     Transcript,
     Utterance,
 )
-from tests.annotations.results.test_results_views import make_researcher, make_user
-from tests.factories import add_to_test, make_config, make_evaluator, make_sample, make_test, tone_wav
+from tests.factories import (
+    add_to_test,
+    make_config,
+    make_evaluator,
+    make_researcher,
+    make_sample,
+    make_test,
+    make_user,
+    tone_wav,
+)
 
 OMNI_STT = "/models/qwen3-omni-audio-encoder-int8.onnx"
 DESIGN_SYSTEM = "qwen3-omni-talker-int8"

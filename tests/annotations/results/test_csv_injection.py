@@ -11,9 +11,16 @@ from annotations.results import exports
 from annotations.results.imports import import_ratings
 from tests.annotations.results.test_analysis import VAR_DIR
 from tests.annotations.results.test_pair_dashboard import rated_cmos_test
-from tests.annotations.results.test_results_views import make_researcher
 from tests.annotations.test_importing import zip_bytes
-from tests.factories import add_to_test, make_evaluator, make_sentence_set, make_test, rate, tone_wav
+from tests.factories import (
+    add_to_test,
+    make_evaluator,
+    make_researcher,
+    make_sentence_set,
+    make_test,
+    rate,
+    tone_wav,
+)
 
 HYPERLINK = '=HYPERLINK("http://x","y")'
 MANIFEST = "file,system,sentence_set,sentence,origin\n@SUM(1),+cmd|calc,hostile,1,imported\n"

@@ -16,8 +16,7 @@ from statsmodels.stats.proportion import proportion_confint
 from annotations.management.commands.simulate_ratings import AB_NAME, CMOS_NAME, NAME
 from annotations.models import ListeningTest
 from annotations.results import services
-from tests.annotations.helpers import build_test, evaluator_at_rating, make_samples
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, rate_all
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, rate_all
 from tests.annotations.results.test_pair_results import (
     THREE,
     TWELVE,
@@ -27,7 +26,7 @@ from tests.annotations.results.test_pair_results import (
     spread_in_time,
     warm_vs_neutral,
 )
-from tests.annotations.results.test_results_views import make_researcher
+from tests.factories import build_design, build_test, evaluator_at_rating, make_researcher, make_samples
 
 CMOS_VOTES = {"R001": [2, 1, 0], "R002": [1, 1, 2], "R003": [0, -1, 1]}
 

@@ -16,11 +16,10 @@ from annotations import pairs
 from annotations.models import Rating
 from annotations.results import exports
 from annotations.results.services import Thresholds
-from tests.annotations.helpers import evaluator_at_rating
 from tests.annotations.results.test_analysis import VAR_DIR
 from tests.annotations.results.test_pair_dashboard import rated_ab_test, rated_cmos_test
 from tests.annotations.results.test_pair_results import judge
-from tests.annotations.results.test_results_views import make_researcher
+from tests.factories import evaluator_at_rating, make_researcher
 
 PAIR_COLUMNS = [
     "test",

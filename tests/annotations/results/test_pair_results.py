@@ -14,7 +14,8 @@ from annotations import pairs, services
 from annotations.models import ListeningTest, Rating
 from annotations.results import pair_results
 from annotations.results import services as results_services
-from tests.annotations.helpers import build_test, evaluator_at_rating, hear_all, make_samples
+from tests.annotations.helpers import hear_all
+from tests.factories import build_test, evaluator_at_rating, make_samples
 
 THREE = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
 TWELVE = tuple(f"Sentence number {n}." for n in range(1, 13))

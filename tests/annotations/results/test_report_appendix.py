@@ -8,8 +8,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import Evaluator, Rating
 from annotations.results import appendix
-from tests.annotations.helpers import build_test
-from tests.factories import make_admin
+from tests.factories import build_test, make_admin
 
 
 class AcrAppendixTests(TestCase):

@@ -2,31 +2,24 @@
 
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Trial
 from annotations.results import charts
-from annotations.roles import ADMINS, RESEARCHERS, setup_roles
+from annotations.roles import ADMINS
 from annotations.services import build_trials
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, build_design, give, rate_all
-from tests.factories import make_admin, make_config, make_sentence_set
-
-
-def make_user(username: str, group: str | None = None):
-    setup_roles()
-    user = get_user_model().objects.create_user(username=username, password="pw-user-1234")
-    if group:
-        user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-def make_researcher(username: str = "rita-researcher"):
-    return make_user(username, RESEARCHERS)
+from tests.annotations.results.test_analysis import SCORES, VAR_DIR, give, rate_all
+from tests.factories import (
+    build_design,
+    make_admin,
+    make_config,
+    make_researcher,
+    make_sentence_set,
+    make_user,
+)
 
 
 @override_settings(VAR_DIR=VAR_DIR)

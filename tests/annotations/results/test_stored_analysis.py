@@ -14,7 +14,8 @@ from django.utils import timezone
 from annotations.models import Analysis
 from annotations.results import services
 from annotations.results.services import Thresholds
-from tests.annotations.results.test_analysis import build_design, rate_all
+from tests.annotations.results.test_analysis import rate_all
+from tests.factories import build_design
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -105,7 +106,8 @@ class SharedAnalysisTests(SimpleTestCase):
 SETUP = """
 import django
 django.setup()
-from tests.annotations.results.test_analysis import SCORES, build_design, rate_all
+from tests.annotations.results.test_analysis import SCORES, rate_all
+from tests.factories import build_design
 from annotations.models import ListeningTest
 test, clips = build_design()
 ListeningTest.objects.filter(pk=test.pk).update(name="shared")
