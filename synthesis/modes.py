@@ -126,6 +126,8 @@ class RunMode:
     serial: bool = False  # items one after another in one process, with nothing else running
     stores: str = SAMPLE  # one of RESULT_KINDS
     plan: Callable[[], list[dict]] | None = None  # ITERATIONS: the plan when the run is given none
+    # ITERATION runs: the template of their results section (annotations.results.iteration_views).
+    results_template: str = ""
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
@@ -346,6 +348,7 @@ LATENCY = register(
         serial=True,
         stores=ITERATION,
         plan=lambda: latency_plan(count=100, warmup=5),  # the design's 100 iterations on 2-second inputs
+        results_template="results/_latency_run.html",
     )
 )
 LLM_SPEED = register(
@@ -359,6 +362,7 @@ LLM_SPEED = register(
         serial=True,
         stores=ITERATION,
         plan=llm_plan,
+        results_template="results/_llm_run.html",
     )
 )
 
@@ -401,5 +405,6 @@ LOAD = register(
         serial=True,
         stores=ITERATION,
         plan=lambda: load_plan(repeat=3),
+        results_template="results/_load_run.html",
     )
 )

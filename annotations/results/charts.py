@@ -65,11 +65,26 @@ def empty_chart(message: str, width: int = 360) -> str:
     return _svg(width, 40, message, [f'<text x="8" y="24" fill="{INK}">{escape(message)}</text>'])
 
 
-def mos_chart(bars: Sequence[dict], *, title: str, y_min: float = 1, y_max: float = 5) -> str:
-    """Vertical bars of MOS with CI whiskers; bars are dicts of label, mos, low and high (or None)."""
+def mos_chart(
+    bars: Sequence[dict], *, title: str, y_min: float | None = None, y_max: float | None = None
+) -> str:
+    """Vertical bars of MOS with CI whiskers; bars are dicts of label, mos, low and high (or None).
+
+    y_min and y_max are the lowest and highest score of the test's scale; without a scale the bars
+    start at zero (or the whole number below the lowest value) and the axis reaches past the highest.
+    """
     bars = [bar for bar in bars if bar.get("mos") is not None]
     if not bars:
         return empty_chart(f"{title}: no ratings yet")
+    if y_min is None or y_max is None:
+        ends = [
+            value
+            for bar in bars
+            for value in (bar["mos"], bar.get("low"), bar.get("high"))
+            if value is not None
+        ]
+        y_min = min(0, math.floor(min(ends))) if y_min is None else y_min
+        y_max = math.floor(max(ends)) + 1 if y_max is None else y_max
     labels = [[_clip(part, LABEL_CHARS) for part in str(bar["label"]).split("\n")[:2]] for bar in bars]
     widest = max(text_width(part) for parts in labels for part in parts)
     left, top, plot_h, step = 36, 24, 180, max(84, widest + 12)

@@ -16,7 +16,7 @@ import numpy as np
 from django.urls import reverse
 
 from annotations.management.commands.simulate_ratings import NAMES as DEMO_TEST_NAMES
-from annotations.models import ClipFetch, ListeningTest, Rating
+from annotations.models import ClipFetch, ListeningTest, Rating, Scale
 from annotations.results import latency, load, run_analysis, services, stats, wer
 from synthesis.models import Status, SynthesisRun
 
@@ -364,13 +364,20 @@ PIPELINE = {"stt": OMNI, "llm": LFM2, "tts": OMNI}
 DIMENSIONS = ("clarity", "naturalness", "expressiveness", "artifacts")
 
 
+def _acr_unit() -> str:
+    """The design's MOS targets are on the ACR scale, whose range is the Scale model's default."""
+    lowest, highest = (Scale._meta.get_field(name).default for name in ("min_value", "max_value"))
+    return f"MOS ({lowest}–{highest})"
+
+
 def _mos_claims() -> list[Claim]:
+    unit = _acr_unit()
     claims = [
         Claim(
             key=f"tts-mos-{style}",
             text=f"TTS MOS ≥ {target} ({style}; 20 raters × 100 sentences)",
             target=Target(target, ">="),
-            unit="MOS (1–5)",
+            unit=unit,
             design_models=TTS,
             design_model=OMNI_LABEL,
             design_setting=f"talker, {style} style",
@@ -386,7 +393,7 @@ def _mos_claims() -> list[Claim]:
             key=f"tts-mos-{dimension}-{style}",
             text=f"TTS MOS breakdown: {dimension} ({style})",
             target=Target(None, ">="),
-            unit="MOS (1–5)",
+            unit=unit,
             design_models=TTS,
             design_model=OMNI_LABEL,
             design_setting=f"talker, {style} style",

@@ -193,13 +193,14 @@ def create_bench(n_raters: int, n_samples: int) -> tuple[ListeningTest, float]:
         evaluators = Evaluator.objects.bulk_create(
             Evaluator(test=test, pseudonym=f"B{i:05d}") for i in range(n_raters)
         )
-        _insert_ratings(evaluators, clips)
+        _insert_ratings(evaluators, clips, test.scale)
     return test, time.perf_counter() - started
 
 
-def _insert_ratings(evaluators: list[Evaluator], clips: list[TestSample]) -> None:
+def _insert_ratings(evaluators: list[Evaluator], clips: list[TestSample], scale: Scale) -> None:
     """Raw executemany, one rater at a time: model instances would cost minutes for a million rows."""
     rng = np.random.default_rng(0)
+    middle = (scale.min_value + scale.max_value) // 2
     quality = rng.normal(0, 0.6, size=len(clips))
     now = timezone.now()
     table = Rating._meta.db_table
@@ -210,10 +211,12 @@ def _insert_ratings(evaluators: list[Evaluator], clips: list[TestSample]) -> Non
     with connection.cursor() as cursor:
         for number, evaluator in enumerate(evaluators):
             scores = np.clip(
-                np.rint(3.2 + rng.normal(0, 0.5) + quality + rng.normal(0, 0.8, len(clips))), 1, 5
+                np.rint(middle + 0.2 + rng.normal(0, 0.5) + quality + rng.normal(0, 0.8, len(clips))),
+                scale.min_value,
+                scale.max_value,
             )
             if number % 50 == 0:
-                scores[:] = 3  # one rater in fifty straight-lines, so screening has someone to exclude
+                scores[:] = middle  # one rater in fifty straight-lines, so screening has someone to exclude
             cursor.executemany(
                 sql,
                 [

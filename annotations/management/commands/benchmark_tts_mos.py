@@ -38,7 +38,7 @@ class Command(BaseCommand):
     help = (
         "The design's TTS MOS study: synthesise the first --limit sentences of a set in each style, make "
         "an open blind ACR test asking overall quality, then clarity, naturalness, expressiveness and "
-        "absence of artifacts (1-5, 5 best), on the set's language's scale (acr-en or acr-es), invite "
+        "absence of artifacts, each on the set's language's scale (acr-en or acr-es), invite "
         "--evaluators and print their links. By default every evaluator rates every clip (the design's "
         "full crossing: 20 raters x 100 sentences x 2 styles), so the test is complete, and feeds the "
         "claims page, when all of them have finished; a personal link resumes where its evaluator "

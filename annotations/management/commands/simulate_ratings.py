@@ -2,7 +2,8 @@
 demo-simulated and, from the same clips, a CMOS test demo-simulated-cmos and an A/B preference test
 demo-simulated-ab. Every rater of them is simulated; the names say so (NAMES).
 
-score = round(3.2 + system + style + rater offset + sentence effect + noise), clipped to 1..5, with
+score = round(middle of the scale + 0.2 + system + style + rater offset + sentence effect + noise), clipped to
+the scale (acr-en), with
 espeak-ng-formant 0.4 below piper-joe-medium, warm `--difference` above neutral (main dimension only),
 rater offsets ~ N(0, 0.5), sentence effects ~ N(0, 0.5) and noise ~ N(0, 0.6). Four careless raters give
 screening something to catch: two straight-liners, one who fails the trapping clip, one who answers at
@@ -48,8 +49,7 @@ SYSTEMS = {"piper-joe-medium": 0.0, "espeak-ng-formant": -0.4}
 STYLES = ("neutral", "warm")
 BAD = {"straight": 2, "trap": 1, "random": 1, "script_same": 1, "script_random": 1}
 SCRIPTED = ("script_same", "script_random")
-SCRIPT_SCORE = 3  # what script_same answers on every clip
-GOLD_SCORE, TRAP_SCORE = 5, 2
+SCALE = "acr-en"
 GOLD_SYSTEM = "piper-joe-medium"
 GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
 CMOS_NAME, AB_NAME = f"{NAME}-cmos", f"{NAME}-ab"
@@ -251,9 +251,26 @@ def sentence_text(position: int) -> str:
     return f"Simulated sentence number {position}."
 
 
+def gold_score(scale: Scale) -> int:
+    """What the gold clip (clean speech) deserves: the top of the scale."""
+    return scale.max_value
+
+
+def trap_score(scale: Scale) -> int:
+    """What the trapping clip asks for: the second-lowest score, which nobody gives it by chance."""
+    return scale.min_value + 1
+
+
+def middle_score(scale: Scale) -> int:
+    """The middle of the scale: what script_same answers on every clip, and the mean score's base."""
+    return (scale.min_value + scale.max_value) // 2
+
+
 def trap_text() -> str:
-    label = Scale.objects.get(name="acr-en").labels[TRAP_SCORE - 1]
-    return f"This is an attention check. Please answer {TRAP_SCORE}, {label.lower()}."
+    scale = Scale.objects.get(name=SCALE)
+    score = trap_score(scale)
+    label = scale.labels[scale.index(score)]
+    return f"This is an attention check. Please answer {score}, {label.lower()}."
 
 
 def speak_clips(n_sentences: int, systems: list[str]) -> dict[tuple[str, str, str], demo.Speech]:
@@ -281,7 +298,7 @@ def create_demo_test(
     styles = {style: StylePreset.objects.filter(name=style).first() for style in STYLES}
     test = ListeningTest.objects.create(
         name=NAME,
-        scale=Scale.objects.get(name="acr-en"),
+        scale=Scale.objects.get(name=SCALE),
         dimensions=["overall", "clarity"],
         ratings_per_sample=raters,  # every simulated rater hears every clip
         description="Simulated ratings with a known warm − neutral difference (manage.py simulate_ratings).",
@@ -317,8 +334,8 @@ def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> Tes
         test=test,
         sample=sample,
         kind=kind,
-        expected_score=GOLD_SCORE if kind == TestSample.Kind.GOLD else None,
-        instructed_score=TRAP_SCORE if kind == TestSample.Kind.TRAP else None,
+        expected_score=gold_score(test.scale) if kind == TestSample.Kind.GOLD else None,
+        instructed_score=trap_score(test.scale) if kind == TestSample.Kind.TRAP else None,
     )
 
 
@@ -339,8 +356,9 @@ def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, di
         offset = rng.normal(0, 0.5)
         clock = start + timedelta(minutes=number)
         for clip in rng.permutation(clips):
-            overall = _score(kind, clip, offset + sentence_effect[clip.sample.sentence_id], difference, rng)
-            clarity = _score(kind, clip, offset + sentence_effect[clip.sample.sentence_id], 0.0, rng)
+            effects = offset + sentence_effect[clip.sample.sentence_id]
+            overall = _score(kind, clip, effects, difference, rng, test.scale)
+            clarity = _score(kind, clip, effects, 0.0, rng, test.scale)
             # A (plays, reaction) pair per dimension, drawn as the demo always has so that its seed
             # gives the same scores; the first pair times a person's answer.
             drawn = [(int(rng.integers(1, 3)), int(rng.integers(800, 4000)) / 1000) for _ in range(2)]
@@ -387,21 +405,25 @@ def _page_load(kind: str, rng) -> timedelta:
     return timedelta(seconds=rng.uniform(0.005, 0.03) if kind in SCRIPTED else rng.uniform(0.4, 2.0))
 
 
-def _score(kind: str, clip: TestSample, effects: float, difference: float, rng) -> int:
+def _score(kind: str, clip: TestSample, effects: float, difference: float, rng, scale: Scale) -> int:
+    lowest, top = scale.min_value, scale.max_value
     if kind == "script_same":
-        return SCRIPT_SCORE
+        return middle_score(scale)
     if kind == "script_random":
-        return int(rng.integers(1, 6))
+        return int(rng.integers(lowest, top + 1))
     if clip.kind == TestSample.Kind.TRAP:
-        return 5 if kind == "trap" else TRAP_SCORE
+        return top if kind == "trap" else trap_score(scale)
     if clip.kind == TestSample.Kind.GOLD:
-        return int(rng.integers(4, 6))
+        return int(rng.integers(top - 1, top + 1))  # the top score or the one below
     if kind == "straight":
-        return 4
+        return top - 1
     if kind == "random":
-        return int(rng.integers(1, 6))
+        return int(rng.integers(lowest, top + 1))
     sample = clip.sample
     latent = (
-        3.2 + SYSTEMS.get(sample.system_label, 0.0) + (difference if sample.style_label == "warm" else 0.0)
+        middle_score(scale)
+        + 0.2
+        + SYSTEMS.get(sample.system_label, 0.0)
+        + (difference if sample.style_label == "warm" else 0.0)
     )
-    return int(np.clip(np.rint(latent + effects + rng.normal(0, 0.6)), 1, 5))
+    return int(np.clip(np.rint(latent + effects + rng.normal(0, 0.6)), lowest, top))
