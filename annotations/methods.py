@@ -1,7 +1,7 @@
 """One registry of test methods: how trials are built, the page, what an answer must hold, the analysis.
 
-A new method is one `register(Method(...))` call and one template; services and views read the
-entry and never branch on a method's name.
+A new method is one `register(Method(...))` call, one template and its analysis function; services,
+views, the results dashboard, report and exports read the entry and never branch on a method's name.
 
 Registered: "acr" (one clip per trial, a score per dimension), "cmos" (CCR, ITU-T P.800 Annex E),
 "ab" (A/B preference), "intelligibility" (one clip, the listener types what they heard, plays
@@ -119,6 +119,9 @@ def one_clip_practice(pool: list[TestSample], count: int, rng: random.Random) ->
 
 @dataclass(frozen=True)
 class Method:
+    """A test method: the fields up to analyse are required, every other one has a default that fits
+    a one-clip method, its answers analysed and shown by analyse alone."""
+
     name: str
     title: str
     # The trials of one clip kind (test, gold or trap), built from that kind's clips.
@@ -167,6 +170,25 @@ class Method:
     refusals: dict = field(default_factory=dict)
     # What the create page says of how the clips listed are used, for a method without gold clips.
     clip_note: str = ""
+    # How the results side reads the answers: "own" (analyse(test) on every page, its own screening),
+    # "pairs" (analyse(test, *, excluded, judgements) after the pair screening, inline or from the
+    # background analysis) or "mos" (MOS per condition and dimension with screening and the background
+    # analysis; analyse is a plain summary).
+    results: str = "own"
+    # The sections of the dashboard and the HTML report, in order (templates/results/_<name>.html);
+    # "analysis" shows whatever analyse returns.
+    sections: tuple[str, ...] = ("progress", "analysis", "method_raters")
+    # The design part of the HTML report.
+    report_design: str = "results/_design.html"
+    # Dotted path of (test) -> (columns, rows) for the tidy ratings CSV; empty: one row per rating.
+    export_rows: str = ""
+    # Dotted path of (dashboard data) -> (columns, rows) for the summary CSV; empty: one row per
+    # condition, dimension and screening state (MOS).
+    summary_rows: str = ""
+    # Dotted path of (dashboard data) -> {name: svg} for the dashboard and report charts; empty: none.
+    charts: str = ""
+    # What the raters table says of screening when the analysis brings no thresholds of its own.
+    screening_note: str = "No screening rule applies to these answers: every rater is kept."
 
     def default_scale(self, language: str) -> str:
         return self.default_scales.get(language) or next(iter(self.default_scales.values()))
@@ -239,6 +261,18 @@ ACR = register(
         questions=lambda test: test.rated_dimensions,
         validate=_acr_validate,
         analyse=mean_per_condition,
+        results="mos",
+        charts="annotations.results.charts.mos_charts",
+        sections=(
+            "progress",
+            "mos",
+            "dimensions",
+            "distribution",
+            "comparisons",
+            "raters",
+            "agreement",
+            "background",
+        ),
     )
 )
 
@@ -314,6 +348,11 @@ CMOS = register(
         gold_and_traps=False,
         clips_per_trial=2,
         clip_note=PAIR_NOTE,
+        results="pairs",
+        sections=("progress", "cmos", "ranking", "pair_raters", "pair_background"),
+        report_design="results/_cmos_design.html",
+        summary_rows="annotations.results.exports.cmos_summary_table",
+        charts="annotations.results.charts.cmos_charts",
     )
 )
 
@@ -338,6 +377,11 @@ AB = register(
         gold_and_traps=False,
         clips_per_trial=2,
         clip_note=PAIR_NOTE,
+        results="pairs",
+        sections=("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
+        report_design="results/_ab_design.html",
+        summary_rows="annotations.results.exports.ab_summary_table",
+        charts="annotations.results.charts.preference_charts",
     )
 )
 
@@ -384,6 +428,10 @@ INTELLIGIBILITY = register(
         answer_kind="text",
         max_plays=intelligibility.DEFAULT_MAX_PLAYS,
         clip_note=TRANSCRIPTION_NOTE,
+        sections=("progress", "intelligibility", "method_raters"),
+        export_rows="annotations.results.exports.intelligibility_table",
+        charts="annotations.results.charts.intelligibility_charts",
+        screening_note="No screening rule applies to transcripts: every rater is kept.",
         refusals={
             "bad_score": _("Please type what you heard (at most 500 characters)."),
             "not_played": _("Please listen to the clip to the end before sending what you heard."),
@@ -450,6 +498,9 @@ MUSHRA = register(
         answer_kind="per_clip",
         takes_reference=True,
         clip_note=MUSHRA_NOTE,
+        sections=("progress", "mushra", "method_raters"),
+        export_rows="annotations.results.exports.mushra_table",
+        charts="annotations.results.charts.mushra_charts",
         refusals={
             "not_assigned": _("This page is not part of your session. Please reload the page."),
             "bad_score": _("Please rate every sample: move each slider to your score."),

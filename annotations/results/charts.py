@@ -8,6 +8,10 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from django.utils.module_loading import import_string
+
+from annotations import methods
+
 # Lowest (bad) to highest (excellent) score: a diverging palette that survives greyscale printing;
 # scales with another number of points take evenly spaced colours along it.
 SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
@@ -389,7 +393,12 @@ def _forest_row(row: dict, label: str, y: float, x, left: float, digits: int) ->
 def test_charts(data: dict) -> dict:
     """The charts of the test's dashboard: its method's own, or MOS and distribution (ACR); with
     artifact marks, "artifacts" pairs each top clip's row with its density strip."""
-    charts = PAGE_CHARTS.get(data.get("method"), mos_charts)(data)
+    path = (
+        methods.get_method(data["method"]).charts
+        if data.get("method")
+        else "annotations.results.charts.mos_charts"
+    )
+    charts = import_string(path)(data) if path else {}
     if "artifacts" in data:
         top = data["artifacts"]["top"]
         charts["artifacts"] = [(row, density_strip(row, bin_s=data["artifacts"]["bin_s"])) for row in top]
@@ -550,14 +559,6 @@ def intelligibility_charts(data: dict) -> dict[str, str]:
         rows, title="WER per condition: listeners and ASR, 95% bootstrap CI", x_label="word error rate"
     )
     return {"intelligibility": chart}
-
-
-PAGE_CHARTS = {
-    "cmos": cmos_charts,
-    "ab": preference_charts,
-    "mushra": mushra_charts,
-    "intelligibility": intelligibility_charts,
-}
 
 
 def run_charts(data: dict) -> dict:

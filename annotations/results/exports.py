@@ -4,13 +4,14 @@ and JSON, per-sample measurements as CSV and a self-contained HTML report of a t
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from annotations import intelligibility, multistimulus, pairs
+from annotations import intelligibility, methods, multistimulus, pairs
 from annotations.models import ArtifactMark, ListeningTest, TrialClip
 from annotations.results import (
     appendix,
@@ -186,10 +187,10 @@ def ratings_table(
 
 
 def _table(test: ListeningTest, thresholds: services.Thresholds) -> tuple[tuple[str, ...], Iterator[list]]:
-    """The tidy CSV of any method: intelligibility and MUSHRA rows carry their method's own columns."""
-    if test.method in METHOD_ROWS:
-        columns, rows = METHOD_ROWS[test.method]
-        return columns, rows(test)
+    """The tidy CSV of any method: a method that names its own rows (export_rows) gets its own columns."""
+    export_rows = methods.get_method(test.method).export_rows
+    if export_rows:
+        return import_string(export_rows)(test)
     return ratings_table(test, export_screening(test, thresholds))
 
 
@@ -404,10 +405,14 @@ def mushra_rows(test: ListeningTest) -> Iterator[list]:
         ]
 
 
-METHOD_ROWS = {
-    "intelligibility": (INTELLIGIBILITY_COLUMNS, intelligibility_rows),
-    "mushra": (MUSHRA_COLUMNS, mushra_rows),
-}
+def intelligibility_table(test: ListeningTest) -> tuple[tuple[str, ...], Iterator[list]]:
+    """The tidy CSV of an intelligibility test (its Method's export_rows)."""
+    return INTELLIGIBILITY_COLUMNS, intelligibility_rows(test)
+
+
+def mushra_table(test: ListeningTest) -> tuple[tuple[str, ...], Iterator[list]]:
+    """The tidy CSV of a MUSHRA test (its Method's export_rows)."""
+    return MUSHRA_COLUMNS, mushra_rows(test)
 
 
 # --- the per-condition summary -----------------------------------------------------------------
@@ -471,10 +476,8 @@ def summary_rows(data: dict) -> list[list]:
 
 def summary_csv(data: dict) -> str:
     """The summary as CSV: per condition and screening state (ACR), or per pair and the ranking."""
-    if services.is_pair_test(data["test"]):
-        columns, rows = pair_summary_table(data)
-    else:
-        columns, rows = SUMMARY_COLUMNS, summary_rows(data)
+    table = methods.get_method(data["test"].method).summary_rows
+    columns, rows = import_string(table)(data) if table else (SUMMARY_COLUMNS, summary_rows(data))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(value) for value in columns])
@@ -513,8 +516,11 @@ def _headphone_json(data: dict) -> dict:
 
 
 def summary_json(data: dict) -> dict:
-    if services.is_pair_test(data["test"]):
-        return pair_summary_json(data)
+    kind = methods.get_method(data["test"].method).results
+    if kind == "pairs":
+        return method_summary_json(data, data["pairs"])
+    if kind == "own":
+        return method_summary_json(data, data["analysis"])
     return {
         "test": data["test"].name,
         "generated_at": timezone.now().isoformat(),
@@ -628,14 +634,23 @@ def _ab_cells(s: dict) -> list:
     )
 
 
-PAIR_CELLS = {"cmos": (CMOS_COLUMNS, _cmos_cells), "ab": (AB_COLUMNS, _ab_cells)}
+def cmos_summary_table(data: dict) -> tuple[tuple[str, ...], list[list]]:
+    """The summary CSV of a CMOS test (its Method's summary_rows)."""
+    return pair_summary_table(data, CMOS_COLUMNS, _cmos_cells)
 
 
-def pair_summary_table(data: dict) -> tuple[tuple[str, ...], list[list]]:
+def ab_summary_table(data: dict) -> tuple[tuple[str, ...], list[list]]:
+    """The summary CSV of an A/B preference test (its Method's summary_rows)."""
+    return pair_summary_table(data, AB_COLUMNS, _ab_cells)
+
+
+def pair_summary_table(
+    data: dict, columns: tuple[str, ...], cells: Callable[[dict], list]
+) -> tuple[tuple[str, ...], list[list]]:
     """Columns and rows of a pair test's summary CSV: one row per pair of conditions and screening
-    state ("pair"), then one per ranked condition after screening ("ranking")."""
+    state ("pair"), with the method's columns and cells, then one per ranked condition after screening
+    ("ranking")."""
     test, analysis = data["test"], data["pairs"] or {"pairs": [], "ranking": {}}
-    columns, cells = PAIR_CELLS[test.method]
     blank_pair, blank_ranking = [None] * len(columns), [None] * len(RANKING_COLUMNS)
     rows = []
     for pair in analysis["pairs"]:
@@ -660,10 +675,10 @@ def pair_summary_table(data: dict) -> tuple[tuple[str, ...], list[list]]:
     return PAIR_COLUMNS + columns + RANKING_COLUMNS, rows
 
 
-def pair_summary_json(data: dict) -> dict:
-    """Everything the pair dashboard shows, with each method's citation; "analysis" is None while a large
-    test waits for its background analysis."""
-    analysis = data["pairs"]
+def method_summary_json(data: dict, analysis: dict | None) -> dict:
+    """Everything the dashboard of a pair test or of a method with its own analysis shows, with each
+    method's citation; a pair test's "analysis" is None while a large test waits for its background
+    analysis."""
     return {
         "test": data["test"].name,
         "method": data["method"],

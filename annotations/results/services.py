@@ -13,9 +13,12 @@ mixed models and stores the result with when it ran, how long it took and how ma
 covered. This module is the only one that enqueues the results tasks; the numbers come from
 annotations.results.stats.
 
-The pair methods (CMOS and A/B preference) have no MOS per condition: their results come from
-annotations.results.pair_results (per pair of conditions and a ranking), after a screening without the
-correlation rule and, for A/B, with the consistency rule on repeated pairs; the progress counts pairs.
+The test's method (annotations.methods) says which of three paths its results take (Method.results),
+which sections show them and what the report and the ratings CSV hold. "mos" (ACR) is the path above.
+"pairs" (CMOS and A/B preference) has no MOS per condition: the method's analyse gives the results per
+pair of conditions and a ranking, after a screening without the correlation rule and, for A/B, with
+the consistency rule on repeated pairs; the progress counts pairs. "own" (intelligibility, MUSHRA and
+any method registered without another) runs the method's analyse on every page.
 """
 
 import dataclasses
@@ -36,7 +39,7 @@ from django.utils import timezone
 from annotations import methods, pairs
 from annotations.listening_check import guess_pass_probability
 from annotations.models import Analysis, ListeningTest, Rating, Scale, TestSample, Trial, TrialClip
-from annotations.results import artifacts, intelligibility_results, mushra_results, pair_results, stats
+from annotations.results import artifacts, mushra_results, pair_results, stats
 from annotations.results import screening as screening_rules
 from annotations.services import screen_results
 from synthesis.models import Sample
@@ -52,33 +55,6 @@ CI_METHODS = {
     "normal": "normal (P.808 toolkit): 1.96 · s / √n, every vote taken as independent",
     "bootstrap": "two-way bootstrap: raters and clips resampled independently, 1000 replicates, "
     "95% percentile interval (seed 0)",
-}
-# The sections of a test's dashboard and report, in order (templates/results/_<name>.html), per method.
-TEST_SECTIONS = {
-    "acr": (
-        "progress",
-        "mos",
-        "dimensions",
-        "distribution",
-        "comparisons",
-        "raters",
-        "agreement",
-        "background",
-    ),
-    "cmos": ("progress", "cmos", "ranking", "pair_raters", "pair_background"),
-    "ab": ("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
-    "intelligibility": ("progress", "intelligibility", "method_raters"),
-    "mushra": ("progress", "mushra", "method_raters"),
-}
-# The design part of a test's HTML report, per method.
-REPORT_DESIGNS = {"cmos": "results/_cmos_design.html", "ab": "results/_ab_design.html"}
-# The analysis of each pair method: (test, *, excluded, judgements) -> dict (pair_results).
-PAIR_ANALYSES = {"cmos": pair_results.cmos_results, "ab": pair_results.ab_results}
-# The methods with an analysis of their own, always computed inline (no background analysis yet):
-# (test, *, excluded) -> dict. Their screening is the method's own (MUSHRA: BS.1534-3 post-screening).
-METHOD_ANALYSES = {
-    "intelligibility": intelligibility_results.intelligibility_results,
-    "mushra": mushra_results.mushra_results,
 }
 # Screening settings a pair test does not use: it has no gold clips, and the correlation rule needs
 # every rater to score the same clips on one absolute scale (see compute_screening).
@@ -202,26 +178,28 @@ def ratings_version(test: ListeningTest) -> tuple[int, int]:
 
 
 def is_pair_test(test: ListeningTest) -> bool:
-    return test.method in PAIR_ANALYSES
+    return methods.get_method(test.method).results == "pairs"
 
 
 def sections(test: ListeningTest) -> tuple[str, ...]:
-    """The dashboard's sections for the test's method (a method without its own list shows ACR's),
-    and where listeners could mark problems, the artifact marks."""
-    listed = TEST_SECTIONS.get(test.method, TEST_SECTIONS["acr"])
-    if test.artifact_labels and methods.get_method(test.method).clips_per_trial == 1:
-        return (*listed, "artifacts")
-    return listed
+    """The dashboard's sections for the test's method and, where listeners could mark problems on a
+    one-clip page, the artifact marks."""
+    method = methods.get_method(test.method)
+    if test.artifact_labels and method.clips_per_trial == 1:
+        return (*method.sections, "artifacts")
+    return method.sections
 
 
 def report_design(test: ListeningTest) -> str:
-    return REPORT_DESIGNS.get(test.method, "results/_design.html")
+    return methods.get_method(test.method).report_design
 
 
 def unused_thresholds(test: ListeningTest) -> tuple[str, ...]:
-    if test.method in METHOD_ANALYSES:
+    """Screening settings the method does not read: all for a method with its own screening."""
+    kind = methods.get_method(test.method).results
+    if kind == "own":
         return tuple(field.name for field in dataclasses.fields(Thresholds))
-    return PAIR_UNUSED_THRESHOLDS if is_pair_test(test) else ()
+    return PAIR_UNUSED_THRESHOLDS if kind == "pairs" else ()
 
 
 def compute_screening(
@@ -849,13 +827,14 @@ def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) 
     For a pair test: screening and the pair analysis (pair_results) under "pairs".
     """
     started, version = time.perf_counter(), ratings_version(test)
-    if is_pair_test(test):
+    method = methods.get_method(test.method)
+    if method.results == "pairs":
         data = _pair_background_analysis(test, thresholds)
         return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
-    if test.method in METHOD_ANALYSES:
+    if method.results == "own":
         # Computed inline on every page; stored too so the analysis record stays whole.
         data = {"min_overlap": test.min_rater_overlap, "screening": {}, "screening_n_ratings": 0}
-        data["method"] = METHOD_ANALYSES[test.method](test)
+        data["method"] = method.analyse(test)
         return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
     screening = compute_screening(test, thresholds)
     excluded, conditions = screening.excluded, condition_of_clips(test)
@@ -876,7 +855,7 @@ def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) 
 def _pair_background_analysis(test: ListeningTest, thresholds: Thresholds) -> dict:
     judgements = pairs.pair_judgements(test)
     screening = compute_screening(test, thresholds, judgements=judgements)
-    analyse = PAIR_ANALYSES[test.method]
+    analyse = methods.get_method(test.method).analyse
     return {
         "min_overlap": test.min_rater_overlap,
         "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
@@ -938,9 +917,10 @@ def test_results(
 
 
 def _method_results(test: ListeningTest, thresholds: Thresholds, *, inline: bool | None) -> dict:
-    if is_pair_test(test):
+    kind = methods.get_method(test.method).results
+    if kind == "pairs":
         return pair_test_results(test, thresholds, inline=inline)
-    if test.method in METHOD_ANALYSES:
+    if kind == "own":
         return method_test_results(test, thresholds)
     version = ratings_version(test)
     n_ratings = version[0]
@@ -993,7 +973,8 @@ def pair_test_results(test: ListeningTest, thresholds: Thresholds, *, inline: bo
     if inline:
         judgements = pairs.pair_judgements(test)
         screening = compute_screening(test, thresholds, judgements=judgements)
-        analysis = PAIR_ANALYSES[test.method](test, excluded=screening.excluded, judgements=judgements)
+        analyse = methods.get_method(test.method).analyse
+        analysis = analyse(test, excluded=screening.excluded, judgements=judgements)
     else:
         screening = stored_screening(test, stored, thresholds)
         analysis = stored.get("pairs") if screening.source == "background" else None
@@ -1022,12 +1003,14 @@ def pair_test_results(test: ListeningTest, thresholds: Thresholds, *, inline: bo
 
 
 def method_test_results(test: ListeningTest, thresholds: Thresholds) -> dict:
-    """Progress, the method's own screening, raters and analysis of an intelligibility or MUSHRA test.
+    """Progress, the method's own screening, raters and analysis of a test whose method analyses its
+    answers itself (intelligibility, MUSHRA, any method registered without a results path of its own).
 
     Computed on every update (one read of the answers); a MUSHRA rater excluded by BS.1534-3
     post-screening shows on the raters table with the reasons.
     """
-    analysis = METHOD_ANALYSES[test.method](test)
+    method = methods.get_method(test.method)
+    analysis = method.analyse(test)
     votes = dict(
         Rating.objects.originals()
         .filter(evaluator__test=test, dimension=test.rated_dimensions[0], trial__isnull=False)
@@ -1054,7 +1037,7 @@ def method_test_results(test: ListeningTest, thresholds: Thresholds) -> dict:
     return {
         "test": test,
         "method": test.method,
-        "method_title": methods.get_method(test.method).title,
+        "method_title": method.title,
         "sections": sections(test),
         "thresholds": thresholds,
         "n_ratings": ratings_version(test)[0],
@@ -1068,9 +1051,25 @@ def method_test_results(test: ListeningTest, thresholds: Thresholds) -> dict:
         "headphone_screen": headphone_screen_summary(test, raters),
         "excluded": [row for row in raters if row["excluded"]],
         "analysis": analysis,
+        "analysis_items": analysis_items(analysis),
+        "screening_note": method.screening_note,
         # No MOS per condition; readers of MOS (the claims) find none here.
         "conditions": [],
     }
+
+
+def analysis_items(analysis: dict) -> list[dict]:
+    """A method's analysis as the generic section lists it: a figure per name, or a table for a list
+    of rows (dicts), whose columns are the keys of its first row."""
+    items = []
+    for name, value in analysis.items():
+        if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+            columns = list(value[0])
+            rows = [[row.get(column) for column in columns] for row in value]
+            items.append({"name": name, "columns": columns, "rows": rows})
+        else:
+            items.append({"name": name, "value": value})
+    return items
 
 
 def trial_progress(test: ListeningTest, now: datetime | None = None) -> dict:

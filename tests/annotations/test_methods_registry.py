@@ -1,11 +1,16 @@
-"""A method registered here, with only its template, gets trials, a page, validation and analysis."""
+"""A method registered here, with only its template, gets trials, a page, validation, an analysis and
+a results dashboard that shows it."""
 
+import csv
+import io
 import random
 
 from django.test import TestCase
+from django.urls import reverse
 
 from annotations import methods, models, services
-from tests.annotations.helpers import build_test, listen, make_samples, pass_screen, session_url
+from tests.annotations.helpers import listen, pass_screen, session_url
+from tests.factories import build_test, make_researcher, make_samples
 
 
 def _pairs(clips: list[models.TestSample]) -> list[methods.TrialShape]:
@@ -82,18 +87,50 @@ class MethodRegistryTests(TestCase):
         page = self.client.get(url)
         listen(self.client, self.evaluator, page)
         clip = page.context["clip_token"]
-        bad = self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 3})
+        bad = self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 3}, follow=True)
         self.assertEqual(models.Rating.objects.count(), 0)
-        self.assertEqual(bad.status_code, 302)
+        self.assertEqual(bad.redirect_chain[0][1], 302)
+        self.assertContains(
+            bad, '<li class="error">Please choose one answer for every question.</li>', html=True
+        )
+        self.assertTemplateUsed(bad, "annotations/methods/same_different.html")
         self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 1})
         self.assertEqual(list(models.Rating.objects.values_list("dimension", "score")), [("same", 1)])
 
-    def test_its_analysis_is_reached_through_the_registry(self):
+    def answer(self, *scores: int) -> None:
         url = session_url(self.evaluator, "rate")
-        for _ in range(2):
+        for score in scores:
             page = self.client.get(url)
             listen(self.client, self.evaluator, page)
             clip = page.context["clip_token"]
-            self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": 1})
+            self.client.post(url, {"clip": clip, "played_to_end": "true", "score-same": score})
+
+    def test_its_analysis_is_reached_through_the_registry(self):
+        self.answer(1, 1)
         result = methods.get_method(self.test.method).analyse(self.test)
         self.assertEqual(result, {"answers": 2, "share_same": 1.0})
+
+    def test_the_results_dashboard_shows_its_analysis(self):
+        self.answer(1, 0)
+        self.client.force_login(make_researcher())
+        page = self.client.get(reverse("results:test", args=[self.test.pk]))
+        self.assertEqual(page.context["sections"], ("progress", "analysis", "method_raters"))
+        self.assertContains(page, "Same or different (two clips per page): analysis")
+        self.assertContains(page, "<dt>share_same</dt><dd>0.5</dd>", html=True)
+        self.assertContains(page, "<dt>answers</dt><dd>2</dd>", html=True)
+        self.assertNotContains(page, "MOS per condition")
+
+    def test_its_report_and_exports_carry_its_answers_and_analysis(self):
+        self.answer(1, 0)
+        self.client.force_login(make_researcher())
+        report = self.client.get(reverse("results:test_report", args=[self.test.pk]))
+        self.assertContains(report, "<dt>share_same</dt><dd>0.5</dd>", html=True)
+        ratings = self.client.get(reverse("results:test_ratings_csv", args=[self.test.pk]))
+        rows = list(csv.DictReader(io.StringIO(b"".join(ratings.streaming_content).decode())))
+        self.assertEqual(
+            sorted((row["dimension"], row["score"]) for row in rows), [("same", "0"), ("same", "1")]
+        )
+        summary = self.client.get(reverse("results:test_summary_json", args=[self.test.pk])).json()
+        self.assertEqual(
+            (summary["method"], summary["analysis"]), ("same_different", {"answers": 2, "share_same": 0.5})
+        )

@@ -23,7 +23,15 @@ class OneClipTrialMigrationTests(TransactionTestCase):
 
     def test_each_assignment_and_rating_points_at_a_one_clip_trial_of_its_clip(self):
         old = self.migrate(BEFORE)
-        scale = old.get_model("annotations", "Scale").objects.get(name="acr-en")
+        # The scale of migration 0002's data, made again if an earlier transaction test flushed it.
+        scale, _ = old.get_model("annotations", "Scale").objects.get_or_create(
+            name="acr-en",
+            defaults={
+                "title": "Overall quality of the speech",
+                "language": "en",
+                "labels": ["Bad", "Poor", "Fair", "Good", "Excellent"],
+            },
+        )
         test = old.get_model("annotations", "ListeningTest").objects.create(name="old-test", scale=scale)
         Sample = old.get_model("synthesis", "Sample")
         TestSample = old.get_model("annotations", "TestSample")

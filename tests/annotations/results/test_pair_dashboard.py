@@ -13,6 +13,7 @@ from django.urls import reverse
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
+from annotations import methods
 from annotations.management.commands.simulate_ratings import AB_NAME, CMOS_NAME, NAME
 from annotations.models import ListeningTest
 from annotations.results import services
@@ -180,7 +181,7 @@ class AcrDashboardUnchangedTests(TestCase):
         rate_all(test, clips, SCORES)
         self.client.force_login(make_researcher())
         page = self.client.get(reverse("results:test", args=[test.pk]))
-        self.assertEqual(page.context["sections"], services.TEST_SECTIONS["acr"])
+        self.assertEqual(page.context["sections"], methods.get_method("acr").sections)
         self.assertContains(page, "MOS per condition (overall)")
         self.assertContains(page, "6 of 6 test clips have their")
         self.assertIn("min_correlation", page.context["form"].fields)
