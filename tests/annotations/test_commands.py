@@ -145,6 +145,10 @@ class SimulatedDemoTests(TestCase):
                 "each of 42 clips fetched once and played once", " ".join(excluded[script]["reasons"])
             )
         self.assertIn("straight_lining", excluded["R011"]["flags"])
+        # Every demo rater passed the headphone screen, the scripts too: it is what they cannot fake.
+        self.assertEqual({row["screen"].result for row in data["raters"]}, {"passed"})
+        self.assertEqual(data["headphone_screen"]["passed"], 12)
+        self.assertNotIn("headphone", " ".join(excluded["R011"]["reasons"]))
         for row in data["raters"]:
             if row["pseudonym"] not in ("R011", "R012"):
                 self.assertFalse(set(row["flags"]) & set(timing_flags), row["pseudonym"])

@@ -194,6 +194,7 @@ class ScreenSettingsAndResultsTests(TestCase):
         self.assertContains(page, "Headphone screen: <strong>1</strong> passed of 2 who took it (50.0 %)")
         self.assertContains(page, "Woods et al. 2017, pass at 5 of 6")
         self.assertContains(page, "failed</span> 4/6")
+        self.assertContains(page, '<span class="note">failed the headphone screen (4/6)</span>')
         rows = list(exports.rating_rows(test, results.current_screening(test)))
         self.assertEqual(len(rows), 1)
         screen = dict(zip(exports.RATING_COLUMNS, rows[0], strict=True))

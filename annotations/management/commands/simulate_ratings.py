@@ -21,6 +21,7 @@ The pair demos (CMOS and A/B, from the ACR demo's test clips) are simulated in _
 demo demo-simulated-mushra and the intelligibility demo demo-simulated-intelligibility in _method_demos.py.
 """
 
+import random
 from datetime import timedelta
 
 import numpy as np
@@ -29,6 +30,7 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from annotations import listening_check
 from annotations import services as test_services
 from annotations.management.commands._method_demos import (
     make_intelligibility_demo,
@@ -36,7 +38,7 @@ from annotations.management.commands._method_demos import (
     remove_method_demo,
 )
 from annotations.management.commands._pair_demos import make_ab_demo, make_cmos_demo, remove_pair_demo
-from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
+from annotations.models import Evaluator, ListeningTest, Rating, Scale, ScreenTrial, TestSample, Trial
 from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
 from annotations.results.services import Thresholds
@@ -339,6 +341,33 @@ def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> Tes
     )
 
 
+def pass_screen(evaluator: Evaluator, test: ListeningTest, rng: random.Random, *, answered_at) -> None:
+    """A passed headphone screen (Woods et al. 2017): every trial right, or all but one where the pass
+    mark allows it; scripted raters pass too, as a bot that can tell the tones apart would."""
+    miss = (
+        rng.randrange(test.screen_trials)
+        if test.screen_pass_mark < test.screen_trials and rng.random() < 0.3
+        else None
+    )
+    trials = []
+    for number in range(1, test.screen_trials + 1):
+        quiet, antiphase = listening_check.draw_trial(rng)
+        wrong = next(position for position in listening_check.POSITIONS if position not in (quiet, antiphase))
+        answer = wrong if number - 1 == miss else quiet
+        trials.append(
+            ScreenTrial(
+                evaluator=evaluator,
+                attempt=1,
+                number=number,
+                quiet_position=quiet,
+                antiphase_position=antiphase,
+                answer=answer,
+                answered_at=answered_at,
+            )
+        )
+    ScreenTrial.objects.bulk_create(trials)
+
+
 def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, difference: float) -> int:
     """Every rater rates every clip in both dimensions, trial after trial; returns the number of ratings.
 
@@ -351,8 +380,14 @@ def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, di
     start, ratings = timezone.now() - timedelta(days=1), []
     for number, kind in enumerate(kinds, start=1):
         evaluator = Evaluator.objects.create(
-            test=test, pseudonym=f"R{number:03d}", consented_at=start, trained_at=start, finished_at=start
+            test=test,
+            pseudonym=f"R{number:03d}",
+            consented_at=start,
+            checked_at=start,
+            trained_at=start,
+            finished_at=start,
         )
+        pass_screen(evaluator, test, random.Random(number), answered_at=start)
         offset = rng.normal(0, 0.5)
         clock = start + timedelta(minutes=number)
         for clip in rng.permutation(clips):
