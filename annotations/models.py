@@ -872,6 +872,13 @@ class ClipFetch(models.Model):
         help_text="MUSHRA: a request for the labelled reference (its open token); it never counts as "
         "hearing the hidden reference, which is the same copy under another token.",
     )
+    counted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When an accepted answer (a rating or a practice answer) counted this request as "
+        "hearing its clip. A request counts for one answer only: a clip heard in an earlier trial "
+        "is fetched again.",
+    )
 
     objects = ClipFetchQuerySet.as_manager()
 

@@ -830,7 +830,8 @@ def answer_training(
         evaluator=evaluator, method=get_method(evaluator.test.method), clips=clips, received_at=received_at
     )
     done = position + 1
-    Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done)
+    if Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done):
+        _count_fetches(evaluator, clips, received_at)
     if done >= len(trials):
         Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(trained_at=timezone.now())
     evaluator.refresh_from_db()
@@ -884,10 +885,10 @@ def submit_rating(
     paired with each other condition, a repeat holds its original's clips) is told apart by them.
     scores holds each question's value as the method's page posts it (an integer, a typed text, or
     one integer per clip in the order shown). Each score is checked against the test's scale by the
-    method's validation, and the answer is refused unless this evaluator fetched every clip and had
-    the time to hear them. marks, (start_s, end_s, label) each, are the moments where the evaluator
-    heard a problem; they are checked against the clip and the test's labels and stored once, with
-    the answer.
+    method's validation, and the answer is refused unless this evaluator fetched every clip for it
+    (a fetch counts for one answer) and had the time to hear them. marks, (start_s, end_s, label)
+    each, are the moments where the evaluator heard a problem; they are checked against the clip
+    and the test's labels and stored once, with the answer.
     """
     received_at = timezone.now()
     test = evaluator.test
@@ -922,6 +923,7 @@ def submit_rating(
         ratings = [_create_once(common, answer) for answer in answers]
         _store_marks_once(evaluator, assignment.trial_id, clips[0].test_sample, marks, now)
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
+        _count_fetches(evaluator, [clip.test_sample for clip in clips], received_at)
         finish_if_done(evaluator=evaluator)
     return ratings
 
@@ -1051,17 +1053,15 @@ def verify_listening(
 ) -> dict:
     """The server's timings of an answer, if this evaluator could have heard every clip; else RatingRefused.
 
-    Every clip must have been sent whole (in one request or in ranges), and the method's listening
-    time for the clips' durations must have passed since the first of those fetches began.
+    Every clip must have been sent whole (in one request or in ranges) by requests no earlier
+    answer counted, and the method's listening time for the clips' durations must have passed
+    since the first of those requests began. The timings describe those requests.
     """
     clip_ids = [clip.pk for clip in clips]
-    # A labelled MUSHRA reference is the hidden one's copy, but hearing it is not hearing the page's sample.
-    fetches = ClipFetch.objects.filter(
-        evaluator=evaluator, test_sample__in=clip_ids, started_at__lte=received_at, labelled_reference=False
-    )
+    fetches = _uncounted_fetches(evaluator, clip_ids, received_at)
     missing = set(clip_ids) - fetches.fully_sent_clip_ids()
     if missing:
-        raise RatingRefused("not_fetched", f"clips {sorted(missing)} were not fetched whole")
+        raise RatingRefused("not_fetched", f"clips {sorted(missing)} were not fetched whole for this answer")
     timing = fetches.aggregate(first=Min("started_at"), count=Count("id"))
     durations = list(TestSample.objects.filter(pk__in=clip_ids).values_list("sample__duration_s", flat=True))
     needed = method.listening_time(durations) - settings.SARAI_LISTEN_TOLERANCE_S
@@ -1071,6 +1071,24 @@ def verify_listening(
             "too_soon", f"answered {waited:.3f} s after the first fetch, {needed:.3f} s needed"
         )
     return {"first_fetch_at": timing["first"], "fetch_count": timing["count"], "received_at": received_at}
+
+
+def _uncounted_fetches(evaluator: Evaluator, clip_ids: list[int], received_at: datetime) -> QuerySet:
+    # A clip can be in several trials of a session (a pair method's clip in several pairs, an A/B
+    # repeat): a fetch an earlier answer counted says nothing of hearing it for this one. A labelled
+    # MUSHRA reference is the hidden one's copy, but hearing it is not hearing the page's sample.
+    return ClipFetch.objects.filter(
+        evaluator=evaluator,
+        test_sample__in=clip_ids,
+        started_at__lte=received_at,
+        labelled_reference=False,
+        counted_at__isnull=True,
+    )
+
+
+def _count_fetches(evaluator: Evaluator, clips: list[TestSample], received_at: datetime) -> None:
+    """Spend the fetches an accepted answer was verified on, so that no later trial counts them."""
+    _uncounted_fetches(evaluator, [clip.pk for clip in clips], received_at).update(counted_at=received_at)
 
 
 def finish_if_done(*, evaluator: Evaluator) -> bool:

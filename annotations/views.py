@@ -448,10 +448,12 @@ def finish(request, evaluator: Evaluator):
 def clip_audio(request, token: str, clip: str):
     """A clip's loudness-matched copy, only for an evaluator whose session holds it; each GET is noted.
 
-    Served no-store, so every play is a request the server sees: answers are accepted only after
-    the whole clip was sent and there was time to hear it (services.verify_listening). A MUSHRA
-    reference is served under its own token (hidden among the samples) and its open token (the
-    labelled reference). Where the test limits plays, a request beyond the last play is refused (403).
+    Served no-store, and the pages ask for each replay at a new address (a `play` parameter holding
+    only a time, ignored here; Chromium would replay its own copy), so every play is a request the
+    server sees: answers are accepted only after the whole clip was sent for them and there was time
+    to hear it (services.verify_listening). A MUSHRA reference is served under its own token (hidden
+    among the samples) and its open token (the labelled reference). Where the test limits plays, a
+    request beyond the last play is refused (403).
     """
     started_at = timezone.now()
     evaluator = Evaluator.objects.select_related("test").filter(token=token).first()

@@ -14,6 +14,7 @@
     audio: box.querySelector("audio[data-clip]"),
     button: box.querySelector("[data-play]"),
     heard: box.querySelector("[data-heard]"),
+    source: box.querySelector("audio[data-clip]").getAttribute("src"),
     slider: box.querySelector("[data-slider]"),
     score: box.querySelector("[data-score]"),
     value: box.querySelector("[data-value]"),
@@ -56,7 +57,10 @@
     players.forEach((other) => {
       if (other !== each && !other.audio.paused) stop(other);
     });
-    if (each.audio.ended) each.audio.currentTime = 0;
+    // Every play starts from the beginning. The first is the page's preloaded copy; each later one
+    // a new address, so a fetch the server counts (see answer.js).
+    if (each.plays > 0) each.audio.src = window.playAddress(each.source);
+    else each.audio.currentTime = 0;
     each.audio.play().catch(() => showError(form.dataset.msgPlay));
   };
   const select = (each) => {
@@ -145,9 +149,8 @@
     window.sendAnswer(form, {
       showError,
       onRefused: (data) => {
-        // The scores stay; with listen_again every sample is loaded afresh so the next plays are new
-        // fetches the server counts (a buffered replay would not be).
-        if (data.listen_again) stimuli.forEach((each) => each.audio.load());
+        // The scores stay; with listen_again the person plays the samples again, and those plays
+        // come from new addresses: fetches the server counts.
         showError(data.error);
         state.sending = false;
         refresh();

@@ -12,6 +12,7 @@
     audio: box.querySelector("audio[data-clip]"),
     button: box.querySelector("[data-play]"),
     heard: box.querySelector("[data-heard]"),
+    source: box.querySelector("audio[data-clip]").getAttribute("src"),
     plays: 0,
     ended: false,
   }));
@@ -40,8 +41,13 @@
     players.forEach((other) => {
       if (other !== player && !other.audio.paused) other.audio.pause();
     });
-    if (player.audio.ended) player.audio.currentTime = 0;
-    player.audio.play().catch(() => showError(form.dataset.msgPlay));
+    const { audio } = player;
+    // The first play is the page's preloaded copy; each later one from the start comes from a new
+    // address, so a fetch the server counts (see answer.js). Resuming after a pause is the same play.
+    const fromStart = audio.ended || audio.currentTime === 0;
+    if (fromStart && player.plays > 0) audio.src = window.playAddress(player.source);
+    else if (audio.ended) audio.currentTime = 0;
+    audio.play().catch(() => showError(form.dataset.msgPlay));
   };
 
   const unlock = () => {
@@ -126,9 +132,8 @@
     window.sendAnswer(form, {
       showError,
       onRefused: (data) => {
-        // The answer stays chosen; with listen_again both clips are loaded afresh so the next plays
-        // are new fetches the server counts (a buffered replay would not be).
-        if (data.listen_again) players.forEach((player) => player.audio.load());
+        // The answer stays chosen; with listen_again the person plays the clips again, and those
+        // plays come from new addresses: fetches the server counts.
         showError(data.error);
         state.sending = false;
         refresh();

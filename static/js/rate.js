@@ -26,13 +26,20 @@
     errorBox.textContent = message || "";
   };
   const label = (name) => playButton.dataset[name] || playButton.textContent;
+  // Where the server checks listening (pages that send answers with fetch), every play from the
+  // start after the first, which the page's preloaded copy serves, is loaded from a new address.
+  const source = audio.getAttribute("src");
+  const newFetchPerPlay = form.hasAttribute("data-fetch");
 
   playButton.addEventListener("click", () => {
     if (!audio.paused) {
       audio.pause();
       return;
     }
-    if (audio.ended) audio.currentTime = 0;
+    // A paused clip resumes from the browser's copy; that is the same play, not a new one.
+    const fromStart = audio.ended || audio.currentTime === 0;
+    if (fromStart && newFetchPerPlay && state.plays > 0) audio.src = window.playAddress(source);
+    else if (audio.ended) audio.currentTime = 0;
     audio.play().catch(() => showError(form.dataset.msgPlay));
   });
   audio.addEventListener("play", () => {
@@ -106,9 +113,8 @@
     window.sendAnswer(form, {
       showError,
       onRefused: (data) => {
-        // The answer stays chosen; with listen_again the clip is loaded afresh so the next play is a
-        // new fetch the server counts (a buffered replay would not be).
-        if (data.listen_again) audio.load();
+        // The answer stays chosen; with listen_again the person plays the clip again, and that play
+        // comes from a new address: a fetch the server counts.
         showError(data.error);
         state.sending = false;
         refresh();

@@ -6,15 +6,8 @@ from django.test import TestCase
 
 from annotations import methods, pairs, services
 from annotations.models import ListeningTest, Rating, Trial
-from tests.annotations.helpers import (
-    answer_pair,
-    build_test,
-    evaluator_at_rating,
-    make_samples,
-    rate_everything,
-    session_url,
-    walk_to_rating,
-)
+from tests.annotations.helpers import answer_pair, rate_everything, session_url, walk_to_rating
+from tests.factories import build_test, evaluator_at_rating, make_samples
 
 TWELVE = tuple(f"Sentence number {n}." for n in range(1, 13))
 

@@ -13,15 +13,13 @@ from annotations.models import ListeningTest, Rating, Scale
 from synthesis.engines import audio
 from tests.annotations.helpers import (
     answer_pair,
-    build_test,
-    evaluator_at_rating,
     hear_all,
-    make_samples,
     rate_everything,
     session_url,
     take_screen,
     walk_to_rating,
 )
+from tests.factories import build_test, evaluator_at_rating, make_samples
 
 FOUR_SENTENCES = ("One here.", "Two there.", "Three again.", "Four at last.")
 CONDITIONS = [("sys-a", "neutral"), ("sys-a", "warm"), ("sys-b", "neutral"), ("sys-b", "warm")]

@@ -7,9 +7,12 @@ that waits really waits, and nothing is moved in the database.
 import csv
 import dataclasses
 import io
+import random
 import time
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
+from django.db.models import F
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
@@ -18,9 +21,17 @@ from annotations.models import ClipFetch, Evaluator, Rating, Scale, covers_file
 from annotations.results import exports
 from annotations.results.services import Thresholds
 from annotations.views import REFUSALS
-from tests.annotations.helpers import build_test, session_url
+from tests.annotations.helpers import answer_pair, hear_all, session_url
+from tests.annotations.test_ab_method import ab_test
 from tests.annotations.test_methods_registry import SAME_DIFFERENT
-from tests.factories import make_sample, make_sentence_set, tone_wav
+from tests.factories import (
+    build_test,
+    evaluator_at_rating,
+    make_sample,
+    make_samples,
+    make_sentence_set,
+    tone_wav,
+)
 
 CLIP_S = 0.3
 # Tight enough that answering at once (a few ms after the fetch) is refused on a 0.3 s clip.
@@ -143,6 +154,16 @@ class ScriptedEvaluatorTests(TestCase):
         self.answer(evaluator, page.context["clip_token"])
         self.assertEqual(Rating.objects.get(evaluator=evaluator).fetch_count, 2)
 
+    def test_a_replay_at_a_new_address_is_a_fetch_of_the_same_clip(self):
+        evaluator = self.evaluator_at_rating()
+        page = self.page(evaluator)
+        first = self.fetch(page.context["audio_url"])
+        again = self.fetch(page.context["audio_url"] + "?play=1764486000000")
+        self.assertEqual(again.content, first.content)
+        time.sleep(CLIP_S)
+        self.assertTrue(self.answer(evaluator, page.context["clip_token"]).json()["ok"])
+        self.assertEqual(Rating.objects.get(evaluator=evaluator).fetch_count, 2)
+
     def test_clips_are_served_no_store_and_a_head_request_is_not_a_fetch(self):
         evaluator = self.evaluator_at_rating()
         url = self.page(evaluator).context["audio_url"]
@@ -201,6 +222,21 @@ class PracticeAnswerTests(TestCase):
         self.evaluator.refresh_from_db()
         self.assertEqual(self.evaluator.step, "rate")
         self.assertFalse(Rating.objects.exists())  # practice is never stored as ratings
+
+    def test_the_fetches_a_practice_answer_was_accepted_on_count_for_it_alone(self):
+        page = self.client.get(session_url(self.evaluator, "training"))
+        self.client.get(page.context["audio_url"])
+        time.sleep(CLIP_S)
+        self.assertTrue(self.post(page.context["clip_token"]).json()["ok"])
+        fetch = ClipFetch.objects.get(evaluator=self.evaluator)
+        self.assertGreater(fetch.counted_at, fetch.started_at)
+        with self.assertRaisesMessage(services.RatingRefused, "not_fetched"):
+            services.verify_listening(
+                evaluator=self.evaluator,
+                method=methods.get_method("acr"),
+                clips=[fetch.test_sample],
+                received_at=timezone.now(),
+            )
 
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=TOLERANCE_S)
@@ -262,3 +298,83 @@ class CoverageTests(TestCase):
         self.assertFalse(covers_file([(1, 99)], 100))
         self.assertFalse(covers_file([(0, 98)], 100))
         self.assertFalse(covers_file([], 100))
+
+
+class ListeningPerTrialTests(TestCase):
+    """A clip in several trials of a session is fetched again for each: a fetch counts for one answer."""
+
+    def fetch(self, evaluator: Evaluator, clip, seconds_ago: float = 0.0) -> None:
+        size = clip.playback_audio.size
+        started_at = timezone.now() - timedelta(seconds=seconds_ago)
+        services.record_fetch(
+            evaluator=evaluator,
+            test_sample=clip,
+            started_at=started_at,
+            bytes_from=0,
+            bytes_to=size - 1,
+            size=size,
+        )
+
+    def submit(self, evaluator: Evaluator, clips: list, score: int) -> list[Rating]:
+        return services.submit_rating(
+            evaluator=evaluator,
+            sample_token=clips[0].token,
+            clip_tokens=[clip.token for clip in clips],
+            scores={evaluator.test.rated_dimensions[0]: score},
+            played_to_end=True,
+            play_count=1,
+            time_to_answer_ms=500,
+        )
+
+    def test_a_pair_sharing_a_clip_heard_in_an_earlier_pair_needs_it_fetched_and_heard_again(self):
+        # One sentence in three conditions: each clip is in two of the three pairs.
+        samples = make_samples(
+            sentences=("One sentence here.",), styles=("neutral",), systems=("sys-a", "sys-b", "sys-c")
+        )
+        test = build_test("cmos", samples=samples, scale=None, method="cmos", samples_per_session=3)
+        evaluator = evaluator_at_rating(test)
+        first = [clip.test_sample for clip in services.current_clip(evaluator=evaluator)[0].presented_clips()]
+        for clip in first:
+            self.fetch(evaluator, clip, seconds_ago=30)
+        [earlier] = self.submit(evaluator, first, 1)
+        second = [
+            clip.test_sample for clip in services.current_clip(evaluator=evaluator)[0].presented_clips()
+        ]
+        [new] = [clip for clip in second if clip not in first]
+        [shared] = [clip for clip in second if clip in first]
+
+        self.fetch(evaluator, new)
+        with self.assertRaisesMessage(services.RatingRefused, f"not_fetched: clips [{shared.pk}]"):
+            self.submit(evaluator, second, 2)
+        self.fetch(evaluator, shared)
+        with self.assertRaisesMessage(services.RatingRefused, "too_soon"):
+            self.submit(evaluator, second, 2)
+        self.assertEqual(Rating.objects.count(), 1)
+
+        # Both clips' time passes (as the pair page needs it): the answer counts this pair's fetches only.
+        fetched = ClipFetch.objects.filter(evaluator=evaluator, counted_at__isnull=True)
+        fetched.update(started_at=F("started_at") - timedelta(seconds=2))
+        this_pair = list(fetched.values_list("started_at", flat=True))
+        [rating] = self.submit(evaluator, second, 2)
+        self.assertEqual((rating.fetch_count, rating.first_fetch_at), (2, min(this_pair)))
+        self.assertGreater(rating.first_fetch_at, earlier.first_fetch_at)  # not the first pair's 30 s ago
+        self.assertEqual(earlier.fetch_count, 2)
+
+    def test_an_ab_repeat_is_refused_until_its_clips_are_fetched_again(self):
+        evaluator = evaluator_at_rating(
+            ab_test(ratings_per_sample=99, repeat_share=0.3), rng=random.Random(1)
+        )
+        repeats = 0
+        while (assignment := services.current_clip(evaluator=evaluator)[0]) is not None:
+            if not assignment.trial.repeat_of_id:
+                answer_pair(evaluator, 1)
+                continue
+            repeats += 1
+            clips = [clip.test_sample for clip in assignment.presented_clips()]
+            with self.assertRaisesMessage(services.RatingRefused, "not_fetched"):
+                self.submit(evaluator, clips, -1)
+            hear_all(evaluator, clips)
+            [rating] = self.submit(evaluator, clips, -1)
+            self.assertEqual((rating.trial_id, rating.fetch_count), (assignment.trial_id, 2))
+        self.assertGreater(repeats, 0)
+        self.assertEqual(Rating.objects.filter(trial__repeat_of__isnull=False).count(), repeats)
