@@ -3,7 +3,7 @@
 import numpy as np
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .engines.audio import read_any_audio, resample
@@ -182,6 +182,11 @@ class PipelineConfig(models.Model):
     tts_clause_min_words = models.PositiveSmallIntegerField(
         default=3, help_text="Streaming: words a clause of the reply needs before it goes to TTS."
     )
+    tts_first_clause_max_words = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Streaming: the reply's first clause goes to TTS after this many words even without a "
+        "punctuation boundary (a prosody break for a shorter wait); 0 = only at a boundary.",
+    )
     llm_prefix_cache = models.BooleanField(
         default=True,
         help_text="Keep the system prompt's tokens in llama.cpp's KV cache between replies; off evaluates "
@@ -198,6 +203,11 @@ class PipelineConfig(models.Model):
             models.CheckConstraint(condition=Q(stt_beam_size__gte=1), name="config_beam_size_min"),
             models.CheckConstraint(condition=Q(vad_hangover_ms__gte=200), name="config_hangover_min"),
             models.CheckConstraint(condition=Q(stream_chunk_ms__gte=10), name="config_chunk_min"),
+            models.CheckConstraint(
+                condition=Q(tts_first_clause_max_words=0)
+                | Q(tts_first_clause_max_words__gte=F("tts_clause_min_words")),
+                name="config_first_clause_max_words",
+            ),
             models.CheckConstraint(
                 condition=Q(stt_window_s__isnull=True) | Q(stt_window_s__gte=1, stt_window_s__lte=30),
                 name="config_stt_window_range",

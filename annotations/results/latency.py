@@ -160,6 +160,8 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
         "speculations": started,
         "wrong_speculations": wrong,
         "hit_rate": (started - wrong) / started if started else None,
+        # Turns whose first clause reached TTS at the word limit, not at a punctuation boundary.
+        "first_clauses_cut": sum(f.get("first_clause_cut", 0) for f in series),
         "wer_streamed": _word_error_rate(series),
         "wer_plain": _word_error_rate(plain_series),
         "settings": {
@@ -173,6 +175,7 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
                 "stt_window_s",
                 "stt_model_english",
                 "tts_clause_min_words",
+                "tts_first_clause_max_words",
                 "llm_prefix_cache",
                 "stt_threads",
                 "llm_threads",

@@ -203,6 +203,7 @@ def streaming_iteration(
         "waiting_for_decision_ms": max(0.0, t["decision_ms"] - t["first_chunk_ready_ms"]),
         "stt_ms": t["stt_pass_ms"],
         "total_ms": t["total_ms"] - t["true_end_ms"],
+        "first_clause_cut": int(t["first_clause_cut"]),
         "speculations": t["speculations"],
         "wrong_speculations": t["wrong_speculations"],
         "partial_passes": t["partial_passes"],
@@ -240,7 +241,9 @@ def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dic
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     streaming.prepare_llm(loaded.llm, config=config, options=options)
     started = time.perf_counter()
-    _direct_first_clause(loaded.llm, config, t["prompt_text"], options.clause_min_words)
+    _direct_first_clause(
+        loaded.llm, config, t["prompt_text"], options.clause_min_words, options.first_clause_max_words
+    )
     floor["direct_llm_first_clause_ms"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     if config["tts_backend"] == tts.PIPER:
@@ -257,7 +260,7 @@ def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dic
     return floor
 
 
-def _direct_first_clause(model, config: dict, prompt: str, min_words: int) -> str:
+def _direct_first_clause(model, config: dict, prompt: str, min_words: int, max_words: int = 0) -> str:
     """llama-cpp-python's streamed chat completion, stopped at the reply's first clause."""
     messages = [
         {"role": "system", "content": config["llm_system_prompt"]},
@@ -268,7 +271,7 @@ def _direct_first_clause(model, config: dict, prompt: str, min_words: int) -> st
     text = ""
     for chunk in chunks:
         text += chunk["choices"][0]["delta"].get("content") or ""
-        clauses, _ = llm.split_clauses(text, min_words)
+        clauses, _ = llm.split_clauses(text, min_words, max_words)
         if clauses:
             break
     chunks.close()

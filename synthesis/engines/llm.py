@@ -62,10 +62,12 @@ def split_sentences(buffer: str) -> tuple[list[str], str]:
     return sentences, buffer[start:]
 
 
-def split_clauses(buffer: str, min_words: int) -> tuple[list[str], str]:
+def split_clauses(buffer: str, min_words: int, max_words: int = 0) -> tuple[list[str], str]:
     """Split clauses of at least min_words words off the front of buffer; return them and the rest.
 
     A boundary that would close a shorter clause is skipped, so the clause runs on to the next one.
+    With max_words, a clause still without a boundary is cut after that many words once they are
+    complete (a word is complete when whitespace follows it).
     """
     clauses = []
     start = 0
@@ -75,6 +77,11 @@ def split_clauses(buffer: str, min_words: int) -> tuple[list[str], str]:
         if len(words) >= min_words:
             clauses.append(clause)
             start = match.end()
+    if max_words and not clauses:
+        long = re.match(rf"\s*((?:\S+\s+){{{max_words}}})", buffer[start:])
+        if long:
+            clauses.append(long.group(1).strip())
+            start += long.end()
     return clauses, buffer[start:]
 
 
@@ -111,6 +118,7 @@ class ReplyStream:
         temperature: float,
         seed: int | None = None,
         clause_min_words: int | None = None,
+        first_clause_max_words: int = 0,
         cancel: threading.Event | None = None,
     ) -> None:
         self._llm = llm
@@ -123,10 +131,13 @@ class ReplyStream:
         self._seed = seed
         # With clause_min_words the reply is yielded clause by clause (split_clauses), not by sentence.
         self._clause_min_words = clause_min_words
+        # The first clause is cut after this many words if no boundary came first (0: never cut).
+        self._first_clause_max_words = first_clause_max_words
         # Checked between tokens: once set, generation stops and the stream ends, `cancelled` true.
         self._cancel = cancel
         self._started = False
         self.cancelled = False
+        self.first_clause_cut = False  # the first clause ended at the word limit, not at punctuation
         self.result: LLMResult | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -162,12 +173,13 @@ class ReplyStream:
         # sentence), not to the model, so it is left out of the reply's seconds.
         paused = 0.0
         first_token_seconds = None
-        text, buffer = "", ""
+        text, buffer, yielded = "", "", False
         for piece in self._pieces():
             if first_token_seconds is None:
                 first_token_seconds = time.perf_counter() - started - paused
             text += piece
-            sentences, buffer = self._split(buffer + piece)
+            sentences, buffer = self._split(buffer + piece, first=not yielded)
+            yielded = yielded or bool(sentences)
             for sentence in sentences:
                 suspended = time.perf_counter()
                 yield sentence
@@ -177,10 +189,14 @@ class ReplyStream:
         if buffer.strip() and not self.cancelled:
             yield buffer.strip()
 
-    def _split(self, buffer: str) -> tuple[list[str], str]:
+    def _split(self, buffer: str, *, first: bool) -> tuple[list[str], str]:
         if self._clause_min_words is None:
             return split_sentences(buffer)
-        return split_clauses(buffer, self._clause_min_words)
+        clauses, rest = split_clauses(buffer, self._clause_min_words)
+        if first and not clauses and self._first_clause_max_words:
+            clauses, rest = split_clauses(buffer, self._clause_min_words, self._first_clause_max_words)
+            self.first_clause_cut = bool(clauses)
+        return clauses, rest
 
     def _make_result(self, text: str, seconds: float, first_token_seconds: float | None) -> LLMResult:
         """Count the reply's tokens and build the result."""
@@ -206,6 +222,7 @@ def stream_reply(
     temperature: float,
     seed: int | None = None,
     clause_min_words: int | None = None,
+    first_clause_max_words: int = 0,
     cancel: threading.Event | None = None,
 ) -> ReplyStream:
     """Start a streamed reply; nothing runs until it is iterated."""
@@ -217,6 +234,7 @@ def stream_reply(
         temperature=temperature,
         seed=seed,
         clause_min_words=clause_min_words,
+        first_clause_max_words=first_clause_max_words,
         cancel=cancel,
     )
 

@@ -35,6 +35,9 @@ class StreamingOptions:
     partial_interval_ms: int = 0  # transcribe the audio so far this often while speech goes on; 0 = off
     speculate: bool = True  # start STT → LLM → TTS at the first silent frame, before the end is declared
     clause_min_words: int = 3  # words a clause needs before it goes to TTS
+    first_clause_max_words: int = (
+        0  # the first clause is cut after this many words without a boundary; 0 = never
+    )
     llm_prefix_cache: bool = True  # keep the system prompt in the KV cache; off resets it every reply
     trailing_silence_ms: int = 1000  # silence the microphone adds after the prompt, for the detector
 
@@ -50,6 +53,7 @@ class StreamingOptions:
             partial_interval_ms=config.get("stream_partial_interval_ms", defaults.partial_interval_ms),
             speculate=config.get("stream_speculate", defaults.speculate),
             clause_min_words=config.get("tts_clause_min_words", defaults.clause_min_words),
+            first_clause_max_words=config.get("tts_first_clause_max_words", defaults.first_clause_max_words),
             llm_prefix_cache=config.get("llm_prefix_cache", defaults.llm_prefix_cache),
         )
 
@@ -58,6 +62,8 @@ class StreamingOptions:
             raise ValueError(f"hangover_ms must be at least {vad.MIN_HANGOVER_MS}, not {self.hangover_ms}")
         if self.chunk_ms <= 0 or self.clause_min_words < 1 or self.partial_interval_ms < 0:
             raise ValueError("chunk_ms and clause_min_words must be positive, partial_interval_ms >= 0")
+        if self.first_clause_max_words and self.first_clause_max_words < self.clause_min_words:
+            raise ValueError("first_clause_max_words must be 0 or at least clause_min_words")
 
 
 class TurnClock:
@@ -114,6 +120,7 @@ class _Reply:
     sample_rate: int = 0
     llm_result: llm.LLMResult | None = None
     prompt_tokens: int = 0
+    first_clause_cut: bool = False
     error: Exception | None = None
 
 
@@ -175,6 +182,7 @@ class _Attempt:
             temperature=config["llm_temperature"],
             seed=config["llm_seed"],
             clause_min_words=turn.options.clause_min_words,
+            first_clause_max_words=turn.options.first_clause_max_words,
             cancel=self.cancel,
         )
         clauses = iter(stream)
@@ -186,6 +194,7 @@ class _Attempt:
         finally:
             clauses.close()  # a cancelled stream releases llama.cpp before the next attempt uses it
         reply.llm_result = stream.result
+        reply.first_clause_cut = stream.first_clause_cut
         reply.prompt_tokens = llm.prompt_tokens_evaluated(model) - evaluated
 
     def _speak(self, clause: str) -> None:
@@ -298,6 +307,7 @@ def run_streaming_turn(
         "stt_audio": final.audio,
         "reply": reply.llm_result.text if reply.llm_result else reply.first_clause,
         "first_clause": reply.first_clause,
+        "first_clause_cut": reply.first_clause_cut,
         **times,
         **reply.costs,
         "speculations": listened["speculations"],

@@ -199,6 +199,27 @@ class PrefixCacheTests(TestCase):
         self.assertEqual(len(clauses), 1)
         self.assertTrue(stream.cancelled)
 
+    def test_only_the_first_clause_is_cut_at_the_word_limit_and_no_word_is_lost(self):
+        def clauses(limit: int) -> list[str]:
+            stream = llm.stream_reply(
+                self.model,
+                system_prompt=CONFIG["llm_system_prompt"],
+                user_text=PROMPT,
+                max_tokens=48,
+                temperature=0.0,
+                seed=CONFIG["llm_seed"],
+                clause_min_words=1,
+                first_clause_max_words=limit,
+            )
+            self.last_stream = stream
+            return list(stream)
+
+        whole, cut = clauses(0), clauses(1)
+        self.assertTrue(self.last_stream.first_clause_cut)
+        first_word, *rest = whole[0].split(maxsplit=1)
+        # The first clause is cut after its first word; the rest of it and every later clause are as before.
+        self.assertEqual(cut, [first_word, *rest, *whole[1:]])
+
 
 class ClauseSplittingTests(TestCase):
     def test_it_splits_at_clause_punctuation_once_the_clause_has_enough_words(self):
@@ -210,3 +231,17 @@ class ClauseSplittingTests(TestCase):
     def test_it_waits_for_the_next_token_before_closing_a_clause(self):
         self.assertEqual(llm.split_clauses("The sky is clear,", 3), ([], "The sky is clear,"))
         self.assertEqual(llm.split_clauses("It costs 3,5 euros", 1), ([], "It costs 3,5 euros"))
+
+    def test_a_long_clause_is_cut_after_max_words_once_the_last_of_them_is_complete(self):
+        text = "The birch canoe slid on the smooth"
+        # "smooth" may still grow ("smoothly"): six complete words are not enough to cut at six.
+        self.assertEqual(llm.split_clauses(text, 3, 7), ([], text))
+        self.assertEqual(
+            llm.split_clauses(text + " planks", 3, 6), (["The birch canoe slid on the"], "smooth planks")
+        )
+        # A boundary within the limit wins; the limit never cuts a clause that has one.
+        self.assertEqual(
+            llm.split_clauses("Yes, it slid on the smooth planks today", 1, 4),
+            (["Yes,"], "it slid on the smooth planks today"),
+        )
+        self.assertEqual(llm.split_clauses(text + " planks", 3, 0), ([], text + " planks"))

@@ -1,5 +1,6 @@
 """Latency runs with streaming: plain and streamed turns alternate; the summary and the page report both."""
 
+from django.db import IntegrityError, transaction
 from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
@@ -44,6 +45,19 @@ class StreamingSettingsTests(TestCase):
 
     def test_a_run_frozen_before_the_streaming_fields_gets_the_defaults(self):
         self.assertEqual(streaming.StreamingOptions.from_config({}), streaming.StreamingOptions())
+
+    def test_a_first_clause_limit_below_the_clause_minimum_is_refused(self):
+        config = make_config("cut")
+        config.tts_first_clause_max_words = 8
+        config.save()
+        self.assertEqual(streaming.StreamingOptions.from_config(config.snapshot()).first_clause_max_words, 8)
+        with self.assertRaisesMessage(
+            ValueError, "first_clause_max_words must be 0 or at least clause_min_words"
+        ):
+            streaming.StreamingOptions(first_clause_max_words=2, clause_min_words=3)
+        config.tts_first_clause_max_words = 2
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            config.save()
 
     def test_a_hangover_shorter_than_200_ms_is_refused(self):
         with self.assertRaisesMessage(ValueError, "hangover_ms must be at least 200"):

@@ -137,6 +137,11 @@ class Command(BaseCommand):
             f"Speculations: {s['speculations']} started, {s['wrong_speculations']} wrong (discarded); "
             f"hit rate {hit}."
         )
+        if s["settings"].get("tts_first_clause_max_words"):
+            self.stdout.write(
+                f"First clauses cut at {s['settings']['tts_first_clause_max_words']} words (no punctuation "
+                f"before): {s['first_clauses_cut']} of {s['iterations']}."
+            )
         wer = {key: "–" if s[key] is None else f"{s[key]:.2%}" for key in ("wer_plain", "wer_streamed")}
         self.stdout.write(
             f"STT word error rate on the prompts: plain {wer['wer_plain']}, streamed {wer['wer_streamed']}."

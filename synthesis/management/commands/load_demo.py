@@ -33,12 +33,14 @@ CONFIGS = [
     {
         "name": "piper-joe-fast",
         "system_label": "Piper joe (medium), fast conversation",
-        "description": "piper-joe with a 10-second Whisper encoder window for conversation prompts: "
-        "a fraction of the 30-second window's cost; its word error rate on the prompts is in "
-        "docs/benchmarks.md.",
+        "description": "piper-joe for conversation latency: a 10-second Whisper encoder window (a fraction "
+        "of the 30-second window's cost; its word error rate on the prompts is in docs/benchmarks.md), "
+        "100 ms microphone chunks, and the reply's first clause sent to TTS after at most 8 words.",
         "tts_backend": PipelineConfig.TTSBackend.PIPER,
         "tts_voice": "en_US-joe-medium",
         "stt_window_s": 10,
+        "stream_chunk_ms": 100,
+        "tts_first_clause_max_words": 8,
     },
     {
         "name": "espeak",
