@@ -43,6 +43,18 @@ CONFIGS = [
         "tts_first_clause_max_words": 8,
     },
     {
+        "name": "piper-joe-fast-tiny",
+        "system_label": "Piper joe (medium), fast conversation, Whisper tiny.en",
+        "description": "piper-joe-fast with Whisper tiny.en for English prompts: about half the STT time "
+        "for about two points more word error on the prompts (docs/benchmarks.md).",
+        "tts_backend": PipelineConfig.TTSBackend.PIPER,
+        "tts_voice": "en_US-joe-medium",
+        "stt_window_s": 10,
+        "stream_chunk_ms": 100,
+        "tts_first_clause_max_words": 8,
+        "stt_model_english": "whisper-tiny.en",
+    },
+    {
         "name": "espeak",
         "system_label": "espeak-ng",
         "description": "Formant synthesis with espeak-ng, for contrast and for Spanish; same STT and LLM.",
