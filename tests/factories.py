@@ -271,13 +271,17 @@ def heard(evaluator: Evaluator, *clips: TestSample) -> None:
     directly; tests/annotations/test_verified_listening.py fetches over HTTP and really waits.
     """
     for clip in clips:
-        size = clip.playback_audio.size
-        started_at = timezone.now() - timedelta(seconds=clip.sample.duration_s)
-        services.record_fetch(
-            evaluator=evaluator,
-            test_sample=clip,
-            started_at=started_at,
-            bytes_from=0,
-            bytes_to=size - 1,
-            size=size,
-        )
+        fetch_whole(evaluator, clip, started_at=timezone.now() - timedelta(seconds=clip.sample.duration_s))
+
+
+def fetch_whole(evaluator: Evaluator, clip: TestSample, *, started_at) -> None:
+    """The server's record of one request that sent the clip's whole playback file."""
+    size = clip.playback_audio.size
+    services.record_fetch(
+        evaluator=evaluator,
+        test_sample=clip,
+        started_at=started_at,
+        bytes_from=0,
+        bytes_to=size - 1,
+        size=size,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthesis.engines import audio, bench, llm, models, pipeline, streaming, stt, tts
+from synthesis.engines import audio, bench, llm, pipeline, streaming, stt, tts
 
 LATENCY = "latency"
 STREAMING = "streaming"
@@ -82,15 +82,7 @@ def _conversation_models(config: dict, cache_dir: Path) -> pipeline.LoadedModels
     """TTS, STT and LLM of a configuration, loaded once per process (no DNSMOS: nothing is scored)."""
     pipeline._load_tts(config)
     whisper = pipeline.load_whisper(config, cache_dir)
-    gguf = models.resolve_llm_model(config["llm_model"])
-    model = llm.load_llm(
-        str(gguf),
-        config["llm_context_size"],
-        config["llm_threads"],
-        config["llm_seed"],
-        config.get("llm_batch_threads", 0),
-    )
-    return pipeline.LoadedModels(whisper=whisper, dnsmos=None, llm=model)
+    return pipeline.LoadedModels(whisper=whisper, dnsmos=None, llm=pipeline.load_llm(config))
 
 
 def latency_iteration(
@@ -280,14 +272,7 @@ def _direct_first_clause(model, config: dict, prompt: str, min_words: int, max_w
 
 def benchmark_llm(config: dict) -> "llm.Llama":
     """The configuration's GGUF at the design's n_ctx 512, loaded once per process."""
-    gguf = models.resolve_llm_model(config["llm_model"])
-    return llm.load_llm(
-        str(gguf),
-        LLM_CONTEXT_SIZE,
-        config["llm_threads"],
-        config["llm_seed"],
-        config.get("llm_batch_threads", 0),
-    )
+    return pipeline.load_llm(config, LLM_CONTEXT_SIZE)
 
 
 def llm_prompt_iteration(*, prompt: str, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:

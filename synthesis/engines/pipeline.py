@@ -100,17 +100,20 @@ def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModel
     whisper = stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
     scorer = mos.load_dnsmos()
     _warm_up_dnsmos(scorer)
-    model = None
-    if with_llm:
-        gguf = models.resolve_llm_model(config["llm_model"])
-        model = llm.load_llm(
-            str(gguf),
-            config["llm_context_size"],
-            config["llm_threads"],
-            config["llm_seed"],
-            config.get("llm_batch_threads", 0),
-        )
+    model = load_llm(config) if with_llm else None
     return LoadedModels(whisper=whisper, dnsmos=scorer, llm=model)
+
+
+def load_llm(config: dict, n_ctx: int | None = None) -> object:
+    """The configuration's GGUF with its threads and seed (once per process); n_ctx defaults to its own."""
+    gguf = models.resolve_llm_model(config["llm_model"])
+    return llm.load_llm(
+        str(gguf),
+        n_ctx or config["llm_context_size"],
+        config["llm_threads"],
+        config["llm_seed"],
+        config.get("llm_batch_threads", 0),
+    )
 
 
 def release_models() -> None:

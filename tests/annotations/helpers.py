@@ -11,6 +11,7 @@ from annotations import services
 from annotations.methods import get_method
 from annotations.models import ClipFetch, Evaluator
 from synthesis.models import Sample
+from tests.factories import fetch_whole
 
 
 def session_url(evaluator: Evaluator, step: str = "session") -> str:
@@ -116,15 +117,7 @@ def hear_all(evaluator: Evaluator, clips, *, seconds: float | None = None) -> No
     seconds = sum(clip.sample.duration_s for clip in clips) if seconds is None else seconds
     started_at = timezone.now() - timedelta(seconds=seconds)
     for clip in clips:
-        size = clip.playback_audio.size
-        services.record_fetch(
-            evaluator=evaluator,
-            test_sample=clip,
-            started_at=started_at,
-            bytes_from=0,
-            bytes_to=size - 1,
-            size=size,
-        )
+        fetch_whole(evaluator, clip, started_at=started_at)
 
 
 def answer_pair(evaluator: Evaluator, score: int, **fields) -> list:

@@ -27,6 +27,7 @@ from tests.annotations.test_methods_registry import SAME_DIFFERENT
 from tests.factories import (
     build_test,
     evaluator_at_rating,
+    fetch_whole,
     make_sample,
     make_samples,
     make_sentence_set,
@@ -304,16 +305,7 @@ class ListeningPerTrialTests(TestCase):
     """A clip in several trials of a session is fetched again for each: a fetch counts for one answer."""
 
     def fetch(self, evaluator: Evaluator, clip, seconds_ago: float = 0.0) -> None:
-        size = clip.playback_audio.size
-        started_at = timezone.now() - timedelta(seconds=seconds_ago)
-        services.record_fetch(
-            evaluator=evaluator,
-            test_sample=clip,
-            started_at=started_at,
-            bytes_from=0,
-            bytes_to=size - 1,
-            size=size,
-        )
+        fetch_whole(evaluator, clip, started_at=timezone.now() - timedelta(seconds=seconds_ago))
 
     def submit(self, evaluator: Evaluator, clips: list, score: int) -> list[Rating]:
         return services.submit_rating(

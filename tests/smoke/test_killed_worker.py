@@ -177,7 +177,8 @@ class KilledWorkerTests(SimpleTestCase):
             timeout=240,
         )
 
-    def test_an_in_process_run_whose_process_dies_is_failed_by_the_next_command(self):
+    def kill_an_in_process_run_during_tts(self) -> None:
+        """Start `synthesize --in-process` and kill its process with SIGILL while an item is in TTS."""
         command = subprocess.Popen(
             [
                 sys.executable,
@@ -202,6 +203,8 @@ class KilledWorkerTests(SimpleTestCase):
         self.assertEqual(command.wait(timeout=30), -signal.SIGILL)
         self.assertEqual(self.query("SELECT status FROM synthesis_synthesisrun"), [("running",)])
 
+    def test_an_in_process_run_whose_process_dies_is_failed_by_the_next_command(self):
+        self.kill_an_in_process_run_during_tts()
         self.manage("synthesize", "--set", "demo-en", "--styles", "warm", "--no-wait")
         runs = self.query("SELECT status, error FROM synthesis_synthesisrun ORDER BY id")
         self.assertEqual(runs[0][0], "failed")
@@ -211,29 +214,7 @@ class KilledWorkerTests(SimpleTestCase):
         self.assertEqual(self.query("SELECT count(*) FROM synthesis_runitem WHERE status='running'"), [(0,)])
 
     def test_an_in_process_run_whose_process_dies_is_failed_by_the_next_worker(self):
-        command = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "synthesize",
-                "--set",
-                "demo-en",
-                "--styles",
-                "neutral",
-                "--in-process",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=no_core_dumps,
-        )
-        self.wait_for(
-            "SELECT id FROM synthesis_runitem WHERE status='running' AND stage='tts'", bool, timeout=180
-        )
-        command.send_signal(signal.SIGILL)
-        self.assertEqual(command.wait(timeout=30), -signal.SIGILL)
-
+        self.kill_an_in_process_run_during_tts()
         self.start_worker()
         runs = self.wait_for(
             "SELECT status, error FROM synthesis_synthesisrun",
