@@ -826,15 +826,30 @@ def answer_training(
     check_open(evaluator.test)
     clips = trials[position]
     _validate_answer(evaluator.test, [TrialClip(test_sample=clip) for clip in clips], scores, played_to_end)
-    verify_listening(
-        evaluator=evaluator, method=get_method(evaluator.test.method), clips=clips, received_at=received_at
-    )
-    done = position + 1
-    if Evaluator.objects.filter(pk=evaluator.pk, training_done=position).update(training_done=done):
+    with transaction.atomic():
+        if position < _lock_answers(evaluator):
+            return  # a copy of this answer that arrived at the same time was stored first
+        verify_listening(
+            evaluator=evaluator,
+            method=get_method(evaluator.test.method),
+            clips=clips,
+            received_at=received_at,
+        )
+        done = position + 1
+        Evaluator.objects.filter(pk=evaluator.pk).update(training_done=done)
         _count_fetches(evaluator, clips, received_at)
-    if done >= len(trials):
-        Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(trained_at=timezone.now())
+        if done >= len(trials):
+            Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(
+                trained_at=timezone.now()
+            )
     evaluator.refresh_from_db()
+
+
+def _lock_answers(evaluator: Evaluator) -> int:
+    """Take the evaluator's row lock for one answer (SQLite: the write lock of its immediate transaction)
+    and return the practice trials done. Two copies of an answer, or two answers sharing a fetched clip,
+    are then checked and stored one after the other: a fetch is never counted for two answers."""
+    return Evaluator.objects.select_for_update().values_list("training_done", flat=True).get(pk=evaluator.pk)
 
 
 def _trial_with(
@@ -903,23 +918,27 @@ def submit_rating(
         raise RatingRefused("closed", "the test takes no ratings now")
     answers = _validate_answer(test, clips, scores, played_to_end)
     marks = check_marks(test=test, clips=[clip.test_sample for clip in clips], marks=marks)
-    listening = verify_listening(
-        evaluator=evaluator,
-        method=get_method(test.method),
-        clips=[clip.test_sample for clip in clips],
-        received_at=received_at,
-    )
-    now = timezone.now()
-    common = {
-        "evaluator": evaluator,
-        "trial_id": assignment.trial_id,
-        "played_to_end": True,
-        "play_count": _clamp(play_count, 1, 32767),
-        "time_to_answer_ms": _clamp(time_to_answer_ms, 0, 2**31 - 1),
-        **listening,
-        "created_at": now,
-    }
     with transaction.atomic():
+        _lock_answers(evaluator)
+        stored = list(Rating.objects.filter(evaluator=evaluator, trial=assignment.trial_id))
+        if {rating.dimension for rating in stored} >= set(get_method(test.method).questions(test)):
+            return stored  # a copy of this answer that arrived at the same time was stored first
+        listening = verify_listening(
+            evaluator=evaluator,
+            method=get_method(test.method),
+            clips=[clip.test_sample for clip in clips],
+            received_at=received_at,
+        )
+        now = timezone.now()
+        common = {
+            "evaluator": evaluator,
+            "trial_id": assignment.trial_id,
+            "played_to_end": True,
+            "play_count": _clamp(play_count, 1, 32767),
+            "time_to_answer_ms": _clamp(time_to_answer_ms, 0, 2**31 - 1),
+            **listening,
+            "created_at": now,
+        }
         ratings = [_create_once(common, answer) for answer in answers]
         _store_marks_once(evaluator, assignment.trial_id, clips[0].test_sample, marks, now)
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
@@ -956,10 +975,9 @@ def _store_marks_once(
     marks: list[tuple[float, float, str]],
     now: datetime,
 ) -> None:
-    # Two copies of one answer arriving at once both get here; the evaluator's row lock lets one store.
+    # Called under the evaluator's lock (_lock_answers): one copy of an answer stores its marks.
     if not marks:
         return
-    Evaluator.objects.select_for_update().filter(pk=evaluator.pk).exists()
     if ArtifactMark.objects.filter(evaluator=evaluator, trial_id=trial_id).exists():
         return
     ArtifactMark.objects.bulk_create(

@@ -285,3 +285,13 @@ def fetch_whole(evaluator: Evaluator, clip: TestSample, *, started_at) -> None:
         bytes_to=size - 1,
         size=size,
     )
+
+
+def ensure_default_scales(model=Scale):
+    """The scales migration 0002 creates, made again (a TransactionTestCase empties every table after
+    each test, the migrations' rows too); model may be a migration state's Scale. Returns acr-en."""
+    from importlib import import_module
+
+    for scale in import_module("annotations.migrations.0002_default_scales").SCALES:
+        model.objects.get_or_create(name=scale["name"], defaults=scale)
+    return model.objects.get(name="acr-en")

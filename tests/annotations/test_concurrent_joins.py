@@ -5,17 +5,17 @@ allocate an evaluator pseudonym" while the numbering raced. Threads here use the
 """
 
 import threading
-from importlib import import_module
 from unittest import skipIf
 
 from django.db import connection
 from django.test import TransactionTestCase
 
 from annotations import services
-from annotations.models import Scale
-from tests.factories import build_test
+from annotations.models import Rating
+from tests.factories import build_test, ensure_default_scales, evaluator_at_rating, heard
 
 VISITORS = 40
+COPIES = 12
 
 
 # The SQLite test database is in memory with a shared cache: concurrent writers there fail with
@@ -24,9 +24,7 @@ VISITORS = 40
 @skipIf(connection.vendor == "sqlite", "needs a database server; runs in CI's PostgreSQL pass")
 class ConcurrentJoinTests(TransactionTestCase):
     def setUp(self):
-        # A TransactionTestCase empties every table after each test, the migrations' scales too.
-        acr = next(scale for scale in import_module("annotations.migrations.0002_default_scales").SCALES)
-        Scale.objects.get_or_create(name=acr["name"], defaults=acr)
+        ensure_default_scales()
 
     def test_simultaneous_visitors_each_get_a_session_with_a_distinct_pseudonym(self):
         test = build_test(allow_open_link=True)
@@ -72,3 +70,44 @@ class ConcurrentJoinTests(TransactionTestCase):
         self.assertEqual(errors, [])
         self.assertEqual(len(set(found)), 1)
         self.assertEqual(test.evaluators.count(), 1)
+
+
+@skipIf(connection.vendor == "sqlite", "needs a database server; runs in CI's PostgreSQL pass")
+class ConcurrentAnswerTests(TransactionTestCase):
+    def setUp(self):
+        ensure_default_scales()
+
+    def test_copies_of_one_answer_arriving_at_once_store_it_once_and_none_is_refused(self):
+        # answer.js resends on a gateway error; a copy checked while the first was being stored used to
+        # find the fetches spent and be refused "not fetched".
+        test = build_test()
+        evaluator = evaluator_at_rating(test)
+        clip = services.current_clip(evaluator=evaluator)[0].presented_clips()[0].test_sample
+        heard(evaluator, clip)
+        start, answered, errors = threading.Barrier(COPIES), [], []
+
+        def answer() -> None:
+            try:
+                start.wait()
+                ratings = services.submit_rating(
+                    evaluator=evaluator,
+                    sample_token=clip.token,
+                    scores={dimension: 4 for dimension in test.rated_dimensions},
+                    played_to_end=True,
+                    play_count=1,
+                    time_to_answer_ms=5000,
+                )
+                answered.append(sorted(rating.pk for rating in ratings))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=answer) for _ in range(COPIES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len({tuple(pks) for pks in answered}), 1)
+        self.assertEqual(Rating.objects.filter(evaluator=evaluator).count(), len(test.rated_dimensions))

@@ -4,6 +4,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
+from tests.factories import ensure_default_scales
+
 BEFORE = ("annotations", "0005_listeningtest_min_rater_overlap")
 AFTER = ("annotations", "0008_assignment_trial_required")
 
@@ -23,15 +25,7 @@ class OneClipTrialMigrationTests(TransactionTestCase):
 
     def test_each_assignment_and_rating_points_at_a_one_clip_trial_of_its_clip(self):
         old = self.migrate(BEFORE)
-        # The scale of migration 0002's data, made again if an earlier transaction test flushed it.
-        scale, _ = old.get_model("annotations", "Scale").objects.get_or_create(
-            name="acr-en",
-            defaults={
-                "title": "Overall quality of the speech",
-                "language": "en",
-                "labels": ["Bad", "Poor", "Fair", "Good", "Excellent"],
-            },
-        )
+        scale = ensure_default_scales(old.get_model("annotations", "Scale"))
         test = old.get_model("annotations", "ListeningTest").objects.create(name="old-test", scale=scale)
         Sample = old.get_model("synthesis", "Sample")
         TestSample = old.get_model("annotations", "TestSample")

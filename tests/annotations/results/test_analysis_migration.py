@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase, override_settings
 
+from tests.factories import ensure_default_scales
+
 BEFORE = [("annotations", "0009_analysis")]
 AFTER = [("annotations", "0010_analyses_from_files")]
 
@@ -26,7 +28,7 @@ class AnalysisFilesMigrationTests(TransactionTestCase):
         var = Path(tempfile.mkdtemp(prefix="sarai-migration-"))
         (var / "analysis").mkdir()
         old = self.migrate(BEFORE)
-        scale = old.get_model("annotations", "Scale").objects.get(name="acr-en")
+        scale = ensure_default_scales(old.get_model("annotations", "Scale"))
         test = old.get_model("annotations", "ListeningTest").objects.create(name="old-test", scale=scale)
         stored = {
             "test_id": test.pk,
