@@ -252,20 +252,30 @@ STT_WER = register(
 # Iteration runs: each item is one entry of the run's plan (SynthesisRun.benchmark["plan"]), run
 # serially in one process (services.run_serial): warm for latency and LLM speed; the load run's
 # items each start a fresh child process from there (engines/loadprobe.py).
-STREAMING_CHOICES = ("off", "on", "both")
+# "plain" hands each turn the whole prompt at once (the design's measurement, no end-of-speech
+# detection); "off" and "on" hear it live, chunk by chunk, without and with streaming; "both" alternates
+# off and on on the same input (the streaming comparison), "all" plain, off and on.
+STREAMING_KINDS = {
+    "plain": (iterations.LATENCY,),
+    "off": (iterations.UNSTREAMED,),
+    "on": (iterations.STREAMING,),
+    "both": (iterations.UNSTREAMED, iterations.STREAMING),
+    "all": (iterations.LATENCY, iterations.UNSTREAMED, iterations.STREAMING),
+}
+STREAMING_CHOICES = tuple(STREAMING_KINDS)
 
 
 def latency_plan(
-    *, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None, streaming: str = "off"
+    *, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None, streaming: str = "plain"
 ) -> list[dict]:
     """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts.
 
-    streaming "on" streams each turn (engines/streaming.py), "both" alternates a plain and a streamed
-    turn on the same input, W and `count` of each, so both see the same models, threads and machine.
+    Each input is run once per kind of `streaming` (STREAMING_KINDS), one after the other, so every
+    kind sees the same models, threads and machine.
     """
     if count < 1 or warmup < 0:
         raise ValueError("A latency run needs at least one iteration and no negative warm-up count.")
-    if streaming not in STREAMING_CHOICES:
+    if streaming not in STREAMING_KINDS:
         raise ValueError(f"streaming must be one of {', '.join(STREAMING_CHOICES)}, not {streaming!r}.")
     if prompts:
         inputs = [{"prompt": text, "language": language, "seconds": None} for text, language in prompts]
@@ -273,13 +283,10 @@ def latency_plan(
         inputs = [
             {"prompt": iterations.TWO_SECOND_PROMPT, "language": "en", "seconds": iterations.PROMPT_SECONDS}
         ]
-    kinds = {"off": [iterations.LATENCY], "on": [iterations.STREAMING]}.get(
-        streaming, [iterations.LATENCY, iterations.STREAMING]
-    )
     return [
         {"kind": kind, "warmup": index < warmup, **inputs[index % len(inputs)]}
         for index in range(warmup + count)
-        for kind in kinds
+        for kind in STREAMING_KINDS[streaming]
     ]
 
 
@@ -300,7 +307,7 @@ def plan_entry(item) -> dict:
 
 
 def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    """One conversation turn, plain or streamed, and how many words of the spoken prompt STT got wrong."""
+    """One conversation turn (plain, unstreamed or streamed) and the prompt words STT got wrong."""
     entry, language = plan_entry(item), plan_entry(item)["language"]
     config = pipeline.conversation_config(item.run.config_snapshot, language)
     on_stage("prompt-tts")
@@ -319,6 +326,9 @@ def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.It
     if entry.get("kind") == iterations.STREAMING:
         options = streaming.StreamingOptions.from_config(config)
         result = iterations.streaming_iteration(**common, options=options)
+    elif entry.get("kind") == iterations.UNSTREAMED:
+        options = streaming.StreamingOptions.from_config(config)
+        result = iterations.unstreamed_iteration(**common, options=options)
     else:
         result = iterations.latency_iteration(**common)
     # The 2-second input is cut or padded: its reference is what the prompt voice said, whole.

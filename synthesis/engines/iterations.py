@@ -13,8 +13,9 @@ import numpy as np
 
 from synthesis.engines import audio, bench, llm, pipeline, streaming, stt, tts
 
-LATENCY = "latency"
-STREAMING = "streaming"
+LATENCY = "latency"  # plain: the whole prompt handed over at once, no end-of-speech detection
+STREAMING = "streaming"  # streamed, live (streaming.run_streaming_turn)
+UNSTREAMED = "unstreamed"  # live without streaming (streaming.run_unstreamed_turn): its baseline
 LLM_PROMPT = "llm-prompt"
 LLM_CONTEXT = "llm-context"
 
@@ -207,6 +208,54 @@ def streaming_iteration(
     floor = _streaming_floor(loaded, t, language=language, style=style, config=config, options=options)
     figures.update(floor)
     return IterationResult(kind=STREAMING, label=t["prompt_text"][:300], figures=figures)
+
+
+def unstreamed_iteration(
+    *,
+    prompt_16k: np.ndarray,
+    language: str,
+    style: dict,
+    config: dict,
+    cache_dir: Path,
+    silence_dbfs: float,
+    options: streaming.StreamingOptions,
+    on_stage: pipeline.StageCallback,
+) -> IterationResult:
+    """One live turn without streaming (streaming.run_unstreamed_turn), on the streamed turn's clocks."""
+    on_stage("load")
+    loaded = _conversation_models(config, cache_dir)
+    t = streaming.run_unstreamed_turn(
+        prompt_16k,
+        language=language,
+        style=style,
+        config=config,
+        loaded=loaded,
+        options=options,
+        on_stage=on_stage,
+        silence_dbfs=silence_dbfs,
+    )
+    silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
+    first_audio_ms = t["playback_ms"] - t["true_end_ms"]
+    figures = {
+        "first_audio_ms": first_audio_ms,
+        "perceived_first_audio_ms": first_audio_ms + silence_ms,
+        "first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"],
+        "perceived_first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"] + silence_ms,
+        "leading_silence_ms": silence_ms,
+        "end_detection_ms": t["decision_ms"] - t["true_end_ms"],
+        "stt_start_after_end_ms": t["stt_start_ms"] - t["true_end_ms"],
+        "stt_ms": t["stt_ms"],
+        "llm_ms": t["llm_ms"],
+        "llm_first_token_ms": t["llm_first_token_ms"],
+        "tts_ms": t["tts_ms"],
+        "total_ms": t["total_ms"] - t["true_end_ms"],
+        "stt_rtf": t["stt_ms"] / 1000 / (len(prompt_16k) / pipeline.STT_RATE),
+        "tts_rtf": t["tts_rtf"],
+        "llm_tokens": t["llm_tokens"],
+        "llm_tokens_per_s": t["llm_tokens_per_s"],
+        "reply_s": len(t["audio"]) / t["sample_rate"],
+    }
+    return IterationResult(kind=UNSTREAMED, label=t["prompt_text"][:300], figures=figures)
 
 
 def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dict, options) -> dict:

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -275,7 +275,7 @@ def run_streaming_turn(
     on_stage("stt")
     turn = _Turn(language, style, config, loaded, options, TurnClock())
     listened = _listen(prompt_16k, turn)
-    final = listened["final"]
+    final = listened["current"] or _Attempt(listened["received"], turn=turn)
     on_stage("tts")
     handed = []
     while (chunk := final.ready.get()) is not None:
@@ -355,7 +355,7 @@ class _Listening:
 
 
 def _listen(prompt_16k: np.ndarray, turn: _Turn) -> dict:
-    """Feed the detector in real time until the end is declared; return the attempt that counts."""
+    """Feed the detector in real time until the end is declared; the live speculation, if any, counts."""
     options, clock = turn.options, turn.clock
     detector = vad.StreamingVAD(threshold=options.vad_threshold, hangover_ms=options.hangover_ms)
     # Enough silence for the hang-over to pass whatever the settings, or the end would be forced.
@@ -381,12 +381,56 @@ def _listen(prompt_16k: np.ndarray, turn: _Turn) -> dict:
     first_silence = detector.pause_start if end_forced else detector.first_silence
     times["decision_sample_ms"] = sample_ms(consumed)
     times["first_silence_ms"] = sample_ms(first_silence if first_silence is not None else consumed)
-    final = state.current or _Attempt(np.concatenate(state.received), turn=turn)
     return {
-        "final": final,
+        "current": state.current,
+        "received": np.concatenate(state.received),
         "discarded": state.discarded,
         "partials": state.partials,
         "speculations": state.speculations,
         "end_forced": end_forced,
         "times": times,
+    }
+
+
+def run_unstreamed_turn(
+    prompt_16k: np.ndarray,
+    *,
+    language: str,
+    style: dict,
+    config: dict,
+    loaded: pipeline.LoadedModels,
+    options: StreamingOptions,
+    on_stage: pipeline.StageCallback = pipeline._no_stage,
+    silence_dbfs: float = -40.0,
+) -> dict:
+    """The same turn without streaming, as the pipeline ran before it: the baseline of the streamed one.
+
+    The prompt arrives as in a streamed turn (same chunks, detector and hang-over: a live pipeline
+    must also decide that speech has ended), but nothing starts before the decision: then Whisper
+    on the whole prompt with faster-whisper's own 30 s window, the LLM's first full sentence to TTS,
+    played once synthesised (pipeline._run_conversation). Times in ms from the first prompt sample.
+    """
+    options = replace(options, speculate=False, partial_interval_ms=0)
+    prepare_llm(loaded.llm, config=config, options=options)
+    on_stage("stt")
+    turn = _Turn(language, style, config, loaded, options, TurnClock())
+    listened = _listen(prompt_16k, turn)
+    started_ms = turn.clock.ms()
+    t = pipeline._run_conversation(
+        listened["received"],
+        language=language,
+        style=style,
+        config={**config, "stt_window_s": None},
+        loaded=loaded,
+        on_stage=on_stage,
+    )
+    true_end_ms = sample_ms(vad.last_voiced_sample(prompt_16k, SAMPLE_RATE, silence_dbfs))
+    return {
+        **t,
+        **listened["times"],
+        "true_end_ms": true_end_ms,
+        "stt_start_ms": started_ms,
+        "playback_ms": started_ms + t["first_audio_ms"],
+        "total_ms": started_ms + t["total_ms"],
+        "end_forced": listened["end_forced"],
     }

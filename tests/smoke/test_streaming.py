@@ -133,6 +133,48 @@ class StreamedTurnTests(TestCase):
         print(f"\nWER with a 30 s window {full:.3f}, with a 10 s window {short:.3f}: {short - full:+.3f}")
         self.assertTrue(t["prompt_text"])
 
+    def test_without_streaming_nothing_starts_before_the_decision_and_the_whole_sentence_plays(self):
+        t = streaming.run_unstreamed_turn(
+            self.prompt,
+            language="en",
+            style=STEADY,
+            config={**CONFIG, "stt_window_s": 10},
+            loaded=self.loaded,
+            options=streaming.StreamingOptions(stt_chunk_length_s=10),
+        )
+        self.assertFalse(t["end_forced"])
+        times = [t[name] for name in (*ORDER, "stt_start_ms", "playback_ms", "total_ms")]
+        self.assertEqual(times, sorted(times), t)
+        self.assertGreaterEqual(t["decision_sample_ms"] - t["first_silence_ms"], 240)
+        # faster-whisper's own 30 s window on the whole prompt, whatever the configuration's window.
+        self.assertEqual(t["prompt_text"], self.offline)
+        # The first audio is the reply's first full sentence, as the pipeline before streaming spoke it.
+        sentences, rest = llm.split_sentences(t["reply"])
+        first = sentences[0] if sentences else rest.strip()
+        spoken = pipeline.speak(first, language="en", style=STEADY, config=CONFIG)
+        np.testing.assert_allclose(t["audio"][: len(spoken.audio)], spoken.audio, atol=1e-4)
+
+    def test_an_unstreamed_iteration_reports_the_streamed_turns_clocks(self):
+        result = iterations.unstreamed_iteration(
+            prompt_16k=self.prompt,
+            language="en",
+            style=STEADY,
+            config=CONFIG,
+            cache_dir=Path(self.cache.name),
+            silence_dbfs=-40.0,
+            options=streaming.StreamingOptions(),
+            on_stage=lambda stage: None,
+        )
+        f = result.figures
+        self.assertEqual(result.kind, iterations.UNSTREAMED)
+        self.assertAlmostEqual(
+            f["first_audio_ms"] - f["first_audio_from_decision_ms"], f["end_detection_ms"], places=6
+        )
+        # STT starts once the decision is made, so the detection is all on the critical path.
+        self.assertGreaterEqual(f["stt_start_after_end_ms"], f["end_detection_ms"])
+        self.assertGreaterEqual(f["first_audio_from_decision_ms"], f["stt_ms"])
+        self.assertGreaterEqual(f["total_ms"], f["first_audio_ms"])
+
     def test_an_iteration_reports_both_clocks_the_breakdown_and_the_floor(self):
         result = iterations.streaming_iteration(
             prompt_16k=self.prompt,

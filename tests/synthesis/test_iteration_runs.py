@@ -250,18 +250,22 @@ class RealModelIterationTests(TestCase):
 
     def test_a_tiny_latency_run_times_every_stage_and_its_raw_library_calls(self):
         out = io.StringIO()
-        call_command("benchmark_latency", iterations=3, warmup=1, in_process=True, stdout=out)
+        call_command("benchmark_latency", iterations=2, warmup=1, in_process=True, stdout=out)
         run = SynthesisRun.objects.get(mode="latency")
-        # Streaming "both" by default: each of the 4 inputs once plain and once streamed.
-        self.assertEqual((run.status, run.done_count), (Status.DONE, 8))
+        # Streaming "all" by default: each of the 3 inputs plain, live without streaming, and streamed.
+        self.assertEqual((run.status, run.done_count), (Status.DONE, 9))
         self.assertTrue(run.cpu_description and run.library_versions)
         streamed = latency.streaming_summary(run)
-        self.assertEqual(streamed["iterations"], 3)
+        self.assertEqual((streamed["iterations"], streamed["unstreamed_iterations"]), (2, 2))
         self.assertGreater(streamed["stages"][0]["floor_p50"], 0)
-        self.assertIn("Speculations:", out.getvalue())
+        self.assertGreater(streamed["ratio_to_unstreamed"], 0)
+        for stage in streamed["unstreamed_stages"]:
+            self.assertGreater(stage["p50"], 0, stage["name"])
+        for line in ("Speculations:", "Without streaming: 2 counted", "× P50 without streaming"):
+            self.assertIn(line, out.getvalue())
         summary = latency.latency_summary(run)
         for stage in summary["stages"]:
-            self.assertEqual(stage["n"], 3, stage["name"])
+            self.assertEqual(stage["n"], 2, stage["name"])
             self.assertGreater(stage["p50"], 0, stage["name"])
         for name in ("stt_ms", "llm_ms", "tts_ms"):
             self.assertGreater(next(s for s in summary["stages"] if s["name"] == name)["ratio"], 0)
@@ -276,7 +280,7 @@ class RealModelIterationTests(TestCase):
             prompts="demo-en",
             iterations=2,
             warmup=0,
-            streaming="off",
+            streaming="plain",
             in_process=True,
             stdout=out,
         )

@@ -1,4 +1,4 @@
-"""Latency runs with streaming: plain and streamed turns alternate; the summary and the page report both."""
+"""Latency runs: plain, unstreamed and streamed turns alternate; the summary and the page report them."""
 
 from django.db import IntegrityError, transaction
 from django.test import SimpleTestCase, TestCase
@@ -12,22 +12,27 @@ from tests.synthesis.test_iteration_runs import store_by_hand
 
 
 class StreamingPlanTests(SimpleTestCase):
-    def test_both_alternates_a_plain_and_a_streamed_turn_on_the_same_input(self):
+    def test_both_alternates_an_unstreamed_and_a_streamed_turn_on_the_same_input(self):
         plan = modes.latency_plan(count=2, warmup=1, prompts=[("a", "en"), ("b", "en")], streaming="both")
         self.assertEqual(
             [(e["kind"], e["prompt"], e["warmup"]) for e in plan],
             [
-                ("latency", "a", True),
+                ("unstreamed", "a", True),
                 ("streaming", "a", True),
-                ("latency", "b", False),
+                ("unstreamed", "b", False),
                 ("streaming", "b", False),
-                ("latency", "a", False),
+                ("unstreamed", "a", False),
                 ("streaming", "a", False),
             ],
         )
 
+    def test_all_runs_each_input_plain_then_unstreamed_then_streamed(self):
+        plan = modes.latency_plan(count=1, warmup=0, prompts=[("a", "en")], streaming="all")
+        self.assertEqual([e["kind"] for e in plan], ["latency", "unstreamed", "streaming"])
+        self.assertEqual([e["kind"] for e in modes.latency_plan(count=1, warmup=0)], ["latency"])
+
     def test_an_unknown_streaming_choice_is_refused(self):
-        with self.assertRaisesMessage(ValueError, "streaming must be one of off, on, both"):
+        with self.assertRaisesMessage(ValueError, "streaming must be one of plain, off, on, both, all"):
             modes.latency_plan(count=1, warmup=0, streaming="sometimes")
 
 
@@ -72,6 +77,26 @@ class StreamingSettingsTests(TestCase):
         )
 
 
+def unstreamed_figures(n: int) -> dict:
+    """A live turn without streaming, as unstreamed_iteration records it."""
+    first = 1000.0 + 10 * n
+    return {
+        "first_audio_ms": first,
+        "perceived_first_audio_ms": first + 30,
+        "first_audio_from_decision_ms": first - 350,
+        "perceived_first_audio_from_decision_ms": first - 320,
+        "end_detection_ms": 350.0,
+        "stt_start_after_end_ms": 350.0,
+        "stt_ms": 500.0,
+        "llm_ms": 300.0,
+        "llm_first_token_ms": 90.0,
+        "tts_ms": 200.0,
+        "total_ms": 2500.0,
+        "prompt_words": 5,
+        "prompt_word_errors": 2,
+    }
+
+
 def streamed_figures(n: int) -> dict:
     """A streamed turn's figures as streaming_iteration records them."""
     first = 400.0 + 10 * n
@@ -103,15 +128,17 @@ class StreamingSummaryTests(TestCase):
         self.config = make_config()
         self.client.force_login(make_admin())
 
-    def test_the_summary_sets_streamed_turns_against_the_plain_ones_and_the_floor(self):
-        plan = modes.latency_plan(count=3, warmup=1, streaming="both")
+    def test_the_summary_sets_streamed_turns_against_the_unstreamed_ones_and_the_floor(self):
+        plan = modes.latency_plan(count=3, warmup=1, streaming="all")
         with self.captureOnCommitCallbacks(execute=False):
             run = services.start_run(name="bench", config=self.config, mode="latency", plan=plan)
 
         def figures(n, entry):
-            turn = n // 2
+            turn = n // 3
             if entry["kind"] == iterations.STREAMING:
                 return iterations.STREAMING, streamed_figures(turn)
+            if entry["kind"] == iterations.UNSTREAMED:
+                return iterations.UNSTREAMED, unstreamed_figures(turn)
             plain = {name: 1000.0 for name in ("stt_ms", "llm_ms", "tts_ms", "first_audio_ms", "total_ms")}
             return iterations.LATENCY, plain | {"prompt_words": 5, "prompt_word_errors": 1}
 
@@ -120,17 +147,41 @@ class StreamingSummaryTests(TestCase):
         first = s["stages"][0]
         # Counted turns 1, 2 and 3 (turn 0 is the warm-up): 410, 420, 430 ms.
         self.assertEqual((s["iterations"], first["p50"], first["floor_p50"]), (3, 420.0, 400.0))
+        # Unstreamed: 1010, 1020, 1030 ms.
+        self.assertEqual((s["unstreamed_iterations"], s["unstreamed_first_audio_p50"]), (3, 1020.0))
+        self.assertAlmostEqual(s["ratio_to_unstreamed"], 420 / 1020)
         self.assertAlmostEqual(s["ratio_to_plain"], 0.42)
         self.assertAlmostEqual(s["ratio_to_floor"], 1.05)
         self.assertEqual((s["speculations"], s["wrong_speculations"], s["hit_rate"]), (3, 0, 1.0))
-        self.assertEqual((s["wer_plain"], s["wer_streamed"]), (0.2, 0.0))
+        self.assertEqual((s["wer_plain"], s["wer_unstreamed"], s["wer_streamed"]), (0.2, 0.4, 0.0))
         self.assertTrue(all(s["meets"].values()))
+        detection = next(st for st in s["unstreamed_stages"] if st["name"] == "end_detection_ms")
+        self.assertEqual(detection["p50"], 350.0)
         # The plain turns' table counts only plain turns.
         self.assertEqual(latency.latency_summary(run)["iterations"], 3)
         table = self.client.get(reverse("results:iteration_run_table", args=[run.pk]))
-        self.assertContains(table, "Streamed turns")
+        self.assertContains(table, "Without streaming")
+        self.assertContains(table, "Streamed P50 / P50 without streaming: 0.412 (target ≤ 0.5: met)")
         self.assertContains(table, "End-of-speech detection")
         self.assertContains(table, "hit rate 1.000")
+
+    def test_a_streamed_turn_slower_than_half_the_unstreamed_one_misses_the_target(self):
+        plan = modes.latency_plan(count=1, warmup=0, streaming="both")
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="bench", config=self.config, mode="latency", plan=plan)
+
+        def figures(n, entry):
+            if entry["kind"] == iterations.STREAMING:
+                return iterations.STREAMING, streamed_figures(0) | {"first_audio_ms": 600.0}
+            return iterations.UNSTREAMED, unstreamed_figures(0)
+
+        store_by_hand(run, figures)
+        s = latency.streaming_summary(run)
+        self.assertAlmostEqual(s["ratio_to_unstreamed"], 0.6)
+        self.assertFalse(s["meets"]["ratio_to_unstreamed"])
+        self.assertIsNone(s["ratio_to_plain"])
+        table = self.client.get(reverse("results:iteration_run_table", args=[run.pk]))
+        self.assertContains(table, "(target ≤ 0.5: missed)")
 
     def test_a_run_without_streamed_turns_has_no_streaming_summary(self):
         plan = modes.latency_plan(count=1, warmup=0)
