@@ -317,6 +317,14 @@ class SynthesisRun(models.Model):
         return self.config_snapshot.get("system_label") or self.config.system_label
 
     @property
+    def stt_choice(self) -> str:
+        """The Whisper model and encoder window the clips of an STT WER run went through."""
+        from .engines.pipeline import stt_choice
+
+        language = self.dataset.language if self.dataset_id else ""
+        return stt_choice(self.config_snapshot, language)
+
+    @property
     def is_finished(self) -> bool:
         return self.status in {Status.DONE, Status.FAILED, Status.CANCELLED}
 

@@ -117,7 +117,7 @@ def latency_summary(run: SynthesisRun) -> dict:
         **_provenance(run),
         "iterations": len(rows),
         "warmups": run.iterations.filter(warmup=True).count(),
-        "contended": sum(row["contended"] for row in rows),
+        "contended": run.iterations.filter(warmup=False, contended=True).count(),  # every kind of turn
         "stages": stages,
         "rates": rates,
     }

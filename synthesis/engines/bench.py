@@ -64,6 +64,20 @@ def direct_stt(whisper, audio_16k: np.ndarray, language: str = "en", beam_size: 
     return " ".join(s.text.strip() for s in segments)
 
 
+def direct_stt_pass(
+    whisper, audio_16k: np.ndarray, language: str | None, *, beam_size: int = 1, window_s: int | None = None
+) -> str:
+    """The floor of one STT pass of a configuration: faster-whisper directly, or with a shorter window
+    the project's own feature, encoder and decoder calls (stt.short_window_text: WhisperModel.transcribe
+    pads every window to 30 s whatever its chunk_length, so there is no library call to set against it).
+    """
+    if window_s:
+        return stt.short_window_text(
+            whisper, audio_16k, language=language or "en", beam_size=beam_size, seconds=window_s
+        )
+    return direct_stt(whisper, audio_16k, language or "en", beam_size)
+
+
 def direct_llm(model, config: dict, prompt: str, max_tokens: int, temperature: float = 0.0) -> str:
     """llama-cpp-python's streamed chat completion called directly: the floor of the LLM stage."""
     messages = [

@@ -127,17 +127,13 @@ def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, co
     """The raw library calls on the same inputs (bench.py's direct calls), in ms."""
     floor = {}
     started = time.perf_counter()
-    if config.get("stt_window_s"):
-        # A shorter encoder window is the project's own feature, encoder and decoder calls (stt.py).
-        stt.short_window_text(
-            loaded.whisper,
-            prompt_16k,
-            language=stt.base_language(language) or "en",
-            beam_size=config["stt_beam_size"],
-            seconds=config["stt_window_s"],
-        )
-    else:
-        bench.direct_stt(loaded.whisper, prompt_16k, language)
+    bench.direct_stt_pass(
+        loaded.whisper,
+        prompt_16k,
+        stt.base_language(language),
+        beam_size=config["stt_beam_size"],
+        window_s=config.get("stt_window_s"),
+    )
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     bench.direct_llm(
@@ -267,18 +263,13 @@ def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dic
     """
     floor = {}
     started = time.perf_counter()
-    if options.stt_chunk_length_s:
-        # WhisperModel.transcribe pads every window to 30 s whatever its chunk_length (stt.py): the
-        # short window's floor is its own feature, encoder and decoder calls.
-        stt.short_window_text(
-            loaded.whisper,
-            t["stt_audio"],
-            language=stt.base_language(language) or "en",
-            beam_size=config["stt_beam_size"],
-            seconds=options.stt_chunk_length_s,
-        )
-    else:
-        bench.direct_stt(loaded.whisper, t["stt_audio"], stt.base_language(language), config["stt_beam_size"])
+    bench.direct_stt_pass(
+        loaded.whisper,
+        t["stt_audio"],
+        stt.base_language(language),
+        beam_size=config["stt_beam_size"],
+        window_s=options.stt_chunk_length_s,
+    )
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     streaming.prepare_llm(loaded.llm, config=config, options=options)
     started = time.perf_counter()

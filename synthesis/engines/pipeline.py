@@ -288,6 +288,12 @@ def conversation_config(config: dict, language: str) -> dict:
     return config
 
 
+def stt_choice(config: dict, language: str) -> str:
+    """The Whisper model and encoder window a turn in `language` uses, e.g. "whisper-tiny.en, 10 s window"."""
+    config = conversation_config(config, language)
+    return f"{config['stt_model']}, {config.get('stt_window_s') or 30} s window"
+
+
 def load_whisper(config: dict, cache_dir: Path) -> object:
     """Load (once per process) only the STT model of a configuration."""
     limit_native_threads()
@@ -304,11 +310,19 @@ def transcribe_utterance(
     cache_dir: Path,
     on_stage: StageCallback = _no_stage,
 ) -> TranscriptResult:
-    """STT WER mode: one recorded clip (16 kHz mono) through the configuration's Whisper model."""
+    """STT WER mode: one recorded clip (16 kHz mono) through the configuration's STT as a conversation
+    turn runs it: its English Whisper model for English clips and its encoder window (stt_window_s)."""
+    config = conversation_config(config, language)
     on_stage("load")
     whisper = load_whisper(config, cache_dir)
     on_stage("stt")
-    heard = stt.transcribe(whisper, audio_16k, language=language, beam_size=config["stt_beam_size"])
+    heard = stt.transcribe(
+        whisper,
+        audio_16k,
+        language=language,
+        beam_size=config["stt_beam_size"],
+        chunk_length=config.get("stt_window_s"),
+    )
     errors = textnorm.utterance_errors(
         reference, heard.text, method=textnorm.default_method(language), language=language
     )

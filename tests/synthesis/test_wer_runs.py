@@ -5,12 +5,13 @@ import re
 
 import jiwer
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
 from synthesis import modes, services
-from synthesis.engines import audio, pipeline, textnorm
+from synthesis.engines import audio, pipeline, stt, textnorm
 from synthesis.models import PipelineConfig, Status, SynthesisRun, Transcript
 from synthesis.tasks import process_item
 from tests.factories import make_admin, make_config, make_dataset, make_sentence_set
@@ -200,3 +201,24 @@ class WhisperWerRunTests(TestCase):
         self.assertEqual(text.count("Ratio to the direct call: median"), 2)
         self.assertEqual(text.count("(in-process run: like for like)"), 2)
         self.assertIn("on 1 process: speed-up", text)
+
+    def test_a_wer_run_transcribes_as_the_configurations_turns_do_english_model_and_window(self):
+        wav = piper_wav(self.TEXTS[1])
+        make_dataset("piper-en", self.TEXTS[1:], wavs=[wav])
+        make_config("fast", stt_model="whisper-base", stt_model_english="whisper-tiny.en", stt_window_s=10)
+        out = io.StringIO()
+        call_command("benchmark_stt_wer", dataset="piper-en", configs=["fast"], in_process=True, stdout=out)
+        run = SynthesisRun.objects.get(mode="stt-wer", status=Status.DONE)
+        self.assertEqual(run.stt_choice, "whisper-tiny.en, 10 s window")
+        self.assertIn("whisper-tiny.en, 10 s window", out.getvalue())
+        config = pipeline.conversation_config(run.config_snapshot, "en")
+        tiny = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
+        clip = run.items.get().utterance.audio_16k()
+        expected = stt.transcribe(tiny, clip, language="en", chunk_length=10).text
+        self.assertEqual(run.transcripts.get().hypothesis, expected)
+        page = self.client_for_admin().get(reverse("synthesis:run_detail", args=[run.pk]))
+        self.assertContains(page, "STT whisper-tiny.en, 10 s window")
+
+    def client_for_admin(self):
+        self.client.force_login(make_admin())
+        return self.client

@@ -98,16 +98,17 @@ class Command(BaseCommand):
 
     def report(self, run: SynthesisRun) -> None:
         s = latency.latency_summary(run)
+        kinds = {entry["kind"] for entry in run.benchmark.get("plan", [])} or {"latency"}
         self.stdout.write(
-            f"\n{s['iterations']} counted plain iterations after {s['warmups']} warm-up(s) on {s['cpu']} "
-            f"(threads: {s['threads']}); "
-            f"waited {s['idle_wait_s'] or 0:.1f} s for an idle machine; {s['contended']} contended."
+            f"\nOn {s['cpu']} (threads: {s['threads']}): {s['warmups'] // len(kinds)} warm-up turn(s) of "
+            f"each kind, stored, not counted; waited {s['idle_wait_s'] or 0:.1f} s for an idle machine; "
+            f"{s['contended']} contended."
         )
         self.stdout.write(f"Percentiles: {s['percentile_method']}. Times in ms.")
         if s["iterations"]:
             self.stdout.write(
-                "Plain turns: the whole prompt handed to STT at once, no end-of-speech detection; "
-                "'raw P50' is the same library calls made directly."
+                f"\nPlain: {s['iterations']} counted. The whole prompt handed to STT at once, no "
+                "end-of-speech detection; 'raw P50' is the same library calls made directly."
             )
             self.table(s["stages"], floor="raw P50")
             for rate in s["rates"]:

@@ -99,14 +99,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"CI: percentile bootstrap over utterances, {wer.N_BOOT} resamples, seed {wer.SEED}.\n"
         )
-        columns = ("config", "model", "utts", "WER [95% CI]", "CER [95% CI]", "mean RTF")
-        self.stdout.write("{:<20} {:<22} {:>5} {:>26} {:>26} {:>9}".format(*columns))
+        columns = ("config", "model, encoder window", "utts", "WER [95% CI]", "CER [95% CI]", "mean RTF")
+        self.stdout.write("{:<20} {:<32} {:>5} {:>26} {:>26} {:>9}".format(*columns))
         for run in runs:
             run.refresh_from_db()
             s = wer.summarise(wer.utterance_rows(run))
             failed = f"  ({run.failed_count} failed)" if run.failed_count else ""
             self.stdout.write(
-                f"{run.config.name:<20.20} {run.config_snapshot['stt_model']:<22.22} {s['n']:>5} "
+                f"{run.config.name:<20.20} {run.stt_choice:<32.32} {s['n']:>5} "
                 f"{_ci(s['wer']):>26} {_ci(s['cer']):>26} {_num(s['mean_rtf'], 3):>9}{failed}"
             )
         if len(runs) == 2:
@@ -137,14 +137,20 @@ class Command(BaseCommand):
             return
         items = run.items.filter(pk__in=cost["item_ms"]).select_related("utterance", "transcript")
         items = list(items.order_by("utterance__position")[:floor])
-        config = run.config_snapshot
-        whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
         direct = []
         for item in tqdm(items, unit="utt", file=_Unterminated(self.stdout), mininterval=0):
             audio = item.utterance.audio_16k()
-            language = stt.base_language(item.utterance.language)
+            # The model and window the run used for this clip's language (pipeline.transcribe_utterance).
+            config = pipeline.conversation_config(run.config_snapshot, item.utterance.language)
+            whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
             started = time.perf_counter()
-            bench.direct_stt(whisper, audio, language, beam_size=config["stt_beam_size"])
+            bench.direct_stt_pass(
+                whisper,
+                audio,
+                stt.base_language(item.utterance.language),
+                beam_size=config["stt_beam_size"],
+                window_s=config.get("stt_window_s"),
+            )
             direct.append((time.perf_counter() - started) * 1000)
         item_ms = [cost["item_ms"][item.pk] for item in items]
         ratios = [a / b for a, b in zip(item_ms, direct, strict=True)]
