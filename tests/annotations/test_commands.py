@@ -109,6 +109,7 @@ class ExportImportCommandTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 @pytest.mark.models
+@pytest.mark.backends
 class SimulatedDemoTests(TestCase):
     def test_the_dashboard_recovers_the_known_difference_between_styles(self):
         output = run("simulate_ratings")

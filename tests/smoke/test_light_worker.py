@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.models
+@pytest.mark.backends
 class LightWorkerTests(SimpleTestCase):
     def setUp(self):
         self.folder = Path(tempfile.mkdtemp(prefix="sarai-light-worker-"))

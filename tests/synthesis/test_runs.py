@@ -15,7 +15,8 @@ from synthesis.models import RunItem, Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
 from tests.factories import make_config, make_sentence_set
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+# Real models (left out by make test-fast); runs, retries, cancels and stale items differ by backend.
+pytestmark = [pytest.mark.models, pytest.mark.backends]
 
 
 def styles(*names: str) -> list[StylePreset]:

@@ -70,6 +70,7 @@ else:
 
 
 @pytest.mark.models
+@pytest.mark.backends
 class SharedAnalysisTests(SimpleTestCase):
     """Two web processes with separate VAR_DIRs and one database (SQLite file) see one analysis."""
 
