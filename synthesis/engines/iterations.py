@@ -147,34 +147,15 @@ def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, co
     return floor
 
 
-def streaming_iteration(
-    *,
-    prompt_16k: np.ndarray,
-    language: str,
-    style: dict,
-    config: dict,
-    cache_dir: Path,
-    silence_dbfs: float,
-    options: streaming.StreamingOptions,
-    on_stage: pipeline.StageCallback,
-) -> IterationResult:
-    """One streamed turn (streaming.run_streaming_turn), then its critical path's library calls made directly.
+def _live_turn(turn, *, prompt_16k, cache_dir: Path, silence_dbfs: float, on_stage, **turn_args) -> tuple:
+    """A live turn (streaming.run_streaming_turn or run_unstreamed_turn) and the clocks both report.
 
     Times to first audio are given from the true end of speech (the last voiced prompt sample) and
-    from the detector's decision; the breakdown says where the time after the true end went.
+    from the detector's decision; perceived adds the leading silence of the first audio handed over.
     """
     on_stage("load")
-    loaded = _conversation_models(config, cache_dir)
-    t = streaming.run_streaming_turn(
-        prompt_16k,
-        language=language,
-        style=style,
-        config=config,
-        loaded=loaded,
-        options=options,
-        on_stage=on_stage,
-        silence_dbfs=silence_dbfs,
-    )
+    loaded = _conversation_models(turn_args["config"], cache_dir)
+    t = turn(prompt_16k, loaded=loaded, on_stage=on_stage, silence_dbfs=silence_dbfs, **turn_args)
     silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
     first_audio_ms = t["playback_ms"] - t["true_end_ms"]
     figures = {
@@ -184,73 +165,65 @@ def streaming_iteration(
         "perceived_first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"] + silence_ms,
         "leading_silence_ms": silence_ms,
         "end_detection_ms": t["decision_ms"] - t["true_end_ms"],
-        # With speculation the final pass starts when the first silent frame's chunk has arrived.
+        # Streamed with speculation, the final pass starts when the first silent frame's chunk has
+        # arrived; otherwise at the decision.
         "stt_start_after_end_ms": t["stt_start_ms"] - t["true_end_ms"],
-        "stt_tail_ms": t["stt_end_ms"] - max(t["true_end_ms"], t["stt_start_ms"]),
-        "llm_to_first_clause_ms": t["llm_to_first_clause_ms"],
-        "tts_first_chunk_ms": t["tts_first_clause_ms"],
-        "waiting_for_decision_ms": max(0.0, t["decision_ms"] - t["first_chunk_ready_ms"]),
-        "stt_ms": t["stt_pass_ms"],
         "total_ms": t["total_ms"] - t["true_end_ms"],
-        "first_clause_cut": int(t["first_clause_cut"]),
-        "speculations": t["speculations"],
-        "wrong_speculations": t["wrong_speculations"],
-        "partial_passes": t["partial_passes"],
-        "llm_prompt_tokens": t["llm_prompt_tokens"],
         "llm_tokens": t["llm_tokens"],
         "reply_s": len(t["audio"]) / t["sample_rate"],
     }
+    return loaded, t, figures
+
+
+def streaming_iteration(
+    *,
+    language: str,
+    style: dict,
+    config: dict,
+    options: streaming.StreamingOptions,
+    on_stage: pipeline.StageCallback,
+    **live,
+) -> IterationResult:
+    """One streamed turn (streaming.run_streaming_turn), then its critical path's library calls made directly.
+
+    The breakdown says where the time after the true end of speech went; `live` holds prompt_16k,
+    cache_dir and silence_dbfs.
+    """
+    loaded, t, figures = _live_turn(
+        streaming.run_streaming_turn,
+        language=language,
+        style=style,
+        config=config,
+        options=options,
+        on_stage=on_stage,
+        **live,
+    )
+    figures.update(
+        stt_tail_ms=t["stt_end_ms"] - max(t["true_end_ms"], t["stt_start_ms"]),
+        llm_to_first_clause_ms=t["llm_to_first_clause_ms"],
+        tts_first_chunk_ms=t["tts_first_clause_ms"],
+        waiting_for_decision_ms=max(0.0, t["decision_ms"] - t["first_chunk_ready_ms"]),
+        stt_ms=t["stt_pass_ms"],
+        first_clause_cut=int(t["first_clause_cut"]),
+        speculations=t["speculations"],
+        wrong_speculations=t["wrong_speculations"],
+        partial_passes=t["partial_passes"],
+        llm_prompt_tokens=t["llm_prompt_tokens"],
+    )
     on_stage("direct")
     floor = _streaming_floor(loaded, t, language=language, style=style, config=config, options=options)
     figures.update(floor)
     return IterationResult(kind=STREAMING, label=t["prompt_text"][:300], figures=figures)
 
 
-def unstreamed_iteration(
-    *,
-    prompt_16k: np.ndarray,
-    language: str,
-    style: dict,
-    config: dict,
-    cache_dir: Path,
-    silence_dbfs: float,
-    options: streaming.StreamingOptions,
-    on_stage: pipeline.StageCallback,
-) -> IterationResult:
+def unstreamed_iteration(*, prompt_16k: np.ndarray, **turn_args) -> IterationResult:
     """One live turn without streaming (streaming.run_unstreamed_turn), on the streamed turn's clocks."""
-    on_stage("load")
-    loaded = _conversation_models(config, cache_dir)
-    t = streaming.run_unstreamed_turn(
-        prompt_16k,
-        language=language,
-        style=style,
-        config=config,
-        loaded=loaded,
-        options=options,
-        on_stage=on_stage,
-        silence_dbfs=silence_dbfs,
+    _, t, figures = _live_turn(streaming.run_unstreamed_turn, prompt_16k=prompt_16k, **turn_args)
+    figures.update(
+        {name: t[name] for name in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "tts_rtf")},
+        stt_rtf=t["stt_ms"] / 1000 / (len(prompt_16k) / pipeline.STT_RATE),
+        llm_tokens_per_s=t["llm_tokens_per_s"],
     )
-    silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
-    first_audio_ms = t["playback_ms"] - t["true_end_ms"]
-    figures = {
-        "first_audio_ms": first_audio_ms,
-        "perceived_first_audio_ms": first_audio_ms + silence_ms,
-        "first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"],
-        "perceived_first_audio_from_decision_ms": t["playback_ms"] - t["decision_ms"] + silence_ms,
-        "leading_silence_ms": silence_ms,
-        "end_detection_ms": t["decision_ms"] - t["true_end_ms"],
-        "stt_start_after_end_ms": t["stt_start_ms"] - t["true_end_ms"],
-        "stt_ms": t["stt_ms"],
-        "llm_ms": t["llm_ms"],
-        "llm_first_token_ms": t["llm_first_token_ms"],
-        "tts_ms": t["tts_ms"],
-        "total_ms": t["total_ms"] - t["true_end_ms"],
-        "stt_rtf": t["stt_ms"] / 1000 / (len(prompt_16k) / pipeline.STT_RATE),
-        "tts_rtf": t["tts_rtf"],
-        "llm_tokens": t["llm_tokens"],
-        "llm_tokens_per_s": t["llm_tokens_per_s"],
-        "reply_s": len(t["audio"]) / t["sample_rate"],
-    }
     return IterationResult(kind=UNSTREAMED, label=t["prompt_text"][:300], figures=figures)
 
 

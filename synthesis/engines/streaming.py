@@ -254,6 +254,18 @@ def prepare_llm(model: object, *, config: dict, options: StreamingOptions) -> No
         model.reset()
 
 
+def _hear(prompt_16k: np.ndarray, turn: _Turn, on_stage: pipeline.StageCallback) -> tuple[_Turn, dict]:
+    """The LLM's cache made ready, then the prompt heard until the end of speech is declared (_listen).
+
+    The turn's clock is started again once the cache is ready: its zero is the first prompt sample's
+    arrival, and the microphone is the first thing started after it.
+    """
+    prepare_llm(turn.loaded.llm, config=turn.config, options=turn.options)
+    on_stage("stt")
+    turn.clock = TurnClock()
+    return turn, _listen(prompt_16k, turn)
+
+
 def run_streaming_turn(
     prompt_16k: np.ndarray,
     *,
@@ -271,10 +283,7 @@ def run_streaming_turn(
     `playback` receives each reply chunk (audio, sample rate) once the end of speech is declared and
     the chunk exists, the first as early as both allow.
     """
-    prepare_llm(loaded.llm, config=config, options=options)
-    on_stage("stt")
-    turn = _Turn(language, style, config, loaded, options, TurnClock())
-    listened = _listen(prompt_16k, turn)
+    turn, listened = _hear(prompt_16k, _Turn(language, style, config, loaded, options, TurnClock()), on_stage)
     final = listened["current"] or _Attempt(listened["received"], turn=turn)
     on_stage("tts")
     handed = []
@@ -411,10 +420,7 @@ def run_unstreamed_turn(
     played once synthesised (pipeline._run_conversation). Times in ms from the first prompt sample.
     """
     options = replace(options, speculate=False, partial_interval_ms=0)
-    prepare_llm(loaded.llm, config=config, options=options)
-    on_stage("stt")
-    turn = _Turn(language, style, config, loaded, options, TurnClock())
-    listened = _listen(prompt_16k, turn)
+    turn, listened = _hear(prompt_16k, _Turn(language, style, config, loaded, options, TurnClock()), on_stage)
     started_ms = turn.clock.ms()
     t = pipeline._run_conversation(
         listened["received"],

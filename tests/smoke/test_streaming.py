@@ -85,6 +85,19 @@ class StreamedTurnTests(TestCase):
             playback=lambda samples, rate: self.played.append(samples),
         )
 
+    def iteration(self, run) -> iterations.IterationResult:
+        """iterations.streaming_iteration or unstreamed_iteration on the prompt with the default options."""
+        return run(
+            prompt_16k=self.prompt,
+            language="en",
+            style=STEADY,
+            config=CONFIG,
+            cache_dir=Path(self.cache.name),
+            silence_dbfs=-40.0,
+            options=streaming.StreamingOptions(),
+            on_stage=lambda stage: None,
+        )
+
     def test_a_streamed_turn_keeps_its_clock_in_order_and_plays_the_first_clause_first(self):
         t = self.turn(self.prompt)
         self.assertFalse(t["end_forced"])
@@ -155,16 +168,7 @@ class StreamedTurnTests(TestCase):
         np.testing.assert_allclose(t["audio"][: len(spoken.audio)], spoken.audio, atol=1e-4)
 
     def test_an_unstreamed_iteration_reports_the_streamed_turns_clocks(self):
-        result = iterations.unstreamed_iteration(
-            prompt_16k=self.prompt,
-            language="en",
-            style=STEADY,
-            config=CONFIG,
-            cache_dir=Path(self.cache.name),
-            silence_dbfs=-40.0,
-            options=streaming.StreamingOptions(),
-            on_stage=lambda stage: None,
-        )
+        result = self.iteration(iterations.unstreamed_iteration)
         f = result.figures
         self.assertEqual(result.kind, iterations.UNSTREAMED)
         self.assertAlmostEqual(
@@ -176,16 +180,7 @@ class StreamedTurnTests(TestCase):
         self.assertGreaterEqual(f["total_ms"], f["first_audio_ms"])
 
     def test_an_iteration_reports_both_clocks_the_breakdown_and_the_floor(self):
-        result = iterations.streaming_iteration(
-            prompt_16k=self.prompt,
-            language="en",
-            style=STEADY,
-            config=CONFIG,
-            cache_dir=Path(self.cache.name),
-            silence_dbfs=-40.0,
-            options=streaming.StreamingOptions(),
-            on_stage=lambda stage: None,
-        )
+        result = self.iteration(iterations.streaming_iteration)
         f = result.figures
         self.assertEqual(result.kind, iterations.STREAMING)
         print("\n" + ", ".join(f"{name} {value:.0f}" for name, value in f.items()))
