@@ -82,6 +82,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# STT WER runs from this version on transcribe as the configuration's turns do (its English model,
+# its window: pipeline.transcribe_utterance); earlier ones used stt_model with Whisper's 30 s window.
+STT_AS_TURNS = "stt_as_turns"
+
+
+def _benchmark_record(run_mode: modes.RunMode, plan) -> dict:
+    record = {"plan": list(plan)} if plan else {}
+    if run_mode.stores == modes.TRANSCRIPT:
+        record[STT_AS_TURNS] = True
+    return record
+
+
 def start_run(
     *,
     name: str,
@@ -118,7 +130,7 @@ def start_run(
             in_process_by=in_process_by,
             config_snapshot=config.snapshot(),
             style_snapshot={style.name: style.parameters() for style in styles},
-            benchmark={"plan": list(plan)} if plan else {},
+            benchmark=_benchmark_record(run_mode, plan),
         )
         run.sentence_sets.set(sentence_sets)
         run.styles.set(styles)

@@ -145,8 +145,11 @@ BENCHMARK_READERS: dict[str, Callable[[SynthesisRun], dict]] = {
 
 
 def benchmark_figures(mode: str) -> tuple[SynthesisRun, dict | None] | None:
-    """(run, figures) of the latest done run of a benchmark mode; figures None until a reader is wired."""
-    run = latest_done_run(mode)
+    """(run, figures) of the latest done run of a benchmark mode; figures None until a reader is wired.
+
+    The latency claims are the design's plain turns: a run of live turns only does not replace them.
+    """
+    run = latency.latest_plain_latency_run() if mode == "latency" else latest_done_run(mode)
     if run is None:
         return None
     reader = BENCHMARK_READERS.get(mode)

@@ -8,7 +8,7 @@ import numpy as np
 
 from synthesis import modes
 from synthesis.engines import iterations
-from synthesis.models import Status, SynthesisRun
+from synthesis.models import Status, SynthesisRun, TimedIteration
 
 PERCENTILE_METHOD = "linear"
 PERCENTILE_NOTE = 'numpy.percentile, method "linear" (Hyndman & Fan type 7)'
@@ -134,17 +134,17 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
 
     Set against the same run's live turns without streaming (same microphone, detector, models and
     threads), and, for information, its plain turns, which are handed the whole prompt at the true
-    end of speech with no detection at all. None without streamed turns.
+    end of speech with no detection at all. None without streamed or unstreamed turns.
     """
     rows = _counted(run, iterations.STREAMING)
-    if not rows:
+    off_series = [row["figures"] for row in _counted(run, iterations.UNSTREAMED)]
+    if not rows and not off_series:
         return None
     series = [row["figures"] for row in rows]
     stages = _stage_rows(series, STREAMING_STAGES)
     first_audio = stages[0]
     plain_series = [row["figures"] for row in _counted(run, iterations.LATENCY)]
     plain_p50 = percentile_summary([f["first_audio_ms"] for f in plain_series])["p50"]
-    off_series = [row["figures"] for row in _counted(run, iterations.UNSTREAMED)]
     off_stages = _stage_rows(off_series, UNSTREAMED_STAGES)
     off_p50 = off_stages[0]["p50"]
     started = sum(f.get("speculations", 0) for f in series)
@@ -158,11 +158,11 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
         "unstreamed_iterations": len(off_series),
         "unstreamed_stages": off_stages,
         "unstreamed_first_audio_p50": off_p50,
-        "ratio_to_unstreamed": p50 / off_p50 if off_p50 else None,
+        "ratio_to_unstreamed": p50 / off_p50 if p50 is not None and off_p50 else None,
         "plain_iterations": len(plain_series),
         "plain_first_audio_p50": plain_p50,
-        "ratio_to_plain": p50 / plain_p50 if plain_p50 else None,
-        "ratio_to_floor": p50 / floor_p50 if floor_p50 else None,
+        "ratio_to_plain": p50 / plain_p50 if p50 is not None and plain_p50 else None,
+        "ratio_to_floor": p50 / floor_p50 if p50 is not None and floor_p50 else None,
         "targets": {
             "ratio_to_unstreamed": TARGET_RATIO_TO_UNSTREAMED,
             "ratio_to_floor": TARGET_RATIO_TO_FLOOR,
@@ -170,10 +170,10 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
             "p99_ms": TARGET_P99_MS,
         },
         "meets": {
-            "ratio_to_unstreamed": off_p50 is not None and p50 <= TARGET_RATIO_TO_UNSTREAMED * off_p50,
-            "ratio_to_floor": floor_p50 is not None and p50 <= TARGET_RATIO_TO_FLOOR * floor_p50,
-            "p50_ms": p50 <= TARGET_P50_MS,
-            "p99_ms": p99 <= TARGET_P99_MS,
+            "ratio_to_unstreamed": None not in (p50, off_p50) and p50 <= TARGET_RATIO_TO_UNSTREAMED * off_p50,
+            "ratio_to_floor": None not in (p50, floor_p50) and p50 <= TARGET_RATIO_TO_FLOOR * floor_p50,
+            "p50_ms": p50 is not None and p50 <= TARGET_P50_MS,
+            "p99_ms": p99 is not None and p99 <= TARGET_P99_MS,
         },
         "speculations": started,
         "wrong_speculations": wrong,
@@ -243,9 +243,21 @@ def _latest(mode_key: str) -> SynthesisRun | None:
     return runs.order_by("-finished_at", "-pk").first()
 
 
+def latest_plain_latency_run() -> SynthesisRun | None:
+    """The newest finished latency run with counted plain turns (a live-turns-only run has none)."""
+    runs = SynthesisRun.objects.filter(mode=modes.LATENCY.key, status=Status.DONE)
+    runs = runs.filter(pk__in=_plain_turn_runs()).select_related("config")
+    return runs.order_by("-finished_at", "-pk").first()
+
+
+def _plain_turn_runs():
+    counted = TimedIteration.objects.filter(kind=iterations.LATENCY, warmup=False)
+    return counted.values("run_id")
+
+
 def latest_latency_summary() -> dict | None:
-    """The latest finished latency run's latency_summary, or None if there is none."""
-    run = _latest(modes.LATENCY.key)
+    """The latest finished latency run with plain turns, summarised; None if there is none."""
+    run = latest_plain_latency_run()
     return latency_summary(run) if run else None
 
 

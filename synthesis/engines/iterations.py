@@ -216,12 +216,12 @@ def streaming_iteration(
     return IterationResult(kind=STREAMING, label=t["prompt_text"][:300], figures=figures)
 
 
-def unstreamed_iteration(*, prompt_16k: np.ndarray, **turn_args) -> IterationResult:
+def unstreamed_iteration(**turn_args) -> IterationResult:
     """One live turn without streaming (streaming.run_unstreamed_turn), on the streamed turn's clocks."""
-    _, t, figures = _live_turn(streaming.run_unstreamed_turn, prompt_16k=prompt_16k, **turn_args)
+    _, t, figures = _live_turn(streaming.run_unstreamed_turn, **turn_args)
     figures.update(
         {name: t[name] for name in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "tts_rtf")},
-        stt_rtf=t["stt_ms"] / 1000 / (len(prompt_16k) / pipeline.STT_RATE),
+        stt_rtf=t["stt_ms"] / 1000 / t["stt_audio_s"],
         llm_tokens_per_s=t["llm_tokens_per_s"],
     )
     return IterationResult(kind=UNSTREAMED, label=t["prompt_text"][:300], figures=figures)

@@ -437,6 +437,7 @@ def run_unstreamed_turn(
         "true_end_ms": true_end_ms,
         "stt_start_ms": started_ms,
         "playback_ms": started_ms + t["first_audio_ms"],
+        "stt_audio_s": len(listened["received"]) / SAMPLE_RATE,  # the prompt and the silence heard after it
         "total_ms": started_ms + t["total_ms"],
         "end_forced": listened["end_forced"],
     }

@@ -1,12 +1,16 @@
 """Latency runs: plain, unstreamed and streamed turns alternate; the summary and the page report them."""
 
+import io
+
 from django.db import IntegrityError, transaction
 from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
-from annotations.results import latency
+from annotations.management.commands.benchmark_latency import Command
+from annotations.results import claims, latency
 from synthesis import modes, services
 from synthesis.engines import iterations, pipeline, streaming
+from synthesis.models import Status, SynthesisRun
 from tests.factories import make_admin, make_config
 from tests.synthesis.test_iteration_runs import store_by_hand
 
@@ -182,6 +186,44 @@ class StreamingSummaryTests(TestCase):
         self.assertIsNone(s["ratio_to_plain"])
         table = self.client.get(reverse("results:iteration_run_table", args=[run.pk]))
         self.assertContains(table, "(target ≤ 0.5: missed)")
+
+    def test_a_run_of_unstreamed_turns_only_shows_them_without_a_target(self):
+        plan = modes.latency_plan(count=2, warmup=0, streaming="off")
+        with self.captureOnCommitCallbacks(execute=False):
+            run = services.start_run(name="off", config=self.config, mode="latency", plan=plan)
+        store_by_hand(run, lambda n, entry: (iterations.UNSTREAMED, unstreamed_figures(n)))
+        s = latency.streaming_summary(run)
+        self.assertEqual((s["iterations"], s["unstreamed_iterations"]), (0, 2))
+        self.assertEqual(s["unstreamed_first_audio_p50"], 1005.0)
+        self.assertIsNone(s["ratio_to_unstreamed"])
+        self.assertFalse(any(s["meets"].values()))
+        table = self.client.get(reverse("results:iteration_run_table", args=[run.pk]))
+        self.assertContains(table, "Without streaming")
+        self.assertNotContains(table, "<h4>Streamed</h4>")
+        out = io.StringIO()
+        Command(stdout=out).report(run)
+        self.assertIn("Without streaming: 2 counted", out.getvalue())
+        self.assertNotIn("Target", out.getvalue())
+
+    def test_the_claims_read_the_newest_run_with_plain_turns_not_a_newer_run_of_live_turns(self):
+        plain_plan = modes.latency_plan(count=1, warmup=0, streaming="plain")
+        live_plan = modes.latency_plan(count=1, warmup=0, streaming="both")
+        with self.captureOnCommitCallbacks(execute=False):
+            plain = services.start_run(name="plain", config=self.config, mode="latency", plan=plain_plan)
+            live = services.start_run(name="live", config=self.config, mode="latency", plan=live_plan)
+        values = {name: 100.0 for name in ("stt_ms", "llm_ms", "tts_ms", "first_audio_ms", "total_ms")}
+        store_by_hand(plain, lambda n, entry: (iterations.LATENCY, values))
+
+        def live_figures(n, entry):
+            if entry["kind"] == iterations.STREAMING:
+                return iterations.STREAMING, streamed_figures(n)
+            return iterations.UNSTREAMED, unstreamed_figures(n)
+
+        store_by_hand(live, live_figures)
+        self.assertEqual(SynthesisRun.objects.filter(status=Status.DONE).count(), 2)
+        self.assertEqual(latency.latest_latency_summary()["run_id"], plain.pk)
+        run, figures = claims.benchmark_figures("latency")
+        self.assertEqual((run.pk, figures["stt_tts_p50_ms"]), (plain.pk, 200.0))
 
     def test_a_run_without_streamed_turns_has_no_streaming_summary(self):
         plan = modes.latency_plan(count=1, warmup=0)

@@ -145,6 +145,18 @@ class Command(BaseCommand):
                 "first full sentence to TTS, played once synthesised."
             )
             self.table(s["unstreamed_stages"], floor=None)
+        wer = {
+            key: "–" if s[key] is None else f"{s[key]:.2%}"
+            for key in ("wer_plain", "wer_unstreamed", "wer_streamed")
+        }
+        self.stdout.write(
+            f"STT word error rate on the prompts: plain {wer['wer_plain']}, without streaming "
+            f"{wer['wer_unstreamed']}, streamed {wer['wer_streamed']}."
+        )
+        if s["iterations"]:
+            self.report_streamed(s)
+
+    def report_streamed(self, s: dict) -> None:
         self.stdout.write(
             f"\nStreamed: {s['iterations']} counted. Floor: the raw library calls on the critical path "
             "after the end of speech (STT pass, LLM to its first clause, TTS of that clause) plus the "
@@ -161,14 +173,6 @@ class Command(BaseCommand):
                 f"First clauses cut at {s['settings']['tts_first_clause_max_words']} words (no punctuation "
                 f"before): {s['first_clauses_cut']} of {s['iterations']}."
             )
-        wer = {
-            key: "–" if s[key] is None else f"{s[key]:.2%}"
-            for key in ("wer_plain", "wer_unstreamed", "wer_streamed")
-        }
-        self.stdout.write(
-            f"STT word error rate on the prompts: plain {wer['wer_plain']}, without streaming "
-            f"{wer['wer_unstreamed']}, streamed {wer['wer_streamed']}."
-        )
         targets, meets = s["targets"], s["meets"]
         if s["plain_iterations"]:
             self.stdout.write(
@@ -189,8 +193,10 @@ class Command(BaseCommand):
             ),
         ]
         for label, ratio, met in lines:
-            value = "–" if ratio is None else f"{ratio:.3f}"
-            self.stdout.write(f"Target {label}: ratio {value}: {'met' if met else 'MISSED'}")
+            if ratio is None:
+                self.stdout.write(f"Target {label}: not measured")
+            else:
+                self.stdout.write(f"Target {label}: ratio {ratio:.3f}: {'met' if met else 'MISSED'}")
         first = s["stages"][0]
         for key, figure in (("p50_ms", "p50"), ("p99_ms", "p99")):
             self.stdout.write(
