@@ -320,12 +320,13 @@ class SynthesisRun(models.Model):
     def stt_choice(self) -> str:
         """The Whisper model and encoder window the clips of an STT WER run went through.
 
-        Runs started before STT WER runs transcribed as the turns do (services.STT_AS_TURNS) used
+        Runs started before STT WER runs transcribed as the turns do (modes.STT_AS_TURNS) used
         stt_model with Whisper's 30 s window, whatever else their configuration held.
         """
         from .engines.pipeline import stt_choice
+        from .modes import STT_AS_TURNS
 
-        if not (self.benchmark or {}).get("stt_as_turns"):
+        if not (self.benchmark or {}).get(STT_AS_TURNS):
             return f"{self.config_snapshot.get('stt_model', '')}, 30 s window"
         language = self.dataset.language if self.dataset_id else ""
         return stt_choice(self.config_snapshot, language)

@@ -82,15 +82,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-# STT WER runs from this version on transcribe as the configuration's turns do (its English model,
-# its window: pipeline.transcribe_utterance); earlier ones used stt_model with Whisper's 30 s window.
-STT_AS_TURNS = "stt_as_turns"
-
-
 def _benchmark_record(run_mode: modes.RunMode, plan) -> dict:
     record = {"plan": list(plan)} if plan else {}
     if run_mode.stores == modes.TRANSCRIPT:
-        record[STT_AS_TURNS] = True
+        record[modes.STT_AS_TURNS] = True
     return record
 
 

@@ -245,14 +245,9 @@ def _latest(mode_key: str) -> SynthesisRun | None:
 
 def latest_plain_latency_run() -> SynthesisRun | None:
     """The newest finished latency run with counted plain turns (a live-turns-only run has none)."""
-    runs = SynthesisRun.objects.filter(mode=modes.LATENCY.key, status=Status.DONE)
-    runs = runs.filter(pk__in=_plain_turn_runs()).select_related("config")
-    return runs.order_by("-finished_at", "-pk").first()
-
-
-def _plain_turn_runs():
-    counted = TimedIteration.objects.filter(kind=iterations.LATENCY, warmup=False)
-    return counted.values("run_id")
+    plain = TimedIteration.objects.filter(kind=iterations.LATENCY, warmup=False).values("run_id")
+    runs = SynthesisRun.objects.filter(mode=modes.LATENCY.key, status=Status.DONE, pk__in=plain)
+    return runs.select_related("config").order_by("-finished_at", "-pk").first()
 
 
 def latest_latency_summary() -> dict | None:

@@ -254,15 +254,13 @@ def prepare_llm(model: object, *, config: dict, options: StreamingOptions) -> No
         model.reset()
 
 
-def _hear(prompt_16k: np.ndarray, turn: _Turn, on_stage: pipeline.StageCallback) -> tuple[_Turn, dict]:
-    """The LLM's cache made ready, then the prompt heard until the end of speech is declared (_listen).
-
-    The turn's clock is started again once the cache is ready: its zero is the first prompt sample's
-    arrival, and the microphone is the first thing started after it.
-    """
-    prepare_llm(turn.loaded.llm, config=turn.config, options=turn.options)
+def _hear(prompt_16k: np.ndarray, on_stage: pipeline.StageCallback, **turn_args) -> tuple[_Turn, dict]:
+    """The LLM's cache made ready, then the turn started and its prompt heard until the end of speech
+    is declared (_listen). The turn's clock starts after the cache is ready: its zero is the first
+    prompt sample's arrival."""
+    prepare_llm(turn_args["loaded"].llm, config=turn_args["config"], options=turn_args["options"])
     on_stage("stt")
-    turn.clock = TurnClock()
+    turn = _Turn(**turn_args, clock=TurnClock())
     return turn, _listen(prompt_16k, turn)
 
 
@@ -283,7 +281,9 @@ def run_streaming_turn(
     `playback` receives each reply chunk (audio, sample rate) once the end of speech is declared and
     the chunk exists, the first as early as both allow.
     """
-    turn, listened = _hear(prompt_16k, _Turn(language, style, config, loaded, options, TurnClock()), on_stage)
+    turn, listened = _hear(
+        prompt_16k, on_stage, language=language, style=style, config=config, loaded=loaded, options=options
+    )
     final = listened["current"] or _Attempt(listened["received"], turn=turn)
     on_stage("tts")
     handed = []
@@ -420,7 +420,9 @@ def run_unstreamed_turn(
     played once synthesised (pipeline._run_conversation). Times in ms from the first prompt sample.
     """
     options = replace(options, speculate=False, partial_interval_ms=0)
-    turn, listened = _hear(prompt_16k, _Turn(language, style, config, loaded, options, TurnClock()), on_stage)
+    turn, listened = _hear(
+        prompt_16k, on_stage, language=language, style=style, config=config, loaded=loaded, options=options
+    )
     started_ms = turn.clock.ms()
     t = pipeline._run_conversation(
         listened["received"],

@@ -239,6 +239,12 @@ class WhisperWerRunTests(TestCase):
         }
         self.assertEqual(len(set(heard.values())), 4, heard)  # the clip tells the four choices apart
         self.assertEqual(run.transcripts.get().hypothesis, heard[("whisper-tiny.en", 10)])
+        # An item of a run started before (no STT_AS_TURNS record) is heard as that run heard the rest.
+        run.benchmark = {}
+        item = run.items.select_related("run", "utterance").get()
+        item.run = run
+        older = modes.run_stt_wer_item(item, on_stage=lambda stage: None)
+        self.assertEqual(older.hypothesis, heard[("whisper-base", None)])
         page = self.client_for_admin().get(reverse("synthesis:run_detail", args=[run.pk]))
         self.assertContains(page, "STT whisper-tiny.en, 10 s window")
 
