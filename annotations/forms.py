@@ -143,7 +143,7 @@ class CreateTestForm(forms.Form):
     name = forms.CharField(max_length=80, validators=[validate_slug], help_text="Unique, e.g. mos-2024-05.")
     method = forms.ChoiceField(
         choices=[],
-        initial="acr",
+        initial=methods.DEFAULT_METHOD,
         required=False,
         help_text="The test method: how trials are built, shown and analysed (absent: acr).",
     )
@@ -342,7 +342,7 @@ class CreateTestForm(forms.Form):
             )
 
     def _chosen_method(self) -> methods.Method:
-        return methods.METHODS.get(str(self["method"].value() or "acr"), methods.ACR)
+        return methods.METHODS.get(str(self["method"].value() or methods.DEFAULT_METHOD), methods.ACR)
 
     @property
     def takes_gold(self) -> bool:
@@ -411,7 +411,7 @@ class CreateTestForm(forms.Form):
         return [label.strip() for label in self.cleaned_data["artifact_labels"].split(",") if label.strip()]
 
     def clean_method(self) -> str:
-        return self.cleaned_data.get("method") or "acr"
+        return self.cleaned_data.get("method") or methods.DEFAULT_METHOD
 
     def clean(self):
         data = super().clean()
@@ -434,7 +434,7 @@ class CreateTestForm(forms.Form):
 
     def _clean_scale(self, data: dict) -> None:
         """The chosen scale, or the method's default for the language; it must fit both."""
-        method = methods.METHODS.get(data.get("method") or "acr")
+        method = methods.METHODS.get(data.get("method") or methods.DEFAULT_METHOD)
         language = data.get("language")
         if method is None or "scale" in self.errors:
             return

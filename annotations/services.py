@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from annotations import multistimulus, pairs
 from annotations.listening_check import check_tones_wav, draw_trial
-from annotations.methods import Answer, Method, get_method
+from annotations.methods import DEFAULT_METHOD, Answer, Method, get_method
 from annotations.models import (
     MARK_TOLERANCE_S,
     MAX_MARKS_PER_ANSWER,
@@ -126,7 +126,7 @@ def create_test(
     name: str,
     samples: Iterable[Sample],
     scale: Scale | None,
-    method: str = "acr",
+    method: str = DEFAULT_METHOD,
     dimensions: Iterable[str] = ("overall",),
     ratings_per_sample: int = 8,
     samples_per_session: int = 20,
@@ -633,24 +633,6 @@ def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:
 # -- the headphone screen -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScreenResult:
-    """An evaluator's headphone screen: passed, failed, in_progress or not_taken, and correct per attempt."""
-
-    result: str
-    correct: tuple[int, ...] = ()
-    trials: tuple[int, ...] = ()
-
-    @property
-    def attempts(self) -> int:
-        return len(self.correct)
-
-    @property
-    def correct_text(self) -> str:
-        """e.g. "4/6, 6/6": correct of answered trials, one entry per attempt."""
-        return ", ".join(f"{n}/{total}" for n, total in zip(self.correct, self.trials, strict=True))
-
-
 def start_screen(*, evaluator: Evaluator, rng: random.Random | None = None) -> None:
     """Deal the first attempt of the headphone screen (once; a second call changes nothing)."""
     _deal_screen_attempt(evaluator, 1, rng)
@@ -744,35 +726,6 @@ def _score_screen_attempt(evaluator: Evaluator, attempt: int, rng: random.Random
         Evaluator.objects.filter(pk=evaluator.pk, screened_out_at__isnull=True).update(screened_out_at=now)
     evaluator.refresh_from_db()
     return outcome
-
-
-def screen_results(*, test: ListeningTest) -> dict[int, ScreenResult]:
-    """Evaluator id -> their headphone screen result, from one query over the answered trials."""
-    rows = (
-        ScreenTrial.objects.filter(evaluator__test=test, answer__isnull=False)
-        .order_by("evaluator_id", "attempt", "number")
-        .values_list("evaluator_id", "attempt", "quiet_position", "answer")
-    )
-    correct: dict[int, dict[int, list[int]]] = {}
-    for evaluator_id, attempt, quiet, answer in rows:
-        counts = correct.setdefault(evaluator_id, {}).setdefault(attempt, [0, 0])
-        counts[0] += quiet == answer
-        counts[1] += 1
-    results = {}
-    for evaluator in test.evaluators.values("id", "checked_at", "screened_out_at"):
-        attempts = correct.get(evaluator["id"], {})
-        if evaluator["screened_out_at"]:
-            result = "failed"
-        elif not attempts:
-            result = "not_taken"
-        else:
-            result = "passed" if evaluator["checked_at"] else "in_progress"
-        results[evaluator["id"]] = ScreenResult(
-            result=result,
-            correct=tuple(attempts[a][0] for a in sorted(attempts)),
-            trials=tuple(attempts[a][1] for a in sorted(attempts)),
-        )
-    return results
 
 
 # -- training and rating -------------------------------------------------------------------------

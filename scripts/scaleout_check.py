@@ -318,7 +318,7 @@ def rate_over_http(base: str, run) -> tuple[object, list]:
 
 def expected_rows(test, sent: list) -> list[tuple[str, str, str]]:
     from annotations.models import Evaluator, TestSample
-    from annotations.results.exports import sample_key
+    from annotations.results.tables import sample_key
 
     pseudonyms = dict(Evaluator.objects.filter(test=test).values_list("token", "pseudonym"))
     clips = {

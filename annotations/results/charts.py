@@ -5,12 +5,8 @@ readable in greyscale print; each mark carries a <title> with its exact numbers.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
-
-from django.utils.module_loading import import_string
-
-from annotations import methods
 
 # Lowest (bad) to highest (excellent) score: a diverging palette that survives greyscale printing;
 # scales with another number of points take evenly spaced colours along it.
@@ -390,15 +386,10 @@ def _forest_row(row: dict, label: str, y: float, x, left: float, digits: int) ->
 # --- the charts of a results page --------------------------------------------------------------
 
 
-def test_charts(data: dict) -> dict:
-    """The charts of the test's dashboard: its method's own, or MOS and distribution (ACR); with
+def test_charts(data: dict, method_charts: Callable[[dict], dict]) -> dict:
+    """The charts of the test's dashboard: its method's own (method_charts: its Method's charts); with
     artifact marks, "artifacts" pairs each top clip's row with its density strip."""
-    path = (
-        methods.get_method(data["method"]).charts
-        if data.get("method")
-        else "annotations.results.charts.mos_charts"
-    )
-    charts = import_string(path)(data) if path else {}
+    charts = method_charts(data)
     if "artifacts" in data:
         top = data["artifacts"]["top"]
         charts["artifacts"] = [(row, density_strip(row, bin_s=data["artifacts"]["bin_s"])) for row in top]
@@ -575,13 +566,20 @@ def run_charts(data: dict) -> dict:
     return {
         "wer": wer,
         "latency": percentile_chart(data["latency"], title="Latency per stage (warm-up excluded)"),
-        "dnsmos": scatter_chart(
-            data["dnsmos"]["points"],
-            title="DNSMOS P.808 vs human MOS, per sample",
-            x_label="DNSMOS P.808",
-            y_label="Human MOS",
-            # DNSMOS P.808 predicts an ACR MOS, so both axes span the ACR scale's ends.
-            x_range=DNSMOS_RANGE,
-            y_range=DNSMOS_RANGE,
-        ),
+        # One scatter per listening test, beside its block of numbers (run_analysis.dnsmos_vs_human).
+        "dnsmos": [
+            (
+                block,
+                scatter_chart(
+                    block["points"],
+                    title=f"DNSMOS P.808 vs human MOS in {block['test']}, per sample",
+                    x_label="DNSMOS P.808",
+                    y_label=f"Human MOS ({block['dimension']}, {block['scale']})",
+                    # DNSMOS P.808 predicts an ACR MOS on 1-5; the human axis spans the test's scale.
+                    x_range=DNSMOS_RANGE,
+                    y_range=block["scale_range"],
+                ),
+            )
+            for block in data["dnsmos"]["tests"]
+        ],
     }

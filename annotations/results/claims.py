@@ -16,6 +16,7 @@ import numpy as np
 from django.urls import reverse
 
 from annotations.management.commands.simulate_ratings import NAMES as DEMO_TEST_NAMES
+from annotations.methods import scoring_methods
 from annotations.models import ClipFetch, ListeningTest, Rating, Scale
 from annotations.results import latency, load, run_analysis, services, stats, wer
 from synthesis.models import Status, SynthesisRun
@@ -200,7 +201,9 @@ class Sources:
         """The newest complete test rated by real evaluators, its results, and why newer ones were skipped."""
         skipped = []
         # Only absolute ratings give a MOS; comparison and other methods are read elsewhere.
-        for test in ListeningTest.objects.filter(method="acr").order_by("-created_at"):
+        for test in ListeningTest.objects.filter(method__in=scoring_methods(mos=True)).order_by(
+            "-created_at"
+        ):
             reason = not_real_reason(test)
             if reason:
                 skipped.append(f"test {test.name}: {reason}")

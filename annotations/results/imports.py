@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
 from annotations.results import screening as screening_rules
-from annotations.results.exports import FORMULA_STARTS, RATING_FIELDS
+from annotations.results.tables import FORMULA_STARTS, RATING_FIELDS
 from synthesis.engines import audio
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 

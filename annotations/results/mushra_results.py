@@ -139,7 +139,9 @@ def summarise(rows: list[dict], *, excluded: Collection[int] = frozenset()) -> d
         "n_kept": len(kept),
         "raters": len(screening),
         "raters_excluded": len(dropped & set(screening)),
-        "screening": {str(rater): result for rater, result in screening.items()},
+        "screening": {
+            str(rater): {**result, "flags": flag_codes(result)} for rater, result in screening.items()
+        },
         "conditions": condition_means(kept),
         "before": condition_means(rows),
         "tests": paired_tests(kept),

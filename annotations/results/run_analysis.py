@@ -6,9 +6,8 @@ Samples are read as value dicts (a run has hundreds to thousands), never as mode
 from collections import defaultdict
 
 import numpy as np
-from django.db.models import Avg, Count, Q
+from django.db.models import Count
 
-from annotations.models import ListeningTest, Rating, TestSample
 from annotations.results import services, stats
 from synthesis import modes
 from synthesis.engines import textnorm
@@ -102,43 +101,36 @@ def rtf_table(samples: list[dict], warmup: set[int]) -> dict:
     return {"rows": _summaries(samples, RTFS, warmup), "tts_overall": total, "n": len(kept)}
 
 
-def human_mos_by_sample(sample_ids: list[int]) -> dict[int, tuple[float, int]]:
-    """sample id -> (MOS, votes): each test's main dimension, test clips only, screened raters left out."""
-    clips = TestSample.objects.filter(sample_id__in=sample_ids, kind=TestSample.Kind.TEST)
-    by_test: dict[int, list[int]] = defaultdict(list)
-    for test_id, sample in clips.values_list("test_id", "sample_id"):
-        by_test[test_id].append(sample)
-    wanted = Q(pk__in=[])
-    for test in ListeningTest.objects.filter(pk__in=by_test):
-        excluded = services.current_screening(test).excluded
-        wanted |= Q(
-            evaluator__test=test, dimension=test.rated_dimensions[0], sample_id__in=by_test[test.pk]
-        ) & ~Q(evaluator_id__in=excluded)
-    rows = (
-        Rating.objects.filter(wanted).order_by().values("sample_id").annotate(mos=Avg("score"), n=Count("id"))
-    )
-    return {row["sample_id"]: (row["mos"], row["n"]) for row in rows}
-
-
 def dnsmos_vs_human(samples: list[dict]) -> dict:
-    """Pearson/Spearman of DNSMOS with human MOS per sample and per style (condition)."""
-    human = human_mos_by_sample([s["id"] for s in samples])
-    paired = [s for s in samples if s["id"] in human and s["dnsmos_p808"] is not None]
-    mos = [human[s["id"]][0] for s in paired]
+    """Pearson/Spearman of DNSMOS with the human MOS of each sample, per listening test that rated the
+    samples with absolute category ratings (a MOS): one block per test, never pooled across tests or
+    scales; pair, MUSHRA and transcription tests give no MOS and are left out."""
+    by_id = {s["id"]: s for s in samples if s["dnsmos_p808"] is not None}
+    blocks: dict[str, dict] = {}
+    for sample_id, scores in services.human_scores(list(by_id), mos=True).items():
+        for score in scores:
+            block = blocks.setdefault(score.test, {"score": score, "pairs": []})
+            block["pairs"].append((by_id[sample_id], score.score))
+    return {"tests": [_dnsmos_block(block["score"], block["pairs"]) for block in blocks.values()]}
+
+
+def _dnsmos_block(score: services.HumanScore, paired: list[tuple[dict, float]]) -> dict:
+    mos = [value for _, value in paired]
     by_style: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for sample, value in zip(paired, mos, strict=True):
+    for sample, value in paired:
         by_style[sample["style_label"]].append((sample["dnsmos_p808"], value))
     means = {style: np.mean(pairs, axis=0).tolist() for style, pairs in sorted(by_style.items())}
-    points = [
-        (s["dnsmos_p808"], m, f"sample {s['id']} · {s['style_label']}")
-        for s, m in zip(paired, mos, strict=True)
-    ]
-    ovrl = [np.nan if s["dnsmos_ovrl"] is None else s["dnsmos_ovrl"] for s in paired]
+    points = [(s["dnsmos_p808"], m, f"sample {s['id']} · {s['style_label']}") for s, m in paired]
+    ovrl = [np.nan if s["dnsmos_ovrl"] is None else s["dnsmos_ovrl"] for s, _ in paired]
     style_dnsmos, style_human = [d for d, _ in means.values()], [h for _, h in means.values()]
     return {
+        "test": score.test,
+        "scale": score.scale,
+        "scale_range": (score.scale_min, score.scale_max),
+        "dimension": score.dimension,
         "points": points,
         "table": [
-            ("DNSMOS P.808, per sample", stats.correlation([s["dnsmos_p808"] for s in paired], mos)),
+            ("DNSMOS P.808, per sample", stats.correlation([s["dnsmos_p808"] for s, _ in paired], mos)),
             ("DNSMOS P.835 OVRL, per sample", stats.correlation(ovrl, mos)),
             ("DNSMOS P.808, per condition (style means)", stats.correlation(style_dnsmos, style_human)),
         ],

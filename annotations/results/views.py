@@ -7,8 +7,6 @@ Dashboards render once in full, then static/js/dashboard.js polls the live feed,
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -16,6 +14,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from annotations.methods import get_method
 from annotations.models import ListeningTest, Rating
 from annotations.results import charts, claims, exports, run_analysis, services, wer
 from annotations.results.services import Thresholds
@@ -117,7 +116,12 @@ def _attachment(response: HttpResponse, test: ListeningTest, what: str) -> HttpR
 
 def _test_context(data: dict) -> dict:
     """What the dashboard's sections read; data["sections"] names them for the test's method."""
-    return {"r": data, "test": data["test"], "charts": charts.test_charts(data), "sections": data["sections"]}
+    return {
+        "r": data,
+        "test": data["test"],
+        "charts": charts.test_charts(data, get_method(data["method"]).charts),
+        "sections": data["sections"],
+    }
 
 
 def _form_for(test: ListeningTest, form: ScreeningForm) -> ScreeningForm:
@@ -130,16 +134,9 @@ def _form_for(test: ListeningTest, form: ScreeningForm) -> ScreeningForm:
 @login_required
 @permission_required(VIEW_RESULTS, raise_exception=True)
 def index(request):
-    ratings = (
-        Rating.objects.filter(evaluator__test=OuterRef("pk"))
-        .order_by()
-        .values("evaluator__test")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    tests = ListeningTest.objects.annotate(
-        n_ratings=Coalesce(Subquery(ratings), 0), n_evaluators=Count("evaluators")
-    )
+    # The same counts as the test list (/t/manage/) and each dashboard's progress: answers to test
+    # pages against the target (ListeningTest.objects.with_progress).
+    tests = ListeningTest.objects.with_progress()
     runs = SynthesisRun.objects.select_related("config").order_by("-created_at")[:50]
     return render(request, "results/index.html", {"tests": tests, "runs": runs})
 
@@ -216,7 +213,10 @@ def test_summary_json(request, pk: int):
 def test_measurements_csv(request, pk: int):
     test = _get_test(pk)
     samples = Sample.objects.filter(test_samples__test=test, test_samples__kind="test")
-    return exports.measurements_response(samples, f"{slugify(test.name)}-measurements.csv")
+    ids = list(samples.values_list("id", flat=True))
+    # This test's own per-clip score only: a clip's score in another test is in that test's export.
+    human = services.human_scores(ids, tests=ListeningTest.objects.filter(pk=test.pk))
+    return exports.measurements_response(samples, human, f"{slugify(test.name)}-measurements.csv")
 
 
 @login_required
@@ -279,7 +279,9 @@ def run_live(request, pk: int):
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def run_measurements_csv(request, pk: int):
     run = _get_run(pk)
-    return exports.measurements_response(run.samples.all(), f"run-{run.pk}-measurements.csv")
+    samples = run.samples.all()
+    human = services.human_scores(list(samples.values_list("id", flat=True)))
+    return exports.measurements_response(samples, human, f"run-{run.pk}-measurements.csv")
 
 
 # --- STT WER runs ------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from django.utils import timezone
 from scipy import stats
 
 from annotations import services
+from annotations.headphone_screen import screen_results
 from annotations.listening_check import guess_pass_probability
 from annotations.models import Evaluator, ListeningTest, Rating, ScreenTrial
-from annotations.results import exports
+from annotations.results import exports, tables
 from annotations.results import services as results
 from tests.annotations.helpers import screen_answer, session_url, take_screen, walk_to_rating
 from tests.factories import build_test, make_admin, make_researcher
@@ -31,7 +32,7 @@ class HeadphoneScreenTests(TestCase):
         self.evaluator.refresh_from_db()
         self.assertIsNotNone(self.evaluator.checked_at)
         self.assertContains(response, "Practice clip 1 of")
-        screen = services.screen_results(test=self.test)[self.evaluator.pk]
+        screen = screen_results(test=self.test)[self.evaluator.pk]
         self.assertEqual((screen.result, screen.correct, screen.attempts), ("passed", (5,), 1))
 
     def test_four_right_of_six_ends_the_session_with_the_screen_out_code_and_no_completion_code(self):
@@ -43,7 +44,7 @@ class HeadphoneScreenTests(TestCase):
         self.assertContains(response, SCREEN_OUT)
         self.assertNotContains(response, PLATFORM)
         self.assertNotContains(response, self.test.completion_code)
-        screen = services.screen_results(test=self.test)[self.evaluator.pk]
+        screen = screen_results(test=self.test)[self.evaluator.pk]
         self.assertEqual((screen.result, screen.correct_text), ("failed", "4/6"))
 
     def test_a_screened_out_evaluator_never_reaches_a_rating_page_again(self):
@@ -117,7 +118,7 @@ class ScreenRetryTests(TestCase):
         take_screen(self.client, evaluator)
         evaluator.refresh_from_db()
         self.assertIsNotNone(evaluator.checked_at)
-        screen = services.screen_results(test=self.test)[evaluator.pk]
+        screen = screen_results(test=self.test)[evaluator.pk]
         self.assertEqual((screen.result, screen.correct_text, screen.attempts), ("passed", "4/6, 6/6", 2))
 
     def test_five_of_six_on_the_retry_screens_out_and_there_is_no_third_attempt(self):
@@ -127,7 +128,7 @@ class ScreenRetryTests(TestCase):
         evaluator.refresh_from_db()
         self.assertEqual(evaluator.step, "screened_out")
         self.assertFalse(evaluator.screen_trials.filter(attempt=3).exists())
-        screen = services.screen_results(test=self.test)[evaluator.pk]
+        screen = screen_results(test=self.test)[evaluator.pk]
         self.assertEqual((screen.result, screen.correct_text), ("failed", "4/6, 5/6"))
 
 
@@ -195,9 +196,9 @@ class ScreenSettingsAndResultsTests(TestCase):
         self.assertContains(page, "Woods et al. 2017, pass at 5 of 6")
         self.assertContains(page, "failed</span> 4/6")
         self.assertContains(page, '<span class="note">failed the headphone screen (4/6)</span>')
-        rows = list(exports.rating_rows(test, results.current_screening(test)))
+        rows = list(tables.rating_rows(test, results.current_screening(test)))
         self.assertEqual(len(rows), 1)
-        screen = dict(zip(exports.RATING_COLUMNS, rows[0], strict=True))
+        screen = dict(zip(tables.RATING_COLUMNS, rows[0], strict=True))
         self.assertEqual(
             (screen["screen_result"], screen["screen_correct"], screen["screen_attempts"]),
             ("passed", "6/6", 1),

@@ -24,7 +24,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from annotations import multistimulus
+from annotations import intelligibility, multistimulus
 from annotations import services as test_services
 from annotations.management.commands._pair_demos import create_demo_test
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating, TestSample
@@ -116,7 +116,7 @@ def make_mushra_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple
         )
         return int(min(100, max(0, round(mean + offset + rng.normal(0, 8)))))
 
-    return test, _simulate(test, kinds, rng, answer)
+    return test, _simulate(test, kinds, rng, answer, multistimulus.DIMENSION)
 
 
 def make_intelligibility_demo(name: str, samples: list[Sample], rng, opts: dict) -> tuple[ListeningTest, int]:
@@ -136,17 +136,16 @@ def make_intelligibility_demo(name: str, samples: list[Sample], rng, opts: dict)
         ]
         return " ".join(words)
 
-    return test, _simulate(test, kinds, rng, answer)
+    return test, _simulate(test, kinds, rng, answer, intelligibility.DIMENSION)
 
 
-def _simulate(test: ListeningTest, kinds: list[str], rng, answer) -> int:
+def _simulate(test: ListeningTest, kinds: list[str], rng, answer, dimension: str) -> int:
     """One session per rater from the app's assign, every page answered in order; returns the ratings.
 
     answer(kind, rater offset, clip, role) gives a score, or for intelligibility the transcript.
     """
     evaluators = test_services.invite_evaluators(test=test, count=len(kinds))
     timing_rng = rng.spawn(1)[0]
-    dimension = multistimulus.DIMENSION if test.method == "mushra" else "transcript"
     start, ratings, fetches = timezone.now() - timedelta(days=1), [], []
     sizes: dict[int, int] = {}
     for number, (evaluator, kind) in enumerate(zip(evaluators, kinds, strict=True), start=1):
@@ -197,8 +196,9 @@ def _simulate(test: ListeningTest, kinds: list[str], rng, answer) -> int:
     Evaluator.objects.filter(test=test).update(consented_at=start, trained_at=start, finished_at=start)
     ClipFetch.objects.bulk_create(fetches, batch_size=2000)
     Rating.objects.bulk_create(ratings, batch_size=2000)
-    # The target is what every page got, so the finished demo shows as complete.
-    held = Counter(rating.trial_id for rating in ratings)
+    # The target is the raters every page got (one answer per rater and page, however many scores a
+    # MUSHRA page holds), so the finished demo shows as complete.
+    held = Counter(trial for trial, _ in {(rating.trial_id, rating.evaluator_id) for rating in ratings})
     ListeningTest.objects.filter(pk=test.pk).update(ratings_per_sample=min(held.values()))
     return len(ratings)
 

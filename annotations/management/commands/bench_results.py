@@ -18,8 +18,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotations.methods import get_method
 from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample
-from annotations.results import exports, services
+from annotations.results import mos, services, tables
 from annotations.results.imports import placeholder_audio
 from annotations.results.services import Thresholds
 from synthesis.models import Sample, Sentence, SentenceSet
@@ -70,16 +71,14 @@ class Command(BaseCommand):
         analysed = services.run_background_analysis(test=test, thresholds=Thresholds())
         background = time.perf_counter() - started
         excluded = services.current_screening(test).excluded
-        tables = {}
 
         def mos_table():
-            tables["t"] = services.dimension_tables(test, excluded)
-            return services.condition_rows(tables["t"], excluded)
+            return mos.condition_rows(mos.dimension_tables(test, excluded), excluded)
 
         timed = {
             "Version check (live feed, nothing changed)": lambda: services.results_version(test),
             "MOS/CI table + distribution (t, normal, CrowdMOS; before and after)": mos_table,
-            "Progress (collected vs target, evaluators)": lambda: _progress(test, tables["t"]),
+            "Progress (collected vs target, evaluators)": lambda: get_method(test.method).progress(test),
             "Whole dashboard data (adds Wilcoxon pairs, rater table)": lambda: services.test_results(test),
         }
         rows = [
@@ -94,25 +93,25 @@ class Command(BaseCommand):
             )
         )
         if any(model.get("difference") is None for model in analysed["mixed_models"].values()):
-            note = f"above {services.MIXED_MODEL_MAX_CELLS:,} design cells; the Wilcoxon tests stand in"
+            note = f"above {mos.MIXED_MODEL_MAX_CELLS:,} design cells; the Wilcoxon tests stand in"
             rows.append(("Mixed models", "not fitted", note))
         return rows + self._export_memory(test)
 
     def _export_memory(self, test: ListeningTest) -> list[tuple[str, str, str]]:
-        screening = exports.export_screening(test, Thresholds())
+        screening = services.current_screening(test, Thresholds())
         process = psutil.Process()
         with open(os.devnull, "w") as sink:
             before, peak_rss, count = process.memory_info().rss, 0, 0
             started = time.perf_counter()
             for count, line in enumerate(
-                exports.csv_lines(exports.RATING_COLUMNS, exports.rating_rows(test, screening))
+                tables.csv_lines(tables.RATING_COLUMNS, tables.rating_rows(test, screening))
             ):
                 sink.write(line)
                 if count % 20_000 == 0:
                     peak_rss = max(peak_rss, process.memory_info().rss)
             seconds = time.perf_counter() - started
             tracemalloc.start()
-            for line in exports.csv_lines(exports.RATING_COLUMNS, exports.rating_rows(test, screening)):
+            for line in tables.csv_lines(tables.RATING_COLUMNS, tables.rating_rows(test, screening)):
                 sink.write(line)
             peak_traced = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
@@ -154,11 +153,6 @@ def _median(call, repeat: int) -> float:
         call()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
-
-
-def _progress(test: ListeningTest, tables: dict) -> dict:
-    main = tables[test.rated_dimensions[0]]["items_before"]
-    return services.progress(test, {s: c for per in main.values() for s, c in per.items()})
 
 
 def create_bench(n_raters: int, n_samples: int) -> tuple[ListeningTest, float]:

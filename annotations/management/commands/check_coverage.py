@@ -28,10 +28,11 @@ from annotations.results.comparisons import CmosVote, Preference
 from synthesis.management.commands.synthesize import _Unterminated
 
 TARGET = (0.93, 0.97)
+# Each simulated analysis's defaults (options left unset take them).
 DEFAULTS = {
-    "cmos": {"effect": 0.5, "n_boot": 2000},
-    "ab": {"effect": 0.6},
-    "bt": {"effect": 0.6, "n_boot": 500},
+    "cmos": {"effect": 0.5, "n_boot": 2000, "rater_sd": 0.3},
+    "ab": {"effect": 0.6, "rater_sd": 0.0},
+    "bt": {"effect": 0.6, "n_boot": 500, "rater_sd": 0.0},
 }
 
 
@@ -72,8 +73,6 @@ class Command(BaseCommand):
         method = opts["method"]
         for key, value in DEFAULTS[method].items():
             opts[key] = value if opts[key] is None else opts[key]
-        if opts["rater_sd"] is None:
-            opts["rater_sd"] = 0.3 if method == "cmos" else 0.0
         simulations = {"cmos": CmosSimulation, "ab": PreferenceSimulation, "bt": RankingSimulation}
         simulation = simulations[method](opts)
         rng = np.random.default_rng(opts["seed"])

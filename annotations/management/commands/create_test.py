@@ -37,7 +37,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="Unique test name (a slug).")
         parser.add_argument(
-            "--method", default="acr", choices=sorted(methods.METHODS), help="Test method (default acr)."
+            "--method",
+            default=methods.DEFAULT_METHOD,
+            choices=sorted(methods.METHODS),
+            help=f"Test method (default {methods.DEFAULT_METHOD}).",
         )
         parser.add_argument("--run", type=int, action="append", default=[], help="Run id; repeatable.")
         parser.add_argument(

@@ -105,11 +105,12 @@ class Command(BaseCommand):
                 )
             source = self._acr_demo(opts)
         # Each pair demo draws from a stream of its own, so one can be made again without the other.
-        for stream, (name, make) in enumerate(((CMOS_NAME, make_cmos_demo), (AB_NAME, make_ab_demo)), 1):
+        pair_demos = ((CMOS_NAME, make_cmos_demo, _cmos_figure), (AB_NAME, make_ab_demo, _ab_figure))
+        for stream, (name, make, figure) in enumerate(pair_demos, 1):
             if opts["if_missing"] and ListeningTest.objects.filter(name=name).exists():
                 self.stdout.write(f"Test {name} exists already.")
                 continue
-            self._pair_demo(name, make, source, np.random.default_rng([opts["seed"], stream]), opts)
+            self._pair_demo(name, make, figure, source, np.random.default_rng([opts["seed"], stream]), opts)
         methods = ((MUSHRA_NAME, make_mushra_demo), (INTELLIGIBILITY_NAME, make_intelligibility_demo))
         for stream, (name, make) in enumerate(methods, 3):
             if opts["if_missing"] and ListeningTest.objects.filter(name=name).exists():
@@ -138,7 +139,7 @@ class Command(BaseCommand):
             self._report(services.test_results(test), opts["difference"])
         return test
 
-    def _pair_demo(self, name: str, make, source: ListeningTest, rng, opts: dict) -> None:
+    def _pair_demo(self, name: str, make, figure, source: ListeningTest, rng, opts: dict) -> None:
         samples = _test_clips(source)
         with transaction.atomic():
             remove_pair_demo(name)
@@ -149,7 +150,7 @@ class Command(BaseCommand):
             f"by {raters} simulated raters ({opts['raters']} good)."
         )
         if not opts["no_analysis"]:
-            self._pair_report(services.test_results(test), opts)
+            self._pair_report(services.test_results(test), opts, figure)
 
     def _method_demo(self, name: str, make, source: ListeningTest, rng, opts: dict) -> None:
         samples = _test_clips(source)
@@ -169,24 +170,15 @@ class Command(BaseCommand):
                 f"  Excluded raters: {', '.join(row['pseudonym'] for row in data['excluded']) or 'none'}"
             )
 
-    def _pair_report(self, data: dict, opts: dict) -> None:
+    def _pair_report(self, data: dict, opts: dict, figure) -> None:
         self.stdout.write(
             f"  Excluded raters: {', '.join(row['pseudonym'] for row in data['excluded']) or 'none'}"
         )
         for pair in data["pairs"]["pairs"]:
             if pair["x"]["system"] != pair["y"]["system"]:
                 continue
-            s = pair["after"]
-            if data["method"] == "cmos":
-                interval = f"[{_signed(s['ci_low'])}, {_signed(s['ci_high'])}]"
-                figure = f"CMOS {s['mean']:+.3f} {interval} (two-way bootstrap)"
-                truth = f"{opts['cmos_difference']:+.2f}"
-            else:
-                share = s["decisive_shares"]["y"]
-                interval = f"[{share['low']:.3f}, {share['high']:.3f}]"
-                figure = f"chosen in {share['share']:.3f} {interval} of answers choosing a clip (Wilson)"
-                truth = f"{opts['preference']:.2f}"
-            self.stdout.write(f"  {pair['y_label']} over {pair['x_label']}: {figure}; true {truth}")
+            shown, truth = figure(pair["after"], opts)
+            self.stdout.write(f"  {pair['y_label']} over {pair['x_label']}: {shown}; true {truth}")
         ranked = data["pairs"]["ranking"]
         if ranked["available"]:
             self.stdout.write(
@@ -208,6 +200,18 @@ class Command(BaseCommand):
                 f"(mixed model; true {difference:+.2f}); "
                 f"per-rater Wilcoxon p = {comparison['by_rater']['p']:.2g}"
             )
+
+
+def _cmos_figure(s: dict, opts: dict) -> tuple[str, str]:
+    interval = f"[{_signed(s['ci_low'])}, {_signed(s['ci_high'])}]"
+    return f"CMOS {s['mean']:+.3f} {interval} (two-way bootstrap)", f"{opts['cmos_difference']:+.2f}"
+
+
+def _ab_figure(s: dict, opts: dict) -> tuple[str, str]:
+    share = s["decisive_shares"]["y"]
+    interval = f"[{share['low']:.3f}, {share['high']:.3f}]"
+    figure = f"chosen in {share['share']:.3f} {interval} of answers choosing a clip (Wilson)"
+    return figure, f"{opts['preference']:.2f}"
 
 
 def _test_clips(test: ListeningTest) -> list[Sample]:

@@ -11,7 +11,7 @@ from scipy import stats as scipy_stats
 from annotations import tasks
 from annotations.models import Evaluator, ListeningTest, Rating, Scale
 from annotations.models import TestSample as Clip
-from annotations.results import run_analysis, services, stats
+from annotations.results import mos, raters, run_analysis, services, stats, stored
 from annotations.results.services import Thresholds
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
 from tests.factories import build_design, make_config, make_sample_row, make_sentence_set
@@ -172,9 +172,9 @@ class TestResultsTests(TestCase):
     def test_rater_sums_are_the_same_whether_sql_numbers_the_conditions_or_joins_the_samples(self):
         test, clips = build_design(systems=("sys-a", "sys-b"))
         rate_all(test, clips, {name: scores * 2 for name, scores in SCORES.items()})
-        scored, conditions = services.scored_ratings(test), services.condition_of_clips(test)
-        numbered = services.rater_sums(scored, "overall", conditions)
-        joined = services.rater_sums(scored, "overall", conditions, case_limits=(0, 0))
+        scored, conditions = raters.scored_ratings(test), mos.condition_of_clips(test)
+        numbered = mos.rater_sums(scored, "overall", conditions)
+        joined = mos.rater_sums(scored, "overall", conditions, case_limits=(0, 0))
         self.assertEqual(dict(numbered), dict(joined))
         self.assertEqual(numbered[("sys-b", "warm")][test.evaluators.get(pseudonym="R1").pk], (3, 14, 66))
 
@@ -253,7 +253,7 @@ class BackgroundAnalysisTests(TestCase):
         self.assertEqual([row["overlap"] for row in data["raters"]], [8, 8, 8])
         ListeningTest.objects.filter(pk=self.test.pk).update(min_rater_overlap=9)
         self.test.refresh_from_db()
-        self.assertFalse(services.is_current(services.load_stored(self.test), self.test, Thresholds()))
+        self.assertFalse(stored.is_current(services.load_stored(self.test), self.test, Thresholds()))
         self.assertEqual(services.test_results(self.test)["screening"].source, "pending")
         analyse(self.test)
         data = services.test_results(self.test)
@@ -321,8 +321,8 @@ class RunAnalysisTests(TestCase):
             clip = Clip.objects.create(test=test, sample=self.sample("w:1", second, dnsmos_p808=dnsmos))
             for rater, vote in zip(raters, votes, strict=True):
                 give(rater, clip, vote)
-        dnsmos = run_analysis.run_results(self.run)["dnsmos"]
-        self.assertEqual(len(dnsmos["points"]), 4)
+        [dnsmos] = run_analysis.run_results(self.run)["dnsmos"]["tests"]
+        self.assertEqual((dnsmos["test"], len(dnsmos["points"])), ("t", 4))
         label, per_sample = dnsmos["table"][0]
         expected = stats.correlation([2.0, 3.0, 4.1, 3.5], [1.5, 3.0, 4.5, 4.0])
         self.assertAlmostEqual(per_sample["pearson_r"], expected["pearson_r"])

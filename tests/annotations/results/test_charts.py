@@ -29,15 +29,30 @@ def run_data() -> dict:
         "wer": [],
         "wer_edges": [0, 0.5, 1],
         "latency": [],
-        "dnsmos": {"points": [(3.1, 3.4, "sample 1 · neutral"), (2.2, 2.9, "sample 2 · warm")]},
+        "dnsmos": {
+            "tests": [
+                {
+                    "test": "t",
+                    "scale": "acr-en",
+                    "scale_range": (1, 5),
+                    "dimension": "overall",
+                    "points": [(3.1, 3.4, "sample 1 · neutral"), (2.2, 2.9, "sample 2 · warm")],
+                }
+            ]
+        },
     }
+
+
+def dnsmos_chart() -> str:
+    [(_, svg)] = charts.run_charts(run_data())["dnsmos"]
+    return svg
 
 
 class ChartSizeTests(SimpleTestCase):
     def test_the_dnsmos_scatter_is_wide_enough_for_its_whole_title(self):
-        root = parse(charts.run_charts(run_data())["dnsmos"])
+        root = parse(dnsmos_chart())
         title = root.find(f"{SVG}text")
-        self.assertEqual(title.text, "DNSMOS P.808 vs human MOS, per sample")
+        self.assertEqual(title.text, "DNSMOS P.808 vs human MOS in t, per sample")
         self.assertGreaterEqual(view_width(root), float(title.get("x")) + BOLD_CHAR_PX * len(title.text))
 
     def test_labels_under_neighbouring_bars_do_not_overlap(self):
@@ -61,7 +76,7 @@ class ChartSizeTests(SimpleTestCase):
 
     def test_charts_fill_their_column_and_may_grow_well_beyond_their_drawing_size(self):
         for svg in (
-            charts.run_charts(run_data())["dnsmos"],
+            dnsmos_chart(),
             charts.mos_chart([{"label": "a", "mos": 3.0, "low": 2.5, "high": 3.5}], title="MOS"),
             charts.histogram_chart([1, 2], [0, 0.5, 1], title="WER", x_label="WER"),
         ):
@@ -71,4 +86,4 @@ class ChartSizeTests(SimpleTestCase):
             self.assertGreaterEqual(max_width(root), 1.5 * view_width(root))
 
     def test_the_dnsmos_scatter_may_grow_far_beyond_the_388_pixels_it_had(self):
-        self.assertGreaterEqual(max_width(parse(charts.run_charts(run_data())["dnsmos"])), 500)
+        self.assertGreaterEqual(max_width(parse(dnsmos_chart())), 500)

@@ -7,7 +7,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from annotations.importing import import_samples
-from annotations.results import exports
+from annotations.results import tables
 from annotations.results.imports import import_ratings
 from tests.annotations.results.test_analysis import VAR_DIR
 from tests.annotations.results.test_pair_dashboard import rated_cmos_test
@@ -70,7 +70,7 @@ class NumbersStayNumbersTests(TestCase):
     def test_only_text_that_is_not_a_number_is_quoted(self):
         cells = [-2, -0.5, "-0.5", "-3", "=1+1", "@A1", "+x", "-x", "\tx", "\rx", "plain", None, 0]
         self.assertEqual(
-            [exports.safe_cell(cell) for cell in cells],
+            [tables.safe_cell(cell) for cell in cells],
             [-2, -0.5, "-0.5", "-3", "'=1+1", "'@A1", "'+x", "'-x", "'\tx", "'\rx", "plain", None, 0],
         )
 

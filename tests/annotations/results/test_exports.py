@@ -10,7 +10,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from annotations.models import ListeningTest, Rating, Scale
-from annotations.results import exports, services
+from annotations.results import exports, services, tables
 from annotations.results.imports import RatingImportError, import_ratings
 from annotations.results.services import Thresholds
 from synthesis.models import Sample
@@ -56,7 +56,7 @@ class RatingsCsvTests(TestCase):
         self.assertIn('attachment; filename="design-ratings.csv"', response["Content-Disposition"])
         rows = read_csv(b"".join(response.streaming_content).decode())
         self.assertEqual(len(rows), Rating.objects.filter(evaluator__test=self.test).count())
-        self.assertEqual(list(rows[0]), list(exports.RATING_COLUMNS))
+        self.assertEqual(list(rows[0]), list(tables.RATING_COLUMNS))
         flags = {row["evaluator"]: row["screening_flags"] for row in rows}
         self.assertEqual(flags, {"R1": "", "R2": "", "R3": "straight_lining"})
         gold = next(row for row in rows if row["clip_kind"] == "gold")
@@ -71,7 +71,7 @@ class RatingsCsvTests(TestCase):
         self.assertEqual(first["sentence"], "Sentence 0.")
 
     def test_rows_come_from_a_generator_that_reads_the_database_in_chunks(self):
-        rows = exports.rating_rows(self.test, services.current_screening(self.test))
+        rows = tables.rating_rows(self.test, services.current_screening(self.test))
         self.assertIs(iter(rows), rows)  # lazy: nothing is held beyond the current chunk
         self.assertEqual(next(rows)[0], "design")
 
@@ -109,7 +109,7 @@ class RatingsCsvTests(TestCase):
         rows = read_csv(export_text(self.test))
         rows[1]["score"] = "7"
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=exports.RATING_COLUMNS)
+        writer = csv.DictWriter(out, fieldnames=tables.RATING_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
         samples_before = Sample.objects.count()
@@ -176,8 +176,12 @@ class SummaryAndReportTests(TestCase):
             (row["wer"], row["wer_normalisation"], row["dnsmos_p808"]), ("0.25", "english", "3.3")
         )
         self.assertEqual(
-            (row["human_mos"], row["human_votes"]), ("5.0", "2")
+            (row["human_score"], row["human_votes"]), ("5.0", "2")
         )  # R1 and R2 gave 5; R3 screened out
+        self.assertEqual(
+            (row["human_test"], row["human_score_name"], row["human_scale"]),
+            (self.test.name, "MOS", "acr-en"),
+        )
 
     def test_the_report_is_one_self_contained_html_file(self):
         response = self.client.get(reverse("results:test_report", args=[self.test.pk]))

@@ -1,0 +1,131 @@
+"""What the pair methods (CMOS, A/B preference) share: one sentence in two conditions per page.
+
+- A trial is one sentence in two conditions (a condition is a sample's (system_label, style_label)):
+  TrialClips with roles "X" (the condition that sorts first) and "Y". Every pair of distinct
+  conditions on a sentence is one trial; no gold or trapping clips (annotations.pairs builds them).
+- Presentation order is the Assignment's clip_order: the first is clip "A" (played first), the
+  second clip "B". Within one evaluator's session each pair of conditions is played X first and Y
+  first equally often (an odd one out at random).
+- One Rating per judgement, on the clip presented second (B). Y relative to X is +score when the
+  rated clip's role is "Y", else -score.
+- Listening: both clips fetched whole and the sum of their durations passed since the first fetch.
+
+Their numbers: no per-clip score; per pair of conditions the method's analyse (pair_results), after a
+screening without the correlation rule and, for A/B, with the consistency rule on repeated pairs.
+Like the MOS path, the analysis runs on every update for tests up to the inline limit and comes from
+the stored background analysis above it ("pairs" is None until there is one with these screening
+settings).
+"""
+
+from annotations import pairs
+from annotations.methods.registry import Answer, check_on_scale, every_clip, get_method, live_or_stored
+from annotations.models import ListeningTest, TrialClip
+from annotations.results import raters, stored, tables
+from annotations.results.raters import Screening, Thresholds
+
+NOTE = (
+    "Pairs are built from the clips listed: for each sentence, every two conditions (system, style) make "
+    "one pair, heard in either order equally often by each evaluator. Every sentence needs clips in at "
+    "least two conditions. Pair tests take no gold or trapping clips; clips ticked for practice make "
+    "practice pairs (tick one sentence in two conditions), and without any, spare clips are used."
+)
+# Screening settings a pair test does not use: it has no gold clips, and the correlation rule needs
+# every rater to score the same clips on one absolute scale (see raters.compute_screening).
+UNUSED_THRESHOLDS = ("min_correlation", "gold_tolerance")
+PROGRESS_NOTE = (
+    "Counted per pair of clips (one judgement each), before screening; answers to repeated pairs, "
+    "asked only to measure consistency, never count."
+)
+
+
+def pair_answer(
+    test: ListeningTest, clips: list[TrialClip], scores: dict[str, object], dimension: str
+) -> Answer:
+    """The one judgement of a pair, stored on the clip presented second (B)."""
+    wanted = {dimension: scores.get(dimension)}
+    check_on_scale(test, wanted)
+    if len(clips) != 2:
+        raise ValueError(f"a pair trial holds two clips, this one {len(clips)}")
+    return Answer(clips[1].test_sample, dimension, wanted[dimension])
+
+
+def screen_now(
+    test: ListeningTest, thresholds: Thresholds, judgements: list[dict] | None = None
+) -> Screening:
+    judgements = pairs.pair_judgements(test) if judgements is None else judgements
+    return raters.compute_screening(test, thresholds, listening_time=every_clip, judgements=judgements)
+
+
+def screen(test: ListeningTest, thresholds: Thresholds) -> Screening:
+    return live_or_stored(test, thresholds, lambda: screen_now(test, thresholds))
+
+
+def dashboard(test: ListeningTest, thresholds: Thresholds, inline: bool | None) -> dict:
+    """Screening, raters and the pair analysis of a CMOS or A/B test."""
+    version = raters.ratings_version(test)
+    inline = version[0] <= raters.inline_limit() if inline is None else inline
+    saved = stored.load_stored(test)
+    if inline:
+        judgements = pairs.pair_judgements(test)
+        screening = screen_now(test, thresholds, judgements)
+        analysis = get_method(test.method).analyse(test, excluded=screening.excluded, judgements=judgements)
+    else:
+        screening = raters.stored_screening(test, saved, thresholds)
+        analysis = saved.get("pairs") if screening.source == "background" else None
+    rater_rows = raters.pair_rater_table(test, screening)
+    return {
+        "thresholds": thresholds,
+        "n_ratings": version[0],
+        "inline": inline,
+        "screening": screening,
+        "raters": rater_rows,
+        "headphone_screen": raters.headphone_screen_summary(test, rater_rows),
+        "excluded": [row for row in rater_rows if row["excluded"]],
+        "pairs": analysis,
+        "background": stored.background_status(test, saved, version, thresholds),
+    }
+
+
+def background(test: ListeningTest, thresholds: Thresholds) -> dict:
+    judgements = pairs.pair_judgements(test)
+    screening = screen_now(test, thresholds, judgements)
+    analyse = get_method(test.method).analyse
+    return {
+        "min_overlap": test.min_rater_overlap,
+        "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
+        "screening_n_ratings": screening.n_ratings,
+        "pairs": analyse(test, excluded=screening.excluded, judgements=judgements),
+    }
+
+
+def export_table(test: ListeningTest, thresholds: Thresholds):
+    """One row per judgement; the flags of a large test without a stored screening are computed now."""
+    screening = screen(test, thresholds)
+    if screening.source == "pending":
+        screening = screen_now(test, thresholds)
+    return tables.PAIR_RATING_COLUMNS, tables.pair_rating_rows(test, screening)
+
+
+def summary_json(data: dict) -> dict:
+    return tables.method_summary_json(data, data["pairs"])
+
+
+# The fields every pair method's Method sets alike.
+SHARED = {
+    "build_trials": pairs.pair_trials,
+    "order_clips": pairs.balanced_orders,
+    "listening_time": every_clip,
+    "practice": pairs.practice_pairs,
+    "check_samples": pairs.check_pair_samples,
+    "gold_and_traps": False,
+    "clips_per_trial": 2,
+    "clip_note": NOTE,
+    "progress_unit": "pairs",
+    "progress_note": PROGRESS_NOTE,
+    "dashboard": dashboard,
+    "background": background,
+    "screen": screen,
+    "unused_thresholds": UNUSED_THRESHOLDS,
+    "export_table": export_table,
+    "summary_json": summary_json,
+}
