@@ -80,10 +80,7 @@ def _dashboard(test: ListeningTest, thresholds: Thresholds, inline: bool | None)
         "thresholds": thresholds,
         "n_ratings": version[0],
         "inline": inline,
-        "screening": screening,
-        "raters": rater_rows,
-        "headphone_screen": raters.headphone_screen_summary(test, rater_rows),
-        "excluded": [row for row in rater_rows if row["excluded"]],
+        **raters.screening_context(test, screening, rater_rows),
         "conditions": conditions,
         "comparisons": comparisons,
         "agreement": heavy["agreement"],
@@ -101,9 +98,7 @@ def _background(test: ListeningTest, thresholds: Thresholds) -> dict:
     rows = mos.full_rows(test)
     main = rows.get(test.rated_dimensions[0], np.zeros((0, 3), dtype=np.int64))
     return {
-        "min_overlap": test.min_rater_overlap,
-        "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
-        "screening_n_ratings": screening.n_ratings,
+        **raters.screening_record(test, screening),
         "bootstrap": mos.bootstrap_by_condition(rows, conditions, excluded),
         "agreement": mos.agreement(rows, excluded),
         "mixed_models": mos.mixed_models(main, conditions, mos.sentence_keys(test), excluded),

@@ -20,7 +20,8 @@ settings).
 from annotations import pairs
 from annotations.methods.registry import Answer, check_on_scale, every_clip, get_method, live_or_stored
 from annotations.models import ListeningTest, TrialClip
-from annotations.results import raters, stored, tables
+from annotations.results import pair_results, raters, stored, tables
+from annotations.results import screening as screening_rules
 from annotations.results.raters import Screening, Thresholds
 
 NOTE = (
@@ -52,8 +53,18 @@ def pair_answer(
 def screen_now(
     test: ListeningTest, thresholds: Thresholds, judgements: list[dict] | None = None
 ) -> Screening:
+    """The pair screening: the answers as given (the second clip relative to the first), without the
+    correlation rule, and with the consistency rule on repeated pairs (A/B).
+
+    A clip's raw answers change sign with the order it was played in and with the clip it was paired
+    with, and the corrected answers of honest raters agree little when the pairs differ little, so the
+    correlation rule would exclude them.
+    """
     judgements = pairs.pair_judgements(test) if judgements is None else judgements
-    return raters.compute_screening(test, thresholds, listening_time=every_clip, judgements=judgements)
+    consistency = screening_rules.consistency_flags(pair_results.consistency_counts(judgements))
+    return raters.compute_screening(
+        test, thresholds, listening_time=every_clip, correlation=False, extra_flags=consistency
+    )
 
 
 def screen(test: ListeningTest, thresholds: Thresholds) -> Screening:
@@ -77,10 +88,7 @@ def dashboard(test: ListeningTest, thresholds: Thresholds, inline: bool | None) 
         "thresholds": thresholds,
         "n_ratings": version[0],
         "inline": inline,
-        "screening": screening,
-        "raters": rater_rows,
-        "headphone_screen": raters.headphone_screen_summary(test, rater_rows),
-        "excluded": [row for row in rater_rows if row["excluded"]],
+        **raters.screening_context(test, screening, rater_rows),
         "pairs": analysis,
         "background": stored.background_status(test, saved, version, thresholds),
     }
@@ -91,9 +99,7 @@ def background(test: ListeningTest, thresholds: Thresholds) -> dict:
     screening = screen_now(test, thresholds, judgements)
     analyse = get_method(test.method).analyse
     return {
-        "min_overlap": test.min_rater_overlap,
-        "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
-        "screening_n_ratings": screening.n_ratings,
+        **raters.screening_record(test, screening),
         "pairs": analyse(test, excluded=screening.excluded, judgements=judgements),
     }
 

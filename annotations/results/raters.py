@@ -17,7 +17,6 @@ from django.utils import timezone
 from annotations.headphone_screen import screen_results
 from annotations.listening_check import guess_pass_probability
 from annotations.models import ListeningTest, Rating, TestSample, Trial, TrialClip
-from annotations.results import pair_results
 from annotations.results import screening as screening_rules
 
 DEFAULT_INLINE_LIMIT = 50_000
@@ -135,21 +134,15 @@ def compute_screening(
     thresholds: Thresholds,
     *,
     listening_time: Callable[[list[float]], float],
-    judgements: list[dict] | None = None,
+    correlation: bool = True,
+    extra_flags: dict | None = None,
 ) -> Screening:
     """screen_raters over the main-dimension votes of every clip kind, straight from the database.
 
-    listening_time is the method's (seconds a page needs from its clip durations). A pair test passes
-    its pairs.pair_judgements rows as judgements and is screened on its answers as given (the second
-    clip relative to the first) without the correlation rule: a clip's raw answers change sign with
-    the order it was played in and with the clip it was paired with, and the corrected answers of
-    honest raters agree little when the pairs differ little, so the rule would exclude them. Its
-    repeated pairs (A/B) feed the consistency rule.
+    The method passes what differs: listening_time (seconds a page needs from its clip durations),
+    whether the correlation rule applies (not to pair answers, see annotations.methods.paired) and
+    flags of its own rules per rater (the A/B consistency on repeated pairs).
     """
-    pair_test = judgements is not None
-    extra_flags = {}
-    if pair_test:
-        extra_flags = screening_rules.consistency_flags(pair_results.consistency_counts(judgements))
     kinds = clip_kinds(test)
     gold = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.GOLD}
     traps = {s: target for s, (kind, target) in kinds.items() if kind == TestSample.Kind.TRAP}
@@ -166,12 +159,12 @@ def compute_screening(
         gold=gold,
         traps=traps,
         min_variance=thresholds.min_variance,
-        min_correlation=None if pair_test else thresholds.min_correlation,
+        min_correlation=thresholds.min_correlation if correlation else None,
         gold_tolerance=thresholds.gold_tolerance,
         min_overlap=test.min_rater_overlap,
         answers=screening_answers(test, screened, listening_time),
         timing=thresholds.timing_rules(),
-        extra_flags=extra_flags,
+        extra_flags=extra_flags or {},
     )
     return Screening(results, thresholds, len(rows), "live", timezone.now(), test.min_rater_overlap)
 
@@ -301,6 +294,26 @@ def _screen_reasons(screen, n_votes: int) -> list[str]:
     if screen.result == "not_taken" and n_votes:
         return ["rated without taking the headphone screen"]
     return []
+
+
+def screening_record(test: ListeningTest, screening: Screening) -> dict:
+    """The screening as a background analysis stores it (stored_screening reads it back)."""
+    return {
+        "min_overlap": test.min_rater_overlap,
+        "screening": {str(rater): result.as_dict() for rater, result in screening.results.items()},
+        "screening_n_ratings": screening.n_ratings,
+    }
+
+
+def screening_context(test: ListeningTest, screening: Screening, rater_rows: list[dict]) -> dict:
+    """What every dashboard shows of screening: the screening, the raters table, the headphone screen
+    summary and the excluded raters."""
+    return {
+        "screening": screening,
+        "raters": rater_rows,
+        "headphone_screen": headphone_screen_summary(test, rater_rows),
+        "excluded": [row for row in rater_rows if row["excluded"]],
+    }
 
 
 def headphone_screen_summary(test: ListeningTest, raters: list[dict]) -> dict:
