@@ -7,13 +7,13 @@ from django.conf import settings
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from tests.test_url_permissions import ADMIN_PREFIXES, TABLE, RoleFixtures
+from tests.factories import ADMIN_PREFIXES, TABLE, RoleFixturesMixin
 
 POST_FORM = re.compile(r"<form\b[^>]*\bmethod\s*=\s*[\"']?post\b[^>]*>(?P<body>.*?)</form>", re.I | re.S)
 CSRF_TOKEN = re.compile(r"{%\s*csrf_token\s*%}")
 
 
-class CsrfOnEveryPostTests(RoleFixtures):
+class CsrfOnEveryPostTests(RoleFixturesMixin, TestCase):
     """Reuses the URL table's objects and URLs: the same patterns, asked with a POST and no token."""
 
     def refusals(self, role: str) -> list[tuple]:

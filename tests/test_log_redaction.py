@@ -1,7 +1,5 @@
 """Evaluator tokens, crowd ids and passwords never reach a log, whichever logger writes the line."""
 
-import contextlib
-import io
 import logging
 import os
 import subprocess
@@ -13,25 +11,9 @@ from django.test import Client, SimpleTestCase, TestCase
 from django.urls import reverse
 
 from annotations.models import Evaluator
-from sarai_eval.log_redaction import RedactingFilter, redact, redact_path
+from sarai_eval.log_redaction import redact, redact_path
 from tests.annotations.helpers import session_url
-from tests.factories import build_test, evaluator_at_rating
-
-
-@contextlib.contextmanager
-def console_output():
-    """What the configured root handlers (settings.LOGGING) write, collected instead of printed."""
-    buffer = io.StringIO()
-    handlers = [
-        h for h in logging.getLogger().handlers if any(isinstance(f, RedactingFilter) for f in h.filters)
-    ]
-    assert handlers, "settings.LOGGING attaches the redacting filter to the root handlers"
-    streams = [handler.setStream(buffer) for handler in handlers]
-    try:
-        yield buffer
-    finally:
-        for handler, stream in zip(handlers, streams, strict=True):
-            handler.setStream(stream)
+from tests.factories import build_test, console_output, evaluator_at_rating
 
 
 class RedactionTests(SimpleTestCase):

@@ -7,8 +7,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from tests.annotations.helpers import session_url
-from tests.factories import build_test, evaluator_at_rating, make_admin
-from tests.test_log_redaction import console_output
+from tests.factories import build_test, console_output, evaluator_at_rating, make_admin
 
 
 def request_lines(output: str) -> list[dict]:

@@ -5,13 +5,12 @@ from datetime import timedelta
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from annotations import services
 from annotations.methods import get_method
 from annotations.models import ClipFetch, Evaluator
 from synthesis.models import Sample
-from tests.factories import fetch_whole
+from tests.factories import hear_all
 
 
 def session_url(evaluator: Evaluator, step: str = "session") -> str:
@@ -108,16 +107,6 @@ def rate_everything(client: Client, evaluator: Evaluator, score: int = 4) -> Non
     while evaluator.step == "rate":
         client.post(url, answer_for(client, evaluator, url, score=score))
         evaluator.refresh_from_db()
-
-
-def hear_all(evaluator: Evaluator, clips, *, seconds: float | None = None) -> None:
-    """Note that the server sent each clip whole, the first fetch seconds ago (default: every clip's
-    duration one after the other, as a pair page needs); for tests that call the services directly."""
-    clips = list(clips)
-    seconds = sum(clip.sample.duration_s for clip in clips) if seconds is None else seconds
-    started_at = timezone.now() - timedelta(seconds=seconds)
-    for clip in clips:
-        fetch_whole(evaluator, clip, started_at=started_at)
 
 
 def answer_pair(evaluator: Evaluator, score: int, **fields) -> list:

@@ -7,18 +7,7 @@ from django.test import TestCase
 from annotations import methods, pairs, services
 from annotations.models import ListeningTest, Rating, Trial
 from tests.annotations.helpers import answer_pair, rate_everything, session_url, walk_to_rating
-from tests.factories import build_test, evaluator_at_rating, make_samples
-
-TWELVE = tuple(f"Sentence number {n}." for n in range(1, 13))
-
-
-def ab_test(name: str = "ab-test", sentences=TWELVE, **options) -> ListeningTest:
-    """Two systems in one style: one pair per sentence, sys-a is X and sys-b is Y."""
-    samples = make_samples(
-        sentences=sentences, styles=("neutral",), systems=("sys-a", "sys-b"), set_name=name
-    )
-    options.setdefault("samples_per_session", 10)
-    return build_test(name, samples=samples, scale=None, method="ab", **options)
+from tests.factories import TWELVE, ab_test, build_test, evaluator_at_rating, make_samples
 
 
 def session_of(evaluator) -> list:

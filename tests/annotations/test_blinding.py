@@ -10,34 +10,18 @@ from django.utils import timezone
 
 from annotations import multistimulus, services
 from annotations.models import Assignment, Evaluator, ListeningTest
-from synthesis.models import Sample, StylePreset, SynthesisRun
+from synthesis.models import Sample
 from tests.annotations.helpers import rate_everything, session_url, walk_to_rating
-from tests.annotations.test_create_test import riff_chunks
-from tests.factories import build_test, make_config, make_sample, make_sentence_set
-
-SECRETS = [
-    "SYSTEM-SECRET-X",
-    "SYSTEM-SECRET-Y",
-    "style-secret-calm",
-    "style-secret-bright",
-    "Zebras quietly debate",
-    "Walruses loudly agree",
-    "Otters calmly listen",
-    "set-secret",
-    "RUN-SECRET-NAME",
-    "cfg-secret",
-    "original-secret-file",
-    "mos-secret-test",
-    "DESCRIPTION-SECRET",
-    "gold",
-    "trap",
-]
-# Every URL in a page must be one of these: opaque tokens and static files, no ids or names.
-ALLOWED_URL = re.compile(
-    r"^(/t/i/[A-Za-z0-9_-]{22}/((consent|check|training|rate|finish)/|check\.wav(\?n=\d+)?|a/[A-Za-z0-9_-]{22}\.wav(\?play=\d+)?)?"
-    r"|/static/(css/site|css/rate|js/rate|js/answer|js/marks|js/pair|js/transcribe|js/mushra|js/once|js/copy)\.(css|js)"
-    r"|/static/favicon\.svg)$"
+from tests.factories import (
+    ALLOWED_URL,
+    ROLE_MARKERS,
+    SECRETS,
+    build_test,
+    make_sample,
+    riff_chunks,
+    secret_samples,
 )
+
 URL_ATTRIBUTE = re.compile(rb'(?:href|src|action)="([^"]*)"')
 
 
@@ -53,29 +37,6 @@ class RecordingClient(Client):
         body = b"".join(response.streaming_content) if response.streaming else response.content
         self.seen.append((request["PATH_INFO"], response, body))
         return response
-
-
-def secret_samples() -> tuple[list[Sample], SynthesisRun]:
-    """Three sentences, each by two systems in two styles, every name a secret: four samples a sentence."""
-    sentence_set = make_sentence_set(
-        name="set-secret",
-        texts=("Zebras quietly debate.", "Walruses loudly agree.", "Otters calmly listen."),
-    )
-    styles = [StylePreset.objects.create(name=name) for name in ("style-secret-calm", "style-secret-bright")]
-    run = SynthesisRun.objects.create(name="RUN-SECRET-NAME", config=make_config("cfg-secret"))
-    samples = []
-    for sentence in sentence_set.sentences.all():
-        for style in styles:
-            for system in ("SYSTEM-SECRET-X", "SYSTEM-SECRET-Y"):
-                sample = make_sample(
-                    system_label=system,
-                    style_name=style.name,
-                    sentence=sentence,
-                    source_name="original-secret-file.wav",
-                )
-                Sample.objects.filter(pk=sample.pk).update(run=run)
-                samples.append(sample)
-    return samples, run
 
 
 class SessionRecording:
@@ -203,9 +164,6 @@ class BlindingTests(SessionRecording, TestCase):
         self.assertEqual(self.client.get(settings.MEDIA_URL + sample.audio.name).status_code, 404)
 
 
-# On a pair page the roles must not show either; "X" and "Y" alone are too common to look for,
-# so attributes that would carry them are.
-ROLE_MARKERS = ["data-role", 'data-clip="X"', 'data-clip="Y"', 'role="X"', 'role="Y"', ">X<", ">Y<"]
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
 

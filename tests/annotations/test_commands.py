@@ -21,8 +21,7 @@ from annotations.results.imports import placeholder_audio
 from annotations.roles import ADMINS, RESEARCHERS
 from synthesis.engines import audio
 from synthesis.models import Sample, SentenceSet
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, rate_all
-from tests.factories import add_to_test, build_design, make_researcher, make_test
+from tests.factories import SCORES, VAR_DIR, add_to_test, build_design, make_researcher, make_test, rate_all
 
 bench_results = __import__("annotations.management.commands.bench_results", fromlist=["write_section"])
 

@@ -10,16 +10,14 @@ from annotations.models import ListeningTest, Scale
 from annotations.models import TestSample as Clip
 from synthesis.engines import audio
 from synthesis.models import Sample
-from tests.factories import build_test, make_run_with_samples, make_sample, make_samples, tone_wav
-
-
-def riff_chunks(data: bytes) -> list[bytes]:
-    chunks, offset = [], 12
-    while offset + 8 <= len(data):
-        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
-        chunks.append(data[offset : offset + 4])
-        offset += 8 + size + (size % 2)
-    return chunks
+from tests.factories import (
+    build_test,
+    make_run_with_samples,
+    make_sample,
+    make_samples,
+    riff_chunks,
+    tone_wav,
+)
 
 
 class CreateTestTests(TestCase):

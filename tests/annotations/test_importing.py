@@ -11,21 +11,13 @@ from django.test import TestCase, override_settings
 
 from annotations.importing import SampleImportError, import_samples
 from synthesis.models import Sample
-from tests.factories import make_sentence_set, tone_wav
+from tests.factories import make_sentence_set, tone_wav, zip_bytes
 
 MANIFEST = (
     "file,system,text,origin\n"
     "clips/a.wav,other-tts,Hello there.,imported\n"
     "clips/b.wav,,Good morning.,reference\n"
 )
-
-
-def zip_bytes(files: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 class ImportSamplesTests(TestCase):

@@ -9,22 +9,17 @@ from django.urls import reverse
 from annotations import intelligibility, methods, services
 from annotations.models import ClipFetch, ListeningTest, Rating, count_plays
 from synthesis.models import Sample
-from tests.annotations.helpers import answer_for, hear_all, rate_everything, session_url, walk_to_rating
+from tests.annotations.helpers import answer_for, rate_everything, session_url, walk_to_rating
 from tests.factories import (
     build_test,
     evaluator_at_rating,
+    hear_all,
+    intelligibility_test,
     make_admin,
     make_sample,
     make_samples,
     make_sentence_set,
 )
-
-
-def intelligibility_test(name: str = "intel-test", samples=None, **options) -> ListeningTest:
-    """Three sentences in two styles: six clips, one page each."""
-    samples = make_samples(set_name=f"set-{name}") if samples is None else samples
-    options.setdefault("samples_per_session", 3)
-    return build_test(name, samples=samples, scale=None, method="intelligibility", **options)
 
 
 class IntelligibilityTrialTests(TestCase):

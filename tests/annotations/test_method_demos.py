@@ -16,9 +16,7 @@ from annotations.management.commands._method_demos import (
 from annotations.management.commands.simulate_ratings import INTELLIGIBILITY_NAME, MUSHRA_NAME, NAMES
 from annotations.models import ClipFetch, ListeningTest, Rating
 from annotations.results.claims import not_real_reason
-from tests.annotations.results.test_analysis import VAR_DIR
-from tests.annotations.results.test_pair_dashboard import fake_acr_demo
-from tests.factories import make_researcher
+from tests.factories import VAR_DIR, fake_acr_demo, make_researcher
 
 
 @override_settings(VAR_DIR=VAR_DIR)

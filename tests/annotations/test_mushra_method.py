@@ -17,45 +17,16 @@ from annotations.forms import CreateTestForm
 from annotations.models import ClipFetch, ListeningTest, Rating, Scale
 from synthesis.engines import audio
 from synthesis.models import Sample
-from tests.annotations.helpers import hear_all, rate_everything, session_url, take_screen, walk_to_rating
+from tests.annotations.helpers import rate_everything, session_url, take_screen, walk_to_rating
 from tests.factories import (
     build_test,
     evaluator_at_rating,
+    hear_all,
     make_admin,
-    make_sample,
-    make_sentence_set,
-    noise_wav,
+    mushra_samples,
+    mushra_test,
     tone_wav,
 )
-
-SENTENCES = ("One here.", "Two there.", "Three again.")
-
-
-def mushra_samples(
-    *, sentences=SENTENCES, systems=("sys-a", "sys-b"), reference: str = "human", set_name: str = "set-m"
-) -> list[Sample]:
-    """Each sentence by every system (0.5 s tones) and by the reference (1 s of white noise)."""
-    sentence_set = make_sentence_set(name=set_name, texts=sentences)
-    samples = []
-    for index, sentence in enumerate(sentence_set.sentences.all()):
-        for system in systems:
-            samples.append(make_sample(system_label=system, sentence=sentence, freq=200 + 40 * len(samples)))
-        if reference:
-            wav = noise_wav(seed=index)
-            samples.append(
-                make_sample(
-                    system_label=reference, sentence=sentence, origin=Sample.Origin.REFERENCE, wav=wav
-                )
-            )
-    return samples
-
-
-def mushra_test(name: str = "mushra-test", samples=None, **options) -> ListeningTest:
-    samples = mushra_samples(set_name=f"set-{name}") if samples is None else samples
-    options.setdefault("reference_system", "human")
-    options.setdefault("with_anchor", bool(options["reference_system"]))
-    options.setdefault("samples_per_session", 3)
-    return build_test(name, samples=samples, scale=None, method="mushra", **options)
 
 
 def roles_of(trial) -> list[tuple[str, str]]:

@@ -21,13 +21,13 @@ from annotations.models import ClipFetch, Evaluator, Rating, Scale, covers_file
 from annotations.results import exports
 from annotations.results.services import Thresholds
 from annotations.views import REFUSALS
-from tests.annotations.helpers import answer_pair, hear_all, session_url
-from tests.annotations.test_ab_method import ab_test
-from tests.annotations.test_methods_registry import SAME_DIFFERENT
+from tests.annotations.helpers import answer_pair, session_url
 from tests.factories import (
+    ab_test,
     build_test,
     evaluator_at_rating,
     fetch_whole,
+    hear_all,
     make_sample,
     make_samples,
     make_sentence_set,
@@ -238,6 +238,29 @@ class PracticeAnswerTests(TestCase):
                 clips=[fetch.test_sample],
                 received_at=timezone.now(),
             )
+
+
+def _pairs(clips: list) -> list[methods.TrialShape]:
+    return [[(a, "A"), (b, "B")] for a, b in zip(clips[::2], clips[1::2], strict=False)]
+
+
+def _same(test, clips, scores) -> list[methods.Answer]:
+    wanted = {"same": scores.get("same")}
+    methods.check_on_scale(test, wanted)
+    return [methods.Answer(clips[0].test_sample, "same", wanted["same"])]
+
+
+# A toy method of two clips a page, asking whether they sound the same (the one that
+# tests/annotations/test_methods_registry.py registers shuffles each pair and has an analysis too).
+SAME_DIFFERENT = methods.Method(
+    name="same_different",
+    title="Same or different (two clips per page)",
+    build_trials=_pairs,
+    template="annotations/methods/same_different.html",
+    questions=lambda test: ["same"],
+    validate=_same,
+    analyse=lambda test: {},
+)
 
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=TOLERANCE_S)

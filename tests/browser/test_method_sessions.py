@@ -16,9 +16,8 @@ from django.urls import reverse
 from annotations import intelligibility, multistimulus
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating
 from synthesis.models import Sample
-from tests.annotations.test_blinding import ALLOWED_URL, ROLE_MARKERS, SECRETS, secret_samples
 from tests.browser.base import BrowserTestCase
-from tests.factories import build_test, make_sample
+from tests.factories import ALLOWED_URL, ROLE_MARKERS, SECRETS, build_test, make_sample, secret_samples
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

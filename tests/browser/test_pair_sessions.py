@@ -12,9 +12,8 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Evaluator, ListeningTest, Rating
-from tests.annotations.test_blinding import ALLOWED_URL, ROLE_MARKERS, SECRETS, secret_samples
 from tests.browser.base import UNLOCKED, BrowserTestCase
-from tests.factories import build_test
+from tests.factories import ALLOWED_URL, ROLE_MARKERS, SECRETS, build_test, secret_samples
 
 pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
 

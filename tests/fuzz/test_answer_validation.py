@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from annotations.methods import get_method
-from tests.factories import build_test, evaluator_at_rating, make_samples
+from tests.factories import build_test, evaluator_at_rating, make_samples, mushra_test
 from tests.fuzz import fuzz_settings
 
 SCALARS = st.one_of(
@@ -86,8 +86,6 @@ class CmosAnswerValidationFuzzTests(AnswerValidationFuzzMixin, TestCase):
 class MushraAnswerValidationFuzzTests(AnswerValidationFuzzMixin, TestCase):
     @classmethod
     def build(cls):
-        from tests.annotations.test_mushra_method import mushra_test
-
         return mushra_test("v-mushra")
 
 

@@ -8,8 +8,8 @@ from hypothesis.extra.django import TestCase
 
 from annotations.methods import get_method
 from annotations.models import ArtifactMark, Rating
-from tests.annotations.helpers import hear_all, session_url
-from tests.factories import build_test, evaluator_at_rating, make_samples
+from tests.annotations.helpers import session_url
+from tests.factories import build_test, evaluator_at_rating, hear_all, make_samples, mushra_test
 from tests.fuzz import fuzz_settings
 
 # What a rating page may answer: the next page, a redirect, or a refusal with a message.
@@ -181,8 +181,6 @@ class MushraRatingEndpointFuzzTests(RatingEndpointFuzzMixin, TestCase):
 
     @classmethod
     def build(cls):
-        from tests.annotations.test_mushra_method import mushra_test
-
         return mushra_test("fuzz-mushra")
 
 

@@ -10,7 +10,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from synthesis.models import SpeechDataset, Utterance
-from tests.factories import make_admin, tone_wav
+from tests.factories import make_admin, tone_wav, wer_run
 
 LISTING = b"path\tsentence\tlocale\na.wav\thello there\ten\ngone.wav\tmissing clip\ten\n"
 
@@ -82,8 +82,6 @@ class DatasetAdminTests(TestCase):
 
 class UtterancePlayerTests(TestCase):
     def test_the_admin_player_plays_an_utterance_through_the_app(self):
-        from tests.annotations.results.test_claims import wer_run
-
         run = wer_run(stt_model="/models/whisper-tiny.bin", errors=1)
         utterance = run.transcripts.first().utterance
         self.client.force_login(make_admin())

@@ -16,8 +16,14 @@ from synthesis import modes, services
 from synthesis.engines import iterations
 from synthesis.models import RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
 from synthesis.tasks import process_serial_run
-from tests.factories import make_admin, make_config, make_sentence_set, style
-from tests.synthesis.test_modes import register_toy
+from tests.factories import (
+    make_admin,
+    make_config,
+    make_sentence_set,
+    register_run_mode,
+    store_by_hand,
+    style,
+)
 
 
 def timed_item(item, *, on_stage) -> iterations.IterationResult:
@@ -32,14 +38,18 @@ def timed_item(item, *, on_stage) -> iterations.IterationResult:
 class SerialRunTests(TestCase):
     def setUp(self):
         self.config = make_config()
-        self.mode = register_toy(
+        self.mode = register_run_mode(
             self,
-            key="toy-serial",
-            run=timed_item,
-            records=(),
-            items_from=modes.ITERATIONS,
-            serial=True,
-            stores=modes.ITERATION,
+            modes.RunMode(
+                key="toy-serial",
+                label="Timed iterations (toy)",
+                run=timed_item,
+                loads=(),
+                records=(),
+                items_from=modes.ITERATIONS,
+                serial=True,
+                stores=modes.ITERATION,
+            ),
         )
 
     def start(self, **plan) -> SynthesisRun:
@@ -179,17 +189,6 @@ class PlanTests(TestCase):
         plan = modes.latency_plan(count=3, warmup=1, prompts=[("a", "en"), ("b", "es")])
         self.assertEqual([e["prompt"] for e in plan], ["a", "b", "a", "b"])
         self.assertEqual(plan[0]["warmup"], True)
-
-
-def store_by_hand(run: SynthesisRun, figures_for) -> None:
-    """Claim each item and store the iteration a worker would have produced (no models)."""
-    for item_id in run.items.order_by("iteration").values_list("id", flat=True):
-        item = services.claim_item(item_id=item_id, worker="here:1")
-        entry = run.benchmark["plan"][item.iteration]
-        kind, figures = figures_for(item.iteration, entry)
-        label = entry.get("prompt") or str(item.iteration)
-        result = iterations.IterationResult(kind=kind, label=label, figures=figures)
-        services.store_iteration(item=item, result=result, mode=modes.get_mode(run.mode))
 
 
 class IterationPageTests(TestCase):

@@ -11,8 +11,7 @@ from annotations.results import load
 from synthesis import modes, services
 from synthesis.engines import loadprobe, pipeline
 from synthesis.models import RunItem, Status, SynthesisRun
-from tests.annotations.results.test_load_results import finished_load_run
-from tests.factories import make_admin, make_config
+from tests.factories import finished_load_run, make_admin, make_config
 
 
 class LoadPlanTests(TestCase):

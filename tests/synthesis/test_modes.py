@@ -11,7 +11,7 @@ from synthesis import modes, services
 from synthesis.engines import pipeline
 from synthesis.models import Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
-from tests.factories import make_admin, make_config, make_sentence_set
+from tests.factories import make_admin, make_config, make_sentence_set, register_run_mode
 
 
 def echo_item(item, *, on_stage) -> pipeline.ItemResult:
@@ -29,6 +29,7 @@ def echo_item(item, *, on_stage) -> pipeline.ItemResult:
 
 
 def register_toy(test: TestCase, **fields) -> modes.RunMode:
+    """The echo mode, or fields in its place, registered for the length of the test."""
     fields = {
         "key": "echo",
         "label": "Echo (toy)",
@@ -36,8 +37,7 @@ def register_toy(test: TestCase, **fields) -> modes.RunMode:
         "loads": (),
         "records": ("total_ms",),
     } | fields
-    test.addCleanup(modes.RUN_MODES.pop, fields["key"], None)
-    return modes.register(modes.RunMode(**fields))
+    return register_run_mode(test, modes.RunMode(**fields))
 
 
 class ToyModeTests(TestCase):

@@ -11,8 +11,7 @@ from annotations.results import claims, latency
 from synthesis import modes, services
 from synthesis.engines import iterations, pipeline, streaming
 from synthesis.models import Status, SynthesisRun
-from tests.factories import make_admin, make_config
-from tests.synthesis.test_iteration_runs import store_by_hand
+from tests.factories import make_admin, make_config, store_by_hand
 
 
 class StreamingPlanTests(SimpleTestCase):

@@ -1,6 +1,5 @@
 """Results from the database: MOS per condition with every CI, screening, progress, comparisons, runs."""
 
-import tempfile
 from datetime import timedelta
 
 import numpy as np
@@ -14,39 +13,19 @@ from annotations.models import TestSample as Clip
 from annotations.results import mos, raters, run_analysis, services, stats, stored
 from annotations.results.services import Thresholds
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
-from tests.factories import build_design, make_config, make_sample_row, make_sentence_set
+from tests.factories import (
+    SCORES,
+    VAR_DIR,
+    add_special,
+    build_design,
+    give,
+    make_config,
+    make_sample_row,
+    make_sentence_set,
+    rate_all,
+)
 
-VAR_DIR = tempfile.mkdtemp(prefix="sarai-test-var-")
-SCORES = {"R1": [4, 5, 3, 4, 2, 5], "R2": [3, 5, 4, 4, 3, 4], "R3": [3, 3, 3, 3, 3, 3]}
 NO_RULES = Thresholds(min_variance=None, min_correlation=None)
-
-
-def add_special(test: ListeningTest, kind: str, score: int) -> Clip:
-    sample = make_sample_row("reference", "neutral", text=f"{kind} clip")
-    target = {"expected_score": score} if kind == "gold" else {"instructed_score": score}
-    return Clip.objects.create(test=test, sample=sample, kind=kind, **target)
-
-
-def give(evaluator: Evaluator, clip: Clip, score: int, dimension: str = "overall", **fields) -> Rating:
-    fields.setdefault("played_to_end", True)
-    return Rating.objects.create(
-        evaluator=evaluator,
-        sample_id=clip.sample_id,
-        test_sample=clip,
-        dimension=dimension,
-        score=score,
-        **fields,
-    )
-
-
-def rate_all(
-    test: ListeningTest, clips: dict, table: dict[str, list[int]], dimension: str = "overall"
-) -> None:
-    """table maps a pseudonym to scores in the order of clips; evaluators are created as needed."""
-    for pseudonym, scores in table.items():
-        evaluator, _ = Evaluator.objects.get_or_create(test=test, pseudonym=pseudonym)
-        for clip, score in zip(clips.values(), scores, strict=True):
-            give(evaluator, clip, score, dimension)
 
 
 def condition(data: dict, system: str, style: str, dimension: str = "overall") -> dict:

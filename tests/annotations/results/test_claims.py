@@ -2,7 +2,6 @@
 
 import json
 
-from django.core.files.base import ContentFile
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -12,15 +11,11 @@ from annotations.models import ClipFetch, Rating, Trial
 from annotations.results import claims
 from annotations.services import build_trials
 from synthesis import services
-from synthesis.engines import iterations, textnorm
+from synthesis.engines import iterations
 from synthesis.models import (
-    RunItem,
-    SpeechDataset,
     Status,
     SynthesisRun,
     TimedIteration,
-    Transcript,
-    Utterance,
 )
 from tests.factories import (
     add_to_test,
@@ -30,44 +25,11 @@ from tests.factories import (
     make_sample,
     make_test,
     make_user,
-    tone_wav,
+    wer_run,
 )
 
 OMNI_STT = "/models/qwen3-omni-audio-encoder-int8.onnx"
 DESIGN_SYSTEM = "qwen3-omni-talker-int8"
-# Ten words per reference; each hypothesis gets `errors` of them wrong.
-REFERENCE = "uno dos tres cuatro cinco seis siete ocho nueve diez"
-
-
-def wer_run(*, stt_model: str, errors: int, language: str = "es") -> SynthesisRun:
-    """A finished STT WER run over ten utterances of a dataset in `language`."""
-    config = make_config(f"cfg-{stt_model[-8:]}-{errors}-{language}".replace("/", "").replace(".", ""))
-    dataset = SpeechDataset.objects.create(name=f"ds-{config.name}", language=language)
-    run = SynthesisRun.objects.create(
-        name="wer", mode="stt-wer", config=config, dataset=dataset, status=Status.DONE,
-        config_snapshot=config.snapshot() | {"stt_model": stt_model}, finished_at=timezone.now(),
-        cpu_description="test CPU, 2 cores",
-    )  # fmt: skip
-    words = REFERENCE.split()
-    for position in range(2, 12):
-        utterance = Utterance(
-            dataset=dataset, position=position, source_name=f"c{position}.wav", transcript=REFERENCE,
-            language=language, sha256=f"{position:064x}", duration_s=1.0, sample_rate=16000,
-        )  # fmt: skip
-        utterance.audio.save(f"c{position}.wav", ContentFile(tone_wav()), save=False)
-        utterance.save()
-        item = RunItem.objects.create(run=run, utterance=utterance, status=Status.DONE)
-        heard = " ".join(["mal"] * errors + words[errors:]) if position == 2 else REFERENCE
-        counts = textnorm.utterance_errors(REFERENCE, heard, method="basic", language=language)
-        fields = {k: counts[k] for k in ("hits", "substitutions", "deletions", "insertions")}
-        fields |= {
-            k: counts[k] for k in ("char_hits", "char_substitutions", "char_deletions", "char_insertions")
-        }
-        Transcript.objects.create(
-            run=run, run_item=item, utterance=utterance, language=language, reference=REFERENCE,
-            hypothesis=heard, normalisation="basic", duration_s=1.0, stt_ms=100, stt_rtf=0.1, **fields,
-        )  # fmt: skip
-    return run
 
 
 def rated_test(name: str, *, system: str, scores: dict[str, int], heard: bool = True, complete: bool = True):

@@ -9,17 +9,17 @@ from django.urls import reverse
 from annotations.importing import import_samples
 from annotations.results import tables
 from annotations.results.imports import import_ratings
-from tests.annotations.results.test_analysis import VAR_DIR
-from tests.annotations.results.test_pair_dashboard import rated_cmos_test
-from tests.annotations.test_importing import zip_bytes
 from tests.factories import (
+    VAR_DIR,
     add_to_test,
     make_evaluator,
     make_researcher,
     make_sentence_set,
     make_test,
     rate,
+    rated_cmos_test,
     tone_wav,
+    zip_bytes,
 )
 
 HYPERLINK = '=HYPERLINK("http://x","y")'

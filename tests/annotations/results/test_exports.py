@@ -14,8 +14,7 @@ from annotations.results import exports, services, tables
 from annotations.results.imports import RatingImportError, import_ratings
 from annotations.results.services import Thresholds
 from synthesis.models import Sample
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, add_special, give, rate_all
-from tests.factories import build_design, make_researcher
+from tests.factories import SCORES, VAR_DIR, add_special, build_design, give, make_researcher, rate_all
 
 
 def read_csv(text: str) -> list[dict]:

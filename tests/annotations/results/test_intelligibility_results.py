@@ -10,8 +10,7 @@ from annotations import services
 from annotations.models import Rating
 from annotations.results import intelligibility_results as results
 from synthesis.engines import textnorm
-from tests.annotations.test_intelligibility_method import intelligibility_test
-from tests.factories import make_admin
+from tests.factories import intelligibility_test, make_admin
 
 WORDS = tuple(
     [

@@ -1,54 +1,11 @@
 """The load run's summary: medians per component and page-cache state, totals, the claims it feeds."""
 
 from django.test import SimpleTestCase, TestCase
-from django.utils import timezone
 
 from annotations.results import claims, load
-from synthesis import modes, services
+from synthesis import modes
 from synthesis.engines import loadprobe
-from synthesis.models import Status, SynthesisRun, TimedIteration
-from tests.factories import make_config
-
-# What one component costs in the fake child processes below: load ms (cold), MB its load adds.
-COST = {"tts": (300.0, 90.0), "stt": (400.0, 120.0), "llm": (100.0, 130.0), "dnsmos": (10.0, 10.0)}
-
-
-def fake_process(components: list[str], cache: str, *, slower: float = 1.0, left_mb=0.0) -> dict:
-    """The figures a load probe child would print; warm loads take half the cold time."""
-    factor = slower * (1.0 if cache == loadprobe.COLD else 0.5)
-    loads = {
-        c: {
-            "load_ms": COST[c][0] * factor,
-            "first_inference_ms": 50.0 * factor,
-            "rss_load_mb": COST[c][1],
-            "rss_inference_mb": 5.0,
-            "file_mb": 60.0,
-        }
-        for c in components
-    }
-    added = sum(entry["rss_load_mb"] + entry["rss_inference_mb"] for entry in loads.values())
-    return {
-        "components": components,
-        "cache": cache,
-        "import_ms": 40.0,
-        "load_ms": sum(entry["load_ms"] for entry in loads.values()),
-        "rss_start_mb": 100.0,
-        "rss_imported_mb": 130.0,
-        "rss_end_mb": 130.0 + added,
-        "peak_rss_mb": 150.0 + added,
-        "file_mb": 60.0 * len(components),
-        "resident_mb": left_mb if cache == loadprobe.COLD else 60.0 * len(components),
-        "loads": loads,
-    }
-
-
-def fake_plan_figures(plan: list[dict]) -> list[dict]:
-    """One fake process per plan entry; the second repeat is twice as slow (medians fall between)."""
-    per_repeat = len(modes.load_plan(repeat=1))
-    return [
-        fake_process(entry["components"], entry["cache"], slower=1.0 + index // per_repeat)
-        for index, entry in enumerate(plan)
-    ]
+from tests.factories import fake_plan_figures, fake_process, finished_load_run, make_config
 
 
 class SummaryMathsTests(SimpleTestCase):
@@ -87,25 +44,6 @@ class SummaryMathsTests(SimpleTestCase):
         s = load.summarise([process])
         self.assertIsNone(s["rows"][0]["left_in_cache_mb"])
         self.assertFalse(s["cache_checked"])
-
-
-def finished_load_run(config, *, repeat: int = 1, cpu: str = "test CPU, 2 cores") -> SynthesisRun:
-    """A done load run whose items stored the fake processes (no child processes, no models)."""
-    plan = modes.load_plan(repeat=repeat)
-    with TestCase.captureOnCommitCallbacks(execute=False):
-        run = services.start_run(name="load", config=config, mode="load", plan=plan)
-    for item, figures in zip(run.items.order_by("iteration"), fake_plan_figures(plan), strict=True):
-        TimedIteration.objects.create(
-            run=run, run_item=item, position=item.iteration, kind=loadprobe.KIND, label="x", figures=figures
-        )
-    run.items.update(status=Status.DONE)
-    SynthesisRun.objects.filter(pk=run.pk).update(
-        status=Status.DONE,
-        finished_at=timezone.now(),
-        cpu_description=cpu,
-        library_versions={"llama-cpp-python": "0.3.36"},
-    )
-    return SynthesisRun.objects.get(pk=run.pk)
 
 
 class LoadClaimTests(TestCase):

@@ -14,11 +14,11 @@ from annotations.methods import get_method
 from annotations.results import run_analysis
 from annotations.results import services as results_services
 from synthesis.models import Sample
-from tests.annotations.helpers import hear_all
 from tests.factories import (
     SENTENCES,
     build_test,
     evaluator_at_rating,
+    hear_all,
     make_researcher,
     make_run_with_samples,
     make_sample,

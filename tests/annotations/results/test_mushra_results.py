@@ -8,8 +8,7 @@ from scipy import stats as scipy_stats
 from annotations import services
 from annotations.models import Rating
 from annotations.results import mushra_results as results
-from tests.annotations.test_mushra_method import mushra_test
-from tests.factories import make_admin
+from tests.factories import make_admin, mushra_test
 
 A, B = ("sys-a", "neutral"), ("sys-b", "neutral")
 REF, ANCHOR = ("human", ""), ("anchor-lp3.5k", "")

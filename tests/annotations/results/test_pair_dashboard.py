@@ -2,7 +2,6 @@
 simulated demos' planted effects, and ACR dashboards left as they were."""
 
 import io
-import random
 import re
 
 import numpy as np
@@ -17,40 +16,17 @@ from annotations import methods
 from annotations.management.commands.simulate_ratings import AB_NAME, CMOS_NAME, NAME
 from annotations.models import ListeningTest
 from annotations.results import services
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, rate_all
-from tests.annotations.results.test_pair_results import (
-    THREE,
-    TWELVE,
-    corrected_by_warmth,
-    judge,
-    prefer_warm_except,
-    spread_in_time,
-    warm_vs_neutral,
+from tests.factories import (
+    CMOS_VOTES,
+    SCORES,
+    VAR_DIR,
+    build_design,
+    fake_acr_demo,
+    make_researcher,
+    rate_all,
+    rated_ab_test,
+    rated_cmos_test,
 )
-from tests.factories import build_design, build_test, evaluator_at_rating, make_researcher, make_samples
-
-CMOS_VOTES = {"R001": [2, 1, 0], "R002": [1, 1, 2], "R003": [0, -1, 1]}
-
-
-def rated_cmos_test() -> ListeningTest:
-    test = warm_vs_neutral("cmos-small", "cmos")
-    for number, values in enumerate(CMOS_VOTES.values()):
-        judge(
-            evaluator_at_rating(test, rng=random.Random(number)),
-            corrected_by_warmth(dict(zip(THREE, values, strict=True))),
-        )
-    spread_in_time(test)
-    return test
-
-
-def rated_ab_test() -> ListeningTest:
-    """Two raters who judge every pair: R001 prefers warm but for two ties and two sentences, R002 prefers
-    neutral; each answers one repeat as the first time."""
-    test = warm_vs_neutral("ab-small", "ab", sentences=TWELVE, samples_per_session=12)
-    judge(evaluator_at_rating(test, rng=random.Random(1)), prefer_warm_except(TWELVE[:2], TWELVE[2:4]))
-    judge(evaluator_at_rating(test, rng=random.Random(2)), prefer_warm_except(against=TWELVE))
-    spread_in_time(test)
-    return test
 
 
 def section_texts(page) -> str:
@@ -187,14 +163,6 @@ class AcrDashboardUnchangedTests(TestCase):
         self.assertIn("min_correlation", page.context["form"].fields)
         for pair_heading in ("CMOS per pair", "A/B preference", "Ranking of every condition"):
             self.assertNotContains(page, pair_heading)
-
-
-def fake_acr_demo(sentences: int = 20) -> ListeningTest:
-    """An ACR test named as the demo, of tone clips by the demo's systems in its styles, in place of the
-    spoken one (speaking needs the TTS models); the pair demos are made from its test clips."""
-    texts = tuple(f"Simulated sentence number {n}." for n in range(1, sentences + 1))
-    samples = make_samples(sentences=texts, systems=("piper-joe-medium", "espeak-ng-formant"), set_name=NAME)
-    return build_test(NAME, samples=samples, scale="acr-en")
 
 
 @override_settings(VAR_DIR=VAR_DIR)

@@ -16,10 +16,14 @@ from annotations import pairs
 from annotations.models import Rating
 from annotations.results import exports
 from annotations.results.services import Thresholds
-from tests.annotations.results.test_analysis import VAR_DIR
-from tests.annotations.results.test_pair_dashboard import rated_ab_test, rated_cmos_test
-from tests.annotations.results.test_pair_results import judge
-from tests.factories import evaluator_at_rating, make_researcher
+from tests.factories import (
+    VAR_DIR,
+    evaluator_at_rating,
+    judge,
+    make_researcher,
+    rated_ab_test,
+    rated_cmos_test,
+)
 
 PAIR_COLUMNS = [
     "test",

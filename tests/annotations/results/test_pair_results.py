@@ -2,83 +2,28 @@
 and the ranking, checked against numbers computed here from scipy and statsmodels."""
 
 import random
-from datetime import timedelta
 
 import numpy as np
 from django.test import TestCase
-from django.utils import timezone
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
-from annotations import pairs, services
-from annotations.models import ListeningTest, Rating
+from annotations import pairs
+from annotations.models import ListeningTest
 from annotations.results import pair_results
 from annotations.results import services as results_services
-from tests.annotations.helpers import hear_all
-from tests.factories import build_test, evaluator_at_rating, make_samples
-
-THREE = ("The cat sat on the mat.", "Rain is due later today.", "Please close the door.")
-TWELVE = tuple(f"Sentence number {n}." for n in range(1, 13))
-
-
-def warm_vs_neutral(name: str, method: str, sentences=THREE, **options) -> ListeningTest:
-    """One system in two styles: one pair per sentence, neutral is X and warm is Y."""
-    samples = make_samples(sentences=sentences, styles=("neutral", "warm"), set_name=f"set-{name}")
-    options.setdefault("samples_per_session", len(sentences))
-    options.setdefault("ratings_per_sample", 99)
-    return build_test(name, samples=samples, scale=None, method=method, **options)
-
-
-def judge(evaluator, answer) -> list[Rating]:
-    """Answer the evaluator's whole session through the service; answer(first, second) gives the score
-    of the second clip relative to the first, from the two samples as played."""
-    ratings = []
-    while (assignment := services.current_clip(evaluator=evaluator)[0]) is not None:
-        clips = [clip.test_sample for clip in assignment.presented_clips()]
-        hear_all(evaluator, clips)
-        ratings += services.submit_rating(
-            evaluator=evaluator,
-            sample_token=clips[0].token,
-            clip_tokens=[clip.token for clip in clips],
-            scores={evaluator.test.rated_dimensions[0]: answer(clips[0].sample, clips[1].sample)},
-            played_to_end=True,
-            play_count=2,
-            time_to_answer_ms=1500,
-        )
-    return ratings
-
-
-def spread_in_time(test: ListeningTest) -> None:
-    """Move each answer of the test to its own minute, heard in full and answered 2.5 s after the end, as a
-    person would: the service records them within milliseconds, which the timing rules would flag."""
-    start = timezone.now() - timedelta(days=1)
-    for number, rating in enumerate(Rating.objects.filter(evaluator__test=test).order_by("pk")):
-        fetched = start + timedelta(minutes=number)
-        Rating.objects.filter(pk=rating.pk).update(
-            first_fetch_at=fetched, received_at=fetched + timedelta(seconds=1 + 2.5), fetch_count=3
-        )
-
-
-def corrected_by_warmth(values: dict[str, int]):
-    """An answer function: the rater's CMOS of warm over neutral on each sentence, as values says."""
-
-    def answer(first, second) -> int:
-        value = values[first.text]
-        return value if second.style_label == "warm" else -value
-
-    return answer
-
-
-def prefer_warm_except(ties: tuple[str, ...] = (), against: tuple[str, ...] = ()):
-    """An A/B answer function: warm, except no preference on `ties` and neutral on `against`."""
-
-    def answer(first, second) -> int:
-        if first.text in ties:
-            return 0
-        warm_wins = first.text not in against
-        return 1 if (second.style_label == "warm") == warm_wins else -1
-
-    return answer
+from tests.factories import (
+    THREE,
+    TWELVE,
+    build_test,
+    corrected_by_warmth,
+    evaluator_at_rating,
+    judge,
+    make_samples,
+    prefer_warm_except,
+    spread_in_time,
+    warm_vs_neutral,
+)
 
 
 class CmosResultsTests(TestCase):

@@ -11,14 +11,17 @@ from annotations.results import charts
 from annotations.roles import ADMINS
 from annotations.services import build_trials
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
-from tests.annotations.results.test_analysis import SCORES, VAR_DIR, give, rate_all
 from tests.factories import (
+    SCORES,
+    VAR_DIR,
     build_design,
+    give,
     make_admin,
     make_config,
     make_researcher,
     make_sentence_set,
     make_user,
+    rate_all,
 )
 
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 from annotations.models import Analysis
 from annotations.results import services
 from annotations.results.services import Thresholds
-from tests.annotations.results.test_analysis import rate_all
-from tests.factories import build_design
+from tests.factories import build_design, rate_all
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -107,8 +106,7 @@ class SharedAnalysisTests(SimpleTestCase):
 SETUP = """
 import django
 django.setup()
-from tests.annotations.results.test_analysis import SCORES, rate_all
-from tests.factories import build_design
+from tests.factories import SCORES, build_design, rate_all
 from annotations.models import ListeningTest
 test, clips = build_design()
 ListeningTest.objects.filter(pk=test.pk).update(name="shared")

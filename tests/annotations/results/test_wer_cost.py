@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from annotations.results import wer
 from synthesis.models import RunItem, Status
-from tests.annotations.results.test_claims import wer_run
+from tests.factories import wer_run
 
 
 class RunCostTests(TestCase):
