@@ -32,14 +32,16 @@ run: install
 	$(PY) manage.py prepare_models
 	bash scripts/serve.sh
 
-# pytest exits with 5 when it collects no tests: report that instead of failing.
+# The whole suite: TEST_WORKERS (2) pytest-xdist workers, then the tests marked serial alone
+# (scripts/run_tests.sh). TEST_MARKERS narrows it (a pytest -m expression), PYTEST_ARGS is passed on.
+TEST_WORKERS ?= 2
+export TEST_WORKERS
 test: install
-	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+	bash scripts/run_tests.sh "$(TEST_MARKERS)" $(PYTEST_ARGS)
 
-# Everything but the tests that load real models or start processes (well under a minute).
+# Everything but the tests that load real models, start processes or drive Chromium.
 test-fast: install
-	$(PY) -m pytest -m "not models" $(PYTEST_ARGS)
+	bash scripts/run_tests.sh "not models and not processes and not browser" $(PYTEST_ARGS)
 
 # Build llama.cpp again (e.g. after `manage.py doctor` reports a crash), then self-test the engines.
 rebuild-llm: install

@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.test import SimpleTestCase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,7 @@ def setting_values(*names: str, **env: str) -> subprocess.CompletedProcess:
     return run(["-c", code], **env)
 
 
+@pytest.mark.processes
 class DeployCheckTests(SimpleTestCase):
     def test_the_documented_production_settings_pass_the_deploy_check_without_a_warning(self):
         result = deploy_check(**PRODUCTION)

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.test import Client, SimpleTestCase, TestCase
 from django.urls import reverse
 
@@ -77,6 +78,7 @@ class LogRecordRedactionTests(SimpleTestCase):
         self.assertNotIn("Tok3n", output.getvalue())
 
 
+@pytest.mark.processes
 class CeleryLogTests(SimpleTestCase):
     def test_the_handlers_celery_sets_up_in_a_worker_mask_tokens_and_passwords(self):
         """A worker replaces the root handlers with Celery's own (app.log.setup): those mask secrets too."""

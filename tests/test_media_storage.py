@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from unittest import mock
 
 import boto3
 import numpy as np
+import pytest
 from django.conf import settings
 from django.test import SimpleTestCase, TestCase, override_settings
 from moto.server import ThreadedMotoServer
@@ -32,11 +32,12 @@ from synthesis.engines import pipeline
 from synthesis.models import RunItem, Sample, Status, StylePreset
 from synthesis.tasks import process_item
 from tests.annotations.helpers import session_url, walk_to_rating
-from tests.factories import build_test, make_config, make_sentence_set, tone_wav
+from tests.factories import build_test, make_config, make_sentence_set, ports, tone_wav
+from tests.factories.ports import worker_ports
 
 BUCKET = "sarai-media"
 PREFIX = "eval-media"
-PORTS = range(18300, 18400)
+PORTS = worker_ports(18300, 18400)
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "media-test-key",
     "AWS_SECRET_ACCESS_KEY": "media-test-secret-never-logged",
@@ -45,14 +46,7 @@ CREDENTIALS = {
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    return ports.free_port(PORTS)
 
 
 def zip_of(files: dict[str, bytes | str]) -> bytes:
@@ -214,6 +208,7 @@ class MediaOnS3Tests(TestCase):
         self.assertEqual(len(utterances[0].audio_16k()), 8000)  # 0.5 s at 8 kHz, resampled to 16 kHz
 
 
+@pytest.mark.processes
 class MediaStorageSettingsTests(SimpleTestCase):
     def settings_in_child(self, **env) -> subprocess.CompletedProcess:
         """Import the settings in a fresh interpreter with env, printing every setting's value."""

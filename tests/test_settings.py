@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.test import SimpleTestCase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,7 @@ def load_settings(**env) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.processes
 class SettingsGuardTests(SimpleTestCase):
     def test_it_refuses_to_start_with_debug_off_and_the_default_secret_key(self):
         result = load_settings(DJANGO_SETTINGS_MODULE="sarai_eval.settings", DJANGO_DEBUG="false")

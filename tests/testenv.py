@@ -3,9 +3,17 @@
 import os
 import tempfile
 
-# Test runs write media and model caches into throw-away folders, never into the working copy.
-os.environ.setdefault("SARAI_MEDIA_ROOT", tempfile.mkdtemp(prefix="sarai-test-media-"))
-os.environ.setdefault("CELERY_BROKER_DIR", tempfile.mkdtemp(prefix="sarai-test-broker-"))
+# Test runs write media and the broker's spool into throw-away folders, never into the working copy:
+# one pair per process. pytest-xdist's workers inherit the environment of the process that started
+# them, so a worker replaces the folders that process made (never folders the caller chose).
+MADE_HERE = "SARAI_TESTENV_FOLDERS"
+made = set(filter(None, os.environ.get(MADE_HERE, "").split(",")))
+worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+for name, prefix in (("SARAI_MEDIA_ROOT", "sarai-test-media-"), ("CELERY_BROKER_DIR", "sarai-test-broker-")):
+    if name not in os.environ or (worker and name in made):
+        os.environ[name] = tempfile.mkdtemp(prefix=f"{prefix}{worker}{'-' if worker else ''}")
+        made.add(name)
+os.environ[MADE_HERE] = ",".join(sorted(made))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Hundreds of tests reach the evaluator pages from 127.0.0.1 within a minute; counters in a Redis
 # cache outlive each test's rollback. The rate-limit tests switch the limits on themselves.

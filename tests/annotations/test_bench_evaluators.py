@@ -7,7 +7,6 @@ it, in a child process on an SQLite file in a temporary folder, and the test rea
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,24 +17,20 @@ from django.test import SimpleTestCase
 
 from annotations import loadtest
 from annotations.listening_check import check_tones_wav
+from tests.factories import ports
+from tests.factories.ports import worker_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 # The ports this suite may give a server of its own.
-PORTS = range(18450, 18500)
+PORTS = worker_ports(18450, 18500)
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    return ports.free_port(PORTS)
 
 
-@pytest.mark.models
+@pytest.mark.processes
+@pytest.mark.serial  # a load test: it measures the server, never beside other tests
 class BenchEvaluatorsTests(SimpleTestCase):
     @classmethod
     def setUpClass(cls):

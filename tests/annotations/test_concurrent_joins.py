@@ -7,12 +7,15 @@ allocate an evaluator pseudonym" while the numbering raced. Threads here use the
 import threading
 from unittest import skipIf
 
+import pytest
 from django.db import connection
 from django.test import TransactionTestCase
 
 from annotations import services
 from annotations.models import Rating
 from tests.factories import build_test, ensure_default_scales, evaluator_at_rating, heard
+
+pytestmark = pytest.mark.backends  # row locks between concurrent sessions: repeated on PostgreSQL + Redis
 
 VISITORS = 40
 COPIES = 12

@@ -1,8 +1,12 @@
+import pytest
 from django.db import IntegrityError, transaction
 from django.test import TestCase
 
 from annotations.models import Rating, Scale
 from tests.factories import make_evaluator, make_sample, make_test, rate
+
+# database constraints and the errors they raise: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class RatingConstraintTests(TestCase):

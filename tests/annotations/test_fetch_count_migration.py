@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
@@ -9,6 +10,9 @@ from django.utils import timezone
 
 from annotations.models import ClipFetch, Rating
 from tests.factories import build_test, ensure_default_scales, evaluator_at_rating, fetch_whole, heard
+
+# a migration that rewrites rows with an aggregate: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class FetchCountMigrationTests(TransactionTestCase):

@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from django.core.management import CommandError, call_command
 from django.test import TestCase, override_settings
@@ -18,6 +19,9 @@ MANIFEST = (
     "clips/a.wav,other-tts,Hello there.,imported\n"
     "clips/b.wav,,Good morning.,reference\n"
 )
+
+# an import saved whole in one transaction or not at all: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class ImportSamplesTests(TestCase):

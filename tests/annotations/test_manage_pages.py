@@ -1,6 +1,7 @@
 import io
 import zipfile
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,6 +12,9 @@ from django.urls import reverse
 from annotations.models import Evaluator, ListeningTest, Scale
 from synthesis.models import Sample
 from tests.factories import build_test, make_admin, make_run_with_samples, make_samples, tone_wav
+
+# progress counted in SQL (JSON key lookups, casts, subqueries): repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 

@@ -9,6 +9,7 @@ import secrets
 import time
 from unittest import mock
 
+import pytest
 from django.conf import settings
 from django.test import RequestFactory, TestCase, override_settings
 from django.urls import reverse
@@ -17,6 +18,8 @@ from annotations import ratelimits, services
 from annotations.models import RequestCount
 from tests.annotations.helpers import answer_for, rate_everything, session_url, walk_to_rating
 from tests.factories import build_test, evaluator_at_rating, make_admin
+
+pytestmark = pytest.mark.backends  # the per-request upsert of the rate limits: repeated on PostgreSQL + Redis
 
 # The fastest honest pace: one trial per 3-second clip, each a page and an answer; a MUSHRA trial
 # fetches up to ten clips, each in up to three requests (browsers fetch byte ranges).

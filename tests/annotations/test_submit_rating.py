@@ -1,8 +1,12 @@
+import pytest
 from django.test import TestCase
 
 from annotations import services
 from annotations.models import ListeningTest, Rating
 from tests.factories import build_test, heard
+
+# a unique constraint and the transaction around an answer: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class SubmitRatingTests(TestCase):

@@ -1,10 +1,13 @@
 """Assignments and ratings of the one-clip era move onto one-clip trials with the migration."""
 
+import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
 from tests.factories import ensure_default_scales
+
+pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
 BEFORE = ("annotations", "0005_listeningtest_min_rater_overlap")
 AFTER = ("annotations", "0008_assignment_trial_required")

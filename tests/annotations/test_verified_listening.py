@@ -11,6 +11,7 @@ import random
 import time
 from datetime import timedelta
 
+import pytest
 from django.core.files.base import ContentFile
 from django.db.models import F
 from django.test import TestCase, override_settings
@@ -33,6 +34,8 @@ from tests.factories import (
     make_sentence_set,
     tone_wav,
 )
+
+pytestmark = pytest.mark.backends  # fetches counted under the evaluator lock: repeated on PostgreSQL + Redis
 
 CLIP_S = 0.3
 # Tight enough that answering at once (a few ms after the fetch) is refused on a 0.3 s clip.

@@ -11,7 +11,7 @@ from annotations.models import ArtifactMark, Rating
 from tests.browser.base import UNLOCKED, BrowserTestCase
 from tests.factories import build_test, make_samples
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 PLAYING = (
     "() => { const a = document.querySelector('audio[data-clip]'); return a.currentTime > 0.1 || a.ended; }"

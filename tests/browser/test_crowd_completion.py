@@ -10,7 +10,7 @@ from annotations.models import Evaluator, ListeningTest
 from tests.browser.base import BrowserTestCase
 from tests.factories import build_test, make_samples
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 
 @override_settings(ROOT_URLCONF="tests.browser.urls")

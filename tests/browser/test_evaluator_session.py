@@ -19,7 +19,7 @@ from annotations.models import Evaluator, Rating
 from tests.browser.base import UNLOCKED, BrowserTestCase
 from tests.factories import build_test, heard, make_samples
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

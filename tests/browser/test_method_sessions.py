@@ -19,7 +19,7 @@ from synthesis.models import Sample
 from tests.browser.base import BrowserTestCase
 from tests.factories import ALLOWED_URL, ROLE_MARKERS, SECRETS, build_test, make_sample, secret_samples
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 PHONE = {"width": 390, "height": 844}
 HUMAN = "SYSTEM-SECRET-HUMAN"

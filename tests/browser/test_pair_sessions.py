@@ -15,7 +15,7 @@ from annotations.models import Evaluator, ListeningTest, Rating
 from tests.browser.base import UNLOCKED, BrowserTestCase
 from tests.factories import ALLOWED_URL, ROLE_MARKERS, SECRETS, build_test, secret_samples
 
-pytestmark = pytest.mark.models  # real models or a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 PHONE = {"width": 390, "height": 844}
 PLAY_FIRST = "Please listen to both samples to the end first."

@@ -16,7 +16,7 @@ from annotations.views import REFUSALS
 from tests.browser.base import UNLOCKED, BrowserTestCase
 from tests.factories import build_test, evaluator_at_rating, make_samples
 
-pytestmark = pytest.mark.models  # a real browser: left out by make test-fast
+pytestmark = pytest.mark.browser  # drives Chromium: left out by make test-fast
 
 # With this, an answer needs the clip's 0.5 s and 3 s more since the first fetch: answering right
 # after one play is refused.

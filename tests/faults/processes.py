@@ -19,9 +19,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.factories import ports
+from tests.factories.ports import worker_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 # The fault tests listen only on ports from this range (gunicorn, redis-server, the database proxy).
-PORTS = range(18600, 18700)
+PORTS = worker_ports(18600, 18700)
 
 
 def full_version() -> bool:
@@ -35,17 +38,7 @@ def no_core_dumps() -> None:
 
 
 def free_port(taken: set[int] = frozenset()) -> int:
-    for port in PORTS:
-        if port in taken:
-            continue
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    return ports.free_port(PORTS, taken)
 
 
 def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:

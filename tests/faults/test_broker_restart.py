@@ -16,7 +16,11 @@ from django.test import SimpleTestCase
 
 from tests.faults.processes import Installation, free_port, full_version
 
-pytestmark = pytest.mark.models  # real models in a real worker
+pytestmark = [
+    pytest.mark.models,
+    pytest.mark.processes,
+    pytest.mark.serial,
+]  # real models in real workers around a Redis it restarts
 
 SENTENCES = (
     "Good morning.",

@@ -19,7 +19,7 @@ from tests.faults.evaluator import RATED_CLIPS, SCREEN_KEY, SESSION_CLIPS, HttpE
 from tests.faults.processes import Installation, free_port, full_version
 from tests.faults.proxy import CuttableProxy
 
-pytestmark = pytest.mark.models  # starts processes
+pytestmark = pytest.mark.processes  # a web process behind a proxy it cuts
 
 POSTGRES = ("127.0.0.1", 5432)
 CUT_S = 3.0

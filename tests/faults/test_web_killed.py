@@ -14,7 +14,7 @@ from django.test import SimpleTestCase
 from tests.faults.evaluator import RATED_CLIPS, SCREEN_KEY, SESSION_CLIPS, HttpEvaluator
 from tests.faults.processes import Installation, free_port, full_version
 
-pytestmark = pytest.mark.models  # starts processes
+pytestmark = pytest.mark.processes  # a web process it kills
 
 
 class KilledWebProcessTests(SimpleTestCase):

@@ -1,6 +1,7 @@
 """Rating CSVs with random columns and cells: a closed test holding every line, or RatingImportError
 and nothing saved."""
 
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
@@ -11,6 +12,9 @@ from annotations.results.imports import RatingImportError, import_ratings
 from synthesis.models import Sample, Sentence, SentenceSet
 from tests.fuzz import fuzz_settings
 from tests.fuzz.archives import csv_line, media_files
+
+# an import saved whole in one transaction or not at all: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 COLUMNS = [
     "test",

@@ -4,7 +4,6 @@ DEBUG off, static files collected and served by whitenoise, one request log line
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,19 +15,15 @@ from pathlib import Path
 import pytest
 from django.test import SimpleTestCase
 
+from tests.factories import ports
+from tests.factories.ports import worker_ports
+
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(18100, 18200)
+PORTS = worker_ports(18100, 18200)
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    return ports.free_port(PORTS)
 
 
 def fetch(url: str, **headers: str):
@@ -41,7 +36,7 @@ def fetch(url: str, **headers: str):
         return error.code, error.headers, error.read()
 
 
-@pytest.mark.models
+@pytest.mark.processes
 class GunicornTests(SimpleTestCase):
     def setUp(self):
         self.folder = Path(tempfile.mkdtemp(prefix="sarai-gunicorn-"))

@@ -28,6 +28,7 @@ def no_core_dumps() -> None:
 
 
 @pytest.mark.models
+@pytest.mark.processes
 @pytest.mark.backends
 class KilledWorkerTests(SimpleTestCase):
     def setUp(self):

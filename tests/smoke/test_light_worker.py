@@ -15,7 +15,7 @@ from django.test import SimpleTestCase
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.models
+@pytest.mark.processes
 @pytest.mark.backends
 class LightWorkerTests(SimpleTestCase):
     def setUp(self):

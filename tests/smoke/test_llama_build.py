@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from unittest import skipUnless
 
+import pytest
 from django.test import SimpleTestCase
 
 from synthesis.engines import selftest
@@ -27,6 +28,7 @@ def llama_libraries() -> list[Path]:
 
 
 @skipUnless(platform.machine() == "x86_64", "the portable instruction set is defined for x86-64")
+@pytest.mark.processes
 class PortableLlamaBuildTests(SimpleTestCase):
     def test_the_installed_ggml_libraries_contain_no_avx512_or_amx_instruction(self):
         objdump = shutil.which("objdump")

@@ -1,11 +1,14 @@
 """Cancelling a run: a confirmation first, queued items stop at once, running ones at their next stage."""
 
+import pytest
 from django.test import TestCase
 from django.urls import reverse
 
 from synthesis import services
 from synthesis.models import Status, SynthesisRun
 from tests.factories import make_admin, make_run
+
+pytestmark = pytest.mark.backends  # conditional UPDATE claims of run items: repeated on PostgreSQL + Redis
 
 
 class CancelRunServiceTests(TestCase):

@@ -1,8 +1,12 @@
+import pytest
 from django.db import IntegrityError, transaction
 from django.test import TestCase
 
 from synthesis.models import RunItem, Sentence, StylePreset, SynthesisRun
 from tests.factories import make_config, make_sentence_set
+
+# database constraints and the errors they raise: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class SynthesisConstraintTests(TestCase):

@@ -60,6 +60,7 @@ class FolderTestCase(TestCase):
         self.root = Path(folder.name)
 
 
+@pytest.mark.backends  # a dataset saved whole in one transaction
 class CommonVoiceImportTests(FolderTestCase):
     def test_it_imports_good_rows_and_lists_each_bad_row_with_its_line_and_reason(self):
         silent = audio.wav_bytes(np.zeros(8000, dtype=np.float32), 16000)
@@ -158,6 +159,7 @@ class CommonVoiceImportTests(FolderTestCase):
         self.assertFalse(Utterance.objects.exists())
 
 
+@pytest.mark.backends  # a dataset saved whole in one transaction
 class SubsetAndStorageTests(FolderTestCase):
     def write_ten(self):
         rows = [(f"u{i}.wav", f"utterance {i}", "en") for i in range(10)]
@@ -233,6 +235,7 @@ class SubsetAndStorageTests(FolderTestCase):
         self.assertEqual(len(samples), 16000)
 
 
+@pytest.mark.backends  # a dataset saved whole in one transaction
 class ManifestTests(FolderTestCase):
     def test_a_csv_manifest_imports_files_with_their_languages(self):
         manifest = b'file,transcript,language\nen/a.wav,"hello, world",en\nes/b.wav,hola,\n'
@@ -268,6 +271,7 @@ class ManifestTests(FolderTestCase):
             parse_listing(b"file,text\na.wav,x\n", name="m.csv", default_language="en")
 
 
+@pytest.mark.backends  # a dataset saved whole in one transaction
 class CommandTests(FolderTestCase):
     def test_the_command_prints_the_count_and_each_skipped_line(self):
         rows = [("a.wav", "one", "en"), ("gone.wav", "two", "en")]

@@ -2,12 +2,16 @@ from io import StringIO
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import pytest
 from django.core.management import CommandError, call_command
 from django.test import TestCase
 
 from synthesis.importing import SentenceFileError
 from synthesis.models import Sentence, SentenceSet
 from synthesis.services import import_sentences
+
+# an import saved whole in one transaction or not at all: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 class ImportSentencesTests(TestCase):

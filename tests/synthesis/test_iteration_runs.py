@@ -35,6 +35,7 @@ def timed_item(item, *, on_stage) -> iterations.IterationResult:
     return iterations.IterationResult(kind=iterations.LATENCY, label="toy", figures=figures)
 
 
+@pytest.mark.backends  # a serial run claimed by conditional UPDATE
 class SerialRunTests(TestCase):
     def setUp(self):
         self.config = make_config()

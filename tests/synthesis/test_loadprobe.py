@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from django.test import SimpleTestCase
 
 from synthesis.engines import loadprobe
@@ -21,6 +22,7 @@ class ChildProcessTests(SimpleTestCase):
     def setUp(self):
         self.cache = Path(tempfile.mkdtemp(prefix="sarai-loadprobe-"))
 
+    @pytest.mark.processes
     def test_a_missing_gguf_is_refused_by_the_child_with_an_error_naming_the_file(self):
         missing = "/nowhere/LFM2-1.2B-Q4_K_M.gguf"
         with self.assertRaisesMessage(ModelFileError, f"LLM model {missing} not found"):
@@ -28,6 +30,7 @@ class ChildProcessTests(SimpleTestCase):
                 components=["llm"], cache="cold", config=config(llm_model=missing), cache_dir=self.cache
             )
 
+    @pytest.mark.processes
     def test_a_gguf_the_library_cannot_load_fails_naming_the_component_the_exit_code_and_the_error(self):
         broken = self.cache / "broken.gguf"
         broken.write_bytes(b"GGUF\x03\x00\x00\x00not a model")

@@ -4,6 +4,7 @@ import csv
 import io
 
 import numpy as np
+import pytest
 from django.test import TestCase
 from django.urls import reverse
 
@@ -12,6 +13,9 @@ from synthesis.engines import pipeline
 from synthesis.models import Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
 from tests.factories import make_admin, make_config, make_sentence_set, register_run_mode
+
+# items enqueued on the broker and claimed by conditional UPDATE: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 
 def echo_item(item, *, on_stage) -> pipeline.ItemResult:

@@ -2,6 +2,7 @@
 
 import socket
 
+import pytest
 from django.test import TestCase
 from django.urls import reverse
 
@@ -9,6 +10,9 @@ from synthesis import services
 from synthesis.engines import pipeline
 from synthesis.models import RunItem, Status
 from tests.factories import make_admin, make_config, make_sentence_set, style
+
+# conditional UPDATE claims and leases of run items: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 SIGILL_EXIT = "Worker exited prematurely: signal 4 (SIGILL) Job: 3."
 SIGKILL_EXIT = "Worker exited prematurely: signal 9 (SIGKILL) Job: 3."

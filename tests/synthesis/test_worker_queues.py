@@ -5,11 +5,14 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from celery import Celery
 from django.test import SimpleTestCase, override_settings
 
 from synthesis import tasks
 from synthesis.engines import selftest
+
+pytestmark = pytest.mark.backends  # task routing on the broker: repeated on PostgreSQL + Redis
 
 
 def starting_worker(*queues: str) -> SimpleNamespace:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 from scipy import stats as scipy_stats
@@ -24,6 +25,9 @@ from tests.factories import (
     make_sentence_set,
     rate_all,
 )
+
+# the MOS tables are SQL aggregates (CASE per condition or a join): repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 NO_RULES = Thresholds(min_variance=None, min_correlation=None)
 

@@ -4,11 +4,14 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase, override_settings
 
 from tests.factories import ensure_default_scales
+
+pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
 BEFORE = [("annotations", "0009_analysis")]
 AFTER = [("annotations", "0010_analyses_from_files")]

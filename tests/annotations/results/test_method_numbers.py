@@ -6,6 +6,7 @@ import io
 import random
 import re
 
+import pytest
 from django.test import TestCase
 from django.urls import reverse
 
@@ -26,6 +27,9 @@ from tests.factories import (
     make_sentence_set,
     noise_wav,
 )
+
+# progress and per-clip scores counted in SQL: repeated on PostgreSQL + Redis
+pytestmark = pytest.mark.backends
 
 # Per sample of a run (make_run_with_samples' order), what the first rater gives; the second gives one
 # more (ACR) or ten more (MUSHRA), so each clip's mean is the base plus a half (or five).

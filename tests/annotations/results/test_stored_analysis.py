@@ -19,6 +19,7 @@ from tests.factories import build_design, rate_all
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.backends  # claimed by conditional UPDATE, leases
 class ClaimAnalysisTests(TestCase):
     def setUp(self):
         self.test, clips = build_design()
@@ -68,7 +69,7 @@ else:
 """
 
 
-@pytest.mark.models
+@pytest.mark.processes
 @pytest.mark.backends
 class SharedAnalysisTests(SimpleTestCase):
     """Two web processes with separate VAR_DIRs and one database (SQLite file) see one analysis."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test suite in two phases: the tests that may run side by side, on TEST_WORKERS pytest-xdist
+# workers (each with its own SQLite test database, media and broker folders and port ranges), then
+# the tests marked `serial` (they measure timings or share a server), alone.
+#
+#   scripts/run_tests.sh [MARKERS] [pytest arguments...]
+#
+# MARKERS, a pytest -m expression, narrows both phases (make test-fast: no models, processes or
+# browser; CI's second pass: backends). pytest's exit code 5 (no test collected) counts as success.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+markers="${1:-}"
+shift || true
+workers="${TEST_WORKERS:-2}"
+
+selection() {
+  if [ -n "$markers" ]; then echo "($markers) and $1"; else echo "$1"; fi
+}
+
+run() {
+  "$py" -m pytest "$@"
+  local status=$?
+  if [ "$status" -eq 5 ]; then status=0; fi
+  return "$status"
+}
+
+status=0
+if [ "$workers" -gt 1 ]; then
+  run -n "$workers" -m "$(selection 'not serial')" "$@" || status=$?
+else
+  run -m "$(selection 'not serial')" "$@" || status=$?
+fi
+run -p no:xdist -m "$(selection serial)" "$@" || status=$?
+exit "$status"
