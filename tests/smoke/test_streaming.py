@@ -14,7 +14,8 @@ import pytest
 
 from synthesis.engines import iterations, llm, pipeline, streaming, stt, vad
 
-pytestmark = pytest.mark.models  # real models: left out by make test-fast
+# Real models, fed in real time: the clocks a turn keeps are measured alone, never beside other tests.
+pytestmark = [pytest.mark.models, pytest.mark.serial]
 
 CONFIG = {
     "stt_backend": "faster-whisper",

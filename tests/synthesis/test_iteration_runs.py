@@ -242,6 +242,7 @@ class IterationPageTests(TestCase):
 
 
 @pytest.mark.models
+@pytest.mark.serial  # times stages against the raw library calls: alone
 class RealModelIterationTests(TestCase):
     """The default models on this machine, run in this process as the commands' --in-process does."""
 

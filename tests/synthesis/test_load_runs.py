@@ -66,6 +66,7 @@ class LoadRunTests(TestCase):
 
 
 @pytest.mark.models
+@pytest.mark.serial  # times cold loads and measures memory: alone
 class RealLoadRunTests(TestCase):
     """The default models on this machine, each in a fresh child process, as `--in-process` runs them."""
 
