@@ -46,8 +46,9 @@ def main() -> None:
         times.append(1000 * (time.perf_counter() - started))
     print(f"CPU: {models.cpu_description()}")
     print(f"Clip: {CLIP.name}, {len(audio) / rate:.1f} s · transcript: {text.strip()}")
+    median = statistics.median(times)
     print(
-        f"Reference call (Whisper base, int8, 1 thread, 30 s window): median {statistics.median(times):.0f} ms "
+        f"Reference call (Whisper base, int8, 1 thread, 30 s window): median {median:.0f} ms "
         f"of {args.repeat} (min {min(times):.0f}, max {max(times):.0f})"
     )
 

@@ -1,4 +1,4 @@
-"""Write a sentence set's sentences, spoken once by a configuration's prompt voice, as a speech dataset folder.
+"""Write a sentence set's sentences, spoken once by a configuration's prompt voice, as a dataset folder.
 
 The latency benchmark speaks its prompts again in every process (Piper's noise makes each take
 slightly different); this freezes one take of each as 16 kHz WAV files with a CSV manifest, so the
