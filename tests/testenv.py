@@ -14,6 +14,18 @@ for name, prefix in (("SARAI_MEDIA_ROOT", "sarai-test-media-"), ("CELERY_BROKER_
         os.environ[name] = tempfile.mkdtemp(prefix=f"{prefix}{worker}{'-' if worker else ''}")
         made.add(name)
 os.environ[MADE_HERE] = ",".join(sorted(made))
+# Against Redis (CI's second pass) each worker takes its own pair of numbered databases: gwN publishes
+# on the configured one minus 2N, and tests that start workers use the one below it.
+broker = os.environ.get("CELERY_BROKER_URL", "")
+if worker and broker.startswith("redis://") and "SARAI_TESTENV_BROKER" not in os.environ:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(broker)
+    number = int(parts.path.strip("/") or 0) - 2 * int(worker.removeprefix("gw") or 0)
+    if number < 1:
+        raise RuntimeError(f"too many test workers for the Redis databases below {broker}")
+    os.environ["CELERY_BROKER_URL"] = parts._replace(path=f"/{number}").geturl()
+    os.environ["SARAI_TESTENV_BROKER"] = broker
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Hundreds of tests reach the evaluator pages from 127.0.0.1 within a minute; counters in a Redis
 # cache outlive each test's rollback. The rate-limit tests switch the limits on themselves.

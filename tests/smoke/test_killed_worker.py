@@ -55,7 +55,9 @@ class KilledWorkerTests(SimpleTestCase):
             return "filesystem://"
         import redis
 
-        url = urlsplit(configured)._replace(path="/14").geturl()
+        # The database below this process's own (tests/testenv.py gives each test worker a pair).
+        number = int(urlsplit(configured).path.strip("/") or 1) - 1
+        url = urlsplit(configured)._replace(path=f"/{number}").geturl()
         redis.Redis.from_url(url).flushdb()
         self.addCleanup(lambda: redis.Redis.from_url(url).flushdb())
         return url
