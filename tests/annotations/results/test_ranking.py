@@ -202,3 +202,36 @@ class RankSystemsTests(TestCase):
         self.assertEqual(
             ranking.rank_systems(rows, n_boot=100, seed=3), ranking.rank_systems(rows, n_boot=100, seed=3)
         )
+
+
+class BootstrapFitTests(TestCase):
+    """The bootstrap fits its resamples together (ranking._fit_batch); each must be the fit the
+    optimiser (L-BFGS-B, ranking._fit_counts) gives that resample on its own."""
+
+    def resamples(self, seed: int, k: int, tie_share: float) -> tuple[ranking._Counts, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        rows = []
+        for rater in range(6):
+            for _ in range(8):
+                a, b = (f"s{n}" for n in sorted(rng.choice(k, 2, replace=False)))
+                winner = None if rng.random() < tie_share else (a if rng.random() < 0.6 else b)
+                rows.append(Preference(f"r{rater}", None, a, b, a, winner))
+        counts = ranking._Counts(rows)
+        draws = rng.multinomial(counts.raters, np.full(counts.raters, 1 / counts.raters), size=40)
+        return counts, np.einsum("br,rpc->bpc", draws.astype(float), counts.per_rater)
+
+    def test_each_batched_fit_is_the_optimisers_fit_of_that_resample(self):
+        for seed, k, tie_share in [(0, 3, 0.3), (1, 4, 0.0), (2, 5, 0.5), (3, 3, 1.0), (4, 2, 0.1)]:
+            counts, tables = self.resamples(seed, k, tie_share)
+            for with_ties in (True, False):
+                chosen = tables[(tables[:, :, 2].sum(axis=1) > 0) == with_ties]
+                if not len(chosen):
+                    continue
+                start = np.zeros(k + 1)
+                thetas, nus = ranking._fit_batch(chosen, counts, ranking.ALPHA, start, with_ties=with_ties)
+                for table, theta, nu in zip(chosen, thetas, nus, strict=True):
+                    expected, expected_nu, _, _ = ranking._fit_counts(
+                        table, counts.i, counts.j, k, ranking.ALPHA, start
+                    )
+                    np.testing.assert_allclose(theta, expected, atol=1e-5, err_msg=f"seed {seed}")
+                    np.testing.assert_allclose(nu, expected_nu, rtol=1e-4, atol=1e-6, err_msg=f"seed {seed}")
