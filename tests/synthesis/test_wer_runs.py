@@ -3,7 +3,6 @@
 import io
 import re
 
-import ctranslate2
 import jiwer
 import pytest
 from django.conf import settings
@@ -176,6 +175,11 @@ def piper_wav(text: str) -> bytes:
     return audio.wav_bytes(spoken.audio, spoken.sample_rate)
 
 
+def nearest(text: str, heard: dict) -> tuple:
+    """The key of the transcript in heard with the lowest character error rate against text."""
+    return min(heard, key=lambda key: jiwer.cer(heard[key], text))
+
+
 @pytest.mark.models
 class WhisperWerRunTests(TestCase):
     TEXTS = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.")
@@ -217,16 +221,12 @@ class WhisperWerRunTests(TestCase):
     def test_a_wer_run_transcribes_as_the_configurations_turns_do_english_model_and_window(self):
         # espeak-ng speaks the same samples every time, and on this clip each Whisper choice hears
         # something else, so the stored text shows which one ran.
-        text = "Glue the sheet to the dark blue background."
+        text = "Rice is often served in round bowls."
         voice = PipelineConfig(name="v", system_label="v", tts_backend="espeak-ng", tts_voice="en").snapshot()
         spoken = pipeline.speak(text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=voice)
         make_dataset("espeak-en", (text,), wavs=[audio.wav_bytes(spoken.audio, spoken.sample_rate)])
         make_config("fast", stt_model="whisper-base", stt_model_english="whisper-tiny.en", stt_window_s=10)
         out = io.StringIO()
-        # On this clip Whisper's greedy pass can fail its log-probability check, and faster-whisper then
-        # samples at a higher temperature: each pass below starts from the same seed, so a transcript
-        # does not depend on the sampling done earlier in this process.
-        ctranslate2.set_random_seed(0)
         call_command("benchmark_stt_wer", dataset="espeak-en", configs=["fast"], in_process=True, stdout=out)
         run = SynthesisRun.objects.get(mode="stt-wer", status=Status.DONE)
         self.assertIn("whisper-tiny.en, 10 s window", out.getvalue())
@@ -235,18 +235,18 @@ class WhisperWerRunTests(TestCase):
         heard = {}
         for name in ("whisper-tiny.en", "whisper-base"):
             for window in (10, None):
-                ctranslate2.set_random_seed(0)
                 whisper = pipeline.load_whisper({**run.config_snapshot, "stt_model": name}, cache)
                 heard[(name, window)] = stt.transcribe(whisper, clip, language="en", chunk_length=window).text
         self.assertEqual(len(set(heard.values())), 4, heard)  # the clip tells the four choices apart
-        self.assertEqual(run.transcripts.get().hypothesis, heard[("whisper-tiny.en", 10)])
+        # Each transcript is matched to the choice whose transcript it is nearest: should a pass fail
+        # faster-whisper's log-probability check, it is sampled, and a word may change between passes.
+        self.assertEqual(nearest(run.transcripts.get().hypothesis, heard), ("whisper-tiny.en", 10), heard)
         # An item of a run started before (no STT_AS_TURNS record) is heard as that run heard the rest.
         run.benchmark = {}
         item = run.items.select_related("run", "utterance").get()
         item.run = run
-        ctranslate2.set_random_seed(0)
         older = modes.run_stt_wer_item(item, on_stage=lambda stage: None)
-        self.assertEqual(older.hypothesis, heard[("whisper-base", None)])
+        self.assertEqual(nearest(older.hypothesis, heard), ("whisper-base", None), (older.hypothesis, heard))
         page = self.client_for_admin().get(reverse("synthesis:run_detail", args=[run.pk]))
         self.assertContains(page, "STT whisper-tiny.en, 10 s window")
 
