@@ -7,6 +7,8 @@
 #
 # MARKERS, a pytest -m expression, narrows both phases (make test-fast: no models, processes or
 # browser; CI's second pass: backends). pytest's exit code 5 (no test collected) counts as success.
+# Choose tests with MARKERS, not with -m or -n among the pytest arguments: those would override the
+# phases' own selection and worker count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python

@@ -105,14 +105,6 @@ def _background(test: ListeningTest, thresholds: Thresholds) -> dict:
     }
 
 
-def _export_table(test: ListeningTest, thresholds: Thresholds):
-    """One row per rating; the flags of a large test without a stored screening are computed now."""
-    screening = _screen(test, thresholds)
-    if screening.source == "pending":
-        screening = _screen_now(test, thresholds)
-    return tables.RATING_COLUMNS, tables.rating_rows(test, screening)
-
-
 ACR = register(
     Method(
         name="acr",
@@ -140,7 +132,6 @@ ACR = register(
             "agreement",
             "background",
         ),
-        export_table=_export_table,
         summary_table=lambda data: (tables.SUMMARY_COLUMNS, tables.summary_rows(data)),
         summary_json=tables.mos_summary_json,
         charts=charts.mos_charts,

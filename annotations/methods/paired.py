@@ -105,11 +105,8 @@ def background(test: ListeningTest, thresholds: Thresholds) -> dict:
 
 
 def export_table(test: ListeningTest, thresholds: Thresholds):
-    """One row per judgement; the flags of a large test without a stored screening are computed now."""
-    screening = screen(test, thresholds)
-    if screening.source == "pending":
-        screening = screen_now(test, thresholds)
-    return tables.PAIR_RATING_COLUMNS, tables.pair_rating_rows(test, screening)
+    """One row per judgement, with its rater's flags."""
+    return tables.PAIR_RATING_COLUMNS, tables.pair_rating_rows(test, screen(test, thresholds))
 
 
 def summary_json(data: dict) -> dict:

@@ -235,10 +235,13 @@ def no_charts(data: dict) -> dict:
 def live_or_stored(
     test: ListeningTest, thresholds: Thresholds, compute: Callable[[], Screening]
 ) -> Screening:
-    """Screening computed now for tests up to the inline limit, else the stored background one."""
+    """Screening computed now for tests up to the inline limit; above it the stored background one
+    when it used these settings, else computed now: the exports, per-clip scores and claims never
+    read a test whose screening is still pending."""
     if raters.ratings_version(test)[0] <= raters.inline_limit():
         return compute()
-    return raters.stored_screening(test, stored.load_stored(test), thresholds)
+    screening = raters.stored_screening(test, stored.load_stored(test), thresholds)
+    return compute() if screening.source == "pending" else screening
 
 
 ALL_THRESHOLDS = tuple(f.name for f in dataclasses.fields(Thresholds))
@@ -342,7 +345,8 @@ class Method:
         return raters.page_progress(test, unit=self.progress_unit, counted=self.progress_note, now=now)
 
     def clip_scores(self, test: ListeningTest, thresholds: Thresholds | None = None) -> ClipScoreTable:
-        """sample id -> (mean, votes) of the test's test clips after screening; {} without a clip score."""
+        """sample id -> (mean, votes) of the test's test clips (conditions, not a hidden reference or an
+        anchor) after its screening; {} for a method without a clip score."""
         if self.clip_score is None:
             return {}
         excluded = self.screen(test, thresholds or Thresholds()).excluded
@@ -353,6 +357,8 @@ class Method:
                 dimension=self.clip_score.dimension(test),
                 test_sample__test=test,
                 test_sample__kind=TestSample.Kind.TEST,
+                # A MUSHRA page's hidden reference and anchor are there to check the raters.
+                test_sample__role=TestSample.Role.CONDITION,
                 score__isnull=False,
             )
             .exclude(evaluator_id__in=excluded)

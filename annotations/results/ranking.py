@@ -278,7 +278,11 @@ def _bootstrap(counts: _Counts, start: np.ndarray, n_boot: int, seed: int, alpha
     for ties in (True, False):
         chosen = with_ties == ties
         if chosen.any():
-            thetas[chosen], nus[chosen] = _fit_batch(resampled[chosen], counts, alpha, start, with_ties=ties)
+            # The arrays are small: BLAS threads would only wait on each other.
+            with threadpool_limits(1):
+                thetas[chosen], nus[chosen] = _fit_batch(
+                    resampled[chosen], counts, alpha, start, with_ties=ties
+                )
     return thetas - (thetas @ counts.weights)[:, None], nus
 
 

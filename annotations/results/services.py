@@ -177,12 +177,6 @@ def test_results(
     return data
 
 
-def clip_scores(test: ListeningTest, thresholds: Thresholds | None = None) -> dict[int, tuple[float, int]]:
-    """sample id -> (mean, votes) of the test's clips on its method's per-clip score; {} for a method
-    without one (pairs, transcripts)."""
-    return get_method(test.method).clip_scores(test, thresholds)
-
-
 @dataclasses.dataclass(frozen=True)
 class HumanScore:
     """One sample's human score in one test: the mean of its votes on the method's per-clip score, on

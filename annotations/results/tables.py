@@ -686,6 +686,10 @@ def intelligibility_summary_table(data: dict) -> tuple[tuple[str, ...], list[lis
         ]
         head = [test.name, test.method, c["system"], c["style"], c["n"], c["raters"], c["samples"]]
         rows.append(head + rates[:6] + [c["asr_samples"]] + rates[6:] + _correlations(c["correlation"]))
+    # The whole test: its transcripts and raters, and the per-sample correlation of human with ASR WER.
+    analysis, blanks = data["analysis"], [None] * 14
+    whole = [test.name, test.method, "(all conditions)", "", analysis["n_transcripts"], analysis["raters"]]
+    rows.append(whole + blanks + _correlations(analysis["correlation"]))
     return INTELLIGIBILITY_SUMMARY_COLUMNS, rows
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from annotations import services
 from annotations.methods import get_method
+from annotations.models import ListeningTest
 from annotations.results import run_analysis
 from annotations.results import services as results_services
 from synthesis.models import Sample
@@ -485,6 +486,12 @@ class SummaryCsvMatchesJsonTests(ResearcherTestCase):
         rate_with(test, heard_all, missed_the_last_word_when_warm)
         rows, data = self.summaries(test)
         by_condition = {(r["system"], r["style"]): r for r in rows}
+        whole = by_condition.pop(("(all conditions)", ""))
+        self.assertEqual(
+            (int(whole["n"]), int(whole["raters"])),
+            (data["analysis"]["n_transcripts"], data["analysis"]["raters"]),
+        )
+        self.assertEqual(number(whole["pearson_r_human_asr"]), data["analysis"]["correlation"]["pearson_r"])
         conditions = data["analysis"]["conditions"]
         self.assertEqual(set(by_condition), {(c["system"], c["style"]) for c in conditions})
         for c in conditions:
@@ -559,3 +566,12 @@ class ProgressTests(ResearcherTestCase):
             self.assertIn(
                 f"{progress['collected']} of {progress['target']} ratings collected", page_text(report)
             )
+
+    def test_a_mushra_tests_hidden_reference_and_anchor_get_no_per_clip_score(self):
+        held = dict(self.mushra.test_samples.values_list("sample_id", "role"))
+        scores = results_services.human_scores(
+            list(held), tests=ListeningTest.objects.filter(pk=self.mushra.pk)
+        )
+        self.assertTrue(scores)
+        self.assertEqual({held[sample] for sample in scores}, {""})  # conditions only
+        self.assertEqual(set(held.values()), {"", "reference", "anchor"})
