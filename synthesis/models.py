@@ -6,7 +6,9 @@ from django.db import models
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .engines.audio import read_any_audio, resample
+from synthesis import modes
+from synthesis.engines import pipeline
+from synthesis.engines.audio import read_any_audio, resample
 
 
 class SentenceSet(models.Model):
@@ -238,10 +240,7 @@ class Status(models.TextChoices):
 
 def run_mode_choices() -> list[tuple[str, str]]:
     """The registered run modes (synthesis.modes), read when needed so a new mode needs no migration."""
-    # Imported here: the registry imports the engines, which models.py has no other need for.
-    from synthesis.modes import mode_choices
-
-    return mode_choices()
+    return modes.mode_choices()
 
 
 class SynthesisRun(models.Model):
@@ -249,7 +248,7 @@ class SynthesisRun(models.Model):
     mode = models.CharField(
         max_length=16,
         choices=run_mode_choices,
-        default="synthesis",
+        default=modes.DEFAULT_MODE,
         help_text="What each item runs and measures; see synthesis.modes.",
     )
     config = models.ForeignKey(PipelineConfig, on_delete=models.PROTECT, related_name="runs")
@@ -323,13 +322,10 @@ class SynthesisRun(models.Model):
         Runs started before STT WER runs transcribed as the turns do (modes.STT_AS_TURNS) used
         stt_model with Whisper's 30 s window, whatever else their configuration held.
         """
-        from .engines.pipeline import stt_choice
-        from .modes import STT_AS_TURNS
-
-        if not (self.benchmark or {}).get(STT_AS_TURNS):
+        if not (self.benchmark or {}).get(modes.STT_AS_TURNS):
             return f"{self.config_snapshot.get('stt_model', '')}, 30 s window"
         language = self.dataset.language if self.dataset_id else ""
-        return stt_choice(self.config_snapshot, language)
+        return pipeline.stt_choice(self.config_snapshot, language)
 
     @property
     def is_finished(self) -> bool:

@@ -1,18 +1,24 @@
 """Run modes and sample measurements: the one registry and the one list that everything else reads.
 
 A run mode says where its items come from, how they are scheduled, what one item runs, which
-models it loads (so which engine self-tests must have passed) and which measurements it records.
+models it loads (so which engine self-tests must have passed), which measurements it records and,
+for a benchmark, how its results are shown and which of the design's claims it measures. The modes
+themselves live in synthesis/run_modes/, one module each, registered when the app is ready.
 A measurement is a Sample field; MEASUREMENTS gives its label, unit and format once, for the run
 page, the run dashboard, measurements.csv and the benchmark. Adding a measurement is one entry
-here plus the Sample field; adding a mode is one `register()` call (see docs/architecture.md).
+here plus the Sample field; adding a mode is one module with one `register()` call (see
+docs/architecture.md).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django.conf import settings
+from django.apps import apps
 
-from synthesis.engines import audio, iterations, loadprobe, pipeline, streaming, textnorm
+from synthesis.engines import pipeline
+
+DEFAULT_MODE = "synthesis"  # a run started without a mode (synthesis.run_modes.sentences)
 
 # Where a mode's items come from (services.ITEM_BUILDERS builds each).
 SENTENCES_X_STYLES = "sentences×styles"
@@ -51,9 +57,8 @@ class Measurement:
     @property
     def help(self) -> str:
         """What it means: the Sample field's help_text, so it is written once."""
-        from synthesis.models import Sample
-
-        return str(Sample._meta.get_field(self.name).help_text)
+        sample = apps.get_model("synthesis", "Sample")
+        return str(sample._meta.get_field(self.name).help_text)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -126,8 +131,15 @@ class RunMode:
     serial: bool = False  # items one after another in one process, with nothing else running
     stores: str = SAMPLE  # one of RESULT_KINDS
     plan: Callable[[], list[dict]] | None = None  # ITERATIONS: the plan when the run is given none
-    # ITERATION runs: the template of their results section (annotations.results.iteration_views).
+    # ITERATION runs: the template of their results section and its context from the run
+    # (synthesis.results.views.iteration_run_table).
     results_template: str = ""
+    results: Callable[[Any], dict] | None = None
+    # The design's claims its runs measure (synthesis.results.claims.Claim; the claims page lists
+    # every registered mode's), and where they read their figures: the latest run fit to measure
+    # them with its figures, each a number or {"value", "low", "high"}; None when no run is.
+    claims: tuple = ()
+    claim_figures: Callable[[], tuple[Any, dict] | None] | None = None
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
@@ -155,6 +167,10 @@ def register(mode: RunMode) -> RunMode:
         raise ValueError(f"run mode {mode.key!r} takes items from unknown {mode.items_from!r}")
     if mode.stores not in RESULT_KINDS or (mode.stores != SAMPLE and mode.records):
         raise ValueError(f"run mode {mode.key!r} stores {mode.stores!r}: records are Sample measurements")
+    if mode.results_template and mode.results is None:
+        raise ValueError(f"run mode {mode.key!r} names a results template but gives no results context")
+    if mode.claims and mode.claim_figures is None:
+        raise ValueError(f"run mode {mode.key!r} measures claims but gives no claim_figures reader")
     if mode.key in RUN_MODES or not 0 < len(mode.key) <= 16:
         raise ValueError(f"run mode key {mode.key!r} is taken or not 1-16 characters")
     RUN_MODES[mode.key] = mode
@@ -172,55 +188,14 @@ def mode_choices() -> list[tuple[str, str]]:
     return [(mode.key, mode.label) for mode in RUN_MODES.values()]
 
 
-def _pipeline_arguments(item, on_stage: pipeline.StageCallback) -> dict:
-    run = item.run
-    return {
-        "language": item.sentence.language,
-        "style": run.style_snapshot.get(item.style.name) or item.style.parameters(),
-        "config": run.config_snapshot,
-        "cache_dir": settings.SARAI_MODEL_CACHE,
-        "on_stage": on_stage,
-    }
+def transcript_modes() -> list[str]:
+    """The keys of the modes whose items store a Transcript (STT WER runs)."""
+    return [mode.key for mode in RUN_MODES.values() if mode.stores == TRANSCRIPT]
 
 
-def run_synthesis_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
-    return pipeline.synthesize_item(text=item.sentence.text, **_pipeline_arguments(item, on_stage))
-
-
-def run_conversation_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.ItemResult:
-    sentence, prompt = item.sentence, None
-    if sentence.reference_audio:
-        with sentence.reference_audio.open("rb") as handle:
-            prompt = audio.read_audio(handle)
-    return pipeline.converse_item(
-        prompt_text=sentence.text, prompt_audio=prompt, **_pipeline_arguments(item, on_stage)
-    )
-
-
-ROUND_TRIP = ("recognized_text", "wer", "cer", "dnsmos_p808", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
-SYNTHESIS = register(
-    RunMode(
-        key="synthesis",
-        label="Synthesis (TTS, then ASR round-trip and DNSMOS)",
-        run=run_synthesis_item,
-        loads=("tts", "stt", "dnsmos"),
-        records=("tts_ms", "tts_rtf", "total_ms", "stt_ms", "stt_rtf", *ROUND_TRIP, "loudness_lufs"),
-    )
-)
-CONVERSATION = register(
-    RunMode(
-        key="conversation",
-        label="Conversation (audio prompt → STT → LLM → TTS)",
-        run=run_conversation_item,
-        loads=("tts", "stt", "dnsmos", "llm"),
-        records=(
-            *("prompt_text", "prompt_wer", "stt_ms", "stt_rtf", "llm_ms", "llm_first_token_ms"),
-            *("llm_tokens", "llm_tokens_per_s", "tts_ms", "tts_rtf", "first_audio_ms", "total_ms"),
-            *ROUND_TRIP,
-            "loudness_lufs",
-        ),
-    )
-)
+def claiming_modes() -> list[RunMode]:
+    """The modes that measure the design's claims, in the order they were registered."""
+    return [mode for mode in RUN_MODES.values() if mode.claims]
 
 
 # Recorded on STT WER runs that transcribe as the configuration's turns do (its English model, its
@@ -229,200 +204,6 @@ CONVERSATION = register(
 STT_AS_TURNS = "stt_as_turns"
 
 
-def run_stt_wer_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.TranscriptResult:
-    utterance, config = item.utterance, item.run.config_snapshot
-    if not item.run.benchmark.get(STT_AS_TURNS):
-        config = {**config, "stt_model_english": "", "stt_window_s": None}
-    on_stage("decode")
-    return pipeline.transcribe_utterance(
-        audio_16k=utterance.audio_16k(),
-        reference=utterance.transcript,
-        language=utterance.language,
-        config=config,
-        cache_dir=settings.SARAI_MODEL_CACHE,
-        on_stage=on_stage,
-    )
-
-
-STT_WER = register(
-    RunMode(
-        key="stt-wer",
-        label="STT WER benchmark (a speech dataset through one STT configuration)",
-        run=run_stt_wer_item,
-        loads=("stt",),
-        records=(),
-        items_from=UTTERANCES,
-        stores=TRANSCRIPT,
-    )
-)
-
-
-# Iteration runs: each item is one entry of the run's plan (SynthesisRun.benchmark["plan"]), run
-# serially in one process (services.run_serial): warm for latency and LLM speed; the load run's
-# items each start a fresh child process from there (engines/loadprobe.py).
-# "plain" hands each turn the whole prompt at once (the design's measurement, no end-of-speech
-# detection); "off" and "on" hear it live, chunk by chunk, without and with streaming; "both" alternates
-# off and on on the same input (the streaming comparison), "all" plain, off and on.
-STREAMING_KINDS = {
-    "plain": (iterations.LATENCY,),
-    "off": (iterations.UNSTREAMED,),
-    "on": (iterations.STREAMING,),
-    "both": (iterations.UNSTREAMED, iterations.STREAMING),
-    "all": (iterations.LATENCY, iterations.UNSTREAMED, iterations.STREAMING),
-}
-STREAMING_CHOICES = tuple(STREAMING_KINDS)
-
-
-def latency_plan(
-    *, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None, streaming: str = "plain"
-) -> list[dict]:
-    """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts.
-
-    Each input is run once per kind of `streaming` (STREAMING_KINDS), one after the other, so every
-    kind sees the same models, threads and machine.
-    """
-    if count < 1 or warmup < 0:
-        raise ValueError("A latency run needs at least one iteration and no negative warm-up count.")
-    if streaming not in STREAMING_KINDS:
-        raise ValueError(f"streaming must be one of {', '.join(STREAMING_CHOICES)}, not {streaming!r}.")
-    if prompts:
-        inputs = [{"prompt": text, "language": language, "seconds": None} for text, language in prompts]
-    else:
-        inputs = [
-            {"prompt": iterations.TWO_SECOND_PROMPT, "language": "en", "seconds": iterations.PROMPT_SECONDS}
-        ]
-    return [
-        {"kind": kind, "warmup": index < warmup, **inputs[index % len(inputs)]}
-        for index in range(warmup + count)
-        for kind in STREAMING_KINDS[streaming]
-    ]
-
-
-def llm_plan(
-    *,
-    prompts: tuple[str, ...] = iterations.LLM_PROMPTS,
-    lengths: tuple[int, ...] = iterations.CONTEXT_LENGTHS,
-) -> list[dict]:
-    """The warm-up prompt, the prompt list, then one raw completion per context length."""
-    plan = [{"kind": iterations.LLM_PROMPT, "warmup": True, "prompt": iterations.LLM_WARMUP_PROMPT}]
-    plan += [{"kind": iterations.LLM_PROMPT, "warmup": False, "prompt": p} for p in prompts]
-    plan += [{"kind": iterations.LLM_CONTEXT, "warmup": False, "length": n} for n in lengths]
-    return plan
-
-
 def plan_entry(item) -> dict:
+    """An ITERATIONS item's entry of its run's plan (SynthesisRun.benchmark["plan"])."""
     return item.run.benchmark["plan"][item.iteration]
-
-
-def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    """One conversation turn (plain, unstreamed or streamed) and the prompt words STT got wrong."""
-    entry, language = plan_entry(item), plan_entry(item)["language"]
-    config = pipeline.conversation_config(item.run.config_snapshot, language)
-    on_stage("prompt-tts")
-    prompt = iterations.prompt_audio(
-        entry["prompt"], language=language, config=config, seconds=entry["seconds"]
-    )
-    common = {
-        "prompt_16k": prompt,
-        "language": language,
-        "style": pipeline.NEUTRAL_PROMPT_STYLE,
-        "config": config,
-        "cache_dir": settings.SARAI_MODEL_CACHE,
-        "silence_dbfs": settings.SARAI_SILENCE_DBFS,
-        "on_stage": on_stage,
-    }
-    if entry.get("kind") == iterations.STREAMING:
-        options = streaming.StreamingOptions.from_config(config)
-        result = iterations.streaming_iteration(**common, options=options)
-    elif entry.get("kind") == iterations.UNSTREAMED:
-        options = streaming.StreamingOptions.from_config(config)
-        result = iterations.unstreamed_iteration(**common, options=options)
-    else:
-        result = iterations.latency_iteration(**common)
-    # The 2-second input is cut or padded: its reference is what the prompt voice said, whole.
-    errors = textnorm.utterance_errors(
-        entry["prompt"], result.label, method=textnorm.default_method(language), language=language
-    )
-    result.figures.update(prompt_word_errors=errors["ref_words"] - errors["hits"] + errors["insertions"])
-    result.figures.update(prompt_words=errors["ref_words"])
-    return result
-
-
-def run_llm_speed_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    entry, config = plan_entry(item), item.run.config_snapshot
-    if entry["kind"] == iterations.LLM_CONTEXT:
-        return iterations.llm_context_iteration(length=entry["length"], config=config, on_stage=on_stage)
-    return iterations.llm_prompt_iteration(prompt=entry["prompt"], config=config, on_stage=on_stage)
-
-
-LATENCY = register(
-    RunMode(
-        key="latency",
-        label="Latency benchmark (timed conversation turns after warm-ups, serial)",
-        run=run_latency_item,
-        loads=("tts", "stt", "llm"),
-        records=(),
-        items_from=ITERATIONS,
-        serial=True,
-        stores=ITERATION,
-        plan=lambda: latency_plan(count=100, warmup=5),  # the design's 100 iterations on 2-second inputs
-        results_template="results/_latency_run.html",
-    )
-)
-LLM_SPEED = register(
-    RunMode(
-        key="llm-speed",
-        label="LLM benchmark (prompt list and context scaling, serial)",
-        run=run_llm_speed_item,
-        loads=("llm",),
-        records=(),
-        items_from=ITERATIONS,
-        serial=True,
-        stores=ITERATION,
-        plan=llm_plan,
-        results_template="results/_llm_run.html",
-    )
-)
-
-
-def load_plan(*, repeat: int = 1) -> list[dict]:
-    """Each component alone, cold then warm page cache, then all of them in one process; `repeat` times."""
-    if repeat < 1:
-        raise ValueError("A load run needs at least one repeat.")
-    groups = [[component] for component in pipeline.COMPONENTS] + [list(pipeline.COMPONENTS)]
-    return [
-        {"kind": loadprobe.KIND, "warmup": False, "components": components, "cache": cache}
-        for _ in range(repeat)
-        for components in groups
-        for cache in loadprobe.PAGE_CACHE_STATES
-    ]
-
-
-def run_load_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    """One plan entry measured in a fresh child process (loadprobe), never in this warm one."""
-    entry = plan_entry(item)
-    on_stage("load")
-    figures = loadprobe.probe(
-        components=entry["components"],
-        cache=entry["cache"],
-        config=item.run.config_snapshot,
-        cache_dir=settings.SARAI_MODEL_CACHE,
-    )
-    label = f"{loadprobe.describe(entry['components'])}, {entry['cache']} page cache"
-    return iterations.IterationResult(kind=loadprobe.KIND, label=label, figures=figures)
-
-
-LOAD = register(
-    RunMode(
-        key="load",
-        label="Load and memory benchmark (each model in a fresh process, cold and warm, serial)",
-        run=run_load_item,
-        loads=pipeline.COMPONENTS,
-        records=(),
-        items_from=ITERATIONS,
-        serial=True,
-        stores=ITERATION,
-        plan=lambda: load_plan(repeat=3),
-        results_template="results/_load_run.html",
-    )
-)

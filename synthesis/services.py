@@ -96,7 +96,7 @@ def start_run(
     sentence_sets: list[SentenceSet] = (),
     styles: list[StylePreset] = (),
     dataset: SpeechDataset | None = None,
-    mode: str = modes.SYNTHESIS.key,
+    mode: str = modes.DEFAULT_MODE,
     created_by: AbstractBaseUser | None = None,
     in_process_by: str = "",
     plan: list[dict] = (),
@@ -104,8 +104,9 @@ def start_run(
     """Create a run with QUEUED items where its mode takes them from and enqueue them after commit.
 
     A mode over utterances (stt-wer) takes a `dataset` and no sentence sets or styles; a mode over
-    iterations (latency, llm-speed) takes a `plan` (modes.latency_plan, modes.llm_plan), one item per
-    entry. A serial mode's items are run in order by one process (run_serial), never item by item.
+    iterations (latency, llm-speed) takes a `plan` (synthesis.run_modes.latency.latency_plan,
+    llm_speed.llm_plan), one item per entry. A serial mode's items are run in order by one process
+    (run_serial), never item by item.
 
     With `in_process_by` (the calling process's worker_name()) nothing is enqueued: that process
     runs the items itself, and if it dies the run is failed, not handed to workers.

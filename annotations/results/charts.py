@@ -1,68 +1,34 @@
-"""Server-side SVG charts: small pure functions from numbers to an SVG string (no JavaScript, no CDN).
+"""The listening tests' SVG charts: MOS bars, score distributions, forest plots, rankings, per method.
 
-Every label is escaped here, so callers may mark the result safe. Colours come from one palette
-readable in greyscale print; each mark carries a <title> with its exact numbers.
+Drawn with the kit of synthesis.results.charts (frame, text measure, empty chart), so every label is
+escaped and every mark carries a <title> with its exact numbers.
 """
 
 import math
 from collections.abc import Callable, Sequence
 from html import escape
 
+from synthesis.results.charts import (
+    BAR,
+    GRID,
+    INK,
+    LABEL_CHARS,
+    clip,
+    empty_chart,
+    fit,
+    fmt,
+    pt,
+    scatter_chart,
+    svg,
+    text_width,
+    ticks,
+)
+from synthesis.results.charts import run_charts as pipeline_run_charts
+
 # Lowest (bad) to highest (excellent) score: a diverging palette that survives greyscale printing;
 # scales with another number of points take evenly spaced colours along it.
 SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
 DNSMOS_RANGE = (1.0, 5.0)
-BAR = "#4a78b0"
-INK = "#1d1d1f"
-GRID = "#d0d4da"
-FONT_SIZE = 11
-FONT = f'font-family="system-ui, sans-serif" font-size="{FONT_SIZE}"'
-# Average advance of a character in font-size units, on the wide side for system-ui, so that a
-# title or label measured with it fits in the box drawn for it.
-CHAR_WIDTH, BOLD_CHAR_WIDTH = 0.62, 0.68
-# Charts fill their column (width 100%, height from the viewBox) up to this many times their
-# viewBox size: 11-unit text then reads at up to about 18 px on a wide screen.
-MAX_SCALE = 1.6
-LABEL_CHARS = 24  # longer labels under bars are cut with an ellipsis
-
-
-def _n(value: float) -> str:
-    """A coordinate with one decimal, without trailing zeros."""
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def text_width(text: str, *, bold: bool = False) -> float:
-    """An upper estimate of the width of text at the charts' font size, in viewBox units."""
-    return len(text) * FONT_SIZE * (BOLD_CHAR_WIDTH if bold else CHAR_WIDTH)
-
-
-def _fit(width: float, x: float, text: str, *, bold: bool = False) -> float:
-    """The chart width needed so that text starting at x still fits, with a small margin."""
-    return max(width, x + text_width(text, bold=bold) + 8)
-
-
-def _clip(text: str, limit: int) -> str:
-    """A label cut to limit characters with an ellipsis; the mark's <title> keeps the full text."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _svg(width: float, height: float, label: str, body: list[str]) -> str:
-    """Responsive: as wide as its container up to MAX_SCALE × the viewBox, keeping its aspect ratio."""
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" '
-        f'width="100%" style="max-width: {_n(width * MAX_SCALE)}px; height: auto" '
-        f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(label)}" {FONT}>'
-    )
-    return head + f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def empty_chart(message: str, width: int = 360) -> str:
-    width = _fit(width, 8, message)
-    return _svg(width, 40, message, [f'<text x="8" y="24" fill="{INK}">{escape(message)}</text>'])
 
 
 def mos_chart(
@@ -85,11 +51,11 @@ def mos_chart(
         ]
         y_min = min(0, math.floor(min(ends))) if y_min is None else y_min
         y_max = math.floor(max(ends)) + 1 if y_max is None else y_max
-    labels = [[_clip(part, LABEL_CHARS) for part in str(bar["label"]).split("\n")[:2]] for bar in bars]
+    labels = [[clip(part, LABEL_CHARS) for part in str(bar["label"]).split("\n")[:2]] for bar in bars]
     widest = max(text_width(part) for parts in labels for part in parts)
     left, top, plot_h, step = 36, 24, 180, max(84, widest + 12)
     width, height = left + step * len(bars) + 16, top + plot_h + 48
-    width = _fit(width, left, title, bold=True)
+    width = fit(width, left, title, bold=True)
 
     def y(value: float) -> float:
         value = min(max(value, y_min), y_max)
@@ -98,37 +64,37 @@ def mos_chart(
     body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
     for tick in range(int(y_min), int(y_max) + 1):
         body.append(
-            f'<line x1="{left}" x2="{_n(width - 8)}" y1="{_n(y(tick))}" y2="{_n(y(tick))}" stroke="{GRID}"/>'
-            f'<text x="{left - 6}" y="{_n(y(tick) + 4)}" text-anchor="end" fill="{INK}">{tick}</text>'
+            f'<line x1="{left}" x2="{pt(width - 8)}" y1="{pt(y(tick))}" y2="{pt(y(tick))}" stroke="{GRID}"/>'
+            f'<text x="{left - 6}" y="{pt(y(tick) + 4)}" text-anchor="end" fill="{INK}">{tick}</text>'
         )
     for index, (bar, parts) in enumerate(zip(bars, labels, strict=True)):
         x = left + step * index + (step - 56) / 2
         body.append(_mos_bar(bar, x, y, y_min))
         for line, part in enumerate(parts):
             body.append(
-                f'<text x="{_n(x + 28)}" y="{_n(top + plot_h + 16 + 13 * line)}" text-anchor="middle" '
+                f'<text x="{pt(x + 28)}" y="{pt(top + plot_h + 16 + 13 * line)}" text-anchor="middle" '
                 f'fill="{INK}">{escape(part)}</text>'
             )
-    return _svg(width, height, title, body)
+    return svg(width, height, title, body)
 
 
 def _mos_bar(bar: dict, x: float, y, y_min: float) -> str:
-    tip = f"{bar['label']}: MOS {_fmt(bar['mos'])}, 95% CI {_fmt(bar.get('low'))}–{_fmt(bar.get('high'))}"
+    tip = f"{bar['label']}: MOS {fmt(bar['mos'])}, 95% CI {fmt(bar.get('low'))}–{fmt(bar.get('high'))}"
     parts = [
         f"<g><title>{escape(tip)}</title>"
-        f'<rect x="{_n(x)}" y="{_n(y(bar["mos"]))}" width="56" '
-        f'height="{_n(y(y_min) - y(bar["mos"]))}" fill="{BAR}"/>'
+        f'<rect x="{pt(x)}" y="{pt(y(bar["mos"]))}" width="56" '
+        f'height="{pt(y(y_min) - y(bar["mos"]))}" fill="{BAR}"/>'
     ]
     if bar.get("low") is not None and bar.get("high") is not None:
         mid, low, high = x + 28, y(bar["low"]), y(bar["high"])
         parts.append(
-            f'<path d="M{_n(mid)} {_n(low)}V{_n(high)}'
-            f'M{_n(mid - 8)} {_n(low)}h16M{_n(mid - 8)} {_n(high)}h16" '
+            f'<path d="M{pt(mid)} {pt(low)}V{pt(high)}'
+            f'M{pt(mid - 8)} {pt(low)}h16M{pt(mid - 8)} {pt(high)}h16" '
             f'stroke="{INK}" stroke-width="1.5" fill="none"/>'
         )
     parts.append(
-        f'<text x="{_n(x + 28)}" y="{_n(y(y_min) - 6)}" text-anchor="middle" fill="#fff">'
-        f"{_fmt(bar['mos'])}</text></g>"
+        f'<text x="{pt(x + 28)}" y="{pt(y(y_min) - 6)}" text-anchor="middle" fill="#fff">'
+        f"{fmt(bar['mos'])}</text></g>"
     )
     return "".join(parts)
 
@@ -153,10 +119,10 @@ def distribution_chart(rows: Sequence[dict], *, title: str, points: Sequence[int
     rows = [row for row in rows if sum(row["counts"])]
     if not rows:
         return empty_chart(f"{title}: no ratings yet")
-    labels = [_clip(str(row["label"]), 2 * LABEL_CHARS) for row in rows]
+    labels = [clip(str(row["label"]), 2 * LABEL_CHARS) for row in rows]
     left, top, bar_w, step = max(150, max(map(text_width, labels)) + 14), 40, 380, 26
     width, height = left + bar_w + 16, top + step * len(rows) + 8
-    width = _fit(width, 8, title, bold=True)
+    width = fit(width, 8, title, bold=True)
     body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
     colours = score_colours(len(points))
     # A long scale (0-100) keeps only its ends and middle in the legend.
@@ -166,157 +132,23 @@ def distribution_chart(rows: Sequence[dict], *, title: str, points: Sequence[int
     for index, (score, colour) in enumerate(legend):
         x = left + index * 56
         body.append(
-            f'<rect x="{_n(x)}" y="20" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{_n(x + 14)}" y="29" fill="{INK}">{score}</text>'
+            f'<rect x="{pt(x)}" y="20" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{pt(x + 14)}" y="29" fill="{INK}">{score}</text>'
         )
     for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y, total, x = top + step * index, sum(row["counts"]), float(left)
         body.append(
-            f'<text x="{_n(left - 6)}" y="{y + 14}" text-anchor="end" fill="{INK}">{escape(label)}</text>'
+            f'<text x="{pt(left - 6)}" y="{y + 14}" text-anchor="end" fill="{INK}">{escape(label)}</text>'
         )
         for score, count, colour in zip(points, row["counts"], colours, strict=True):
             w = bar_w * count / total
             tip = f"{row['label']}: score {score} × {count} ({100 * count / total:.1f}%)"
             body.append(
-                f'<rect x="{_n(x)}" y="{y}" width="{_n(w)}" height="18" fill="{colour}">'
+                f'<rect x="{pt(x)}" y="{y}" width="{pt(w)}" height="18" fill="{colour}">'
                 f"<title>{escape(tip)}</title></rect>"
             )
             x += w
-    return _svg(width, height, title, body)
-
-
-def scatter_chart(
-    points: Sequence[tuple[float, float, str]],
-    *,
-    title: str,
-    x_label: str,
-    y_label: str,
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-) -> str:
-    """Points (x, y, label) in a square plot with a y = x diagonal when both axes share a range."""
-    points = [p for p in points if p[0] is not None and p[1] is not None]
-    if not points:
-        return empty_chart(f"{title}: no points yet")
-    left, top, size = 44, 24, 240
-    (x0, x1), (y0, y1) = x_range, y_range
-    width = _fit(
-        _fit(left + size + 16, left, title, bold=True), left + size / 2 - text_width(x_label) / 2, x_label
-    )
-
-    def px(v: float) -> float:
-        return left + size * (min(max(v, x0), x1) - x0) / (x1 - x0)
-
-    def py(v: float) -> float:
-        return top + size * (1 - (min(max(v, y0), y1) - y0) / (y1 - y0))
-
-    body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
-    body += _scatter_axes(px, py, x_range, y_range, (left, top, size), x_label, y_label)
-    for x, y, label in points:
-        tip = f"{label}: {x:.2f}, {y:.2f}"
-        body.append(
-            f'<circle cx="{_n(px(x))}" cy="{_n(py(y))}" r="4" fill="{BAR}" fill-opacity=".7">'
-            f"<title>{escape(tip)}</title></circle>"
-        )
-    return _svg(width, top + size + 40, title, body)
-
-
-def _scatter_axes(px, py, x_range, y_range, box, x_label: str, y_label: str) -> list[str]:
-    (x0, x1), (y0, y1), (left, top, size) = x_range, y_range, box
-    parts = [f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="{GRID}"/>']
-    if x_range == y_range:
-        parts.append(
-            f'<line x1="{px(x0)}" y1="{py(y0)}" x2="{px(x1)}" y2="{py(y1)}" '
-            f'stroke="{GRID}" stroke-dasharray="4 3"/>'
-        )
-    for v in (x0, (x0 + x1) / 2, x1):
-        parts.append(f'<text x="{_n(px(v))}" y="{top + size + 14}" text-anchor="middle">{v:g}</text>')
-    for v in (y0, (y0 + y1) / 2, y1):
-        parts.append(f'<text x="{left - 6}" y="{_n(py(v) + 4)}" text-anchor="end">{v:g}</text>')
-    parts.append(
-        f'<text x="{left + size / 2}" y="{top + size + 30}" text-anchor="middle">{escape(x_label)}</text>'
-        f'<text transform="translate(12 {top + size / 2}) rotate(-90)" text-anchor="middle">'
-        f"{escape(y_label)}</text>"
-    )
-    return parts
-
-
-def histogram_chart(counts: Sequence[int], edges: Sequence[float], *, title: str, x_label: str) -> str:
-    """Bars of counts between consecutive edges (len(edges) == len(counts) + 1)."""
-    if not sum(counts):
-        return empty_chart(f"{title}: no values yet")
-    left, top, plot_h, bar_w = 36, 36, 140, 34
-    width, height = left + bar_w * len(counts) + 16, top + plot_h + 40
-    width = _fit(_fit(width, left, title, bold=True), left, x_label)
-    peak = max(counts)
-    body = [f'<text x="{left}" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
-    for index, count in enumerate(counts):
-        h = plot_h * count / peak
-        x = left + bar_w * index
-        tip = f"{edges[index]:g}–{edges[index + 1]:g}: {count}"
-        body.append(
-            f'<rect x="{x + 2}" y="{_n(top + plot_h - h)}" width="{bar_w - 4}" height="{_n(h)}" fill="{BAR}">'
-            f"<title>{escape(tip)}</title></rect>"
-            f'<text x="{x + bar_w / 2}" y="{_n(top + plot_h - h - 3)}" text-anchor="middle">{count}</text>'
-            f'<text x="{x}" y="{top + plot_h + 14}" text-anchor="middle">{edges[index]:g}</text>'
-        )
-    body.append(
-        f'<text x="{left + bar_w * len(counts)}" y="{top + plot_h + 14}" text-anchor="middle">'
-        f"{edges[-1]:g}</text>"
-        f'<text x="{left}" y="{top + plot_h + 32}">{escape(x_label)}</text>'
-    )
-    return _svg(width, height, title, body)
-
-
-def percentile_chart(rows: Sequence[dict], *, title: str, unit: str = "ms") -> str:
-    """One line per row from P50 to P99 with marks at P50 (dot), P90 and P99 (ticks) and max (cross)."""
-    rows = [row for row in rows if row.get("p50") is not None]
-    if not rows:
-        return empty_chart(f"{title}: no values yet")
-    labels = [_clip(str(row["label"]), 2 * LABEL_CHARS) for row in rows]
-    legend = f"dot P50 · ticks P90, P99 · cross max ({unit})"
-    left, top, plot_w, step = max(120, max(map(text_width, labels)) + 14), 40, 360, 28
-    width, height = left + plot_w + 24, top + step * len(rows) + 24
-    width = _fit(_fit(width, 8, title, bold=True), 8, legend)
-    top_value = max(row["max"] for row in rows) or 1
-
-    def x(value: float) -> float:
-        return left + plot_w * value / top_value
-
-    body = [
-        f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>',
-        f'<text x="8" y="30" fill="{INK}">{escape(legend)}</text>',
-    ]
-    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
-        y = top + step * index + 10
-        tip = (
-            f"{row['label']}: P50 {row['p50']:.1f}, P90 {row['p90']:.1f}, P99 {row['p99']:.1f}, "
-            f"max {row['max']:.1f} {unit}"
-        )
-        body.append(
-            f"<g><title>{escape(tip)}</title>"
-            f'<text x="{_n(left - 6)}" y="{y + 4}" text-anchor="end">{escape(label)}</text>'
-            f'<line x1="{_n(x(row["p50"]))}" x2="{_n(x(row["p99"]))}" y1="{y}" y2="{y}" '
-            f'stroke="{BAR}" stroke-width="3"/>'
-            f'<circle cx="{_n(x(row["p50"]))}" cy="{y}" r="4" fill="{BAR}"/>'
-            f'<path d="M{_n(x(row["p90"]))} {y - 6}v12M{_n(x(row["p99"]))} {y - 6}v12" stroke="{INK}"/>'
-            f'<path d="M{_n(x(row["max"]) - 4)} {y - 4}l8 8m0 -8l-8 8" stroke="{INK}"/></g>'
-        )
-    axis_y = top + step * len(rows) + 4
-    body.append(
-        f'<text x="{_n(left)}" y="{axis_y + 12}">0</text><text x="{_n(left + plot_w)}" y="{axis_y + 12}" '
-        f'text-anchor="end">{top_value:.0f} {escape(unit)}</text>'
-    )
-    return _svg(width, height, title, body)
-
-
-def _ticks(low: float, high: float) -> list[float]:
-    """Four to seven round tick values within low..high."""
-    raw = (high - low) / 6
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step - 1e-9) * step
-    return [round(first + k * step, 10) for k in range(int((high - first) / step + 1e-9) + 1)]
+    return svg(width, height, title, body)
 
 
 def forest_chart(
@@ -328,10 +160,10 @@ def forest_chart(
     rows = [row for row in rows if row.get("estimate") is not None]
     if not rows:
         return empty_chart(f"{title}: nothing to show yet")
-    labels = [_clip(str(row["label"]), 3 * LABEL_CHARS) for row in rows]
+    labels = [clip(str(row["label"]), 3 * LABEL_CHARS) for row in rows]
     left, top, plot_w, step = max(120, max(map(text_width, labels)) + 14), 28, 360, 26
     width, height = left + plot_w + 24, top + step * len(rows) + 40
-    width = _fit(_fit(width, 8, title, bold=True), left, x_label)
+    width = fit(fit(width, 8, title, bold=True), left, x_label)
     values = [row[key] for row in rows for key in ("estimate", "low", "high") if row.get(key) is not None]
     values += [] if reference is None else [reference]
     low, high = min(values), max(values)
@@ -343,43 +175,41 @@ def forest_chart(
 
     body = [f'<text x="8" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>']
     axis_y = top + step * len(rows)
-    for tick in _ticks(low, high):
+    for tick in ticks(low, high):
         body.append(
-            f'<line x1="{_n(x(tick))}" x2="{_n(x(tick))}" y1="{top - 4}" y2="{axis_y}" stroke="{GRID}"/>'
-            f'<text x="{_n(x(tick))}" y="{axis_y + 14}" text-anchor="middle" fill="{INK}">{tick:g}</text>'
+            f'<line x1="{pt(x(tick))}" x2="{pt(x(tick))}" y1="{top - 4}" y2="{axis_y}" stroke="{GRID}"/>'
+            f'<text x="{pt(x(tick))}" y="{axis_y + 14}" text-anchor="middle" fill="{INK}">{tick:g}</text>'
         )
     if reference is not None:
         body.append(
-            f'<line x1="{_n(x(reference))}" x2="{_n(x(reference))}" y1="{top - 4}" y2="{axis_y}" '
+            f'<line x1="{pt(x(reference))}" x2="{pt(x(reference))}" y1="{top - 4}" y2="{axis_y}" '
             f'stroke="{INK}" stroke-dasharray="4 3"/>'
         )
     for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         body.append(_forest_row(row, label, top + step * index + 12, x, left, digits))
     body.append(
-        f'<text x="{_n(left + plot_w / 2)}" y="{axis_y + 32}" text-anchor="middle" fill="{INK}">'
+        f'<text x="{pt(left + plot_w / 2)}" y="{axis_y + 32}" text-anchor="middle" fill="{INK}">'
         f"{escape(x_label)}</text>"
     )
-    return _svg(width, height, title, body)
+    return svg(width, height, title, body)
 
 
 def _forest_row(row: dict, label: str, y: float, x, left: float, digits: int) -> str:
     has_interval = row.get("low") is not None and row.get("high") is not None
-    interval = (
-        f"95% CI {_fmt(row['low'], digits)} to {_fmt(row['high'], digits)}" if has_interval else "no CI"
-    )
-    tip = f"{row['label']}: {_fmt(row['estimate'], digits)}, {interval}"
+    interval = f"95% CI {fmt(row['low'], digits)} to {fmt(row['high'], digits)}" if has_interval else "no CI"
+    tip = f"{row['label']}: {fmt(row['estimate'], digits)}, {interval}"
     tip += f" ({row['note']})" if row.get("note") else ""
     parts = [
         f"<g><title>{escape(tip)}</title>",
-        f'<text x="{_n(left - 6)}" y="{_n(y + 4)}" text-anchor="end" fill="{INK}">{escape(label)}</text>',
+        f'<text x="{pt(left - 6)}" y="{pt(y + 4)}" text-anchor="end" fill="{INK}">{escape(label)}</text>',
     ]
     if has_interval:
         a, b = x(row["low"]), x(row["high"])
         parts.append(
-            f'<path d="M{_n(a)} {_n(y)}H{_n(b)}M{_n(a)} {_n(y - 5)}v10M{_n(b)} {_n(y - 5)}v10" '
+            f'<path d="M{pt(a)} {pt(y)}H{pt(b)}M{pt(a)} {pt(y - 5)}v10M{pt(b)} {pt(y - 5)}v10" '
             f'stroke="{BAR}" stroke-width="2" fill="none"/>'
         )
-    parts.append(f'<circle cx="{_n(x(row["estimate"]))}" cy="{_n(y)}" r="4.5" fill="{INK}"/></g>')
+    parts.append(f'<circle cx="{pt(x(row["estimate"]))}" cy="{pt(y)}" r="4.5" fill="{INK}"/></g>')
     return "".join(parts)
 
 
@@ -404,18 +234,18 @@ def density_strip(row: dict, *, bin_s: float, width: float = 320, height: float 
         f"at {row['peak_start_s']:.1f}-{row['peak_end_s']:.1f} s"
     )
     step = width / max(len(counts), 1)
-    body = [f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="none" stroke="{GRID}"/>']
+    body = [f'<rect x="0" y="0" width="{pt(width)}" height="{pt(height)}" fill="none" stroke="{GRID}"/>']
     for index, count in enumerate(counts):
         if not count:
             continue
         bar = height * count / listeners
         start = index * bin_s
         body.append(
-            f'<rect x="{_n(index * step)}" y="{_n(height - bar)}" width="{_n(max(step, 1))}" '
-            f'height="{_n(bar)}" fill="{BAR}"><title>{start:.1f}-{start + bin_s:.1f} s: {count} of '
+            f'<rect x="{pt(index * step)}" y="{pt(height - bar)}" width="{pt(max(step, 1))}" '
+            f'height="{pt(bar)}" fill="{BAR}"><title>{start:.1f}-{start + bin_s:.1f} s: {count} of '
             f"{listeners} listeners</title></rect>"
         )
-    return _svg(width, height, label, body)
+    return svg(width, height, label, body)
 
 
 def ranking_chart(ranked: dict) -> str:
@@ -553,20 +383,10 @@ def intelligibility_charts(data: dict) -> dict[str, str]:
 
 
 def run_charts(data: dict) -> dict:
-    """WER histograms per style, the latency percentile plot and the DNSMOS vs human MOS scatter."""
-    wer = {
-        f"{row['style']} ({row['language']})": histogram_chart(
-            row["histogram"],
-            data["wer_edges"],
-            title=f"Per-utterance WER, {row['style']} ({row['language']})",
-            x_label="WER (values above 1 in the last bar)",
-        )
-        for row in data["wer"]
-    }
+    """The pipeline's run charts (WER histograms, latency percentiles) and the DNSMOS vs human MOS scatter."""
     return {
-        "wer": wer,
-        "latency": percentile_chart(data["latency"], title="Latency per stage (warm-up excluded)"),
-        # One scatter per listening test, beside its block of numbers (run_analysis.dnsmos_vs_human).
+        **pipeline_run_charts(data),
+        # One scatter per listening test, beside its block of numbers (runs.dnsmos_vs_human).
         "dnsmos": [
             (
                 block,

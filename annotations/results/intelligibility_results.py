@@ -2,7 +2,7 @@
 
 Each transcript (annotations.intelligibility.transcriptions) is scored against the sample's text with the
 same Whisper normaliser (textnorm.default_method of the sentence's language) and the same corpus WER/CER
-and percentile bootstrap (stats.error_rate_ci) as the STT WER runs (annotations.results.wer). The human
+and percentile bootstrap (stats.error_rate_ci) as the STT WER runs (synthesis.results.wer). The human
 figures resample transcripts, whole; the ASR figures resample the condition's samples, each with its one
 ASR transcript, recomputed from the stored recognised text with the same normaliser (so the stored
 Sample.wer, which may come from another normalisation, is not used). The correlation across samples pairs
@@ -14,8 +14,8 @@ from collections.abc import Collection
 
 from annotations import intelligibility
 from annotations.models import ListeningTest
-from annotations.results import stats
 from synthesis.engines import textnorm
+from synthesis.results import stats
 
 N_BOOT = 1000
 SEED = 0

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from annotations.results import iteration_views, views
+from annotations.results import views
+from synthesis.results import views as run_views
 
 app_name = "results"
 urlpatterns = [
@@ -19,10 +20,10 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_dashboard, name="run"),
     path("runs/<int:pk>/live/", views.run_live, name="run_live"),
     path("runs/<int:pk>/measurements.csv", views.run_measurements_csv, name="run_measurements_csv"),
-    path("runs/<int:pk>/wer/", views.wer_run_table, name="wer_run_table"),
-    path("runs/<int:pk>/iterations/", iteration_views.iteration_run_table, name="iteration_run_table"),
-    path("runs/<int:pk>/wer/<int:transcript_pk>/", views.wer_alignment, name="wer_alignment"),
-    path("wer/compare/", views.wer_compare, name="wer_compare"),
+    path("runs/<int:pk>/wer/", run_views.wer_run_table, name="wer_run_table"),
+    path("runs/<int:pk>/iterations/", run_views.iteration_run_table, name="iteration_run_table"),
+    path("runs/<int:pk>/wer/<int:transcript_pk>/", run_views.wer_alignment, name="wer_alignment"),
+    path("wer/compare/", run_views.wer_compare, name="wer_compare"),
     path("claims/", views.claims_page, name="claims"),
     path("claims.json", views.claims_json, name="claims_json"),
     path("claims/report.html", views.claims_report, name="claims_report"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from annotations.methods import get_method
 from annotations.models import ListeningTest, Rating
-from annotations.results import charts, claims, exports, run_analysis, services, wer
+from annotations.results import charts, claims, exports, runs, services
 from annotations.results.services import Thresholds
 from annotations.roles import EXPORT_PERMISSION, VIEW_RESULTS, VIEW_RUNS
 from synthesis.engines import textnorm
@@ -243,7 +243,7 @@ def _get_run(pk: int) -> SynthesisRun:
 
 def _run_context(request, run: SynthesisRun) -> dict:
     method = request.GET.get("norm")
-    data = run_analysis.run_results(run, method=method if method in textnorm.METHODS else None)
+    data = runs.run_results(run, method=method if method in textnorm.METHODS else None)
     return {"d": data, "run": run, "charts": charts.run_charts(data), "methods": textnorm.METHODS}
 
 
@@ -282,82 +282,6 @@ def run_measurements_csv(request, pk: int):
     samples = run.samples.all()
     human = services.human_scores(list(samples.values_list("id", flat=True)))
     return exports.measurements_response(samples, human, f"run-{run.pk}-measurements.csv")
-
-
-# --- STT WER runs ------------------------------------------------------------------------------
-
-WER_SORTS = {
-    "position": ("utterance position", lambda row: row["utterance__position"]),
-    "wer": ("WER, worst first", lambda row: (-(row["wer"] if row["wer"] is not None else -1), row["id"])),
-    "errors": ("word errors, most first", lambda row: (-row["word_errors"], row["id"])),
-    "cer": ("character errors, most first", lambda row: (-row["char_errors"], row["id"])),
-}
-
-
-def _wer_method(request) -> str:
-    method = request.GET.get("norm", wer.DEFAULT)
-    return method if method in wer.NORMALISATIONS else wer.DEFAULT
-
-
-def _get_wer_run(pk: int) -> SynthesisRun:
-    return get_object_or_404(
-        SynthesisRun.objects.select_related("config", "dataset"), pk=pk, mode__in=wer.transcript_modes()
-    )
-
-
-@login_required
-@permission_required(VIEW_RUNS, raise_exception=True)
-def wer_run_table(request, pk: int):
-    """Corpus WER/CER and the per-utterance table of a WER run; the run page swaps it in as it runs."""
-    run = _get_wer_run(pk)
-    data = wer.run_wer(run, method=_wer_method(request))
-    sort = request.GET.get("sort") if request.GET.get("sort") in WER_SORTS else "position"
-    data["rows"].sort(key=WER_SORTS[sort][1])
-    failed = run.items.filter(error__gt="").select_related("utterance").order_by("pk")
-    context = {"d": data, "run": run, "sort": sort, "sorts": WER_SORTS, "failed": failed}
-    return render(request, "results/_wer_run.html", context)
-
-
-@login_required
-@permission_required(VIEW_RUNS, raise_exception=True)
-def wer_alignment(request, pk: int, transcript_pk: int):
-    run = _get_wer_run(pk)
-    transcript = get_object_or_404(run.transcripts.select_related("utterance"), pk=transcript_pk)
-    method = _wer_method(request)
-    context = {
-        "run": run,
-        "transcript": transcript,
-        "a": wer.alignment(transcript, method),
-        "method": method,
-        "normalisations": wer.NORMALISATIONS,
-    }
-    return render(request, "results/wer_alignment.html", context)
-
-
-@login_required
-@permission_required(VIEW_RUNS, raise_exception=True)
-def wer_compare(request):
-    """Two or more WER runs on one dataset side by side, each against the first (paired bootstrap)."""
-    runs = wer.wer_runs()
-    chosen_ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
-    by_id = {run.pk: run for run in runs}
-    chosen = [by_id[i] for i in chosen_ids if i in by_id]
-    method = _wer_method(request)
-    data, error = None, ""
-    if chosen_ids:
-        try:
-            data = wer.compare_runs(chosen, method=method)
-        except ValueError as exc:
-            error = str(exc)
-    context = {
-        "runs": runs,
-        "chosen": chosen_ids,
-        "d": data,
-        "error": error,
-        "method": method,
-        "normalisations": wer.NORMALISATIONS,
-    }
-    return render(request, "results/wer_compare.html", context)
 
 
 # --- the design's claims -----------------------------------------------------------------------

@@ -8,12 +8,12 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from annotations import intelligibility
+from annotations.demo import INTELLIGIBILITY_NAME, MUSHRA_NAME, NAMES
 from annotations.management.commands._method_demos import (
     INTELLIGIBILITY_WER,
     MUSHRA_MEANS,
     MUSHRA_REFERENCE,
 )
-from annotations.management.commands.simulate_ratings import INTELLIGIBILITY_NAME, MUSHRA_NAME, NAMES
 from annotations.models import ClipFetch, ListeningTest, Rating
 from annotations.results.claims import not_real_reason
 from tests.factories import VAR_DIR, fake_acr_demo, make_researcher

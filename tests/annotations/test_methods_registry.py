@@ -11,7 +11,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from annotations import methods, models, services
-from annotations.results import run_analysis
+from annotations.results import runs
 from annotations.results import services as results_services
 from synthesis.models import Sample
 from tests.annotations.helpers import listen, pass_screen, session_url
@@ -300,7 +300,7 @@ class ScoredMethodRegistryTests(TestCase):
         ids = [sample.pk for sample in self.samples]
         self.assertEqual(len(results_services.human_scores(ids)), len(ids))
         self.assertEqual(results_services.human_scores(ids, mos=True), {})
-        self.assertEqual(run_analysis.run_results(self.run)["dnsmos"]["tests"], [])
+        self.assertEqual(runs.run_results(self.run)["dnsmos"]["tests"], [])
         page = self.client.get(reverse("results:run", args=[self.run.pk])).content.decode()
         [section] = re.findall(r'data-live-section="dnsmos".*?</section>', page, re.S)
         self.assertIn("DNSMOS vs human MOS", section)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from annotations import services
-from annotations.management.commands.simulate_ratings import NAME as ACR_DEMO_NAME
+from annotations.demo import NAME as ACR_DEMO_NAME
 from annotations.models import ListeningTest, Rating
 from synthesis.models import Sample
 from tests.factories.files import noise_wav

@@ -4,7 +4,7 @@ from django.core.files.base import ContentFile
 from django.test import TestCase
 from django.utils import timezone
 
-from synthesis import modes, services
+from synthesis import modes, run_modes, services
 from synthesis.engines import iterations, loadprobe, textnorm
 from synthesis.models import (
     RunItem,
@@ -115,7 +115,7 @@ def fake_process(components: list[str], cache: str, *, slower: float = 1.0, left
 
 def fake_plan_figures(plan: list[dict]) -> list[dict]:
     """One fake process per plan entry; the second repeat is twice as slow (medians fall between)."""
-    per_repeat = len(modes.load_plan(repeat=1))
+    per_repeat = len(run_modes.load.load_plan(repeat=1))
     return [
         fake_process(entry["components"], entry["cache"], slower=1.0 + index // per_repeat)
         for index, entry in enumerate(plan)
@@ -124,7 +124,7 @@ def fake_plan_figures(plan: list[dict]) -> list[dict]:
 
 def finished_load_run(config, *, repeat: int = 1, cpu: str = "test CPU, 2 cores") -> SynthesisRun:
     """A done load run whose items stored the fake processes (no child processes, no models)."""
-    plan = modes.load_plan(repeat=repeat)
+    plan = run_modes.load.load_plan(repeat=repeat)
     with TestCase.captureOnCommitCallbacks(execute=False):
         run = services.start_run(name="load", config=config, mode="load", plan=plan)
     for item, figures in zip(run.items.order_by("iteration"), fake_plan_figures(plan), strict=True):

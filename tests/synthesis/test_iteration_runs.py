@@ -11,10 +11,10 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.results import latency
-from synthesis import modes, services
+from synthesis import modes, run_modes, services
 from synthesis.engines import iterations
 from synthesis.models import RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
+from synthesis.results import latency
 from synthesis.tasks import process_serial_run
 from tests.factories import (
     make_admin,
@@ -56,7 +56,7 @@ class SerialRunTests(TestCase):
     def start(self, **plan) -> SynthesisRun:
         with self.captureOnCommitCallbacks(execute=False) as callbacks:
             run = services.start_run(
-                name="toy", config=self.config, mode="toy-serial", plan=modes.latency_plan(**plan)
+                name="toy", config=self.config, mode="toy-serial", plan=run_modes.latency.latency_plan(**plan)
             )
         # One message for the whole run, not one per item.
         self.assertEqual(len(callbacks), 1)
@@ -74,7 +74,7 @@ class SerialRunTests(TestCase):
         self.assertEqual(stt["n"], 4)
         self.assertAlmostEqual(stt["p50"], float(np.percentile([12, 13, 14, 15], 50)))
         self.assertAlmostEqual(stt["ratio"], 13.5 / 10.0)
-        self.assertIsNone(latency.latest_latency_summary())  # a toy mode is not the latency mode
+        self.assertIsNone(run_modes.latency.latest_summary())  # a toy mode is not the latency mode
 
     def test_the_serial_runner_waits_while_another_run_has_an_item_running_and_proceeds_when_idle(self):
         other = services.start_run(
@@ -181,13 +181,13 @@ class LatencyCommandTests(TestCase):
 
 class PlanTests(TestCase):
     def test_the_llm_plan_is_the_designs_warmup_then_five_prompts_then_context_lengths(self):
-        plan = modes.llm_plan()
+        plan = run_modes.llm_speed.llm_plan()
         self.assertEqual(plan[0], {"kind": "llm-prompt", "warmup": True, "prompt": "Hola, ¿cómo estás?"})
         self.assertEqual([e["prompt"] for e in plan[1:6]], list(iterations.LLM_PROMPTS))
         self.assertEqual([e["length"] for e in plan[6:]], [32, 64, 128, 256, 448])
 
     def test_a_latency_plan_over_prompts_cycles_over_them(self):
-        plan = modes.latency_plan(count=3, warmup=1, prompts=[("a", "en"), ("b", "es")])
+        plan = run_modes.latency.latency_plan(count=3, warmup=1, prompts=[("a", "en"), ("b", "es")])
         self.assertEqual([e["prompt"] for e in plan], ["a", "b", "a", "b"])
         self.assertEqual(plan[0]["warmup"], True)
 
@@ -202,7 +202,7 @@ class IterationPageTests(TestCase):
             return services.start_run(name="bench", config=self.config, mode=mode, plan=plan)
 
     def test_a_latency_run_page_shows_the_percentile_table_with_its_method_and_the_raw_call_ratio(self):
-        run = self.start("latency", modes.latency_plan(count=3, warmup=1))
+        run = self.start("latency", run_modes.latency.latency_plan(count=3, warmup=1))
 
         def figures(n, entry):
             stages = ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "first_audio_ms")
@@ -210,7 +210,7 @@ class IterationPageTests(TestCase):
             return iterations.LATENCY, values | {"direct_stt_ms": 100.0, "stt_rtf": 0.5, "tts_rtf": 0.1}
 
         store_by_hand(run, figures)
-        summary = latency.latest_latency_summary()
+        summary = run_modes.latency.latest_summary()
         self.assertEqual((summary["run_id"], summary["iterations"], summary["warmups"]), (run.pk, 3, 1))
         stt = summary["stages"][0]
         self.assertEqual((stt["p50"], stt["max"], stt["ratio"]), (300.0, 400.0, 3.0))
@@ -222,7 +222,7 @@ class IterationPageTests(TestCase):
         self.assertContains(table, "3.000")  # STT against its raw library call
 
     def test_an_llm_run_page_shows_each_prompt_and_the_context_scaling_table(self):
-        run = self.start("llm-speed", modes.llm_plan())
+        run = self.start("llm-speed", run_modes.llm_speed.llm_plan())
 
         def figures(n, entry):
             if entry["kind"] == iterations.LLM_CONTEXT:
@@ -231,7 +231,7 @@ class IterationPageTests(TestCase):
             return entry["kind"], {"llm_ms": 500.0, "llm_tokens": 20, "llm_tokens_per_s": 40.0}
 
         store_by_hand(run, figures)
-        summary = latency.latest_llm_summary()
+        summary = run_modes.llm_speed.latest_summary()
         self.assertEqual(len(summary["prompts"]), 5)  # the warm-up is left out
         self.assertEqual(summary["tokens_per_s"], 40.0)
         self.assertEqual([c["prompt_tokens"] for c in summary["contexts"]], [32, 64, 128, 256, 448])

@@ -7,16 +7,16 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
-from annotations.results import load
-from synthesis import modes, services
+from synthesis import run_modes, services
 from synthesis.engines import loadprobe, pipeline
 from synthesis.models import RunItem, Status, SynthesisRun
+from synthesis.results import load
 from tests.factories import finished_load_run, make_admin, make_config
 
 
 class LoadPlanTests(TestCase):
     def test_each_component_is_measured_alone_cold_then_warm_then_all_of_them_in_one_process(self):
-        plan = modes.load_plan(repeat=2)
+        plan = run_modes.load.load_plan(repeat=2)
         first = [(e["components"], e["cache"]) for e in plan[:10]]
         self.assertEqual(
             first[:4], [(["tts"], "cold"), (["tts"], "warm"), (["stt"], "cold"), (["stt"], "warm")]
@@ -29,7 +29,7 @@ class LoadPlanTests(TestCase):
 
     def test_a_plan_without_a_repeat_is_refused(self):
         with self.assertRaisesMessage(ValueError, "at least one repeat"):
-            modes.load_plan(repeat=0)
+            run_modes.load.load_plan(repeat=0)
 
 
 class LoadRunTests(TestCase):
@@ -44,7 +44,9 @@ class LoadRunTests(TestCase):
         missing = "/nowhere/LFM2-1.2B-Q4_K_M.gguf"
         config = make_config("lfm2-missing", llm_model=missing)
         with self.captureOnCommitCallbacks(execute=False):
-            run = services.start_run(name="load", config=config, mode="load", plan=modes.load_plan(repeat=1))
+            run = services.start_run(
+                name="load", config=config, mode="load", plan=run_modes.load.load_plan(repeat=1)
+            )
         services.run_serial(run_id=run.pk, worker="here:1", sleep=lambda s: None)
         run.refresh_from_db()
         self.assertEqual((run.status, run.failed_count), (Status.FAILED, 10))

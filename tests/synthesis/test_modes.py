@@ -8,7 +8,7 @@ import pytest
 from django.test import TestCase
 from django.urls import reverse
 
-from synthesis import modes, services
+from synthesis import modes, run_modes, services
 from synthesis.engines import pipeline
 from synthesis.models import Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
@@ -119,9 +119,12 @@ class RegistryTests(TestCase):
 
     def test_only_the_conversation_mode_needs_the_llm_self_test(self):
         config = make_config().snapshot()
-        self.assertEqual(pipeline.engines_for(config, modes.SYNTHESIS.loads), ["tts-piper", "stt", "dnsmos"])
         self.assertEqual(
-            pipeline.engines_for(config, modes.CONVERSATION.loads), ["tts-piper", "stt", "dnsmos", "llm"]
+            pipeline.engines_for(config, run_modes.sentences.SYNTHESIS.loads), ["tts-piper", "stt", "dnsmos"]
+        )
+        self.assertEqual(
+            pipeline.engines_for(config, run_modes.sentences.CONVERSATION.loads),
+            ["tts-piper", "stt", "dnsmos", "llm"],
         )
 
     def test_a_mode_naming_an_unknown_measurement_or_component_is_not_registered(self):

@@ -6,17 +6,19 @@ from django.db import IntegrityError, transaction
 from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
-from annotations.management.commands.benchmark_latency import Command
-from annotations.results import claims, latency
-from synthesis import modes, services
+from synthesis import run_modes, services
 from synthesis.engines import iterations, pipeline, streaming
+from synthesis.management.commands.benchmark_latency import Command
 from synthesis.models import Status, SynthesisRun
+from synthesis.results import latency
 from tests.factories import make_admin, make_config, store_by_hand
 
 
 class StreamingPlanTests(SimpleTestCase):
     def test_both_alternates_an_unstreamed_and_a_streamed_turn_on_the_same_input(self):
-        plan = modes.latency_plan(count=2, warmup=1, prompts=[("a", "en"), ("b", "en")], streaming="both")
+        plan = run_modes.latency.latency_plan(
+            count=2, warmup=1, prompts=[("a", "en"), ("b", "en")], streaming="both"
+        )
         self.assertEqual(
             [(e["kind"], e["prompt"], e["warmup"]) for e in plan],
             [
@@ -30,13 +32,13 @@ class StreamingPlanTests(SimpleTestCase):
         )
 
     def test_all_runs_each_input_plain_then_unstreamed_then_streamed(self):
-        plan = modes.latency_plan(count=1, warmup=0, prompts=[("a", "en")], streaming="all")
+        plan = run_modes.latency.latency_plan(count=1, warmup=0, prompts=[("a", "en")], streaming="all")
         self.assertEqual([e["kind"] for e in plan], ["latency", "unstreamed", "streaming"])
-        self.assertEqual([e["kind"] for e in modes.latency_plan(count=1, warmup=0)], ["latency"])
+        self.assertEqual([e["kind"] for e in run_modes.latency.latency_plan(count=1, warmup=0)], ["latency"])
 
     def test_an_unknown_streaming_choice_is_refused(self):
         with self.assertRaisesMessage(ValueError, "streaming must be one of plain, off, on, both, all"):
-            modes.latency_plan(count=1, warmup=0, streaming="sometimes")
+            run_modes.latency.latency_plan(count=1, warmup=0, streaming="sometimes")
 
 
 class StreamingSettingsTests(TestCase):
@@ -132,7 +134,7 @@ class StreamingSummaryTests(TestCase):
         self.client.force_login(make_admin())
 
     def test_the_summary_sets_streamed_turns_against_the_unstreamed_ones_and_the_floor(self):
-        plan = modes.latency_plan(count=3, warmup=1, streaming="all")
+        plan = run_modes.latency.latency_plan(count=3, warmup=1, streaming="all")
         with self.captureOnCommitCallbacks(execute=False):
             run = services.start_run(name="bench", config=self.config, mode="latency", plan=plan)
 
@@ -169,7 +171,7 @@ class StreamingSummaryTests(TestCase):
         self.assertContains(table, "hit rate 1.000")
 
     def test_a_streamed_turn_slower_than_half_the_unstreamed_one_misses_the_target(self):
-        plan = modes.latency_plan(count=1, warmup=0, streaming="both")
+        plan = run_modes.latency.latency_plan(count=1, warmup=0, streaming="both")
         with self.captureOnCommitCallbacks(execute=False):
             run = services.start_run(name="bench", config=self.config, mode="latency", plan=plan)
 
@@ -187,7 +189,7 @@ class StreamingSummaryTests(TestCase):
         self.assertContains(table, "(target ≤ 0.5: missed)")
 
     def test_a_run_of_unstreamed_turns_only_shows_them_without_a_target(self):
-        plan = modes.latency_plan(count=2, warmup=0, streaming="off")
+        plan = run_modes.latency.latency_plan(count=2, warmup=0, streaming="off")
         with self.captureOnCommitCallbacks(execute=False):
             run = services.start_run(name="off", config=self.config, mode="latency", plan=plan)
         store_by_hand(run, lambda n, entry: (iterations.UNSTREAMED, unstreamed_figures(n)))
@@ -205,8 +207,8 @@ class StreamingSummaryTests(TestCase):
         self.assertNotIn("Target", out.getvalue())
 
     def test_the_claims_read_the_newest_run_with_plain_turns_not_a_newer_run_of_live_turns(self):
-        plain_plan = modes.latency_plan(count=1, warmup=0, streaming="plain")
-        live_plan = modes.latency_plan(count=1, warmup=0, streaming="both")
+        plain_plan = run_modes.latency.latency_plan(count=1, warmup=0, streaming="plain")
+        live_plan = run_modes.latency.latency_plan(count=1, warmup=0, streaming="both")
         with self.captureOnCommitCallbacks(execute=False):
             plain = services.start_run(name="plain", config=self.config, mode="latency", plan=plain_plan)
             live = services.start_run(name="live", config=self.config, mode="latency", plan=live_plan)
@@ -220,12 +222,12 @@ class StreamingSummaryTests(TestCase):
 
         store_by_hand(live, live_figures)
         self.assertEqual(SynthesisRun.objects.filter(status=Status.DONE).count(), 2)
-        self.assertEqual(latency.latest_latency_summary()["run_id"], plain.pk)
-        run, figures = claims.benchmark_figures("latency")
+        self.assertEqual(run_modes.latency.latest_summary()["run_id"], plain.pk)
+        run, figures = run_modes.latency.claim_figures()
         self.assertEqual((run.pk, figures["stt_tts_p50_ms"]), (plain.pk, 200.0))
 
     def test_a_run_without_streamed_turns_has_no_streaming_summary(self):
-        plan = modes.latency_plan(count=1, warmup=0)
+        plan = run_modes.latency.latency_plan(count=1, warmup=0)
         with self.captureOnCommitCallbacks(execute=False):
             run = services.start_run(name="plain", config=self.config, mode="latency", plan=plan)
         self.assertIsNone(latency.streaming_summary(run))

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
-from synthesis import modes, services
+from synthesis import modes, run_modes, services
 from synthesis.engines import audio, pipeline, stt, textnorm
 from synthesis.models import PipelineConfig, Status, SynthesisRun, Transcript
 from synthesis.tasks import process_item
@@ -162,7 +162,9 @@ class ToyWerRunTests(TestCase):
             "fast", stt_model="whisper-base", stt_model_english="whisper-tiny.en", stt_window_s=10
         )
         with self.captureOnCommitCallbacks(execute=False):
-            run = services.start_run(name="wer", mode=modes.STT_WER.key, config=config, dataset=dataset)
+            run = services.start_run(
+                name="wer", mode=run_modes.stt_wer.STT_WER.key, config=config, dataset=dataset
+            )
         self.assertEqual(run.stt_choice, "whisper-tiny.en, 10 s window")
         run.benchmark = {}  # as stored by the earlier version, which used stt_model and a 30 s window
         self.assertEqual(run.stt_choice, "whisper-base, 30 s window")
@@ -188,7 +190,9 @@ class WhisperWerRunTests(TestCase):
         dataset = make_dataset("piper-en", self.TEXTS, wavs=[piper_wav(t) for t in self.TEXTS])
         config = make_config("whisper-tiny", stt_model="whisper-tiny.en")
         with self.captureOnCommitCallbacks(execute=False):
-            run = services.start_run(name="wer", mode=modes.STT_WER.key, config=config, dataset=dataset)
+            run = services.start_run(
+                name="wer", mode=run_modes.stt_wer.STT_WER.key, config=config, dataset=dataset
+            )
         for item_id in run.items.values_list("id", flat=True):
             process_item(item_id)
         run.refresh_from_db()
@@ -245,7 +249,7 @@ class WhisperWerRunTests(TestCase):
         run.benchmark = {}
         item = run.items.select_related("run", "utterance").get()
         item.run = run
-        older = modes.run_stt_wer_item(item, on_stage=lambda stage: None)
+        older = run_modes.stt_wer.run_stt_wer_item(item, on_stage=lambda stage: None)
         self.assertEqual(nearest(older.hypothesis, heard), ("whisper-base", None), (older.hypothesis, heard))
         page = self.client_for_admin().get(reverse("synthesis:run_detail", args=[run.pk]))
         self.assertContains(page, "STT whisper-tiny.en, 10 s window")

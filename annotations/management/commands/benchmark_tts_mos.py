@@ -22,11 +22,11 @@ from annotations import services
 from annotations.management.commands.invite_evaluators import DEFAULT_BASE_URL, MAX_COUNT, invite_link
 from annotations.models import Evaluator, ListeningTest, Scale
 from annotations.results import claims
-from synthesis import modes
 from synthesis import services as synthesis_services
 from synthesis.engines import selftest
-from synthesis.management.commands.synthesize import _advance, _by_names, _Unterminated
+from synthesis.management.following import Unterminated, advance, by_names
 from synthesis.models import PipelineConfig, Sentence, SentenceSet, Status, StylePreset, SynthesisRun
+from synthesis.run_modes import sentences
 
 # The main question first: the claims page reads "overall" per style and each design dimension.
 DIMENSIONS = ("overall", *claims.DIMENSIONS)
@@ -120,7 +120,7 @@ class Command(BaseCommand):
         run = SynthesisRun.objects.filter(pk=opts["run"]).first()
         if run is None:
             raise CommandError(f"No synthesis run with id {opts['run']}.")
-        if run.mode != modes.SYNTHESIS.key:
+        if run.mode != sentences.SYNTHESIS.key:
             raise CommandError(f"Run {run.pk} is a {run.mode} run; the MOS study rates a synthesis run.")
         self.stdout.write(f"Run {run.pk}: {run.name}, synthesised earlier.")
         return run
@@ -131,7 +131,7 @@ class Command(BaseCommand):
         sentence_set = SentenceSet.objects.filter(name=opts["set_name"]).first()
         if sentence_set is None:
             raise CommandError(f"No sentence set named {opts['set_name']!r}.")
-        styles = _by_names(StylePreset, options["styles"])
+        styles = by_names(StylePreset, options["styles"])
         config = PipelineConfig.objects.filter(name=options["config"]).first()
         if config is None:
             raise CommandError(f"No pipeline configuration named {options['config']!r}.")
@@ -157,12 +157,12 @@ class Command(BaseCommand):
         if not runner:
             self.stdout.write("Waiting for Celery workers (or stop and pass --in-process).")
         with tqdm(
-            total=run.total_count, unit="item", file=_Unterminated(self.stdout), smoothing=0, mininterval=0
+            total=run.total_count, unit="item", file=Unterminated(self.stdout), smoothing=0, mininterval=0
         ) as bar:
             if runner:
-                synthesis_services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
+                synthesis_services.run_items_here(run=run, after_each=lambda: advance(bar, run))
             else:
-                while not _advance(bar, run):
+                while not advance(bar, run):
                     time.sleep(1)
         return run
 

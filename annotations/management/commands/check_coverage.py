@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from annotations.results import comparisons, ranking
 from annotations.results.comparisons import CmosVote, Preference
-from synthesis.management.commands.synthesize import _Unterminated
+from synthesis.management.following import Unterminated
 
 TARGET = (0.93, 0.97)
 # Each simulated analysis's defaults (options left unset take them).
@@ -77,7 +77,7 @@ class Command(BaseCommand):
         simulation = simulations[method](opts)
         rng = np.random.default_rng(opts["seed"])
         tally = Tally()
-        bar = tqdm(range(opts["replicates"]), unit="panel", file=_Unterminated(self.stderr), smoothing=0)
+        bar = tqdm(range(opts["replicates"]), unit="panel", file=Unterminated(self.stderr), smoothing=0)
         for replicate in bar:
             simulation.replicate(rng, opts["seed"] + replicate, tally)
         bar.close()

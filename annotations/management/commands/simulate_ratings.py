@@ -1,6 +1,6 @@
 """Demo tests with simulated ratings whose truth is known, to see the dashboards recover it: the ACR test
 demo-simulated and, from the same clips, a CMOS test demo-simulated-cmos and an A/B preference test
-demo-simulated-ab. Every rater of them is simulated; the names say so (NAMES).
+demo-simulated-ab. Every rater of them is simulated; the names say so (annotations.demo.NAMES).
 
 score = round(middle of the scale + 0.2 + system + style + rater offset + sentence effect + noise), clipped to
 the scale (acr-en), with
@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from annotations import listening_check
 from annotations import services as test_services
+from annotations.demo import AB_NAME, CMOS_NAME, INTELLIGIBILITY_NAME, MUSHRA_NAME, NAME
 from annotations.management.commands._method_demos import (
     make_intelligibility_demo,
     make_mushra_demo,
@@ -45,7 +46,6 @@ from annotations.results.services import Thresholds
 from synthesis import demo
 from synthesis.models import Sample, Sentence, SentenceSet, StylePreset
 
-NAME = "demo-simulated"
 # Demo systems (synthesis.demo.DEMO_SYSTEMS) and their true effect on the score.
 SYSTEMS = {"piper-joe-medium": 0.0, "espeak-ng-formant": -0.4}
 STYLES = ("neutral", "warm")
@@ -54,9 +54,6 @@ SCRIPTED = ("script_same", "script_random")
 SCALE = "acr-en"
 GOLD_SYSTEM = "piper-joe-medium"
 GOLD_TEXT = "The weather stays sunny and warm for the rest of the week."
-CMOS_NAME, AB_NAME = f"{NAME}-cmos", f"{NAME}-ab"
-MUSHRA_NAME, INTELLIGIBILITY_NAME = f"{NAME}-mushra", f"{NAME}-intelligibility"
-NAMES = (NAME, CMOS_NAME, AB_NAME, MUSHRA_NAME, INTELLIGIBILITY_NAME)  # every demo: raters are simulated
 
 
 class Command(BaseCommand):

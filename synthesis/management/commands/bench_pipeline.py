@@ -1,22 +1,17 @@
 """Benchmark the pipeline: per-stage cost against direct library calls, worker memory, a full run."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.template.defaultfilters import pluralize
 
 from synthesis import modes, services
 from synthesis.engines import bench, loadprobe, models, pipeline
-from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
+from synthesis.management.following import bench_set, run_on_workers
+from synthesis.models import PipelineConfig, StylePreset
+from synthesis.run_modes import sentences
 
-BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
 TEXT = "The quarterly report shows a small rise in solar energy sales."
 PROMPT = "What is a good way to start the morning?"
 RSS_BUDGET = 1.5 * 1024**3
@@ -79,7 +74,7 @@ class Command(BaseCommand):
 
     def _latency(self, config: dict, cache: Path, style: dict, iterations: int, warmup: int) -> None:
         prompts = [PROMPT, "Can you suggest a name for a small grey cat?", "How do I keep basil fresh?"]
-        latencies = [m for m in modes.CONVERSATION.measurements if m in modes.latency_measurements()]
+        latencies = [m for m in sentences.CONVERSATION.measurements if m in modes.latency_measurements()]
         series = bench.conversation_latency(
             config,
             cache,
@@ -121,7 +116,7 @@ class Command(BaseCommand):
         )
 
     def _run(self, config: PipelineConfig, count: int, workers: int) -> None:
-        sentence_set = _bench_set(count)
+        sentence_set = bench_set(count)
         styles = list(StylePreset.objects.filter(name__in=["neutral", "warm"]))
         run = services.start_run(
             name=f"bench {count}×{len(styles)}", config=config, sentence_sets=[sentence_set], styles=styles
@@ -135,56 +130,3 @@ class Command(BaseCommand):
             f"{RUN_BUDGET_S} s target); {run.done_count} done, {run.failed_count} failed; "
             f"{run.total_count / wall:.2f} items/s."
         )
-
-
-def run_on_workers(run: SynthesisRun, workers: int, timeout_s: float = 1800) -> float:
-    """Start a Celery worker with `workers` pool processes, wait until the run ends, stop it; the wall s."""
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "sarai_eval",
-            "worker",
-            f"--concurrency={workers}",
-            "--loglevel=WARNING",
-        ],
-        cwd=settings.BASE_DIR,
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
-    started = time.monotonic()
-    try:
-        while not run.is_finished and time.monotonic() - started < timeout_s:
-            time.sleep(0.2)
-            run.refresh_from_db()
-        return time.monotonic() - started
-    finally:
-        _stop(worker)
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    # TERM to the main process only, so Celery shuts its pool down in order; then the whole group.
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
-
-
-def _bench_set(count: int) -> SentenceSet:
-    name = f"bench-{count}"
-    existing = SentenceSet.objects.filter(name=name).first()
-    if existing:
-        return existing
-    lines = BENCH_SENTENCES.read_text(encoding="utf-8").splitlines()[:count]
-    if len(lines) < count:
-        raise CommandError(f"{BENCH_SENTENCES} has only {len(lines)} sentence{pluralize(len(lines))}.")
-    return services.import_sentences(
-        name=name,
-        data="\n".join(lines).encode(),
-        filename=f"{name}.txt",
-        description="Benchmark sentences composed for the pipeline benchmark.",
-    )

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from synthesis import services
 from synthesis.engines import audio, bench, models, mos, pipeline, selftest
-from synthesis.management.commands.bench_pipeline import _bench_set, run_on_workers
+from synthesis.management.following import bench_set, run_on_workers
 from synthesis.models import PipelineConfig, Status, StylePreset, SynthesisRun
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         styles = list(StylePreset.objects.filter(name__in=names))
         if len(styles) != len(names):
             raise CommandError(f"Unknown style among {', '.join(names)}.")
-        sentence_set = _bench_set(opts["sentences"])
+        sentence_set = bench_set(opts["sentences"])
         config = db_config.snapshot()
         self._header(db_config.name, config, opts["workers"])
         selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from synthesis import modes, services
 from synthesis.engines import pipeline, selftest
+from synthesis.management.following import Unterminated, advance, by_names
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--styles", default="neutral,warm", help="Style names, comma-separated.")
         parser.add_argument("--config", default="piper-joe", help="Pipeline configuration name.")
-        parser.add_argument("--mode", default=modes.SYNTHESIS.key, choices=list(modes.RUN_MODES))
+        parser.add_argument("--mode", default=modes.DEFAULT_MODE, choices=list(modes.RUN_MODES))
         parser.add_argument("--name", default="", help="Run label (default: sets and styles).")
         parser.add_argument(
             "--in-process",
@@ -31,8 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="Queue and return at once.")
 
     def handle(self, *args, **opts):
-        sentence_sets = _by_names(SentenceSet, opts["sets"])
-        styles = _by_names(StylePreset, opts["styles"])
+        sentence_sets = by_names(SentenceSet, opts["sets"])
+        styles = by_names(StylePreset, opts["styles"])
         config = PipelineConfig.objects.filter(name=opts["config"]).first()
         if config is None:
             raise CommandError(f"No pipeline configuration named {opts['config']!r}.")
@@ -76,14 +77,14 @@ class Command(BaseCommand):
         """Run every item in this process; the bar moves as each item ends."""
         try:
             with self._bar(run) as bar:
-                services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
+                services.run_items_here(run=run, after_each=lambda: advance(bar, run))
         finally:
             pipeline.release_models()  # llama-cpp-python's destructor fails if left to interpreter exit
 
     def _follow(self, run: SynthesisRun) -> None:
         """Watch the workers' progress until the run ends."""
         with self._bar(run) as bar:
-            while not _advance(bar, run):
+            while not advance(bar, run):
                 time.sleep(1)
 
     def _bar(self, run: SynthesisRun) -> tqdm:
@@ -94,38 +95,7 @@ class Command(BaseCommand):
             total=run.total_count,
             initial=run.done_count + run.failed_count,
             unit="item",
-            file=_Unterminated(self.stdout),
+            file=Unterminated(self.stdout),
             smoothing=0,
             mininterval=0,
         )
-
-
-class _Unterminated:
-    """The command's stdout for tqdm: Django ends every write with a newline, which breaks a bar
-    that redraws its line after a carriage return."""
-
-    def __init__(self, out) -> None:
-        self.out = out
-
-    def write(self, text: str) -> None:
-        self.out.write(text, ending="")
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
-def _advance(bar: tqdm, run: SynthesisRun) -> bool:
-    """Move the bar to the run's persisted count with update(), which times the rate; True once it ended."""
-    run.refresh_from_db()
-    bar.set_postfix(failed=run.failed_count, refresh=False)
-    bar.update(run.done_count + run.failed_count - bar.n)
-    return run.is_finished
-
-
-def _by_names(model, names: str) -> list:
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    found = {obj.name: obj for obj in model.objects.filter(name__in=wanted)}
-    missing = [name for name in wanted if name not in found]
-    if missing:
-        raise CommandError(f"Unknown {model._meta.verbose_name} name(s): {', '.join(missing)}.")
-    return [found[name] for name in wanted]

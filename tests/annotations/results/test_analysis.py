@@ -11,9 +11,10 @@ from scipy import stats as scipy_stats
 from annotations import tasks
 from annotations.models import Evaluator, ListeningTest, Rating, Scale
 from annotations.models import TestSample as Clip
-from annotations.results import mos, raters, run_analysis, services, stats, stored
+from annotations.results import mos, raters, runs, services, stats, stored
 from annotations.results.services import Thresholds
 from synthesis.models import RunItem, Sample, Sentence, StylePreset, SynthesisRun
+from synthesis.results import stats as run_stats
 from tests.factories import (
     SCORES,
     VAR_DIR,
@@ -275,12 +276,12 @@ class RunAnalysisTests(TestCase):
     def test_corpus_wer_is_per_style_with_its_normalisation_named(self):
         self.sample("w:1", 0, text="Mr. Park visited.", recognized_text="mister park visited", wer=0.0)
         self.sample("w:1", 1, text="This is a test", recognized_text="This test", wer=0.5)
-        [row] = run_analysis.run_results(self.run)["wer"]
+        [row] = runs.run_results(self.run)["wer"]
         self.assertEqual((row["style"], row["method"], row["n_utterances"]), ("neutral", "english", 2))
         self.assertAlmostEqual(row["wer"], 2 / 7)  # corpus level: 2 deletions over 3 + 4 reference words
         self.assertEqual((row["deletions"], row["substitutions"], row["insertions"]), (2, 0, 0))
         self.assertIn("EnglishTextNormalizer", row["method_description"])
-        raw = run_analysis.run_results(self.run, method="none")["wer"][0]
+        raw = runs.run_results(self.run, method="none")["wer"][0]
         self.assertGreater(raw["wer"], row["wer"])
 
     def test_latency_leaves_out_the_first_item_of_each_worker_and_names_the_percentile_method(self):
@@ -288,10 +289,10 @@ class RunAnalysisTests(TestCase):
             self.sample(worker, 0, tts_ms=9000.0)  # cold first call
             for second, value in enumerate((100.0, 110.0, 120.0), start=1):
                 self.sample(worker, second, tts_ms=value)
-        data = run_analysis.run_results(self.run)
+        data = runs.run_results(self.run)
         tts = next(row for row in data["latency"] if row["field"] == "tts_ms")
         self.assertEqual((tts["n"], tts["warmup_dropped"], tts["max"]), (6, 2, 120.0))
-        self.assertEqual(tts["p50"], stats.latency_summary([100, 110, 120, 100, 110, 120])["p50"])
+        self.assertEqual(tts["p50"], run_stats.latency_summary([100, 110, 120, 100, 110, 120])["p50"])
         self.assertIn("linear interpolation", data["percentile_method"])
         self.assertEqual(data["warmup_count"], 2)
 
@@ -304,9 +305,9 @@ class RunAnalysisTests(TestCase):
             clip = Clip.objects.create(test=test, sample=self.sample("w:1", second, dnsmos_p808=dnsmos))
             for rater, vote in zip(raters, votes, strict=True):
                 give(rater, clip, vote)
-        [dnsmos] = run_analysis.run_results(self.run)["dnsmos"]["tests"]
+        [dnsmos] = runs.run_results(self.run)["dnsmos"]["tests"]
         self.assertEqual((dnsmos["test"], len(dnsmos["points"])), ("t", 4))
         label, per_sample = dnsmos["table"][0]
-        expected = stats.correlation([2.0, 3.0, 4.1, 3.5], [1.5, 3.0, 4.5, 4.0])
+        expected = run_stats.correlation([2.0, 3.0, 4.1, 3.5], [1.5, 3.0, 4.5, 4.0])
         self.assertAlmostEqual(per_sample["pearson_r"], expected["pearson_r"])
         self.assertIn("per sample", label)

@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 from django.test import SimpleTestCase
 
 from annotations.results import charts
+from synthesis.results import charts as run_charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 # A generous average width of one bold 11 px sans-serif character; narrower in practice.
@@ -78,7 +79,7 @@ class ChartSizeTests(SimpleTestCase):
         for svg in (
             dnsmos_chart(),
             charts.mos_chart([{"label": "a", "mos": 3.0, "low": 2.5, "high": 3.5}], title="MOS"),
-            charts.histogram_chart([1, 2], [0, 0.5, 1], title="WER", x_label="WER"),
+            run_charts.histogram_chart([1, 2], [0, 0.5, 1], title="WER", x_label="WER"),
         ):
             root = parse(svg)
             self.assertEqual(root.get("width"), "100%")

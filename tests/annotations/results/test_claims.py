@@ -6,7 +6,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.management.commands.simulate_ratings import NAME as DEMO_TEST_NAME
+from annotations.demo import NAME as DEMO_TEST_NAME
 from annotations.models import ClipFetch, Rating, Trial
 from annotations.results import claims
 from annotations.services import build_trials
@@ -213,7 +213,7 @@ class ClaimsPageTests(TestCase):
         self.client.force_login(make_researcher())
         data = json.loads(self.client.get(reverse("results:claims_json")).content)
         by_key = {c["key"]: c for c in data["claims"]}
-        self.assertEqual(len(by_key), len(claims.CLAIMS))
+        self.assertEqual(len(by_key), len(claims.all_claims()))
         wer = by_key["stt-wer-es"]
         self.assertEqual(wer["verdict"], "not comparable")
         self.assertEqual(wer["target"], {"value": 2.0, "comparison": "<"})

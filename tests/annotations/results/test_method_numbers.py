@@ -13,7 +13,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.methods import get_method
 from annotations.models import ListeningTest
-from annotations.results import run_analysis
+from annotations.results import runs
 from annotations.results import services as results_services
 from synthesis.models import Sample
 from tests.factories import (
@@ -197,7 +197,7 @@ class OneClipInAnAcrAndAMushraTestTests(ResearcherTestCase):
             )
 
     def test_the_runs_dnsmos_correlation_reads_the_acr_mos_only(self):
-        blocks = run_analysis.run_results(self.run)["dnsmos"]["tests"]
+        blocks = runs.run_results(self.run)["dnsmos"]["tests"]
         self.assertEqual([(block["test"], block["scale"]) for block in blocks], [("acr-run", "acr-en")])
         expected = sorted(zip(DNSMOS, [base + 0.5 for base in ACR_BASE], strict=True))
         got = sorted((dnsmos, human) for dnsmos, human, _ in blocks[0]["points"])
@@ -245,7 +245,7 @@ class OneClipInTwoAcrTestsTests(ResearcherTestCase):
                 self.assertAlmostEqual(float(row["human_score"]), self.mos[test.name][int(row["sample_id"])])
 
     def test_the_dnsmos_correlation_has_one_block_per_test_with_that_tests_mos(self):
-        blocks = run_analysis.run_results(self.run)["dnsmos"]["tests"]
+        blocks = runs.run_results(self.run)["dnsmos"]["tests"]
         self.assertEqual(sorted(block["test"] for block in blocks), ["acr-first", "acr-second"])
         dnsmos = dict(zip(DNSMOS, [sample.pk for sample in self.samples], strict=True))
         for block in blocks:
@@ -264,7 +264,7 @@ class PairTestOnARunTests(ResearcherTestCase):
         for row in rows:
             self.assertEqual(human_cells(row)[:-1] + (row["human_score"],), ("",) * 8)
             self.assertIn(row["human_votes"], ("", "0"))
-        self.assertEqual(run_analysis.run_results(run)["dnsmos"]["tests"], [])
+        self.assertEqual(runs.run_results(run)["dnsmos"]["tests"], [])
 
 
 # --- every method's summary CSV holds what its summary JSON holds ----------------------------------

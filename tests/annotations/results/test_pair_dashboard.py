@@ -13,7 +13,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
 from annotations import methods
-from annotations.management.commands.simulate_ratings import AB_NAME, CMOS_NAME, NAME
+from annotations.demo import AB_NAME, CMOS_NAME, NAME
 from annotations.models import ListeningTest
 from annotations.results import services
 from tests.factories import (

@@ -10,6 +10,7 @@ from scipy import stats as scipy_stats
 
 from annotations.results import stats
 from synthesis.engines import textnorm
+from synthesis.results import stats as run_stats
 
 ACR = [1, 2, 3, 4, 5]
 
@@ -253,7 +254,7 @@ class AgreementTests(TestCase):
             stats.krippendorff_alpha(self.K3, "cardinal")
 
     def test_correlation_drops_pairs_with_a_missing_value(self):
-        result = stats.correlation([1, 2, 3, 4, _], [2, 4, 5, 9, 1])
+        result = run_stats.correlation([1, 2, 3, 4, _], [2, 4, 5, 9, 1])
         self.assertEqual(result["n"], 4)
         self.assertAlmostEqual(result["spearman_rho"], 1.0)
         self.assertAlmostEqual(
@@ -261,7 +262,7 @@ class AgreementTests(TestCase):
         )
 
     def test_correlation_of_fewer_than_three_pairs_is_undefined(self):
-        result = stats.correlation([1, 2], [2, 1])
+        result = run_stats.correlation([1, 2], [2, 1])
         self.assertEqual(result["n"], 2)
         self.assertIsNone(result["pearson_r"])
         self.assertIsNone(result["spearman_p"])
@@ -269,20 +270,20 @@ class AgreementTests(TestCase):
 
 class WerTests(TestCase):
     def test_corpus_wer_matches_this_is_a_test(self):
-        result = stats.corpus_wer(["This is a test"], ["This test"], method="none")
+        result = run_stats.corpus_wer(["This is a test"], ["This test"], method="none")
         self.assertAlmostEqual(result["wer"], 0.5)
         self.assertAlmostEqual(result["cer"], 5 / 14)
 
     def test_corpus_wer_can_exceed_one_with_insertions(self):
-        self.assertAlmostEqual(stats.corpus_wer(["X"], ["X X Y Y"], method="none")["wer"], 3.0)
+        self.assertAlmostEqual(run_stats.corpus_wer(["X"], ["X X Y Y"], method="none")["wer"], 3.0)
 
     def test_corpus_wer_and_wil_of_x_y_x(self):
-        result = stats.corpus_wer(["X Y X"], ["X Z"], method="none")
+        result = run_stats.corpus_wer(["X Y X"], ["X Z"], method="none")
         self.assertAlmostEqual(result["wer"], 2 / 3)
         self.assertAlmostEqual(result["wil"], 5 / 6)
 
     def test_corpus_wer_counts_edits_over_two_sentences(self):
-        result = stats.corpus_wer(
+        result = run_stats.corpus_wer(
             ["short one here", "quite a bit of longer sentence"],
             ["shoe order one", "quite bit of an even longest sentence here"],
             method="none",
@@ -294,33 +295,33 @@ class WerTests(TestCase):
         self.assertAlmostEqual(result["wil"], 0.7475, places=4)
 
     def test_corpus_wer_accepts_an_empty_reference(self):
-        result = stats.corpus_wer(["hello world", ""], ["hello world", "done"], method="none")
+        result = run_stats.corpus_wer(["hello world", ""], ["hello world", "done"], method="none")
         self.assertAlmostEqual(result["wer"], 0.5)
         self.assertEqual(result["per_utterance_wer"], [0.0, 1.0])
 
     def test_micro_and_macro_wer_differ_when_utterance_lengths_differ(self):
         refs, hyps = ["i", "am i good"], ["i am", "i good"]
-        self.assertAlmostEqual(stats.corpus_wer(refs, hyps, method="none")["wer"], 0.5)
-        self.assertAlmostEqual(stats.macro_wer(refs, hyps, method="none"), 0.6667, places=4)
+        self.assertAlmostEqual(run_stats.corpus_wer(refs, hyps, method="none")["wer"], 0.5)
+        self.assertAlmostEqual(run_stats.macro_wer(refs, hyps, method="none"), 0.6667, places=4)
 
     def test_corpus_wer_names_its_normalisation_and_applies_it(self):
         refs = ["Mr. Park visited Assoc. Prof. Kim Jr."]
         hyps = ["mister park visited associate professor kim junior"]
         expected = {"none": 6 / 7, "basic": 4 / 7, "english": 0.0}
         for method, wer in expected.items():
-            result = stats.corpus_wer(refs, hyps, method=method)
+            result = run_stats.corpus_wer(refs, hyps, method=method)
             self.assertAlmostEqual(result["wer"], wer, places=4)
             self.assertEqual(result["method"], method)
             self.assertTrue(result["method_description"])
 
     def test_corpus_wer_refuses_lists_of_different_lengths(self):
         with self.assertRaises(ValueError):
-            stats.corpus_wer(["a"], ["a", "b"], method="none")
+            run_stats.corpus_wer(["a"], ["a", "b"], method="none")
 
 
 class LatencyTests(TestCase):
     def test_latency_percentiles_use_linear_interpolation(self):
-        result = stats.latency_summary(list(range(1, 11)))
+        result = run_stats.latency_summary(list(range(1, 11)))
         self.assertEqual(result["n"], 10)
         self.assertAlmostEqual(result["p50"], 5.5)
         self.assertAlmostEqual(result["p90"], 9.1)
@@ -333,20 +334,20 @@ class LatencyTests(TestCase):
 
     def test_nearest_rank_percentiles_differ_from_the_default(self):
         self.assertEqual(
-            stats.percentiles(range(1, 11), [50, 90, 95, 99], method="nearest_rank"), [5, 9, 10, 10]
+            run_stats.percentiles(range(1, 11), [50, 90, 95, 99], method="nearest_rank"), [5, 9, 10, 10]
         )
 
     def test_latency_summary_drops_warmup_calls(self):
-        result = stats.latency_summary([5000, 4000, 100, 200, 300], warmup=2)
+        result = run_stats.latency_summary([5000, 4000, 100, 200, 300], warmup=2)
         self.assertEqual((result["n"], result["warmup_dropped"], result["max"]), (3, 2, 300))
         self.assertAlmostEqual(result["mean"], 200)
 
     def test_latency_summary_of_nothing_has_no_percentiles(self):
-        self.assertIsNone(stats.latency_summary([10], warmup=1)["p50"])
+        self.assertIsNone(run_stats.latency_summary([10], warmup=1)["p50"])
 
     def test_rtf_below_one_is_faster_than_real_time(self):
-        self.assertAlmostEqual(stats.rtf(0.5, 2.0), 0.25)
-        self.assertIsNone(stats.rtf(0.5, 0.0))
+        self.assertAlmostEqual(run_stats.rtf(0.5, 2.0), 0.25)
+        self.assertIsNone(run_stats.rtf(0.5, 0.0))
 
 
 class DistributionTests(TestCase):
@@ -405,8 +406,8 @@ class CorpusErrorRateTests(TestCase):
         for method in textnorm.METHODS:
             with self.subTest(method=method):
                 word_errors, words, char_errors, chars, refs, hyps = self.counts(method)
-                wer = stats.error_rate_ci(word_errors, words)["rate"]
-                cer = stats.error_rate_ci(char_errors, chars)["rate"]
+                wer = run_stats.error_rate_ci(word_errors, words)["rate"]
+                cer = run_stats.error_rate_ci(char_errors, chars)["rate"]
                 self.assertAlmostEqual(wer, jiwer.wer(refs, hyps), places=10)
                 self.assertAlmostEqual(cer, jiwer.cer(refs, hyps), places=10)
 
@@ -416,15 +417,15 @@ class CorpusErrorRateTests(TestCase):
         outputs = [jiwer.process_words(r, h) for r, h in zip(refs, hyps, strict=True)]
         errors = [o.substitutions + o.deletions + o.insertions for o in outputs]
         words = [o.hits + o.substitutions + o.deletions for o in outputs]
-        self.assertAlmostEqual(stats.error_rate_ci(errors, words)["rate"], 0.8889, places=4)
+        self.assertAlmostEqual(run_stats.error_rate_ci(errors, words)["rate"], 0.8889, places=4)
 
     def test_the_bootstrap_ci_is_reproducible_with_a_seed_and_contains_the_estimate(self):
         rng = np.random.default_rng(7)
         words = rng.integers(3, 20, size=200)
         errors = rng.binomial(words, 0.1)
-        first = stats.error_rate_ci(errors, words, seed=3)
-        self.assertEqual(first, stats.error_rate_ci(errors, words, seed=3))
-        self.assertNotEqual(first["low"], stats.error_rate_ci(errors, words, seed=4)["low"])
+        first = run_stats.error_rate_ci(errors, words, seed=3)
+        self.assertEqual(first, run_stats.error_rate_ci(errors, words, seed=3))
+        self.assertNotEqual(first["low"], run_stats.error_rate_ci(errors, words, seed=4)["low"])
         self.assertLess(first["low"], first["rate"])
         self.assertLess(first["rate"], first["high"])
         self.assertEqual((first["n_boot"], first["seed"]), (1000, 3))
@@ -436,26 +437,26 @@ class CorpusErrorRateTests(TestCase):
         for trial in range(200):
             words = rng.integers(4, 16, size=80)
             errors = rng.binomial(words, 0.12)
-            ci = stats.error_rate_ci(errors, words, n_boot=400, seed=trial)
+            ci = run_stats.error_rate_ci(errors, words, n_boot=400, seed=trial)
             covered += ci["low"] <= 0.12 <= ci["high"]
         self.assertGreaterEqual(covered / 200, 0.90)
         self.assertLessEqual(covered / 200, 0.99)
 
     def test_no_reference_words_gives_no_rate(self):
-        self.assertEqual(stats.error_rate_ci([], [])["rate"], None)
-        self.assertEqual(stats.error_rate_ci([2], [0])["rate"], None)
+        self.assertEqual(run_stats.error_rate_ci([], [])["rate"], None)
+        self.assertEqual(run_stats.error_rate_ci([2], [0])["rate"], None)
 
     def test_the_paired_difference_resamples_the_same_utterances_for_both(self):
         rng = np.random.default_rng(5)
         words = rng.integers(5, 15, size=150)
         a = rng.binomial(words, 0.20)
         b = rng.binomial(words, 0.10)
-        diff = stats.paired_error_rate_difference(a, b, words, seed=1)
+        diff = run_stats.paired_error_rate_difference(a, b, words, seed=1)
         self.assertAlmostEqual(diff["difference"], b.sum() / words.sum() - a.sum() / words.sum())
         self.assertLess(diff["high"], 0)  # B clearly better: the CI excludes 0
         self.assertLess(diff["low"], diff["difference"])
-        self.assertEqual(diff, stats.paired_error_rate_difference(a, b, words, seed=1))
-        same = stats.paired_error_rate_difference(a, a, words)
+        self.assertEqual(diff, run_stats.paired_error_rate_difference(a, b, words, seed=1))
+        same = run_stats.paired_error_rate_difference(a, a, words)
         self.assertEqual((same["difference"], same["low"], same["high"]), (0.0, 0.0, 0.0))
 
     def test_pairing_narrows_the_ci_when_both_configurations_fail_on_the_same_utterances(self):
@@ -464,11 +465,11 @@ class CorpusErrorRateTests(TestCase):
         hard = rng.random(100) < 0.3
         a = np.where(hard, words // 2, 0)
         b = a + rng.integers(0, 2, size=100)
-        paired = stats.paired_error_rate_difference(a, b, words, seed=2)
-        separate = [stats.error_rate_ci(x, words, seed=s) for x, s in ((a, 2), (b, 3))]
+        paired = run_stats.paired_error_rate_difference(a, b, words, seed=2)
+        separate = [run_stats.error_rate_ci(x, words, seed=s) for x, s in ((a, 2), (b, 3))]
         unpaired_width = sum(ci["high"] - ci["low"] for ci in separate)
         self.assertLess(paired["high"] - paired["low"], unpaired_width / 2)
 
     def test_different_lengths_are_refused(self):
         with self.assertRaises(ValueError):
-            stats.paired_error_rate_difference([1, 2], [1], [3, 4])
+            run_stats.paired_error_rate_difference([1, 2], [1], [3, 4])

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand
 
-from annotations.management.commands.benchmark_latency import _ms, start_and_follow
-from annotations.results import latency
-from synthesis import modes
+from synthesis.management.following import ms, start_and_follow
+from synthesis.results import latency
+from synthesis.run_modes import llm_speed
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
             self,
             name="LLM speed",
             config_name=opts["config"],
-            mode=modes.LLM_SPEED.key,
-            plan=modes.llm_plan(),
+            mode=llm_speed.LLM_SPEED.key,
+            plan=llm_speed.llm_plan(),
             in_process=opts["in_process"],
         )
         s = latency.llm_summary(run)
@@ -34,14 +34,12 @@ class Command(BaseCommand):
         self.stdout.write("{:<30} {:>9} {:>7} {:>9}".format("prompt", "ms", "tokens", "tok/s"))
         for p in s["prompts"]:
             self.stdout.write(
-                f"{p['prompt']:<30.30} {_ms(p['llm_ms']):>9} {p['llm_tokens']:>7} "
-                f"{_ms(p['llm_tokens_per_s']):>9}"
+                f"{p['prompt']:<30.30} {ms(p['llm_ms']):>9} {p['llm_tokens']:>7} "
+                f"{ms(p['llm_tokens_per_s']):>9}"
             )
-        self.stdout.write(
-            f"Mean tokens {_ms(s['mean_tokens'])}, overall {_ms(s['tokens_per_s'])} tokens/s.\n"
-        )
+        self.stdout.write(f"Mean tokens {ms(s['mean_tokens'])}, overall {ms(s['tokens_per_s'])} tokens/s.\n")
         self.stdout.write("{:>14} {:>9} {:>16}".format("prompt tokens", "ms", "first token ms"))
         for c in s["contexts"]:
             self.stdout.write(
-                f"{c['prompt_tokens']:>14} {_ms(c['llm_ms']):>9} {_ms(c['llm_first_token_ms']):>16}"
+                f"{c['prompt_tokens']:>14} {ms(c['llm_ms']):>9} {ms(c['llm_first_token_ms']):>16}"
             )

@@ -2,15 +2,16 @@
 
 from django.test import SimpleTestCase, TestCase
 
-from annotations.results import claims, load
-from synthesis import modes
+from annotations.results import claims
+from synthesis import run_modes
 from synthesis.engines import loadprobe
+from synthesis.results import load
 from tests.factories import fake_plan_figures, fake_process, finished_load_run, make_config
 
 
 class SummaryMathsTests(SimpleTestCase):
     def test_each_cell_is_the_median_over_repeats_and_the_total_is_the_sum_of_the_cold_rows(self):
-        plan = modes.load_plan(repeat=2)
+        plan = run_modes.load.load_plan(repeat=2)
         s = load.summarise(fake_plan_figures(plan))
         tts = s["rows"][0]
         self.assertEqual((tts["label"], tts["cold"]["n"], tts["warm"]["n"]), ("TTS", 2, 2))

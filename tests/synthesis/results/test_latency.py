@@ -3,8 +3,8 @@
 import numpy as np
 from django.test import SimpleTestCase
 
-from annotations.results import latency
 from synthesis.engines import iterations
+from synthesis.results import latency
 
 
 class PercentileTests(SimpleTestCase):

@@ -8,9 +8,9 @@ RSS of one process holding every model after one inference each, with the per-co
 
 import statistics
 
-from annotations.results import latency
 from synthesis.engines import loadprobe, pipeline
 from synthesis.models import SynthesisRun
+from synthesis.results import latency
 
 GIB_PER_MIB = 1 / 1024
 # A cold row whose files kept more of their pages than this after the drop is flagged as not cold.
@@ -147,3 +147,8 @@ def load_claim_figures(run: SynthesisRun) -> dict:
         "total_ms": summary["total_cold_load_ms"],
         "ram_total_gb": None if ram is None else ram * GIB_PER_MIB,
     }
+
+
+def load_section(run: SynthesisRun) -> dict:
+    """The load run's results section."""
+    return {"s": load_summary(run)}

@@ -6,9 +6,9 @@ Warm-up iterations are stored but never summarised. Percentiles are numpy's "lin
 
 import numpy as np
 
-from synthesis import modes
 from synthesis.engines import iterations
-from synthesis.models import Status, SynthesisRun, TimedIteration
+from synthesis.models import SynthesisRun
+from synthesis.results import charts
 
 PERCENTILE_METHOD = "linear"
 PERCENTILE_NOTE = 'numpy.percentile, method "linear" (Hyndman & Fan type 7)'
@@ -238,30 +238,6 @@ def llm_summary(run: SynthesisRun) -> dict:
     }
 
 
-def _latest(mode_key: str) -> SynthesisRun | None:
-    runs = SynthesisRun.objects.filter(mode=mode_key, status=Status.DONE).select_related("config")
-    return runs.order_by("-finished_at", "-pk").first()
-
-
-def latest_plain_latency_run() -> SynthesisRun | None:
-    """The newest finished latency run with counted plain turns (a live-turns-only run has none)."""
-    plain = TimedIteration.objects.filter(kind=iterations.LATENCY, warmup=False).values("run_id")
-    runs = SynthesisRun.objects.filter(mode=modes.LATENCY.key, status=Status.DONE, pk__in=plain)
-    return runs.select_related("config").order_by("-finished_at", "-pk").first()
-
-
-def latest_latency_summary() -> dict | None:
-    """The latest finished latency run with plain turns, summarised; None if there is none."""
-    run = latest_plain_latency_run()
-    return latency_summary(run) if run else None
-
-
-def latest_llm_summary() -> dict | None:
-    """The latest finished llm-speed run's llm_summary, or None if there is none."""
-    run = _latest(modes.LLM_SPEED.key)
-    return llm_summary(run) if run else None
-
-
 def latency_claim_figures(run: SynthesisRun) -> dict:
     """What the claims page compares: STT+TTS per iteration (P50, P99) and the end-to-end mean, in ms."""
     series = [row["figures"] for row in _counted(run, iterations.LATENCY)]
@@ -284,3 +260,26 @@ def llm_claim_figures(run: SynthesisRun) -> dict:
         # The run loads the GGUF at the design's n_ctx whatever the configuration says.
         "settings": {"llm_context_size": summary["n_ctx"]},
     }
+
+
+def latency_section(run: SynthesisRun) -> dict:
+    """The latency run's results section: its summary, stage percentiles chart and streaming comparison."""
+    s = latency_summary(run)
+    chart = charts.percentile_chart(s["stages"], title="Latency per stage (counted iterations)")
+    return {"s": s, "chart": chart, "streamed": streaming_summary(run)}
+
+
+def llm_section(run: SynthesisRun) -> dict:
+    """The LLM speed run's results section: its summary and latency against prompt length."""
+    s = llm_summary(run)
+    points = [(c["prompt_tokens"], c["llm_ms"], f"{c['prompt_tokens']} tokens") for c in s["contexts"]]
+    top = max([p[1] for p in points] + [1])
+    chart = charts.scatter_chart(
+        points,
+        title="LLM latency by prompt length",
+        x_label="prompt tokens",
+        y_label="ms",
+        x_range=(0, s["n_ctx"]),
+        y_range=(0, top * 1.1),
+    )
+    return {"s": s, "chart": chart}

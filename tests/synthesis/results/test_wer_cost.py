@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.test import TestCase
 from django.utils import timezone
 
-from annotations.results import wer
 from synthesis.models import RunItem, Status
+from synthesis.results import wer
 from tests.factories import wer_run
 
 

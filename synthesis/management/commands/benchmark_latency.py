@@ -1,50 +1,11 @@
 """Store a latency run (W warm-ups, N timed conversation turns, serial) and print its percentile table."""
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from annotations.results import latency
-from synthesis import modes, services
-from synthesis.engines import pipeline
-from synthesis.management.commands.synthesize import _advance, _Unterminated
-from synthesis.models import PipelineConfig, SentenceSet, SynthesisRun
-
-
-def start_and_follow(command: BaseCommand, *, name: str, config_name: str, mode: str, plan, in_process: bool):
-    """Start a serial run, run it here (--in-process) or wait for a worker, with a moving progress bar."""
-    config = PipelineConfig.objects.filter(name=config_name).first()
-    if config is None:
-        raise CommandError(f"No pipeline configuration named {config_name!r}.")
-    runner = services.worker_name() if in_process else ""
-    try:
-        run = services.start_run(name=name, config=config, mode=mode, plan=plan, in_process_by=runner)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    command.stdout.write(f"Run {run.pk}: {config.name}, {run.total_count} iterations (warm-ups included).")
-    bar = tqdm(
-        total=run.total_count, unit="it", file=_Unterminated(command.stdout), smoothing=0, mininterval=0
-    )
-    with bar:
-        if runner:
-            services.run_serial(run_id=run.pk, worker=runner, after_item=lambda: _advance(bar, run))
-            pipeline.release_models()  # llama-cpp-python's destructor fails if left to interpreter exit
-        else:
-            while not _advance(bar, run):
-                time.sleep(1)
-    run.refresh_from_db()
-    if run.failed_count or run.error:
-        command.stderr.write(f"{run.failed_count} failed. {run.error}")
-    return run
-
-
-def _num(value, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _ms(value) -> str:
-    return _num(value, 1)
+from synthesis.management.following import cell, ms, start_and_follow
+from synthesis.models import SentenceSet, SynthesisRun
+from synthesis.results import latency
+from synthesis.run_modes import latency as latency_mode
 
 
 class Command(BaseCommand):
@@ -61,7 +22,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--streaming",
-            choices=modes.STREAMING_CHOICES,
+            choices=latency_mode.STREAMING_CHOICES,
             default="all",
             help=(
                 "plain: the whole prompt handed over at once (the design's measurement); off / on: the "
@@ -81,7 +42,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No sentence set named {opts['prompts']!r}.")
             prompts = list(sentence_set.sentences.order_by("position").values_list("text", "language"))
         try:
-            plan = modes.latency_plan(
+            plan = latency_mode.latency_plan(
                 count=opts["iterations"], warmup=opts["warmup"], prompts=prompts, streaming=opts["streaming"]
             )
         except ValueError as exc:
@@ -90,7 +51,7 @@ class Command(BaseCommand):
             self,
             name=f"Latency {opts['prompts']} × {opts['iterations']} (streaming {opts['streaming']})",
             config_name=opts["config"],
-            mode=modes.LATENCY.key,
+            mode=latency_mode.LATENCY.key,
             plan=plan,
             in_process=opts["in_process"],
         )
@@ -113,7 +74,7 @@ class Command(BaseCommand):
             self.table(s["stages"], floor="raw P50")
             for rate in s["rates"]:
                 digits = 1 if rate["name"] == "llm_tokens_per_s" else 3
-                mean, p50 = (_num(rate[key], digits) for key in ("mean", "p50"))
+                mean, p50 = (cell(rate[key], digits) for key in ("mean", "p50"))
                 self.stdout.write(f"{rate['label']:<40} mean {mean}  P50 {p50}")
         streamed = latency.streaming_summary(run)
         if streamed:
@@ -125,11 +86,11 @@ class Command(BaseCommand):
         self.stdout.write(head + (f" {floor:>9} {'ratio':>6}" if floor else ""))
         for st in stages:
             line = f"{st['label']:<40} " + " ".join(
-                f"{_ms(st[key]):>8}" for key in ("mean", "p50", "p90", "p99", "max")
+                f"{ms(st[key]):>8}" for key in ("mean", "p50", "p90", "p99", "max")
             )
             if floor:
                 ratio = "–" if st["ratio"] is None else f"{st['ratio']:.3f}"
-                line += f" {_ms(st['floor_p50']):>9} {ratio:>6}"
+                line += f" {ms(st['floor_p50']):>9} {ratio:>6}"
             self.stdout.write(line)
 
     def report_streaming(self, s: dict) -> None:
@@ -176,13 +137,13 @@ class Command(BaseCommand):
         targets, meets = s["targets"], s["meets"]
         if s["plain_iterations"]:
             self.stdout.write(
-                f"For information: streamed P50 ÷ plain P50 ({_ms(s['plain_first_audio_p50'])} ms, the whole "
+                f"For information: streamed P50 ÷ plain P50 ({ms(s['plain_first_audio_p50'])} ms, the whole "
                 f"prompt handed over at the true end, no detection): {s['ratio_to_plain']:.3f}."
             )
         lines = [
             (
                 f"streamed P50 ≤ {targets['ratio_to_unstreamed']}× P50 without streaming "
-                f"({_ms(s['unstreamed_first_audio_p50'])} ms)",
+                f"({ms(s['unstreamed_first_audio_p50'])} ms)",
                 s["ratio_to_unstreamed"],
                 meets["ratio_to_unstreamed"],
             ),
@@ -200,6 +161,6 @@ class Command(BaseCommand):
         first = s["stages"][0]
         for key, figure in (("p50_ms", "p50"), ("p99_ms", "p99")):
             self.stdout.write(
-                f"Target (faster machines) {figure.upper()} ≤ {targets[key]} ms: {_ms(first[figure])} ms: "
+                f"Target (faster machines) {figure.upper()} ≤ {targets[key]} ms: {ms(first[figure])} ms: "
                 f"{'met' if meets[key] else 'MISSED'}"
             )

@@ -8,11 +8,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
-from annotations.results import wer
-from synthesis import modes, services
+from synthesis import services
 from synthesis.engines import bench, pipeline, selftest, stt
-from synthesis.management.commands.synthesize import _advance, _Unterminated
+from synthesis.management.following import Unterminated, advance
 from synthesis.models import PipelineConfig, SpeechDataset, SynthesisRun
+from synthesis.results import wer
+from synthesis.run_modes import stt_wer
 
 
 class Command(BaseCommand):
@@ -59,7 +60,7 @@ class Command(BaseCommand):
                     name=f"WER {dataset.name} · {config.name}"[:120],
                     config=config,
                     dataset=dataset,
-                    mode=modes.STT_WER.key,
+                    mode=stt_wer.STT_WER.key,
                     in_process_by=runner,
                 )
             except ValueError as exc:
@@ -81,17 +82,17 @@ class Command(BaseCommand):
 
     def _bar(self, run: SynthesisRun) -> tqdm:
         return tqdm(
-            total=run.total_count, unit="utt", file=_Unterminated(self.stdout), smoothing=0, mininterval=0
+            total=run.total_count, unit="utt", file=Unterminated(self.stdout), smoothing=0, mininterval=0
         )
 
     def _run_here(self, run: SynthesisRun) -> None:
         """Run every item in this process; the bar moves as each item ends."""
         with self._bar(run) as bar:
-            services.run_items_here(run=run, after_each=lambda: _advance(bar, run))
+            services.run_items_here(run=run, after_each=lambda: advance(bar, run))
 
     def _follow(self, run: SynthesisRun) -> None:
         with self._bar(run) as bar:
-            while not _advance(bar, run):
+            while not advance(bar, run):
                 time.sleep(1)
 
     def _report(self, runs: list[SynthesisRun]) -> None:
@@ -107,7 +108,7 @@ class Command(BaseCommand):
             failed = f"  ({run.failed_count} failed)" if run.failed_count else ""
             self.stdout.write(
                 f"{run.config.name:<20.20} {run.stt_choice:<32.32} {s['n']:>5} "
-                f"{_ci(s['wer']):>26} {_ci(s['cer']):>26} {_num(s['mean_rtf'], 3):>9}{failed}"
+                f"{_ci(s['wer']):>26} {_ci(s['cer']):>26} {figure(s['mean_rtf'], 3):>9}{failed}"
             )
         if len(runs) == 2:
             diff = wer.compare_runs(runs)["differences"][0]
@@ -116,7 +117,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Paired Δ{label.upper()} ({runs[1].config.name} − {runs[0].config.name}) "
                     f"on {d['n']} utterances: "
-                    f"{_num(d['difference'])} [{_num(d['low'])}, {_num(d['high'])}]"
+                    f"{figure(d['difference'])} [{figure(d['low'])}, {figure(d['high'])}]"
                 )
 
     def _cost(self, run: SynthesisRun, floor: int) -> None:
@@ -138,7 +139,7 @@ class Command(BaseCommand):
         items = run.items.filter(pk__in=cost["item_ms"]).select_related("utterance", "transcript")
         items = list(items.order_by("utterance__position")[:floor])
         direct = []
-        for item in tqdm(items, unit="utt", file=_Unterminated(self.stdout), mininterval=0):
+        for item in tqdm(items, unit="utt", file=Unterminated(self.stdout), mininterval=0):
             audio = item.utterance.audio_16k()
             # The model and window the run used for this clip's language (pipeline.transcribe_utterance).
             config = pipeline.conversation_config(run.config_snapshot, item.utterance.language)
@@ -177,9 +178,9 @@ class Command(BaseCommand):
             )
 
 
-def _num(value: float | None, digits: int = 4) -> str:
+def figure(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _ci(result: dict) -> str:
-    return f"{_num(result['rate'])} [{_num(result['low'])}, {_num(result['high'])}]"
+    return f"{figure(result['rate'])} [{figure(result['low'])}, {figure(result['high'])}]"

@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.management.commands.benchmark_latency import _num, start_and_follow
-from annotations.results import load
-from synthesis import modes
 from synthesis.engines import loadprobe
+from synthesis.management.following import cell, start_and_follow
+from synthesis.results import load
+from synthesis.run_modes import load as load_mode
 
 HEAD = ("component", "files MB", "cold ms", "warm ms", "1st inf cold", "1st inf warm")
 HEAD += ("import ms", "import MB", "RSS load MB", "RSS added MB", "left MB")
@@ -28,14 +28,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            plan = modes.load_plan(repeat=opts["repeat"])
+            plan = load_mode.load_plan(repeat=opts["repeat"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         run = start_and_follow(
             self,
             name=f"Load and memory × {opts['repeat']}",
             config_name=opts["config"],
-            mode=modes.LOAD.key,
+            mode=load_mode.LOAD.key,
             plan=plan,
             in_process=opts["in_process"],
         )
@@ -51,18 +51,18 @@ class Command(BaseCommand):
         self.stdout.write(ROW.format(*HEAD))
         for r in s["rows"]:
             cold, warm = r["cold"] or {}, r["warm"] or {}
-            left = "n/a" if r["left_in_cache_mb"] is None else _num(r["left_in_cache_mb"], 1)
+            left = "n/a" if r["left_in_cache_mb"] is None else cell(r["left_in_cache_mb"], 1)
             times = [cold.get("load_ms"), warm.get("load_ms")]
             times += [cold.get("first_inference_ms"), warm.get("first_inference_ms")]
-            cells = [_num(value, 1) for value in (r["file_mb"], *times)]
+            cells = [cell(value, 1) for value in (r["file_mb"], *times)]
             cells += [
-                _num(r["import_ms"], 0),
-                *(_num(r[k], 1) for k in ("import_mb", "rss_load_mb", "rss_added_mb")),
+                cell(r["import_ms"], 0),
+                *(cell(r[k], 1) for k in ("import_mb", "rss_load_mb", "rss_added_mb")),
             ]
             self.stdout.write(ROW.format(r["model"][:34], *cells, left))
-        totals = [_num(s["total_cold_load_ms"], 1), _num(s["total_warm_load_ms"], 1)]
+        totals = [cell(s["total_cold_load_ms"], 1), cell(s["total_warm_load_ms"], 1)]
         self.stdout.write(
-            ROW.format("Total (sum of the rows)", "", *totals, *[""] * 5, _num(s["sum_rss_added_mb"], 1), "")
+            ROW.format("Total (sum of the rows)", "", *totals, *[""] * 5, cell(s["sum_rss_added_mb"], 1), "")
         )
         self._together(s)
         for note in s["method_notes"]:
@@ -81,16 +81,16 @@ class Command(BaseCommand):
         if t is None:
             return
         self.stdout.write(
-            f"\nAll components in one process: load {_num(t['cold']['load_ms'], 1)} ms cold, "
-            f"{_num(t['warm']['load_ms'], 1)} ms warm; RSS {_num(t['rss_start_mb'], 1)} MB at start, "
-            f"{_num(t['rss_imported_mb'], 1)} MB after the imports, {_num(t['rss_end_mb'], 1)} MB "
-            f"with every model loaded and used once ({_num(t['rss_end_mb'] / 1024, 2)} GB), "
-            f"peak {_num(t['peak_rss_mb'], 1)} MB."
+            f"\nAll components in one process: load {cell(t['cold']['load_ms'], 1)} ms cold, "
+            f"{cell(t['warm']['load_ms'], 1)} ms warm; RSS {cell(t['rss_start_mb'], 1)} MB at start, "
+            f"{cell(t['rss_imported_mb'], 1)} MB after the imports, {cell(t['rss_end_mb'], 1)} MB "
+            f"with every model loaded and used once ({cell(t['rss_end_mb'] / 1024, 2)} GB), "
+            f"peak {cell(t['peak_rss_mb'], 1)} MB."
         )
-        total = _num(s["total_cold_load_ms"], 1)
+        total = cell(s["total_cold_load_ms"], 1)
         self.stdout.write(
             f"Claims: total load {total} ms (the sum of the cold rows; design 813 ms), "
-            f"RAM {_num(s['ram_total_mb'] / 1024, 2)} GB (design 1.34 GB).\n"
+            f"RAM {cell(s['ram_total_mb'] / 1024, 2)} GB (design 1.34 GB).\n"
         )
 
 

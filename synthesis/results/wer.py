@@ -1,16 +1,16 @@
 """Numbers for STT WER runs: corpus WER/CER with bootstrap CIs, per-utterance errors, alignments, comparisons.
 
 Errors are recomputed from each transcript's stored raw texts with the chosen normalisation, so
-any run can be read with any of them; the statistics come from annotations.results.stats.
+any run can be read with any of them; the statistics come from synthesis.results.stats.
 """
 
 import jiwer
 import numpy as np
 
-from annotations.results import stats
 from synthesis import modes
 from synthesis.engines import textnorm
 from synthesis.models import Status, SynthesisRun, Transcript
+from synthesis.results import stats
 
 # "" = each utterance gets textnorm.default_method(its language), as the Whisper paper does.
 DEFAULT = ""
@@ -26,14 +26,9 @@ FIELDS = ("id", "utterance_id", "utterance__position", "utterance__source_name",
 FIELDS += ("reference", "hypothesis", "duration_s", "stt_ms", "stt_rtf")
 
 
-def transcript_modes() -> list[str]:
-    """The keys of the run modes whose items store a Transcript (stt-wer)."""
-    return [mode.key for mode in modes.RUN_MODES.values() if mode.stores == modes.TRANSCRIPT]
-
-
 def wer_runs() -> list[SynthesisRun]:
     """Every STT WER run, newest first, with its dataset and configuration."""
-    runs = SynthesisRun.objects.filter(mode__in=transcript_modes()).select_related("dataset", "config")
+    runs = SynthesisRun.objects.filter(mode__in=modes.transcript_modes()).select_related("dataset", "config")
     return list(runs.order_by("-created_at"))
 
 
