@@ -1,9 +1,12 @@
 """Architecture rules that a reader of one module cannot see.
 
 Each listening-test method owns its numbers (trials, validation, scale, analysis, exports) in its
-module in annotations/methods/. Callers look a method up in the registry and call it, as Django's
-password hashers are used, so a new method is an entry and not a hunt for `if method == "cmos"`.
-The apps' modules also import one another without a cycle, so that the one-way data flow holds.
+module in annotations/methods/, and each run mode its items, results section and claims in its
+module in synthesis/run_modes/. Callers look a method or a mode up in its registry and call it, as
+Django's password hashers are used, so a new one is an entry and not a hunt for `if method ==
+"cmos"` or `run.mode == "latency"`. The apps' modules import one another without a cycle, not even
+through an import inside a function, so that the one-way data flow holds; and no module grows past
+what one reader holds in their head (MAX_LINES).
 """
 
 import ast
@@ -15,11 +18,20 @@ from pathlib import Path
 
 from django.test import SimpleTestCase
 
+from synthesis import modes
+
 ROOT = Path(__file__).resolve().parents[1]
 METHOD_NAMES = frozenset({"acr", "cmos", "ab", "mushra", "intelligibility"})
 FAMILY_NAMES = frozenset({"mos", "pairs", "own"})
 BRANCH_FOLDERS = ("annotations", "synthesis", "sarai_eval", "scripts")
 APP_PACKAGES = ("annotations", "synthesis", "sarai_eval")
+MAX_LINES = 600
+SIZE_FOLDERS = ("annotations", "synthesis", "sarai_eval", "scripts", "tests/factories")
+RUN_MODES_PACKAGE = ("synthesis", "run_modes")
+MODE_ADVICE = (
+    "Give the run mode the behaviour (a field of RunMode, set in its module in synthesis/run_modes/) "
+    "or use the key constant of its module instead of comparing a run mode's key here:"
+)
 BRANCH_ADVICE = (
     "Add the behaviour to the method's module in annotations/methods/ and call it through the "
     "registry instead of branching on a method name or a results family:"
@@ -72,6 +84,57 @@ def find_branches(root: Path) -> list[str]:
     return findings
 
 
+def long_modules(root: Path, limit: int = MAX_LINES) -> list[str]:
+    """Every Python module (migrations aside) longer than limit lines, with its length."""
+    findings = []
+    for folder in SIZE_FOLDERS:
+        for path in sorted((root / folder).rglob("*.py")):
+            if "migrations" in path.relative_to(root).parts:
+                continue
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > limit:
+                findings.append(f"{path.relative_to(root)}: {lines} lines")
+    return findings
+
+
+def _mentions_mode(node: ast.AST) -> bool:
+    """An expression naming a run mode: `mode`, `run.mode`, `self.run.mode`..."""
+    return any(
+        (isinstance(n, ast.Name) and n.id == "mode") or (isinstance(n, ast.Attribute) and n.attr == "mode")
+        for n in ast.walk(node)
+    )
+
+
+def _mode_key_lines(tree: ast.AST, keys: frozenset) -> set[int]:
+    """Lines that compare a run mode with a key literal or filter runs on one (mode=, mode__in=)."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_mentions_mode(side) for side in sides):
+                lines.update(side.lineno for side in sides if _names_in(side, keys))
+        elif isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg in ("mode", "mode__in") and _names_in(keyword.value, keys):
+                    lines.add(keyword.value.lineno)
+    return lines
+
+
+def find_mode_key_comparisons(root: Path, keys: frozenset) -> list[str]:
+    """Every comparison of a run mode with a key literal outside synthesis/run_modes/."""
+    modes_package = root.joinpath(*RUN_MODES_PACKAGE)
+    findings = []
+    for folder in BRANCH_FOLDERS:
+        for path in sorted((root / folder).rglob("*.py")):
+            if "migrations" in path.relative_to(root).parts or path.is_relative_to(modes_package):
+                continue
+            source = path.read_text(encoding="utf-8")
+            lines = source.splitlines()
+            for line in sorted(_mode_key_lines(ast.parse(source, filename=str(path)), keys)):
+                findings.append(f"{path.relative_to(root)}:{line}: {lines[line - 1].strip()}")
+    return findings
+
+
 def _app_modules(root: Path) -> dict[str, Path]:
     """Dotted module name -> file, for the apps' own modules (no migrations, no tests)."""
     modules = {}
@@ -89,6 +152,19 @@ def _app_modules(root: Path) -> dict[str, Path]:
 def _is_type_checking(test: ast.expr) -> bool:
     """`if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:`, whose imports never run."""
     return getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING"
+
+
+def _every_import(body: list[ast.stmt]):
+    """Every import statement, those inside functions included; none under `if TYPE_CHECKING:`."""
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            yield from _every_import(node.orelse)
+        else:
+            for block in ("body", "handlers", "orelse", "finalbody"):
+                for child in getattr(node, block, []) or []:
+                    yield from _every_import([child] if isinstance(child, ast.stmt) else child.body)
 
 
 def _top_level_imports(body: list[ast.stmt]):
@@ -131,14 +207,15 @@ def _imported_modules(node: ast.stmt, module: str, is_package: bool, modules: di
     return targets
 
 
-def _import_graph(root: Path) -> dict[str, dict[str, int]]:
-    """Module -> {imported module: line of the first import}, module-level imports only."""
+def _import_graph(root: Path, *, in_functions: bool = False) -> dict[str, dict[str, int]]:
+    """Module -> {imported module: line of the first import}: module-level imports, or every import."""
     modules = _app_modules(root)
     graph = {}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         edges = graph.setdefault(module, {})
-        for node in _top_level_imports(tree.body):
+        imports = _every_import(tree.body) if in_functions else _top_level_imports(tree.body)
+        for node in imports:
             for target in _imported_modules(node, module, path.name == "__init__.py", modules):
                 if target != module:  # `from . import name` in a package's __init__
                     edges.setdefault(target, node.lineno)
@@ -185,9 +262,9 @@ def _cycle_through(first: str, members: set[str], graph: dict[str, dict[str, int
     return [first]
 
 
-def find_import_cycles(root: Path) -> list[str]:
+def find_import_cycles(root: Path, *, in_functions: bool = False) -> list[str]:
     """One shortest cycle per strongly connected group, each module with the line importing the next."""
-    graph = _import_graph(root)
+    graph = _import_graph(root, in_functions=in_functions)
     cycles = []
     for component in sorted(c for c in _strongly_connected(graph) if len(c) > 1):
         path = _cycle_through(component[0], set(component), graph)
@@ -214,6 +291,85 @@ class LayoutTests(SimpleTestCase):
         cycles = find_import_cycles(ROOT)
         if cycles:
             self.fail("\n".join(["The apps' modules import one another in a cycle:", *cycles]))
+
+    def test_no_import_closes_a_cycle_even_inside_a_function(self):
+        cycles = find_import_cycles(ROOT, in_functions=True)
+        if cycles:
+            self.fail(
+                "\n".join(["An import inside a function closes a cycle of the apps' modules:", *cycles])
+            )
+
+    def test_no_module_passes_600_lines(self):
+        findings = long_modules(ROOT)
+        if findings:
+            self.fail(
+                "\n".join(
+                    [f"Split these by concept (a package where one file would pass {MAX_LINES}):", *findings]
+                )
+            )
+
+    def test_no_module_outside_synthesis_run_modes_compares_a_run_mode_key(self):
+        findings = find_mode_key_comparisons(ROOT, frozenset(modes.RUN_MODES))
+        if findings:
+            self.fail("\n".join([MODE_ADVICE, *findings]))
+
+    def test_the_mode_check_finds_a_planted_comparison_and_ignores_an_iteration_kind(self):
+        planted = """\
+            def summary(run, entry, item):
+                if run.mode == "latency":
+                    pass
+                runs = SynthesisRun.objects.filter(mode__in=("load", "llm-speed"))
+                waiting = item.run.mode in ("latency",)
+                plain = entry["kind"] == "latency"
+                on_stage("load")
+                return runs, waiting, plain
+            """
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            _plant(root, {"synthesis/results/planted.py": planted, "synthesis/run_modes/latency.py": planted})
+            findings = find_mode_key_comparisons(root, frozenset({"latency", "load", "llm-speed"}))
+        where = "synthesis/results/planted.py"
+        self.assertEqual(
+            findings,
+            [
+                f'{where}:2: if run.mode == "latency":',
+                f'{where}:4: runs = SynthesisRun.objects.filter(mode__in=("load", "llm-speed"))',
+                f'{where}:5: waiting = item.run.mode in ("latency",)',
+            ],
+        )
+
+    def test_counting_imports_inside_functions_finds_the_cycle_they_close(self):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            _plant(
+                root,
+                {
+                    "synthesis/__init__.py": "",
+                    "synthesis/services.py": """\
+                        def enqueue():
+                            from synthesis import tasks
+                        """,
+                    "synthesis/tasks.py": "from synthesis import services\n",
+                },
+            )
+            self.assertEqual(find_import_cycles(root), [])
+            self.assertEqual(
+                find_import_cycles(root, in_functions=True),
+                ["synthesis.services (line 2) -> synthesis.tasks (line 1) -> synthesis.services"],
+            )
+
+    def test_the_size_check_counts_lines_and_leaves_migrations_out(self):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            _plant(
+                root,
+                {
+                    "annotations/big.py": "x = 1\n" * 7,
+                    "annotations/small.py": "x = 1\n" * 6,
+                    "annotations/migrations/0001_initial.py": "x = 1\n" * 9,
+                },
+            )
+            self.assertEqual(long_modules(root, limit=6), ["annotations/big.py: 7 lines"])
 
     def test_the_branch_check_finds_a_planted_branch_and_ignores_a_subscript(self):
         planted = """\
