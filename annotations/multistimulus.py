@@ -90,14 +90,6 @@ def practice_pages(pool: list[TestSample], count: int, rng: random.Random) -> li
 # -- checks when a test is created ---------------------------------------------------------------
 
 
-def split_reference(samples: list[Sample], reference_system: str) -> tuple[list[Sample], list[Sample]]:
-    """(conditions, reference samples): the samples by the reference system are the references."""
-    references = [
-        sample for sample in samples if reference_system and sample.system_label == reference_system
-    ]
-    return [sample for sample in samples if sample not in references], references
-
-
 def check_samples(samples: list[Sample], practice: list[Sample]) -> None:
     """ValueError naming the sentences that make no MUSHRA page: one condition, one twice, or too many.
 

@@ -1,11 +1,15 @@
-"""Background analyses of listening tests: a thin adapter from an analysis id to annotations.results."""
+"""Background analyses of listening tests: a thin adapter from an analysis id to annotations.results.
+
+annotations.results.services enqueues these tasks; they call annotations.results.analysis_queue, which
+never imports them.
+"""
 
 import time
 
 from celery import shared_task
 
 from annotations import ratelimits
-from annotations.results import services
+from annotations.results import analysis_queue
 from synthesis.services import worker_name
 
 
@@ -15,9 +19,9 @@ def analyse_test(analysis_id: int) -> None:
 
     Idempotent: a second delivery finds the analysis claimed or done and returns.
     """
-    analysis = services.claim_analysis(analysis_id=analysis_id, worker=worker_name())
+    analysis = analysis_queue.claim_analysis(analysis_id=analysis_id, worker=worker_name())
     if analysis is not None:
-        services.run_claimed_analysis(analysis=analysis)
+        analysis_queue.run_claimed_analysis(analysis=analysis)
 
 
 @shared_task

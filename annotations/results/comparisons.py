@@ -255,17 +255,6 @@ def preference_summary(rows: Sequence[Preference]) -> dict:
     }
 
 
-def first_presentations(rows: Iterable[Preference]) -> list[Preference]:
-    """Each rater's first answer on each (sentence, pair), leaving out the later repeats."""
-    seen, kept = set(), []
-    for row in rows:
-        key = (row.rater, row.sentence, row.x, row.y)
-        if key not in seen:
-            seen.add(key)
-            kept.append(row)
-    return kept
-
-
 def repeat_consistency(rows: Iterable[Preference]) -> dict[Hashable, dict]:
     """Per rater: how many repeats they answered and on how many they chose as the first time.
 

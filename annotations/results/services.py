@@ -5,27 +5,28 @@ analysis), its background analysis, its screening and its progress. Analyses tha
 rating run inline for tests up to the inline limit; the background analysis
 (annotations.tasks.analyse_test) computes them for any size and stores the result with when it ran, how
 long it took and how many ratings it covered. This module is the only one that enqueues the results
-tasks. The machinery the methods share is in annotations.results.raters (screening, raters, progress),
-annotations.results.mos (MOS per condition) and annotations.results.stored (the stored analysis).
+tasks; the tasks claim and run an analysis through annotations.results.analysis_queue, which never
+imports them (this module re-exports its claim_analysis, run_claimed_analysis and
+run_background_analysis, and stored's load_stored, for its callers). The machinery the methods share
+is in annotations.results.raters (screening, raters, progress), annotations.results.mos (MOS per
+condition) and annotations.results.stored (the stored analysis).
 """
 
 import dataclasses
-import json
-import logging
-import os
-import time
 from collections import defaultdict
 
-from django.db.models import Count, Max, Q
-from django.utils import timezone
+from django.db.models import Count, Max
 
+from annotations import tasks
 from annotations.methods import get_method, scoring_methods
 from annotations.models import Analysis, ListeningTest, TestSample
 from annotations.results import artifacts
+from annotations.results.analysis_queue import claim_analysis as claim_analysis
+from annotations.results.analysis_queue import run_background_analysis as run_background_analysis
+from annotations.results.analysis_queue import run_claimed_analysis as run_claimed_analysis
 from annotations.results.raters import Screening, Thresholds, ratings_version
-from annotations.results.stored import ANALYSIS_LEASE, is_pending, load_stored
-
-logger = logging.getLogger(__name__)
+from annotations.results.stored import is_pending
+from annotations.results.stored import load_stored as load_stored
 
 
 def sections(test: ListeningTest) -> tuple[str, ...]:
@@ -51,8 +52,6 @@ def unused_thresholds(test: ListeningTest) -> tuple[str, ...]:
 
 def queue_analysis(*, test: ListeningTest, thresholds: Thresholds) -> Analysis | None:
     """Queue the background analysis, enqueued once the transaction commits; None if one is pending."""
-    from annotations import tasks  # tasks import this module
-
     if is_pending(test.pk):
         return None
     analysis = Analysis.objects.create(
@@ -60,76 +59,6 @@ def queue_analysis(*, test: ListeningTest, thresholds: Thresholds) -> Analysis |
     )
     tasks.analyse_test.delay_on_commit(analysis.pk)
     return analysis
-
-
-def claim_analysis(*, analysis_id: int, worker: str) -> Analysis | None:
-    """Take a queued analysis (or one whose lease ran out) with one conditional UPDATE; None if taken."""
-    now = timezone.now()
-    claimable = Q(status=Analysis.Status.QUEUED) | Q(status=Analysis.Status.RUNNING, lease_expires_at__lt=now)
-    claimed = Analysis.objects.filter(claimable, pk=analysis_id).update(
-        status=Analysis.Status.RUNNING,
-        claimed_by=worker,
-        started_at=now,
-        lease_expires_at=now + ANALYSIS_LEASE,
-    )
-    return Analysis.objects.select_related("test").get(pk=analysis_id) if claimed else None
-
-
-def run_claimed_analysis(*, analysis: Analysis) -> None:
-    """Compute a claimed analysis and store it (DONE), or store why it failed (FAILED)."""
-    mine = Analysis.objects.filter(
-        pk=analysis.pk, status=Analysis.Status.RUNNING, claimed_by=analysis.claimed_by
-    )
-    thresholds = Thresholds(**analysis.thresholds)
-    try:
-        data, version, seconds = compute_background_analysis(test=analysis.test, thresholds=thresholds)
-    except Exception as error:
-        logger.exception("background analysis %s failed", analysis.pk)
-        mine.update(
-            status=Analysis.Status.FAILED,
-            error=repr(error)[:2000],
-            finished_at=timezone.now(),
-            lease_expires_at=None,
-        )
-        return
-    finished = mine.update(
-        status=Analysis.Status.DONE,
-        result=data,
-        seconds=seconds,
-        n_ratings=version[0],
-        last_rating_id=version[1],
-        min_overlap=data["min_overlap"],
-        finished_at=timezone.now(),
-        lease_expires_at=None,
-    )
-    if finished:  # the earlier results of this test are superseded
-        analysis.test.analyses.filter(status=Analysis.Status.DONE).exclude(pk=analysis.pk).delete()
-
-
-def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> tuple[dict, tuple, float]:
-    """The method's analysis on every rating: (result, version, seconds)."""
-    started, version = time.perf_counter(), ratings_version(test)
-    data = get_method(test.method).background(test, thresholds)
-    # JSON round trip: numpy scalars and tuples become what the database will hand back.
-    return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
-
-
-def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> dict:
-    """Run the background analysis now in this process (commands, benchmarks); stored and returned."""
-    analysis = Analysis.objects.create(
-        test=test,
-        thresholds=thresholds.as_dict(),
-        min_overlap=test.min_rater_overlap,
-        status=Analysis.Status.RUNNING,
-        claimed_by=f"inline:{os.getpid()}",
-        started_at=timezone.now(),
-        lease_expires_at=timezone.now() + ANALYSIS_LEASE,
-    )
-    run_claimed_analysis(analysis=analysis)
-    analysis.refresh_from_db()
-    if analysis.status != Analysis.Status.DONE:
-        raise RuntimeError(f"background analysis failed: {analysis.error}")
-    return load_stored(test)
 
 
 # --- everything a page shows -------------------------------------------------------------------

@@ -251,7 +251,3 @@ class ConsistencyTests(TestCase):
         self.assertEqual(comparisons.inconsistent_raters(consistency), ["flaky"])
         self.assertEqual(comparisons.inconsistent_raters(consistency, threshold=0.75), ["flaky", "half"])
         self.assertEqual(comparisons.inconsistent_raters(consistency, min_repeats=1), ["flaky", "once"])
-
-    def test_first_presentations_drop_the_repeats(self):
-        kept = comparisons.first_presentations(self.ROWS)
-        self.assertEqual(kept, [self.ROWS[0], self.ROWS[1], self.ROWS[4], self.ROWS[6]])

@@ -1,0 +1,90 @@
+"""Audio requests the server answered (ClipFetch), and the plays and coverage read back from them."""
+
+from django.db import models
+from django.utils import timezone
+
+from annotations.models.evaluators import Evaluator
+from annotations.models.listening_tests import TestSample
+
+
+def covers_file(spans: list[tuple[int, int]], size: int) -> bool:
+    """True if the inclusive byte ranges together cover bytes 0 to size - 1, gaps nowhere."""
+    reached = 0  # the first byte no range has sent yet
+    for start, end in sorted(spans):
+        if start > reached:
+            return False
+        reached = max(reached, end + 1)
+    return bool(spans) and reached >= size
+
+
+def count_plays(fetches: list[tuple[int, int, int]]) -> tuple[int, bool]:
+    """(plays begun, whether the last one sent the whole file) from one clip's requests in the order
+    they began, each (first byte, last byte, file size).
+
+    A play is a run of requests that together send the whole file: a request begins a new play
+    unless the current one has not sent every byte yet. So a browser's probe of the first bytes and
+    its request for the rest are one play (Safari asks for bytes 0-1 first), and each request after
+    a complete play, wherever it starts, begins the next.
+    """
+    plays, spans, size = 0, [], 0
+    for start, end, size in fetches:
+        if plays == 0 or covers_file(spans, size):
+            plays += 1
+            spans = []
+        spans.append((start, end))
+    return plays, plays > 0 and covers_file(spans, size)
+
+
+class ClipFetchQuerySet(models.QuerySet):
+    def plays(self) -> tuple[int, bool]:
+        """count_plays of these fetches (of one evaluator and one clip)."""
+        rows = self.order_by("started_at", "id").values_list("bytes_from", "bytes_to", "size")
+        return count_plays(list(rows))
+
+    def fully_sent_clip_ids(self) -> set[int]:
+        """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""
+        spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        rows = self.values_list("test_sample_id", "size", "bytes_from", "bytes_to")
+        for clip_id, size, start, end in rows:
+            spans.setdefault((clip_id, size), []).append((start, end))
+        return {clip_id for (clip_id, size), parts in spans.items() if covers_file(parts, size)}
+
+
+class ClipFetch(models.Model):
+    """One audio request for a clip, served to an evaluator: the bytes sent and when it began.
+
+    One row per request, so any web process can add one and coverage of the file is read back
+    from the rows (a browser may fetch a clip as several byte ranges).
+    """
+
+    evaluator = models.ForeignKey(Evaluator, on_delete=models.CASCADE, related_name="clip_fetches")
+    test_sample = models.ForeignKey(TestSample, on_delete=models.CASCADE, related_name="fetches")
+    started_at = models.DateTimeField(default=timezone.now, help_text="When the server began serving it.")
+    bytes_from = models.PositiveBigIntegerField(help_text="First byte sent (0 for the whole file).")
+    bytes_to = models.PositiveBigIntegerField(help_text="Last byte sent, inclusive.")
+    size = models.PositiveBigIntegerField(help_text="Size of the whole file at the time of the request.")
+    complete = models.BooleanField(
+        default=False, help_text="This request alone sent the whole file (byte 0 to the last)."
+    )
+    labelled_reference = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="MUSHRA: a request for the labelled reference (its open token); it never counts as "
+        "hearing the hidden reference, which is the same copy under another token.",
+    )
+    counted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When an accepted answer (a rating or a practice answer) counted this request as "
+        "hearing its clip. A request counts for one answer only: a clip heard in an earlier trial "
+        "is fetched again.",
+    )
+
+    objects = ClipFetchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["evaluator", "test_sample", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} · clip {self.test_sample_id} · bytes {self.bytes_from}-{self.bytes_to}"
