@@ -59,9 +59,12 @@ stop:
 scaleout-check: install
 	$(PY) scripts/scaleout_check.py
 
+# ruff, then no near-copies of ten lines or more among the apps' own files.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pylint --disable=all --enable=duplicate-code --min-similarity-lines=10 --score=n \
+		annotations synthesis sarai_eval scripts
 
 format: install
 	$(VENV)/bin/ruff format .
