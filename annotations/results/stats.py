@@ -146,19 +146,6 @@ def condition_summary(counts: list[np.ndarray], raters: list[tuple], points: Seq
     return result
 
 
-def crowdmos_ci_long(raters: Sequence[Hashable], items: Sequence[Hashable], scores: Sequence[float]) -> dict:
-    """crowdmos_ci on long-format rows (one per rating); the matrix holds only raters/items seen."""
-    if not len(raters) == len(items) == len(scores):
-        raise ValueError("raters, items and scores must have the same length")
-    r, n_r = _codes(raters)
-    i, n_i = _codes(items)
-    if len(np.unique(r * n_i + i)) < len(r):
-        raise ValueError("a rater rated the same item more than once; the CrowdMOS matrix holds one each")
-    matrix = np.full((n_r, n_i), np.nan)
-    matrix[r, i] = np.asarray(scores, dtype=float)
-    return crowdmos_ci(matrix)
-
-
 def bootstrap_ci(
     raters: Sequence[Hashable],
     items: Sequence[Hashable],

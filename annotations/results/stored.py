@@ -6,7 +6,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import Analysis, ListeningTest
-from annotations.results.raters import Thresholds, ratings_version
 
 # A queued analysis blocks another request for the same test this long (the worker may be busy).
 PENDING_FOR = timedelta(minutes=15)
@@ -45,16 +44,6 @@ def _pending(test_id: int, now: datetime | None = None) -> QuerySet:
 
 def is_pending(test_id: int) -> bool:
     return _pending(test_id).exists()
-
-
-def is_current(stored: dict | None, test: ListeningTest, thresholds: Thresholds) -> bool:
-    """True if the stored analysis covers every rating of the test with these thresholds."""
-    return bool(
-        stored
-        and stored["version"] == list(ratings_version(test))
-        and stored["thresholds"] == thresholds.as_dict()
-        and stored.get("min_overlap") == test.min_rater_overlap
-    )
 
 
 def background_status(test: ListeningTest, stored: dict | None, version: tuple, thresholds) -> dict:

