@@ -7,6 +7,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .engines.audio import read_any_audio, resample
+from .engines.settings import PipelineSettings
 
 
 class SentenceSet(models.Model):
@@ -317,6 +318,11 @@ class SynthesisRun(models.Model):
         return self.config_snapshot.get("system_label") or self.config.system_label
 
     @property
+    def pipeline_settings(self) -> PipelineSettings:
+        """The configuration frozen at start as the engines read it; keys added since take their defaults."""
+        return PipelineSettings.from_snapshot(self.config_snapshot)
+
+    @property
     def stt_choice(self) -> str:
         """The Whisper model and encoder window the clips of an STT WER run went through.
 
@@ -326,10 +332,11 @@ class SynthesisRun(models.Model):
         from .engines.pipeline import stt_choice
         from .modes import STT_AS_TURNS
 
+        config = self.pipeline_settings
         if not (self.benchmark or {}).get(STT_AS_TURNS):
-            return f"{self.config_snapshot.get('stt_model', '')}, 30 s window"
+            return f"{config.stt_model}, 30 s window"
         language = self.dataset.language if self.dataset_id else ""
-        return stt_choice(self.config_snapshot, language)
+        return stt_choice(config, language)
 
     @property
     def is_finished(self) -> bool:

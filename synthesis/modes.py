@@ -8,7 +8,7 @@ here plus the Sample field; adding a mode is one `register()` call (see docs/arc
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -177,7 +177,7 @@ def _pipeline_arguments(item, on_stage: pipeline.StageCallback) -> dict:
     return {
         "language": item.sentence.language,
         "style": run.style_snapshot.get(item.style.name) or item.style.parameters(),
-        "config": run.config_snapshot,
+        "config": run.pipeline_settings,
         "cache_dir": settings.SARAI_MODEL_CACHE,
         "on_stage": on_stage,
     }
@@ -230,9 +230,9 @@ STT_AS_TURNS = "stt_as_turns"
 
 
 def run_stt_wer_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.TranscriptResult:
-    utterance, config = item.utterance, item.run.config_snapshot
+    utterance, config = item.utterance, item.run.pipeline_settings
     if not item.run.benchmark.get(STT_AS_TURNS):
-        config = {**config, "stt_model_english": "", "stt_window_s": None}
+        config = replace(config, stt_model_english="", stt_window_s=None)
     on_stage("decode")
     return pipeline.transcribe_utterance(
         audio_16k=utterance.audio_16k(),
@@ -317,7 +317,7 @@ def plan_entry(item) -> dict:
 def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
     """One conversation turn (plain, unstreamed or streamed) and the prompt words STT got wrong."""
     entry, language = plan_entry(item), plan_entry(item)["language"]
-    config = pipeline.conversation_config(item.run.config_snapshot, language)
+    config = pipeline.conversation_settings(item.run.pipeline_settings, language)
     on_stage("prompt-tts")
     prompt = iterations.prompt_audio(
         entry["prompt"], language=language, config=config, seconds=entry["seconds"]
@@ -349,7 +349,7 @@ def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.It
 
 
 def run_llm_speed_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    entry, config = plan_entry(item), item.run.config_snapshot
+    entry, config = plan_entry(item), item.run.pipeline_settings
     if entry["kind"] == iterations.LLM_CONTEXT:
         return iterations.llm_context_iteration(length=entry["length"], config=config, on_stage=on_stage)
     return iterations.llm_prompt_iteration(prompt=entry["prompt"], config=config, on_stage=on_stage)
@@ -405,7 +405,7 @@ def run_load_item(item, *, on_stage: pipeline.StageCallback) -> iterations.Itera
     figures = loadprobe.probe(
         components=entry["components"],
         cache=entry["cache"],
-        config=item.run.config_snapshot,
+        config=item.run.pipeline_settings,
         cache_dir=settings.SARAI_MODEL_CACHE,
     )
     label = f"{loadprobe.describe(entry['components'])}, {entry['cache']} page cache"

@@ -14,6 +14,7 @@ from django.template.defaultfilters import pluralize
 
 from synthesis import modes, services
 from synthesis.engines import bench, loadprobe, models, pipeline
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import PipelineConfig, SentenceSet, StylePreset, SynthesisRun
 
 BENCH_SENTENCES = Path(settings.BASE_DIR) / "synthesis" / "fixtures" / "bench_sentences.txt"
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         db_config = PipelineConfig.objects.filter(name=opts["config"]).first()
         if db_config is None:
             raise CommandError(f"No pipeline configuration {opts['config']!r}; run `manage.py load_demo`.")
-        config, cache = db_config.snapshot(), settings.SARAI_MODEL_CACHE
+        config, cache = PipelineSettings.from_snapshot(db_config.snapshot()), settings.SARAI_MODEL_CACHE
         style = StylePreset.objects.get(name="neutral").parameters()
         self.stdout.write(f"# bench_pipeline · {models.cpu_description()} · config {db_config.name}\n")
         self.stdout.write(
@@ -77,7 +78,9 @@ class Command(BaseCommand):
                 f"{row.ratio:.3f} | {row.extra} |"
             )
 
-    def _latency(self, config: dict, cache: Path, style: dict, iterations: int, warmup: int) -> None:
+    def _latency(
+        self, config: PipelineSettings, cache: Path, style: dict, iterations: int, warmup: int
+    ) -> None:
         prompts = [PROMPT, "Can you suggest a name for a small grey cat?", "How do I keep basil fresh?"]
         latencies = [m for m in modes.CONVERSATION.measurements if m in modes.latency_measurements()]
         series = bench.conversation_latency(
@@ -105,7 +108,7 @@ class Command(BaseCommand):
             f"{np.percentile(stt_tts, 90):.0f} | {np.percentile(stt_tts, 99):.0f} | {stt_tts.max():.0f} |"
         )
 
-    def _memory(self, config: dict, cache: Path) -> None:
+    def _memory(self, config: PipelineSettings, cache: Path) -> None:
         try:
             figures = loadprobe.probe(
                 components=list(pipeline.COMPONENTS), cache=loadprobe.WARM, config=config, cache_dir=cache
