@@ -6,6 +6,7 @@ returns an IterationResult whose figures are milliseconds and counts keyed by na
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def _direct_floor(context: pipeline.PipelineContext, prompt_16k: np.ndarray, t: 
 
 
 def _live_turn(
-    run_turn,
+    run_turn: Callable[..., dict],
     *,
     prompt_16k: np.ndarray,
     language: str,

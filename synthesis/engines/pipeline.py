@@ -1,9 +1,10 @@
 """The speech pipeline as the project runs it: plain Python over the engines, no Django.
 
 A configuration is a `PipelineSettings`, read once from the dict a run freezes
-(`PipelineConfig.snapshot()`); a style is the dict of `StylePreset.parameters()`. What one item runs
-with travels as a `PipelineContext`. Models are loaded before any clock starts, so latencies never include
-loading; the first call of a process still pays one-off warm-up costs, which the benchmark reports.
+(`PipelineConfig.snapshot()`); a style is the dict of `StylePreset.parameters()`; what one item runs
+with travels as a `PipelineContext`. Models are loaded before any clock starts, so latencies never
+include loading; the first call of a process still pays one-off warm-up costs, which the benchmark
+reports.
 """
 
 import functools
