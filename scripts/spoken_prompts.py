@@ -25,6 +25,7 @@ def main(set_name: str, config_name: str, folder: str) -> None:
     import soundfile
 
     from synthesis.engines import iterations, pipeline
+    from synthesis.engines.settings import PipelineSettings
     from synthesis.models import PipelineConfig, SentenceSet
 
     sentence_set = SentenceSet.objects.filter(name=set_name).first()
@@ -33,10 +34,11 @@ def main(set_name: str, config_name: str, folder: str) -> None:
         sys.exit(f"No sentence set {set_name!r} or no pipeline configuration {config_name!r}.")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    voice = PipelineSettings.from_snapshot(config.snapshot())
     rows = []
     for sentence in sentence_set.sentences.order_by("position"):
         audio = iterations.spoken_prompt(
-            sentence.text, language=sentence.language, config=config.snapshot(), seconds=None
+            sentence.text, language=sentence.language, config=voice, seconds=None
         )
         name = f"prompt{sentence.position:04d}.wav"
         soundfile.write(out / name, audio, pipeline.STT_RATE, subtype="PCM_16")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from synthesis import modes
 from synthesis.engines import pipeline
 from synthesis.engines.audio import read_any_audio, resample
+from synthesis.engines.settings import PipelineSettings
 
 
 class SentenceSet(models.Model):
@@ -316,16 +317,22 @@ class SynthesisRun(models.Model):
         return self.config_snapshot.get("system_label") or self.config.system_label
 
     @property
+    def pipeline_settings(self) -> PipelineSettings:
+        """The configuration frozen at start as the engines read it; keys added since take their defaults."""
+        return PipelineSettings.from_snapshot(self.config_snapshot)
+
+    @property
     def stt_choice(self) -> str:
         """The Whisper model and encoder window the clips of an STT WER run went through.
 
         Runs started before STT WER runs transcribed as the turns do (modes.STT_AS_TURNS) used
         stt_model with Whisper's 30 s window, whatever else their configuration held.
         """
+        config = self.pipeline_settings
         if not (self.benchmark or {}).get(modes.STT_AS_TURNS):
-            return f"{self.config_snapshot.get('stt_model', '')}, 30 s window"
+            return f"{config.stt_model}, 30 s window"
         language = self.dataset.language if self.dataset_id else ""
-        return pipeline.stt_choice(self.config_snapshot, language)
+        return pipeline.stt_choice(config, language)
 
     @property
     def is_finished(self) -> bool:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from synthesis import modes
 from synthesis.engines import audio, pipeline, selftest
 from synthesis.engines.models import ModelFileError, cpu_description, fingerprints, library_versions
+from synthesis.engines.settings import PipelineSettings
 from synthesis.importing import parse_sentence_file
 from synthesis.models import (
     RunItem,
@@ -245,7 +246,7 @@ def execute_item(*, item: RunItem) -> None:
         record_provenance(run=item.run)
         broken = selftest.failure_for(
             selftest.cached_report(settings.SARAI_MODEL_CACHE),
-            pipeline.engines_for(item.run.config_snapshot, mode.loads),
+            pipeline.engines_for(item.run.pipeline_settings, mode.loads),
         )
         if broken:
             fail_item(item=item, error=broken)
@@ -305,7 +306,7 @@ def record_worker_crash(*, item_id: int, exit_description: str) -> None:
         return
     number = _exit_signal(exit_description)
     how = f"with {selftest.describe_signal(number)}" if number else f"({exit_description.strip()})"
-    stage = pipeline.stage_description(item.stage, item.run.config_snapshot)
+    stage = pipeline.stage_description(item.stage, item.run.pipeline_settings)
     crash = f"The worker process died {how} during {stage}."
     deterministic = number in DETERMINISTIC_CRASH_SIGNALS
     with transaction.atomic():
@@ -354,7 +355,7 @@ def _fail_abandoned_run(*, run_id: int, runner: str) -> None:
     with transaction.atomic():
         run = SynthesisRun.objects.select_for_update().get(pk=run_id)
         for item in run.items.filter(status=Status.RUNNING):
-            stage = pipeline.stage_description(item.stage, run.config_snapshot)
+            stage = pipeline.stage_description(item.stage, run.pipeline_settings)
             RunItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
                 status=Status.FAILED,
                 error=f"The command running this item in its own process ({runner}) ended during {stage}; "
@@ -389,22 +390,23 @@ def record_provenance(*, run: SynthesisRun) -> None:
     if run.model_files:
         return
     loads = modes.get_mode(run.mode).loads
-    files = fingerprints(pipeline.model_files(run.config_snapshot, settings.SARAI_MODEL_CACHE, loads))
+    config = run.pipeline_settings
+    files = fingerprints(pipeline.model_files(config, settings.SARAI_MODEL_CACHE, loads))
     SynthesisRun.objects.filter(pk=run.pk, model_files=[]).update(
         model_files=files,
         library_versions=library_versions(),
         cpu_description=cpu_description(),
-        config_snapshot={**run.config_snapshot, "threads": _thread_summary(run.config_snapshot)},
+        config_snapshot={**run.config_snapshot, "threads": _thread_summary(config)},
     )
     run.model_files = files
 
 
-def _thread_summary(config: dict) -> str:
-    llm = f"llm {config['llm_threads']}"
-    batch = config.get("llm_batch_threads") or config["llm_threads"]
-    if batch != config["llm_threads"]:
+def _thread_summary(config: PipelineSettings) -> str:
+    llm = f"llm {config.llm_threads}"
+    batch = config.llm_batch_threads or config.llm_threads
+    if batch != config.llm_threads:
         llm += f" (prompt {batch})"
-    return f"stt {config['stt_threads']}, {llm}, tts {config['tts_threads']}, dnsmos 1"
+    return f"stt {config.stt_threads}, {llm}, tts {config.tts_threads}, dnsmos 1"
 
 
 def store_sample(*, item: RunItem, result: pipeline.ItemResult, mode: modes.RunMode) -> Sample | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from synthesis.engines import audio, llm, models, mos, pipeline, stt, textnorm, tts
+from synthesis.engines.settings import PipelineSettings
 
 
 @dataclass
@@ -40,17 +41,17 @@ def _interleaved(
     return statistics.median(mine), statistics.median(theirs)
 
 
-def _piper(config: dict, style: dict):
+def _piper(config: PipelineSettings, style: dict):
     """The loaded Piper voice and the library's own SynthesisConfig for a style."""
     from piper import SynthesisConfig
 
-    model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
-    voice = tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
+    model_path, config_path = models.resolve_piper_voice(config.tts_voice)
+    voice = tts.load_piper(str(model_path), str(config_path), config.tts_threads)
     keys = ("length_scale", "noise_scale", "noise_w_scale", "volume")
     return voice, SynthesisConfig(**{key: style[key] for key in keys})
 
 
-def direct_tts(config: dict, text: str, style: dict) -> np.ndarray:
+def direct_tts(config: PipelineSettings, text: str, style: dict) -> np.ndarray:
     """Piper called directly on a loaded voice: the floor of the project's TTS stage."""
     voice, syn = _piper(config, style)
     return np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=syn)])
@@ -78,20 +79,24 @@ def direct_stt_pass(
     return direct_stt(whisper, audio_16k, language or "en", beam_size)
 
 
-def direct_llm(model, config: dict, prompt: str, max_tokens: int, temperature: float = 0.0) -> str:
+def direct_llm(
+    model, config: PipelineSettings, prompt: str, max_tokens: int, temperature: float = 0.0
+) -> str:
     """llama-cpp-python's streamed chat completion called directly: the floor of the LLM stage."""
     messages = [
-        {"role": "system", "content": config["llm_system_prompt"]},
+        {"role": "system", "content": config.llm_system_prompt},
         {"role": "user", "content": prompt},
     ]
-    kwargs = {"max_tokens": max_tokens, "temperature": temperature, "seed": config["llm_seed"]}
+    kwargs = {"max_tokens": max_tokens, "temperature": temperature, "seed": config.llm_seed}
     return "".join(
         c["choices"][0]["delta"].get("content") or ""
         for c in model.create_chat_completion(messages=messages, stream=True, **kwargs)
     )
 
 
-def time_tts(config: dict, text: str, style: dict, repeat: int) -> tuple[StageTiming, np.ndarray, int]:
+def time_tts(
+    config: PipelineSettings, text: str, style: dict, repeat: int
+) -> tuple[StageTiming, np.ndarray, int]:
 
     def direct():
         return direct_tts(config, text, style)
@@ -114,14 +119,14 @@ def time_stt(whisper, audio_16k: np.ndarray, repeat: int) -> StageTiming:
     return StageTiming("STT (faster-whisper)", mine, theirs, f"RTF {mine / seconds:.3f}")
 
 
-def time_llm(model, config: dict, prompt: str, max_tokens: int, repeat: int) -> StageTiming:
-    kwargs = {"max_tokens": max_tokens, "temperature": 0.0, "seed": config["llm_seed"]}
+def time_llm(model, config: PipelineSettings, prompt: str, max_tokens: int, repeat: int) -> StageTiming:
+    kwargs = {"max_tokens": max_tokens, "temperature": 0.0, "seed": config.llm_seed}
 
     def direct():
         return direct_llm(model, config, prompt, max_tokens)
 
     def project():
-        return llm.generate(model, system_prompt=config["llm_system_prompt"], user_text=prompt, **kwargs)
+        return llm.generate(model, system_prompt=config.llm_system_prompt, user_text=prompt, **kwargs)
 
     mine, theirs = _interleaved(project, direct, repeat)
     result = project()
@@ -138,7 +143,12 @@ def time_dnsmos(scorer, audio_16k: np.ndarray, repeat: int) -> StageTiming:
 
 
 def time_item(
-    config: dict, loaded: pipeline.LoadedModels, text: str, style: dict, cache_dir: Path, repeat: int
+    config: PipelineSettings,
+    loaded: pipeline.LoadedModels,
+    text: str,
+    style: dict,
+    cache_dir: Path,
+    repeat: int,
 ) -> StageTiming:
     """A whole synthesis-mode item: TTS, resample, ASR round trip, WER, DNSMOS, loudness."""
     import jiwer
@@ -170,7 +180,14 @@ def time_item(
 
 
 def stage_table(
-    config: dict, cache_dir: Path, *, text: str, prompt: str, style: dict, repeat: int, llm_tokens: int
+    config: PipelineSettings,
+    cache_dir: Path,
+    *,
+    text: str,
+    prompt: str,
+    style: dict,
+    repeat: int,
+    llm_tokens: int,
 ) -> list[StageTiming]:
     """Load every default model once, then time each stage both ways."""
     loaded = pipeline.load_models(config, cache_dir, with_llm=True)
@@ -187,7 +204,7 @@ def stage_table(
 
 
 def conversation_latency(
-    config: dict,
+    config: PipelineSettings,
     cache_dir: Path,
     *,
     prompts: list[str],
@@ -218,7 +235,7 @@ def conversation_latency(
     return series
 
 
-def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
+def load_timings(config: PipelineSettings, cache_dir: Path) -> list[StageTiming]:
     """Model loads through the project loaders against the library constructors: the project's overhead.
 
     In this process, so the libraries are imported and the files cached: cold loads and the memory
@@ -228,9 +245,9 @@ def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
     from llama_cpp import Llama
     from piper import PiperVoice
 
-    voice, voice_json = (str(p) for p in models.resolve_piper_voice(config["tts_voice"]))
-    whisper_dir = str(models.resolve_stt_model(config["stt_model"], cache_dir))
-    gguf = str(models.resolve_llm_model(config["llm_model"]))
+    voice, voice_json = (str(p) for p in models.resolve_piper_voice(config.tts_voice))
+    whisper_dir = str(models.resolve_stt_model(config.stt_model, cache_dir))
+    gguf = str(models.resolve_llm_model(config.llm_model))
     pairs = [
         (
             "Load Piper voice",
@@ -244,9 +261,9 @@ def load_timings(config: dict, cache_dir: Path) -> list[StageTiming]:
         ),
         (
             "Load LLM",
-            lambda: llm.load_llm.__wrapped__(gguf, config["llm_context_size"], 1, 1234),
+            lambda: llm.load_llm.__wrapped__(gguf, config.llm_context_size, 1, 1234),
             lambda: Llama(
-                model_path=gguf, n_ctx=config["llm_context_size"], n_threads=1, seed=1234, verbose=False
+                model_path=gguf, n_ctx=config.llm_context_size, n_threads=1, seed=1234, verbose=False
             ),
         ),
     ]

@@ -6,12 +6,14 @@ returns an IterationResult whose figures are milliseconds and counts keyed by na
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from synthesis.engines import audio, bench, llm, pipeline, streaming, stt, tts
+from synthesis.engines.settings import PipelineSettings
 
 LATENCY = "latency"  # plain: the whole prompt handed over at once, no end-of-speech detection
 STREAMING = "streaming"  # streamed, live (streaming.run_streaming_turn)
@@ -61,7 +63,7 @@ def fit_to_length(samples: np.ndarray, sample_rate: int, seconds: float) -> np.n
     return out
 
 
-def spoken_prompt(text: str, *, language: str, config: dict, seconds: float | None) -> np.ndarray:
+def spoken_prompt(text: str, *, language: str, config: PipelineSettings, seconds: float | None) -> np.ndarray:
     """A prompt spoken by the configuration's voice at 16 kHz, fitted to `seconds` when given."""
     spoken = pipeline.speak(text, language=language, style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
     audio_16k = audio.resample(spoken.audio, spoken.sample_rate, pipeline.STT_RATE)
@@ -69,21 +71,31 @@ def spoken_prompt(text: str, *, language: str, config: dict, seconds: float | No
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_prompt(text: str, language: str, config_key: tuple, seconds: float | None) -> np.ndarray:
-    return spoken_prompt(text, language=language, config=dict(config_key), seconds=seconds)
+def _cached_prompt(text: str, language: str, config: PipelineSettings, seconds: float | None) -> np.ndarray:
+    return spoken_prompt(text, language=language, config=config, seconds=seconds)
 
 
-def prompt_audio(text: str, *, language: str, config: dict, seconds: float | None) -> np.ndarray:
+def prompt_audio(text: str, *, language: str, config: PipelineSettings, seconds: float | None) -> np.ndarray:
     """spoken_prompt, made once per process: every iteration hears the very same samples."""
-    key = tuple(sorted((k, v) for k, v in config.items() if isinstance(v, str | int | float | bool)))
-    return _cached_prompt(text, language, key, seconds)
+    return _cached_prompt(text, language, config, seconds)
 
 
-def _conversation_models(config: dict, cache_dir: Path) -> pipeline.LoadedModels:
+def _conversation_models(config: PipelineSettings, cache_dir: Path) -> pipeline.LoadedModels:
     """TTS, STT and LLM of a configuration, loaded once per process (no DNSMOS: nothing is scored)."""
     pipeline._load_tts(config)
-    whisper = pipeline.load_whisper(config, cache_dir)
+    whisper = pipeline.load_stt(config, cache_dir)
     return pipeline.LoadedModels(whisper=whisper, dnsmos=None, llm=pipeline.load_llm(config))
+
+
+def _loaded_context(
+    *, config: PipelineSettings, language: str, style: dict, cache_dir: Path, on_stage: pipeline.StageCallback
+) -> pipeline.PipelineContext:
+    """A turn's context with its configuration's conversation models loaded."""
+    on_stage("load")
+    loaded = _conversation_models(config, cache_dir)
+    return pipeline.PipelineContext(
+        config=config, language=language, style=style, loaded=loaded, on_stage=on_stage
+    )
 
 
 def latency_iteration(
@@ -91,17 +103,16 @@ def latency_iteration(
     prompt_16k: np.ndarray,
     language: str,
     style: dict,
-    config: dict,
+    config: PipelineSettings,
     cache_dir: Path,
     silence_dbfs: float,
     on_stage: pipeline.StageCallback,
 ) -> IterationResult:
     """One conversation turn (STT → streamed LLM → TTS), then the same library calls made directly."""
-    on_stage("load")
-    loaded = _conversation_models(config, cache_dir)
-    t = pipeline._run_conversation(
-        prompt_16k, language=language, style=style, config=config, loaded=loaded, on_stage=on_stage
+    context = _loaded_context(
+        config=config, language=language, style=style, cache_dir=cache_dir, on_stage=on_stage
     )
+    t = pipeline._run_conversation(prompt_16k, context=context)
     # The reply audio starts with the first chunk handed to playback, so its leading silence is that
     # chunk's (a first chunk that is silent throughout would count the next chunk's silence too).
     silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
@@ -119,43 +130,54 @@ def latency_iteration(
         reply_s=len(t["audio"]) / t["sample_rate"],
     )
     on_stage("direct")
-    figures.update(_direct_floor(loaded, prompt_16k, t, language=language, style=style, config=config))
+    figures.update(_direct_floor(context, prompt_16k, t))
     return IterationResult(kind=LATENCY, label=t["prompt_text"][:300], figures=figures)
 
 
-def _direct_floor(loaded, prompt_16k, t: dict, *, language: str, style: dict, config: dict) -> dict:
+def _direct_floor(context: pipeline.PipelineContext, prompt_16k: np.ndarray, t: dict) -> dict:
     """The raw library calls on the same inputs (bench.py's direct calls), in ms."""
+    config, loaded = context.config, context.loaded
     floor = {}
     started = time.perf_counter()
     bench.direct_stt_pass(
         loaded.whisper,
         prompt_16k,
-        stt.base_language(language),
-        beam_size=config["stt_beam_size"],
-        window_s=config.get("stt_window_s"),
+        stt.base_language(context.language),
+        beam_size=config.stt_beam_size,
+        window_s=config.stt_window_s,
     )
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    bench.direct_llm(
-        loaded.llm, config, t["prompt_text"], config["llm_max_tokens"], config["llm_temperature"]
-    )
+    bench.direct_llm(loaded.llm, config, t["prompt_text"], config.llm_max_tokens, config.llm_temperature)
     floor["direct_llm_ms"] = (time.perf_counter() - started) * 1000
-    if config["tts_backend"] == tts.PIPER:
+    if config.tts_backend == tts.PIPER:
         started = time.perf_counter()
-        bench.direct_tts(config, t["reply"], style)
+        bench.direct_tts(config, t["reply"], context.style)
         floor["direct_tts_ms"] = (time.perf_counter() - started) * 1000
     return floor
 
 
-def _live_turn(turn, *, prompt_16k, cache_dir: Path, silence_dbfs: float, on_stage, **turn_args) -> tuple:
+def _live_turn(
+    run_turn: Callable[..., dict],
+    *,
+    prompt_16k: np.ndarray,
+    language: str,
+    style: dict,
+    config: PipelineSettings,
+    options: streaming.StreamingOptions,
+    cache_dir: Path,
+    silence_dbfs: float,
+    on_stage: pipeline.StageCallback,
+) -> tuple:
     """A live turn (streaming.run_streaming_turn or run_unstreamed_turn) and the clocks both report.
 
     Times to first audio are given from the true end of speech (the last voiced prompt sample) and
     from the detector's decision; perceived adds the leading silence of the first audio handed over.
     """
-    on_stage("load")
-    loaded = _conversation_models(turn_args["config"], cache_dir)
-    t = turn(prompt_16k, loaded=loaded, on_stage=on_stage, silence_dbfs=silence_dbfs, **turn_args)
+    context = _loaded_context(
+        config=config, language=language, style=style, cache_dir=cache_dir, on_stage=on_stage
+    )
+    t = run_turn(prompt_16k, context=context, options=options, silence_dbfs=silence_dbfs)
     silence_ms = leading_silence_s(t["audio"], t["sample_rate"], silence_dbfs) * 1000
     first_audio_ms = t["playback_ms"] - t["true_end_ms"]
     figures = {
@@ -172,31 +194,34 @@ def _live_turn(turn, *, prompt_16k, cache_dir: Path, silence_dbfs: float, on_sta
         "llm_tokens": t["llm_tokens"],
         "reply_s": len(t["audio"]) / t["sample_rate"],
     }
-    return loaded, t, figures
+    return context, t, figures
 
 
 def streaming_iteration(
     *,
+    prompt_16k: np.ndarray,
     language: str,
     style: dict,
-    config: dict,
+    config: PipelineSettings,
     options: streaming.StreamingOptions,
+    cache_dir: Path,
+    silence_dbfs: float,
     on_stage: pipeline.StageCallback,
-    **live,
 ) -> IterationResult:
     """One streamed turn (streaming.run_streaming_turn), then its critical path's library calls made directly.
 
-    The breakdown says where the time after the true end of speech went; `live` holds prompt_16k,
-    cache_dir and silence_dbfs.
+    The breakdown says where the time after the true end of speech went.
     """
-    loaded, t, figures = _live_turn(
+    context, t, figures = _live_turn(
         streaming.run_streaming_turn,
+        prompt_16k=prompt_16k,
         language=language,
         style=style,
         config=config,
         options=options,
+        cache_dir=cache_dir,
+        silence_dbfs=silence_dbfs,
         on_stage=on_stage,
-        **live,
     )
     figures.update(
         stt_tail_ms=t["stt_end_ms"] - max(t["true_end_ms"], t["stt_start_ms"]),
@@ -211,14 +236,33 @@ def streaming_iteration(
         llm_prompt_tokens=t["llm_prompt_tokens"],
     )
     on_stage("direct")
-    floor = _streaming_floor(loaded, t, language=language, style=style, config=config, options=options)
-    figures.update(floor)
+    figures.update(_streaming_floor(context, t, options))
     return IterationResult(kind=STREAMING, label=t["prompt_text"][:300], figures=figures)
 
 
-def unstreamed_iteration(**turn_args) -> IterationResult:
+def unstreamed_iteration(
+    *,
+    prompt_16k: np.ndarray,
+    language: str,
+    style: dict,
+    config: PipelineSettings,
+    options: streaming.StreamingOptions,
+    cache_dir: Path,
+    silence_dbfs: float,
+    on_stage: pipeline.StageCallback,
+) -> IterationResult:
     """One live turn without streaming (streaming.run_unstreamed_turn), on the streamed turn's clocks."""
-    _, t, figures = _live_turn(streaming.run_unstreamed_turn, **turn_args)
+    _, t, figures = _live_turn(
+        streaming.run_unstreamed_turn,
+        prompt_16k=prompt_16k,
+        language=language,
+        style=style,
+        config=config,
+        options=options,
+        cache_dir=cache_dir,
+        silence_dbfs=silence_dbfs,
+        on_stage=on_stage,
+    )
     figures.update(
         {name: t[name] for name in ("stt_ms", "llm_ms", "llm_first_token_ms", "tts_ms", "tts_rtf")},
         stt_rtf=t["stt_ms"] / 1000 / t["stt_audio_s"],
@@ -227,20 +271,21 @@ def unstreamed_iteration(**turn_args) -> IterationResult:
     return IterationResult(kind=UNSTREAMED, label=t["prompt_text"][:300], figures=figures)
 
 
-def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dict, options) -> dict:
+def _streaming_floor(context: pipeline.PipelineContext, t: dict, options: streaming.StreamingOptions) -> dict:
     """The critical path's raw library calls on the turn's inputs, and the first audio they allow.
 
     After the true end the detector must first see silence (its first silent frame), then STT, the
     LLM to its first clause and TTS of that clause run one after the other; with speculation they
     start at that silent frame and the hang-over overlaps them, without it they start at the decision.
     """
+    config, loaded, language, style = context.config, context.loaded, context.language, context.style
     floor = {}
     started = time.perf_counter()
     bench.direct_stt_pass(
         loaded.whisper,
         t["stt_audio"],
         stt.base_language(language),
-        beam_size=config["stt_beam_size"],
+        beam_size=config.stt_beam_size,
         window_s=options.stt_chunk_length_s,
     )
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
@@ -251,7 +296,7 @@ def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dic
     )
     floor["direct_llm_first_clause_ms"] = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    if config["tts_backend"] == tts.PIPER:
+    if config.tts_backend == tts.PIPER:
         bench.direct_tts(config, t["first_clause"], style)
     else:
         pipeline.speak(t["first_clause"], language=language, style=style, config=config)
@@ -265,14 +310,16 @@ def _streaming_floor(loaded, t: dict, *, language: str, style: dict, config: dic
     return floor
 
 
-def _direct_first_clause(model, config: dict, prompt: str, min_words: int, max_words: int = 0) -> str:
+def _direct_first_clause(
+    model, config: PipelineSettings, prompt: str, min_words: int, max_words: int = 0
+) -> str:
     """llama-cpp-python's streamed chat completion, stopped at the reply's first clause."""
     messages = [
-        {"role": "system", "content": config["llm_system_prompt"]},
+        {"role": "system", "content": config.llm_system_prompt},
         {"role": "user", "content": prompt},
     ]
-    kwargs = {"max_tokens": config["llm_max_tokens"], "temperature": config["llm_temperature"]}
-    chunks = model.create_chat_completion(messages=messages, stream=True, seed=config["llm_seed"], **kwargs)
+    kwargs = {"max_tokens": config.llm_max_tokens, "temperature": config.llm_temperature}
+    chunks = model.create_chat_completion(messages=messages, stream=True, seed=config.llm_seed, **kwargs)
     text = ""
     for chunk in chunks:
         text += chunk["choices"][0]["delta"].get("content") or ""
@@ -283,12 +330,14 @@ def _direct_first_clause(model, config: dict, prompt: str, min_words: int, max_w
     return text
 
 
-def benchmark_llm(config: dict) -> "llm.Llama":
+def benchmark_llm(config: PipelineSettings) -> "llm.Llama":
     """The configuration's GGUF at the design's n_ctx 512, loaded once per process."""
     return pipeline.load_llm(config, LLM_CONTEXT_SIZE)
 
 
-def llm_prompt_iteration(*, prompt: str, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:
+def llm_prompt_iteration(
+    *, prompt: str, config: PipelineSettings, on_stage: pipeline.StageCallback
+) -> IterationResult:
     """One chat prompt from an empty context: latency, first token, tokens and tokens/s."""
     on_stage("load")
     model = benchmark_llm(config)
@@ -296,11 +345,11 @@ def llm_prompt_iteration(*, prompt: str, config: dict, on_stage: pipeline.StageC
     on_stage("llm")
     result = llm.generate(
         model,
-        system_prompt=config["llm_system_prompt"],
+        system_prompt=config.llm_system_prompt,
         user_text=prompt,
         max_tokens=LLM_MAX_TOKENS,
         temperature=0.0,
-        seed=config["llm_seed"],
+        seed=config.llm_seed,
     )
     figures = {
         "llm_ms": result.seconds * 1000,
@@ -321,7 +370,9 @@ def context_prompt(model, length: int) -> list[int]:
     return tokens[:length]
 
 
-def llm_context_iteration(*, length: int, config: dict, on_stage: pipeline.StageCallback) -> IterationResult:
+def llm_context_iteration(
+    *, length: int, config: PipelineSettings, on_stage: pipeline.StageCallback
+) -> IterationResult:
     """A raw completion of a `length`-token prompt from an empty context: latency and time to first token."""
     on_stage("load")
     model = benchmark_llm(config)
@@ -332,7 +383,7 @@ def llm_context_iteration(*, length: int, config: dict, on_stage: pipeline.Stage
     on_stage("llm")
     started, first, tokens = time.perf_counter(), None, 0
     for _chunk in model.create_completion(
-        prompt, max_tokens=LLM_MAX_TOKENS, temperature=0.0, seed=config["llm_seed"], stream=True
+        prompt, max_tokens=LLM_MAX_TOKENS, temperature=0.0, seed=config.llm_seed, stream=True
     ):
         first = first if first is not None else time.perf_counter() - started
         tokens += 1

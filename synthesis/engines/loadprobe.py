@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from synthesis.engines import llm, models, mos, pipeline, selftest, stt
+from synthesis.engines.settings import PipelineSettings
 
 KIND = "load"  # the TimedIteration kind of every load measurement
 COLD, WARM = "cold", "warm"
@@ -43,14 +44,14 @@ class LoadProbeError(Exception):
     """A load probe's child process failed, crashed or printed no result."""
 
 
-def model_label(component: str, config: dict) -> str:
+def component_label(component: str, config: PipelineSettings) -> str:
     """'LLM smollm2-135m (n_ctx 1024)': the component and the model a configuration gives it."""
     if component == "tts":
-        return f"TTS {config['tts_backend']} {config['tts_voice']}".strip()
+        return f"TTS {config.tts_backend} {config.tts_voice}".strip()
     if component == "stt":
-        return f"STT {config['stt_model']} ({config['stt_compute_type']})"
+        return f"STT {config.stt_model} ({config.stt_compute_type})"
     if component == "llm":
-        return f"LLM {config['llm_model']} (n_ctx {config['llm_context_size']})"
+        return f"LLM {config.llm_model} (n_ctx {config.llm_context_size})"
     return "DNSMOS P.835 + P.808 (speechmos)"
 
 
@@ -65,13 +66,23 @@ def describe(components: list[str]) -> str:
 
 
 def probe(
-    *, components: list[str], cache: str, config: dict, cache_dir: Path, timeout: float = PROBE_TIMEOUT_S
+    *,
+    components: list[str],
+    cache: str,
+    config: PipelineSettings,
+    cache_dir: Path,
+    timeout: float = PROBE_TIMEOUT_S,
 ) -> dict:
     """Measure the components in a new child process; ModelFileError or LoadProbeError if it fails."""
     if cache not in PAGE_CACHE_STATES or not components or set(components) - set(pipeline.COMPONENTS):
         raise ValueError(f"cannot probe {components!r} with a {cache!r} page cache")
-    request = {"components": list(components), "cache": cache, "config": config, "cache_dir": str(cache_dir)}
-    what = f"{' + '.join(model_label(c, config) for c in components)} load probe ({cache} page cache)"
+    request = {
+        "components": list(components),
+        "cache": cache,
+        "config": config.snapshot(),
+        "cache_dir": str(cache_dir),
+    }
+    what = f"{' + '.join(component_label(c, config) for c in components)} load probe ({cache} page cache)"
     try:
         child = subprocess.run(
             [sys.executable, "-m", "synthesis.engines.loadprobe"],
@@ -108,43 +119,42 @@ def _tail(text: str, lines: int = 5) -> str:
 # --- the child's side ----------------------------------------------------------------------------
 
 
-def _libraries(component: str, config: dict) -> tuple[str, ...]:
+def _libraries(component: str, config: PipelineSettings) -> tuple[str, ...]:
     """The modules a component's loader imports: imported first, so that loads are timed without them."""
     if component == "tts":
-        return ("onnxruntime", "piper") if config["tts_backend"] == "piper" else ("espeakng_loader",)
+        return ("onnxruntime", "piper") if config.tts_backend == "piper" else ("espeakng_loader",)
     return {"stt": ("faster_whisper",), "llm": ("llama_cpp",), "dnsmos": ("onnxruntime", "speechmos.dnsmos")}[
         component
     ]
 
 
-def _load(component: str, config: dict, cache_dir: Path, files: list[Path]) -> object:
+def _load(component: str, config: PipelineSettings, cache_dir: Path, files: list[Path]) -> object:
     """Load through the project's loader, as a worker does (the files are already resolved)."""
     if component == "tts":
         return pipeline._load_tts(config)
     if component == "stt":
-        return pipeline.load_whisper(config, cache_dir)
+        return pipeline.load_stt(config, cache_dir)
     if component == "llm":
         # The path found before the cache was dropped: resolving again would read its first page.
-        n_ctx, threads, seed = config["llm_context_size"], config["llm_threads"], config["llm_seed"]
-        return llm.load_llm(str(files[0]), n_ctx, threads, seed)
+        return llm.load_llm(str(files[0]), config.llm_context_size, config.llm_threads, config.llm_seed)
     return mos.load_dnsmos()
 
 
-def _first_inference(component: str, model: object, config: dict) -> None:
+def _first_inference(component: str, model: object, config: PipelineSettings) -> None:
     """One tiny inference, so the figures are those of a model in use (lazy set-up, touched pages)."""
     if component == "tts":
         pipeline.speak("Hello there.", language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
     elif component == "stt":
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(stt.SAMPLE_RATE) / stt.SAMPLE_RATE)
-        stt.transcribe(model, tone.astype(np.float32), language="en", beam_size=config["stt_beam_size"])
+        stt.transcribe(model, tone.astype(np.float32), language="en", beam_size=config.stt_beam_size)
     elif component == "llm":
         llm.generate(
             model,
-            system_prompt=config["llm_system_prompt"],
+            system_prompt=config.llm_system_prompt,
             user_text="Say hello.",
             max_tokens=4,
             temperature=0.0,
-            seed=config["llm_seed"],
+            seed=config.llm_seed,
         )
     else:
         mos.warm_up_dnsmos(model)  # what the pipeline runs after loading DNSMOS: numba compiles here
@@ -194,7 +204,7 @@ def _mib(size: float) -> float:
     return size / MIB
 
 
-def measure(*, components: list[str], cache: str, config: dict, cache_dir: Path) -> dict:
+def measure(*, components: list[str], cache: str, config: PipelineSettings, cache_dir: Path) -> dict:
     """Import, prepare the page cache, then load and use each component in turn; sizes in MiB."""
     rss_start = _rss()
     started = time.perf_counter()
@@ -245,7 +255,7 @@ def _main() -> None:
         figures = measure(
             components=request["components"],
             cache=request["cache"],
-            config=request["config"],
+            config=PipelineSettings.from_snapshot(request["config"]),
             cache_dir=Path(request["cache_dir"]),
         )
     except models.ModelFileError as exc:

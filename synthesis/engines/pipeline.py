@@ -1,20 +1,23 @@
 """The speech pipeline as the project runs it: plain Python over the engines, no Django.
 
-A configuration is the dict a run freezes (`PipelineConfig.snapshot()`), a style the dict of
-`StylePreset.parameters()`. Models are loaded before any clock starts, so latencies never include
-loading; the first call of a process still pays one-off warm-up costs, which the benchmark reports.
+A configuration is a `PipelineSettings`, read once from the dict a run freezes
+(`PipelineConfig.snapshot()`); a style is the dict of `StylePreset.parameters()`; what one item runs
+with travels as a `PipelineContext`. Models are loaded before any clock starts, so latencies never
+include loading; the first call of a process still pays one-off warm-up costs, which the benchmark
+reports.
 """
 
 import functools
 import gc
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from synthesis.engines import audio, llm, models, mos, stt, textnorm, tts
+from synthesis.engines.settings import PipelineSettings
 
 STT_RATE = 16000
 # What a run mode can load (modes.RunMode.loads); engines_for maps each to its self-test engine.
@@ -40,17 +43,17 @@ def _no_stage(stage: str) -> None:
     return None
 
 
-def engines_for(config: dict, components: Iterable[str]) -> list[str]:
+def engines_for(config: PipelineSettings, components: Iterable[str]) -> list[str]:
     """The self-test engine keys (selftest.ENGINES) of the components an item loads."""
-    tts_key = "tts-piper" if config["tts_backend"] == tts.PIPER else "tts-espeak"
+    tts_key = "tts-piper" if config.tts_backend == tts.PIPER else "tts-espeak"
     return [tts_key if component == "tts" else component for component in components]
 
 
-def stage_description(stage: str, config: dict) -> str:
+def stage_description(stage: str, config: PipelineSettings) -> str:
     """'the LLM reply stage (llama.cpp)': a stage with the engine that runs it."""
     engine = {
-        "prompt-tts": config.get("tts_backend", "TTS"),
-        "tts": config.get("tts_backend", "TTS"),
+        "prompt-tts": config.tts_backend,
+        "tts": config.tts_backend,
         "stt": "faster-whisper",
         "asr": "faster-whisper",
         "llm": "llama.cpp",
@@ -79,6 +82,18 @@ class LoadedModels:
     llm: object | None
 
 
+@dataclass(frozen=True)
+class PipelineContext:
+    """What one item runs with: its settings, its language, the style of its speech, the loaded models
+    and the callback told of each stage."""
+
+    config: PipelineSettings
+    language: str
+    style: dict
+    loaded: LoadedModels
+    on_stage: StageCallback = _no_stage
+
+
 @functools.cache
 def limit_native_threads() -> None:
     """One BLAS thread in this process: numpy's OpenBLAS otherwise starts one per core.
@@ -92,27 +107,26 @@ def limit_native_threads() -> None:
     threadpool_limits(limits=NATIVE_BLAS_THREADS, user_api="blas")
 
 
-def load_models(config: dict, cache_dir: Path, *, with_llm: bool) -> LoadedModels:
+def load_models(config: PipelineSettings, cache_dir: Path, *, with_llm: bool) -> LoadedModels:
     """Load (once per process) every model a configuration needs; ModelFileError names a bad file."""
     limit_native_threads()
     _load_tts(config)
-    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
-    whisper = stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
+    whisper = load_stt(config, cache_dir)
     scorer = mos.load_dnsmos()
     _warm_up_dnsmos(scorer)
     model = load_llm(config) if with_llm else None
     return LoadedModels(whisper=whisper, dnsmos=scorer, llm=model)
 
 
-def load_llm(config: dict, n_ctx: int | None = None) -> object:
+def load_llm(config: PipelineSettings, n_ctx: int | None = None) -> object:
     """The configuration's GGUF with its threads and seed (once per process); n_ctx defaults to its own."""
-    gguf = models.resolve_llm_model(config["llm_model"])
+    gguf = models.resolve_llm_model(config.llm_model)
     return llm.load_llm(
         str(gguf),
-        n_ctx or config["llm_context_size"],
-        config["llm_threads"],
-        config["llm_seed"],
-        config.get("llm_batch_threads", 0),
+        n_ctx or config.llm_context_size,
+        config.llm_threads,
+        config.llm_seed,
+        config.llm_batch_threads,
     )
 
 
@@ -123,31 +137,31 @@ def release_models() -> None:
     gc.collect()
 
 
-def model_files(config: dict, cache_dir: Path, components: Iterable[str]) -> list[Path]:
+def model_files(config: PipelineSettings, cache_dir: Path, components: Iterable[str]) -> list[Path]:
     """Every model file the given components read under a configuration, for the run's provenance."""
     paths: list[Path] = []
-    if "tts" in components and config["tts_backend"] == tts.PIPER:
-        paths.extend(models.resolve_piper_voice(config["tts_voice"]))
+    if "tts" in components and config.tts_backend == tts.PIPER:
+        paths.extend(models.resolve_piper_voice(config.tts_voice))
     if "stt" in components:
-        # The English prompts' model too, when the configuration names one (conversation_config).
-        for name in dict.fromkeys(filter(None, (config["stt_model"], config.get("stt_model_english")))):
+        # The English prompts' model too, when the configuration names one (conversation_settings).
+        for name in dict.fromkeys(filter(None, (config.stt_model, config.stt_model_english))):
             whisper_dir = models.resolve_stt_model(name, cache_dir)
             paths.extend(sorted(p for p in whisper_dir.iterdir() if p.is_file()))
     if "llm" in components:
-        paths.append(models.resolve_llm_model(config["llm_model"]))
+        paths.append(models.resolve_llm_model(config.llm_model))
     if "dnsmos" in components:
         paths.extend(mos.model_paths())
     return paths
 
 
-def _load_tts(config: dict) -> None:
-    if config["tts_backend"] == tts.PIPER:
-        model_path, config_path = models.resolve_piper_voice(config["tts_voice"])
-        tts.load_piper(str(model_path), str(config_path), config["tts_threads"])
-    elif config["tts_backend"] == tts.ESPEAK:
+def _load_tts(config: PipelineSettings) -> None:
+    if config.tts_backend == tts.PIPER:
+        model_path, config_path = models.resolve_piper_voice(config.tts_voice)
+        tts.load_piper(str(model_path), str(config_path), config.tts_threads)
+    elif config.tts_backend == tts.ESPEAK:
         tts.load_espeak()
     else:
-        raise ValueError(f"unknown TTS backend {config['tts_backend']!r}")
+        raise ValueError(f"unknown TTS backend {config.tts_backend!r}")
 
 
 @functools.cache
@@ -155,33 +169,28 @@ def _warm_up_dnsmos(scorer: object) -> None:
     mos.warm_up_dnsmos(scorer)
 
 
-def speak(text: str, *, language: str, style: dict, config: dict) -> tts.TTSResult:
+def speak(text: str, *, language: str, style: dict, config: PipelineSettings) -> tts.TTSResult:
     return tts.synthesize(
-        config["tts_backend"],
-        config["tts_voice"],
+        config.tts_backend,
+        config.tts_voice,
         text,
         language=language,
         style=style,
-        threads=config["tts_threads"],
+        threads=config.tts_threads,
     )
 
 
-def measure(
-    result: ItemResult,
-    *,
-    reference: str,
-    language: str,
-    config: dict,
-    loaded: LoadedModels,
-    on_stage: StageCallback = _no_stage,
-) -> None:
+def measure(result: ItemResult, *, reference: str, context: PipelineContext) -> None:
     """ASR round trip with WER/CER against the reference, DNSMOS and loudness, added to measurements."""
+    language, loaded = context.language, context.loaded
     audio_16k = audio.resample(result.audio, result.sample_rate, STT_RATE)
-    on_stage("asr")
-    heard = stt.transcribe(loaded.whisper, audio_16k, language=language, beam_size=config["stt_beam_size"])
+    context.on_stage("asr")
+    heard = stt.transcribe(
+        loaded.whisper, audio_16k, language=language, beam_size=context.config.stt_beam_size
+    )
     method = textnorm.default_method(language)
     errors = textnorm.utterance_errors(reference, heard.text, method=method, language=language)
-    on_stage("dnsmos")
+    context.on_stage("dnsmos")
     scores = mos.score_dnsmos(loaded.dnsmos, audio_16k)
     duration = len(result.audio) / result.sample_rate
     # In conversation mode stt_ms/stt_rtf already describe the prompt, the pipeline's own STT.
@@ -205,13 +214,14 @@ def synthesize_item(
     text: str,
     language: str,
     style: dict,
-    config: dict,
+    config: PipelineSettings,
     cache_dir: Path,
     on_stage: StageCallback = _no_stage,
 ) -> ItemResult:
     """Synthesis mode: text → TTS in a style, then the round-trip measurements."""
     on_stage("load")
     loaded = load_models(config, cache_dir, with_llm=False)
+    context = PipelineContext(config=config, language=language, style=style, loaded=loaded, on_stage=on_stage)
     on_stage("tts")
     spoken = speak(text, language=language, style=style, config=config)
     duration = len(spoken.audio) / spoken.sample_rate
@@ -225,7 +235,7 @@ def synthesize_item(
             "total_ms": spoken.seconds * 1000,
         },
     )
-    measure(result, reference=text, language=language, config=config, loaded=loaded, on_stage=on_stage)
+    measure(result, reference=text, context=context)
     return result
 
 
@@ -235,21 +245,20 @@ def converse_item(
     prompt_audio: tuple[np.ndarray, int] | None,
     language: str,
     style: dict,
-    config: dict,
+    config: PipelineSettings,
     cache_dir: Path,
     on_stage: StageCallback = _no_stage,
 ) -> ItemResult:
     """Conversation mode: spoken prompt → STT → LLM streamed sentence by sentence into TTS."""
     on_stage("load")
     loaded = load_models(config, cache_dir, with_llm=True)
+    context = PipelineContext(config=config, language=language, style=style, loaded=loaded, on_stage=on_stage)
     if prompt_audio is None:
         on_stage("prompt-tts")
         spoken = speak(prompt_text, language=language, style=NEUTRAL_PROMPT_STYLE, config=config)
         prompt_audio = (spoken.audio, spoken.sample_rate)
     prompt_16k = audio.resample(prompt_audio[0], prompt_audio[1], STT_RATE)
-    timings = _run_conversation(
-        prompt_16k, language=language, style=style, config=config, loaded=loaded, on_stage=on_stage
-    )
+    timings = _run_conversation(prompt_16k, context=context)
     errors = textnorm.utterance_errors(
         prompt_text, timings["prompt_text"], method=textnorm.default_method(language), language=language
     )
@@ -261,7 +270,7 @@ def converse_item(
         text=timings.pop("reply"),
         measurements=timings,
     )
-    measure(result, reference=result.text, language=language, config=config, loaded=loaded, on_stage=on_stage)
+    measure(result, reference=result.text, context=context)
     return result
 
 
@@ -277,28 +286,27 @@ class TranscriptResult:
     errors: dict  # textnorm.utterance_errors() with the language's default normalisation
 
 
-def conversation_config(config: dict, language: str) -> dict:
+def conversation_settings(config: PipelineSettings, language: str) -> PipelineSettings:
     """A latency turn's configuration: its English Whisper model for English prompts.
 
     Only the turn's prompt is transcribed with it; the ASR round trip of stored samples keeps stt_model.
     """
-    english = config.get("stt_model_english")
-    if english and stt.base_language(language) == "en":
-        return {**config, "stt_model": english}
+    if config.stt_model_english and stt.base_language(language) == "en":
+        return replace(config, stt_model=config.stt_model_english)
     return config
 
 
-def stt_choice(config: dict, language: str) -> str:
+def stt_choice(config: PipelineSettings, language: str) -> str:
     """The Whisper model and encoder window a turn in `language` uses, e.g. "whisper-tiny.en, 10 s window"."""
-    config = conversation_config(config, language)
-    return f"{config['stt_model']}, {config.get('stt_window_s') or 30} s window"
+    config = conversation_settings(config, language)
+    return f"{config.stt_model}, {config.stt_window_s or 30} s window"
 
 
-def load_whisper(config: dict, cache_dir: Path) -> object:
+def load_stt(config: PipelineSettings, cache_dir: Path) -> object:
     """Load (once per process) only the STT model of a configuration."""
     limit_native_threads()
-    whisper_dir = models.resolve_stt_model(config["stt_model"], cache_dir)
-    return stt.load_whisper(str(whisper_dir), config["stt_compute_type"], config["stt_threads"])
+    whisper_dir = models.resolve_stt_model(config.stt_model, cache_dir)
+    return stt.load_whisper(str(whisper_dir), config.stt_compute_type, config.stt_threads)
 
 
 def transcribe_utterance(
@@ -306,22 +314,22 @@ def transcribe_utterance(
     audio_16k: np.ndarray,
     reference: str,
     language: str,
-    config: dict,
+    config: PipelineSettings,
     cache_dir: Path,
     on_stage: StageCallback = _no_stage,
 ) -> TranscriptResult:
     """STT WER mode: one recorded clip (16 kHz mono) through the configuration's STT as a conversation
     turn runs it: its English Whisper model for English clips and its encoder window (stt_window_s)."""
-    config = conversation_config(config, language)
+    config = conversation_settings(config, language)
     on_stage("load")
-    whisper = load_whisper(config, cache_dir)
+    whisper = load_stt(config, cache_dir)
     on_stage("stt")
     heard = stt.transcribe(
         whisper,
         audio_16k,
         language=language,
-        beam_size=config["stt_beam_size"],
-        chunk_length=config.get("stt_window_s"),
+        beam_size=config.stt_beam_size,
+        chunk_length=config.stt_window_s,
     )
     errors = textnorm.utterance_errors(
         reference, heard.text, method=textnorm.default_method(language), language=language
@@ -339,50 +347,43 @@ def transcribe_utterance(
 NEUTRAL_PROMPT_STYLE = {"length_scale": 1.0, "noise_scale": 0.667, "noise_w_scale": 0.8, "volume": 1.0}
 
 
-def _run_conversation(
-    prompt_16k: np.ndarray,
-    *,
-    language: str,
-    style: dict,
-    config: dict,
-    loaded: LoadedModels,
-    on_stage: StageCallback,
-) -> dict:
+def _run_conversation(prompt_16k: np.ndarray, *, context: PipelineContext) -> dict:
+    config, loaded = context.config, context.loaded
     # Time spent recording stages is not the models': it is left out of llm_ms.
     overhead = 0.0
 
     def mark(stage: str) -> None:
         nonlocal overhead
         before = time.perf_counter()
-        on_stage(stage)
+        context.on_stage(stage)
         overhead += time.perf_counter() - before
 
-    if not config.get("llm_prefix_cache", True):
+    if not config.llm_prefix_cache:
         loaded.llm.reset()  # the system prompt is evaluated again, as in a fresh context
     mark("stt")
     started = time.perf_counter()
     heard = stt.transcribe(
         loaded.whisper,
         prompt_16k,
-        language=language,
-        beam_size=config["stt_beam_size"],
-        chunk_length=config.get("stt_window_s"),
+        language=context.language,
+        beam_size=config.stt_beam_size,
+        chunk_length=config.stt_window_s,
     )
     if not heard.text.strip():
         raise ValueError("STT heard nothing in the prompt audio")
     stream = llm.stream_reply(
         loaded.llm,
-        system_prompt=config["llm_system_prompt"],
+        system_prompt=config.llm_system_prompt,
         user_text=heard.text,
-        max_tokens=config["llm_max_tokens"],
-        temperature=config["llm_temperature"],
-        seed=config["llm_seed"],
+        max_tokens=config.llm_max_tokens,
+        temperature=config.llm_temperature,
+        seed=config.llm_seed,
     )
     chunks, sample_rate, tts_seconds, first_audio = [], 0, 0.0, None
     mark("llm")
     for sentence in stream:
         mark("tts")
-        spoken = speak(sentence, language=language, style=style, config=config)
+        spoken = speak(sentence, language=context.language, style=context.style, config=config)
         chunks.append(spoken.audio)
         sample_rate, tts_seconds = spoken.sample_rate, tts_seconds + spoken.seconds
         if first_audio is None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from synthesis.engines import llm, pipeline, stt, vad
+from synthesis.engines.settings import PipelineSettings
 
 SAMPLE_RATE = vad.SAMPLE_RATE
 
@@ -42,19 +43,18 @@ class StreamingOptions:
     trailing_silence_ms: int = 1000  # silence the microphone adds after the prompt, for the detector
 
     @classmethod
-    def from_config(cls, config: dict) -> "StreamingOptions":
-        """The options a pipeline configuration (PipelineConfig.snapshot()) sets; defaults for older runs."""
-        defaults = cls()
+    def from_config(cls, config: PipelineSettings) -> "StreamingOptions":
+        """The options a pipeline configuration sets (older runs' snapshots read with the defaults)."""
         return cls(
-            chunk_ms=config.get("stream_chunk_ms", defaults.chunk_ms),
-            hangover_ms=config.get("vad_hangover_ms", defaults.hangover_ms),
-            vad_threshold=config.get("vad_threshold", defaults.vad_threshold),
-            stt_chunk_length_s=config.get("stt_window_s", defaults.stt_chunk_length_s),
-            partial_interval_ms=config.get("stream_partial_interval_ms", defaults.partial_interval_ms),
-            speculate=config.get("stream_speculate", defaults.speculate),
-            clause_min_words=config.get("tts_clause_min_words", defaults.clause_min_words),
-            first_clause_max_words=config.get("tts_first_clause_max_words", defaults.first_clause_max_words),
-            llm_prefix_cache=config.get("llm_prefix_cache", defaults.llm_prefix_cache),
+            chunk_ms=config.stream_chunk_ms,
+            hangover_ms=config.vad_hangover_ms,
+            vad_threshold=config.vad_threshold,
+            stt_chunk_length_s=config.stt_window_s,
+            partial_interval_ms=config.stream_partial_interval_ms,
+            speculate=config.stream_speculate,
+            clause_min_words=config.tts_clause_min_words,
+            first_clause_max_words=config.tts_first_clause_max_words,
+            llm_prefix_cache=config.llm_prefix_cache,
         )
 
     def __post_init__(self) -> None:
@@ -152,13 +152,13 @@ class _Attempt:
             self.ready.put(None)
 
     def _transcribe(self) -> None:
-        turn, reply = self.turn, self.reply
+        turn, reply, context = self.turn, self.reply, self.turn.context
         reply.times["stt_start_ms"] = turn.clock.ms()
         heard = stt.transcribe(
-            turn.loaded.whisper,
+            context.loaded.whisper,
             self.audio,
-            language=turn.language,
-            beam_size=turn.config["stt_beam_size"],
+            language=context.language,
+            beam_size=context.config.stt_beam_size,
             chunk_length=turn.options.stt_chunk_length_s,
         )
         reply.times["stt_end_ms"] = turn.clock.ms()
@@ -168,19 +168,19 @@ class _Attempt:
             raise ValueError("STT heard nothing in the prompt audio")
 
     def _reply(self) -> None:
-        turn, reply, config = self.turn, self.reply, self.turn.config
-        model = turn.loaded.llm
+        turn, reply, config = self.turn, self.reply, self.turn.context.config
+        model = turn.context.loaded.llm
         if not turn.options.llm_prefix_cache:
             model.reset()
         evaluated = llm.prompt_tokens_evaluated(model)
         reply.times["llm_start_ms"] = turn.clock.ms()
         stream = llm.stream_reply(
             model,
-            system_prompt=config["llm_system_prompt"],
+            system_prompt=config.llm_system_prompt,
             user_text=reply.transcript,
-            max_tokens=config["llm_max_tokens"],
-            temperature=config["llm_temperature"],
-            seed=config["llm_seed"],
+            max_tokens=config.llm_max_tokens,
+            temperature=config.llm_temperature,
+            seed=config.llm_seed,
             clause_min_words=turn.options.clause_min_words,
             first_clause_max_words=turn.options.first_clause_max_words,
             cancel=self.cancel,
@@ -205,7 +205,8 @@ class _Attempt:
             reply.costs["llm_to_first_clause_ms"] = (
                 reply.times["llm_first_clause_ready_ms"] - reply.times["llm_start_ms"]
             )
-        spoken = pipeline.speak(clause, language=turn.language, style=turn.style, config=turn.config)
+        context = turn.context
+        spoken = pipeline.speak(clause, language=context.language, style=context.style, config=context.config)
         reply.chunks.append(spoken.audio)
         reply.sample_rate = spoken.sample_rate
         if len(reply.chunks) == 1:
@@ -223,11 +224,12 @@ class _Partial:
         self.thread.start()
 
     def _run(self, audio_16k: np.ndarray, turn: "_Turn") -> None:
+        context = turn.context
         heard = stt.transcribe(
-            turn.loaded.whisper,
+            context.loaded.whisper,
             audio_16k,
-            language=turn.language,
-            beam_size=turn.config["stt_beam_size"],
+            language=context.language,
+            beam_size=context.config.stt_beam_size,
             chunk_length=turn.options.stt_chunk_length_s,
         )
         self.text = heard.text
@@ -235,44 +237,39 @@ class _Partial:
 
 @dataclass
 class _Turn:
-    """The shared state of one turn: the models, the settings and the clock."""
+    """The shared state of one turn: the models and settings (its context), the options and the clock."""
 
-    language: str
-    style: dict
-    config: dict
-    loaded: pipeline.LoadedModels
+    context: pipeline.PipelineContext
     options: StreamingOptions
     clock: TurnClock
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def prepare_llm(model: object, *, config: dict, options: StreamingOptions) -> None:
+def prepare_llm(model: object, *, config: PipelineSettings, options: StreamingOptions) -> None:
     """Before a turn's clock starts: the system prompt in the KV cache, or nothing kept at all."""
     if options.llm_prefix_cache:
-        llm.prime_system_prompt(model, config["llm_system_prompt"])
+        llm.prime_system_prompt(model, config.llm_system_prompt)
     else:
         model.reset()
 
 
-def _hear(prompt_16k: np.ndarray, on_stage: pipeline.StageCallback, **turn_args) -> tuple[_Turn, dict]:
+def _hear(
+    prompt_16k: np.ndarray, *, context: pipeline.PipelineContext, options: StreamingOptions
+) -> tuple[_Turn, dict]:
     """The LLM's cache made ready, then the turn started and its prompt heard until the end of speech
     is declared (_listen). The turn's clock starts after the cache is ready: its zero is the first
     prompt sample's arrival."""
-    prepare_llm(turn_args["loaded"].llm, config=turn_args["config"], options=turn_args["options"])
-    on_stage("stt")
-    turn = _Turn(**turn_args, clock=TurnClock())
+    prepare_llm(context.loaded.llm, config=context.config, options=options)
+    context.on_stage("stt")
+    turn = _Turn(context=context, options=options, clock=TurnClock())
     return turn, _listen(prompt_16k, turn)
 
 
 def run_streaming_turn(
     prompt_16k: np.ndarray,
     *,
-    language: str,
-    style: dict,
-    config: dict,
-    loaded: pipeline.LoadedModels,
+    context: pipeline.PipelineContext,
     options: StreamingOptions,
-    on_stage: pipeline.StageCallback = pipeline._no_stage,
     silence_dbfs: float = -40.0,
     playback: Callable[[np.ndarray, int], None] | None = None,
 ) -> dict:
@@ -281,11 +278,9 @@ def run_streaming_turn(
     `playback` receives each reply chunk (audio, sample rate) once the end of speech is declared and
     the chunk exists, the first as early as both allow.
     """
-    turn, listened = _hear(
-        prompt_16k, on_stage, language=language, style=style, config=config, loaded=loaded, options=options
-    )
+    turn, listened = _hear(prompt_16k, context=context, options=options)
     final = listened["current"] or _Attempt(listened["received"], turn=turn)
-    on_stage("tts")
+    context.on_stage("tts")
     handed = []
     while (chunk := final.ready.get()) is not None:
         handed.append(turn.clock.ms())
@@ -404,12 +399,8 @@ def _listen(prompt_16k: np.ndarray, turn: _Turn) -> dict:
 def run_unstreamed_turn(
     prompt_16k: np.ndarray,
     *,
-    language: str,
-    style: dict,
-    config: dict,
-    loaded: pipeline.LoadedModels,
+    context: pipeline.PipelineContext,
     options: StreamingOptions,
-    on_stage: pipeline.StageCallback = pipeline._no_stage,
     silence_dbfs: float = -40.0,
 ) -> dict:
     """The same turn without streaming, as the pipeline ran before it: the baseline of the streamed one.
@@ -420,18 +411,10 @@ def run_unstreamed_turn(
     played once synthesised (pipeline._run_conversation). Times in ms from the first prompt sample.
     """
     options = replace(options, speculate=False, partial_interval_ms=0)
-    turn, listened = _hear(
-        prompt_16k, on_stage, language=language, style=style, config=config, loaded=loaded, options=options
-    )
+    turn, listened = _hear(prompt_16k, context=context, options=options)
     started_ms = turn.clock.ms()
-    t = pipeline._run_conversation(
-        listened["received"],
-        language=language,
-        style=style,
-        config={**config, "stt_window_s": None},
-        loaded=loaded,
-        on_stage=on_stage,
-    )
+    whole_window = replace(context, config=replace(context.config, stt_window_s=None))
+    t = pipeline._run_conversation(listened["received"], context=whole_window)
     true_end_ms = sample_ms(vad.last_voiced_sample(prompt_16k, SAMPLE_RATE, silence_dbfs))
     return {
         **t,

@@ -126,9 +126,9 @@ def load_summary(run: SynthesisRun) -> dict:
     stored = run.iterations.filter(kind=loadprobe.KIND, warmup=False).order_by("position")
     rows = list(stored.values("figures", "contended"))
     summary = summarise([row["figures"] for row in rows])
-    config = run.config_snapshot or {}
+    config = run.pipeline_settings if run.config_snapshot else None
     for row in summary["rows"]:
-        row["model"] = loadprobe.model_label(row["component"], config) if config else row["label"]
+        row["model"] = loadprobe.component_label(row["component"], config) if config else row["label"]
     return {
         **latency._provenance(run),
         **summary,

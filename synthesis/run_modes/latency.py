@@ -54,7 +54,7 @@ def latency_plan(
 def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
     """One conversation turn (plain, unstreamed or streamed) and the prompt words STT got wrong."""
     entry, language = modes.plan_entry(item), modes.plan_entry(item)["language"]
-    config = pipeline.conversation_config(item.run.config_snapshot, language)
+    config = pipeline.conversation_settings(item.run.pipeline_settings, language)
     on_stage("prompt-tts")
     prompt = iterations.prompt_audio(
         entry["prompt"], language=language, config=config, seconds=entry["seconds"]

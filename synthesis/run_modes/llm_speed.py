@@ -22,7 +22,7 @@ def llm_plan(
 
 
 def run_llm_speed_item(item, *, on_stage: pipeline.StageCallback) -> iterations.IterationResult:
-    entry, config = modes.plan_entry(item), item.run.config_snapshot
+    entry, config = modes.plan_entry(item), item.run.pipeline_settings
     if entry["kind"] == iterations.LLM_CONTEXT:
         return iterations.llm_context_iteration(length=entry["length"], config=config, on_stage=on_stage)
     return iterations.llm_prompt_iteration(prompt=entry["prompt"], config=config, on_stage=on_stage)

@@ -31,7 +31,7 @@ def run_load_item(item, *, on_stage: pipeline.StageCallback) -> iterations.Itera
     figures = loadprobe.probe(
         components=entry["components"],
         cache=entry["cache"],
-        config=item.run.config_snapshot,
+        config=item.run.pipeline_settings,
         cache_dir=settings.SARAI_MODEL_CACHE,
     )
     label = f"{loadprobe.describe(entry['components'])}, {entry['cache']} page cache"

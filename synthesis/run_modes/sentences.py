@@ -12,7 +12,7 @@ def _pipeline_arguments(item, on_stage: pipeline.StageCallback) -> dict:
     return {
         "language": item.sentence.language,
         "style": run.style_snapshot.get(item.style.name) or item.style.parameters(),
-        "config": run.config_snapshot,
+        "config": run.pipeline_settings,
         "cache_dir": settings.SARAI_MODEL_CACHE,
         "on_stage": on_stage,
     }

@@ -1,6 +1,8 @@
 """STT WER runs: every utterance of a speech dataset through one STT configuration; the design's
 Spanish WER claim reads the latest of them."""
 
+from dataclasses import replace
+
 from django.conf import settings
 
 from synthesis import modes
@@ -12,9 +14,9 @@ KEY = "stt-wer"
 
 
 def run_stt_wer_item(item, *, on_stage: pipeline.StageCallback) -> pipeline.TranscriptResult:
-    utterance, config = item.utterance, item.run.config_snapshot
+    utterance, config = item.utterance, item.run.pipeline_settings
     if not item.run.benchmark.get(modes.STT_AS_TURNS):
-        config = {**config, "stt_model_english": "", "stt_window_s": None}
+        config = replace(config, stt_model_english="", stt_window_s=None)
     on_stage("decode")
     return pipeline.transcribe_utterance(
         audio_16k=utterance.audio_16k(),

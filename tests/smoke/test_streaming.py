@@ -5,6 +5,7 @@ No asserts on speed: the ordering and bookkeeping of the turn's clock, speculati
 
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from unittest import TestCase
 
@@ -13,28 +14,31 @@ import numpy as np
 import pytest
 
 from synthesis.engines import iterations, llm, pipeline, streaming, stt, vad
+from synthesis.engines.settings import PipelineSettings
 
 # Real models, fed in real time: the clocks a turn keeps are measured alone, never beside other tests.
 pytestmark = [pytest.mark.models, pytest.mark.serial]
 
-CONFIG = {
-    "stt_backend": "faster-whisper",
-    "stt_model": "whisper-base",
-    "stt_compute_type": "int8",
-    "stt_threads": 1,
-    "stt_beam_size": 1,
-    "llm_backend": "llama-cpp",
-    "llm_model": "smollm2-135m",
-    "llm_system_prompt": "You are a friendly voice assistant. Answer in one or two short sentences.",
-    "llm_max_tokens": 24,
-    "llm_temperature": 0.0,
-    "llm_threads": 1,
-    "llm_context_size": 1024,
-    "llm_seed": 1234,
-    "tts_backend": "piper",
-    "tts_voice": "en_US-joe-medium",
-    "tts_threads": 1,
-}
+CONFIG = PipelineSettings.from_snapshot(
+    {
+        "stt_backend": "faster-whisper",
+        "stt_model": "whisper-base",
+        "stt_compute_type": "int8",
+        "stt_threads": 1,
+        "stt_beam_size": 1,
+        "llm_backend": "llama-cpp",
+        "llm_model": "smollm2-135m",
+        "llm_system_prompt": "You are a friendly voice assistant. Answer in one or two short sentences.",
+        "llm_max_tokens": 24,
+        "llm_temperature": 0.0,
+        "llm_threads": 1,
+        "llm_context_size": 1024,
+        "llm_seed": 1234,
+        "tts_backend": "piper",
+        "tts_voice": "en_US-joe-medium",
+        "tts_threads": 1,
+    }
+)
 # Without noise Piper gives the same samples for the same text, so the first chunk can be checked.
 STEADY = {"length_scale": 1.0, "noise_scale": 0.0, "noise_w_scale": 0.0, "volume": 1.0}
 PROMPT = "What is the weather like today?"
@@ -78,10 +82,7 @@ class StreamedTurnTests(TestCase):
         self.played = []
         return streaming.run_streaming_turn(
             prompt_16k,
-            language="en",
-            style=STEADY,
-            config=CONFIG,
-            loaded=self.loaded,
+            context=pipeline.PipelineContext(config=CONFIG, language="en", style=STEADY, loaded=self.loaded),
             options=streaming.StreamingOptions(**options),
             playback=lambda samples, rate: self.played.append(samples),
         )
@@ -150,10 +151,9 @@ class StreamedTurnTests(TestCase):
     def test_without_streaming_nothing_starts_before_the_decision_and_the_whole_sentence_plays(self):
         t = streaming.run_unstreamed_turn(
             self.prompt,
-            language="en",
-            style=STEADY,
-            config={**CONFIG, "stt_window_s": 10},
-            loaded=self.loaded,
+            context=pipeline.PipelineContext(
+                config=replace(CONFIG, stt_window_s=10), language="en", style=STEADY, loaded=self.loaded
+            ),
             options=streaming.StreamingOptions(stt_chunk_length_s=10),
         )
         self.assertFalse(t["end_forced"])
@@ -208,7 +208,7 @@ class PrefixCacheTests(TestCase):
         before = llm.prompt_tokens_evaluated(self.model)
         llm.generate(
             self.model,
-            system_prompt=CONFIG["llm_system_prompt"],
+            system_prompt=CONFIG.llm_system_prompt,
             user_text=PROMPT,
             max_tokens=2,
             temperature=0.0,
@@ -217,14 +217,14 @@ class PrefixCacheTests(TestCase):
 
     def test_the_system_prompt_is_evaluated_once_and_not_again_for_each_reply(self):
         cached, fresh = self.prompt_tokens(cached=True), self.prompt_tokens(cached=False)
-        system = len(self.model.tokenize(CONFIG["llm_system_prompt"].encode(), add_bos=False))
+        system = len(self.model.tokenize(CONFIG.llm_system_prompt.encode(), add_bos=False))
         self.assertLessEqual(cached, fresh - system, (cached, fresh))
 
     def test_a_cancelled_stream_stops_between_tokens(self):
         cancel = threading.Event()
         stream = llm.stream_reply(
             self.model,
-            system_prompt=CONFIG["llm_system_prompt"],
+            system_prompt=CONFIG.llm_system_prompt,
             user_text=PROMPT,
             max_tokens=48,
             temperature=0.0,
@@ -242,11 +242,11 @@ class PrefixCacheTests(TestCase):
         def clauses(limit: int) -> list[str]:
             stream = llm.stream_reply(
                 self.model,
-                system_prompt=CONFIG["llm_system_prompt"],
+                system_prompt=CONFIG.llm_system_prompt,
                 user_text=PROMPT,
                 max_tokens=48,
                 temperature=0.0,
-                seed=CONFIG["llm_seed"],
+                seed=CONFIG.llm_seed,
                 clause_min_words=1,
                 first_clause_max_words=limit,
             )

@@ -10,12 +10,13 @@ from django.test import SimpleTestCase
 
 from synthesis.engines import loadprobe
 from synthesis.engines.models import ModelFileError
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import PipelineConfig
 
 
-def config(**fields) -> dict:
+def config(**fields) -> PipelineSettings:
     """A configuration as a run freezes it: the defaults (the shipped models) with some fields changed."""
-    return PipelineConfig(name="probe", **fields).snapshot()
+    return PipelineSettings.from_snapshot(PipelineConfig(name="probe", **fields).snapshot())
 
 
 class ChildProcessTests(SimpleTestCase):

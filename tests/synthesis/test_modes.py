@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from synthesis import modes, run_modes, services
 from synthesis.engines import pipeline
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import Sample, Status, StylePreset, SynthesisRun
 from synthesis.tasks import process_item
 from tests.factories import make_admin, make_config, make_sentence_set, register_run_mode
@@ -118,7 +119,7 @@ class RegistryTests(TestCase):
         self.assertEqual((by_name["tts_rtf"].heading, by_name["tts_ms"].heading), ("TTS RTF", "TTS ms"))
 
     def test_only_the_conversation_mode_needs_the_llm_self_test(self):
-        config = make_config().snapshot()
+        config = PipelineSettings.from_snapshot(make_config().snapshot())
         self.assertEqual(
             pipeline.engines_for(config, run_modes.sentences.SYNTHESIS.loads), ["tts-piper", "stt", "dnsmos"]
         )

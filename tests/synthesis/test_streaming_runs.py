@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from synthesis import run_modes, services
 from synthesis.engines import iterations, pipeline, streaming
+from synthesis.engines.settings import PipelineSettings
 from synthesis.management.commands.benchmark_latency import Command
 from synthesis.models import Status, SynthesisRun
 from synthesis.results import latency
@@ -47,20 +48,28 @@ class StreamingSettingsTests(TestCase):
         config.vad_hangover_ms, config.stt_window_s, config.stream_chunk_ms = 300, 10, 100
         config.llm_prefix_cache = False
         config.save()
-        options = streaming.StreamingOptions.from_config(config.snapshot())
+        options = streaming.StreamingOptions.from_config(PipelineSettings.from_snapshot(config.snapshot()))
         self.assertEqual(
             (options.hangover_ms, options.stt_chunk_length_s, options.chunk_ms, options.llm_prefix_cache),
             (300, 10, 100, False),
         )
 
     def test_a_run_frozen_before_the_streaming_fields_gets_the_defaults(self):
-        self.assertEqual(streaming.StreamingOptions.from_config({}), streaming.StreamingOptions())
+        self.assertEqual(
+            streaming.StreamingOptions.from_config(PipelineSettings.from_snapshot({})),
+            streaming.StreamingOptions(),
+        )
 
     def test_a_first_clause_limit_below_the_clause_minimum_is_refused(self):
         config = make_config("cut")
         config.tts_first_clause_max_words = 8
         config.save()
-        self.assertEqual(streaming.StreamingOptions.from_config(config.snapshot()).first_clause_max_words, 8)
+        self.assertEqual(
+            streaming.StreamingOptions.from_config(
+                PipelineSettings.from_snapshot(config.snapshot())
+            ).first_clause_max_words,
+            8,
+        )
         with self.assertRaisesMessage(
             ValueError, "first_clause_max_words must be 0 or at least clause_min_words"
         ):
@@ -71,15 +80,16 @@ class StreamingSettingsTests(TestCase):
 
     def test_a_hangover_shorter_than_200_ms_is_refused(self):
         with self.assertRaisesMessage(ValueError, "hangover_ms must be at least 200"):
-            streaming.StreamingOptions.from_config({"vad_hangover_ms": 150})
+            streaming.StreamingOptions.from_config(PipelineSettings.from_snapshot({"vad_hangover_ms": 150}))
 
     def test_the_english_whisper_model_is_used_for_english_prompts_only(self):
-        config = {"stt_model": "whisper-base", "stt_model_english": "whisper-tiny.en"}
-        self.assertEqual(pipeline.conversation_config(config, "en-US")["stt_model"], "whisper-tiny.en")
-        self.assertEqual(pipeline.conversation_config(config, "es")["stt_model"], "whisper-base")
-        self.assertEqual(
-            pipeline.conversation_config({"stt_model": "whisper-base"}, "en")["stt_model"], "whisper-base"
+        config = PipelineSettings.from_snapshot(
+            {"stt_model": "whisper-base", "stt_model_english": "whisper-tiny.en"}
         )
+        self.assertEqual(pipeline.conversation_settings(config, "en-US").stt_model, "whisper-tiny.en")
+        self.assertEqual(pipeline.conversation_settings(config, "es").stt_model, "whisper-base")
+        plain = PipelineSettings.from_snapshot({"stt_model": "whisper-base"})
+        self.assertEqual(pipeline.conversation_settings(plain, "en").stt_model, "whisper-base")
 
 
 def unstreamed_figures(n: int) -> dict:

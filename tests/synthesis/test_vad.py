@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from synthesis.engines import audio, iterations, pipeline, vad
+from synthesis.engines.settings import PipelineSettings
 
 pytestmark = pytest.mark.models  # the real Silero VAD and Piper voice
 
-CONFIG = {"tts_backend": "piper", "tts_voice": "en_US-joe-medium", "tts_threads": 1}
+CONFIG = PipelineSettings(tts_backend="piper", tts_voice="en_US-joe-medium", tts_threads=1)
 SILENCE_DBFS = -40.0
 CHUNK = 2560  # 160 ms at 16 kHz, as a microphone hands it over
 GAP, TAIL = 9600, 16000  # 600 ms between the phrases, 1 s after them

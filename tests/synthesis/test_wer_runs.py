@@ -2,6 +2,7 @@
 
 import io
 import re
+from dataclasses import replace
 
 import jiwer
 import pytest
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from synthesis import modes, run_modes, services
 from synthesis.engines import audio, pipeline, stt, textnorm
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import PipelineConfig, Status, SynthesisRun, Transcript
 from synthesis.tasks import process_item
 from tests.factories import make_admin, make_config, make_dataset, make_sentence_set
@@ -172,7 +174,7 @@ class ToyWerRunTests(TestCase):
 
 def piper_wav(text: str) -> bytes:
     """Speech with a known transcript, from the bundled Piper voice (an unsaved default configuration)."""
-    config = PipelineConfig(name="voice", system_label="voice").snapshot()
+    config = PipelineSettings.from_snapshot(PipelineConfig(name="voice", system_label="voice").snapshot())
     spoken = pipeline.speak(text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
     return audio.wav_bytes(spoken.audio, spoken.sample_rate)
 
@@ -226,7 +228,9 @@ class WhisperWerRunTests(TestCase):
         # espeak-ng speaks the same samples every time, and on this clip each Whisper choice hears
         # something else, so the stored text shows which one ran.
         text = "Rice is often served in round bowls."
-        voice = PipelineConfig(name="v", system_label="v", tts_backend="espeak-ng", tts_voice="en").snapshot()
+        voice = PipelineSettings.from_snapshot(
+            PipelineConfig(name="v", system_label="v", tts_backend="espeak-ng", tts_voice="en").snapshot()
+        )
         spoken = pipeline.speak(text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=voice)
         make_dataset("espeak-en", (text,), wavs=[audio.wav_bytes(spoken.audio, spoken.sample_rate)])
         make_config("fast", stt_model="whisper-base", stt_model_english="whisper-tiny.en", stt_window_s=10)
@@ -239,7 +243,7 @@ class WhisperWerRunTests(TestCase):
         heard = {}
         for name in ("whisper-tiny.en", "whisper-base"):
             for window in (10, None):
-                whisper = pipeline.load_whisper({**run.config_snapshot, "stt_model": name}, cache)
+                whisper = pipeline.load_stt(replace(run.pipeline_settings, stt_model=name), cache)
                 heard[(name, window)] = stt.transcribe(whisper, clip, language="en", chunk_length=window).text
         self.assertEqual(len(set(heard.values())), 4, heard)  # the clip tells the four choices apart
         # Each transcript is matched to the choice whose transcript it is nearest: should a pass fail

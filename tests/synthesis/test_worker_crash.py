@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from synthesis import services
 from synthesis.engines import pipeline
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import RunItem, Status
 from tests.factories import make_admin, make_config, make_sentence_set, style
 
@@ -90,6 +91,6 @@ class WorkerCrashTests(TestCase):
         self.assertEqual(self.item.status, Status.CANCELLED)
 
     def test_stage_descriptions_name_the_engine(self):
-        config = {"tts_backend": "piper"}
+        config = PipelineSettings(tts_backend="piper")
         self.assertEqual(pipeline.stage_description("tts", config), "the TTS stage (piper)")
         self.assertEqual(pipeline.stage_description("", config), "its set-up, before the first stage")

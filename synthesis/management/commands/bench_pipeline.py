@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from synthesis import modes, services
 from synthesis.engines import bench, loadprobe, models, pipeline
+from synthesis.engines.settings import PipelineSettings
 from synthesis.management.following import bench_set, run_on_workers
 from synthesis.models import PipelineConfig, StylePreset
 from synthesis.run_modes import sentences
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         db_config = PipelineConfig.objects.filter(name=opts["config"]).first()
         if db_config is None:
             raise CommandError(f"No pipeline configuration {opts['config']!r}; run `manage.py load_demo`.")
-        config, cache = db_config.snapshot(), settings.SARAI_MODEL_CACHE
+        config, cache = PipelineSettings.from_snapshot(db_config.snapshot()), settings.SARAI_MODEL_CACHE
         style = StylePreset.objects.get(name="neutral").parameters()
         self.stdout.write(f"# bench_pipeline · {models.cpu_description()} · config {db_config.name}\n")
         self.stdout.write(
@@ -72,7 +73,9 @@ class Command(BaseCommand):
                 f"{row.ratio:.3f} | {row.extra} |"
             )
 
-    def _latency(self, config: dict, cache: Path, style: dict, iterations: int, warmup: int) -> None:
+    def _latency(
+        self, config: PipelineSettings, cache: Path, style: dict, iterations: int, warmup: int
+    ) -> None:
         prompts = [PROMPT, "Can you suggest a name for a small grey cat?", "How do I keep basil fresh?"]
         latencies = [m for m in sentences.CONVERSATION.measurements if m in modes.latency_measurements()]
         series = bench.conversation_latency(
@@ -100,7 +103,7 @@ class Command(BaseCommand):
             f"{np.percentile(stt_tts, 90):.0f} | {np.percentile(stt_tts, 99):.0f} | {stt_tts.max():.0f} |"
         )
 
-    def _memory(self, config: dict, cache: Path) -> None:
+    def _memory(self, config: PipelineSettings, cache: Path) -> None:
         try:
             figures = loadprobe.probe(
                 components=list(pipeline.COMPONENTS), cache=loadprobe.WARM, config=config, cache_dir=cache

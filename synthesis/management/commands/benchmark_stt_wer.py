@@ -142,15 +142,15 @@ class Command(BaseCommand):
         for item in tqdm(items, unit="utt", file=Unterminated(self.stdout), mininterval=0):
             audio = item.utterance.audio_16k()
             # The model and window the run used for this clip's language (pipeline.transcribe_utterance).
-            config = pipeline.conversation_config(run.config_snapshot, item.utterance.language)
-            whisper = pipeline.load_whisper(config, settings.SARAI_MODEL_CACHE)
+            config = pipeline.conversation_settings(run.pipeline_settings, item.utterance.language)
+            whisper = pipeline.load_stt(config, settings.SARAI_MODEL_CACHE)
             started = time.perf_counter()
             bench.direct_stt_pass(
                 whisper,
                 audio,
                 stt.base_language(item.utterance.language),
-                beam_size=config["stt_beam_size"],
-                window_s=config.get("stt_window_s"),
+                beam_size=config.stt_beam_size,
+                window_s=config.stt_window_s,
             )
             direct.append((time.perf_counter() - started) * 1000)
         item_ms = [cost["item_ms"][item.pk] for item in items]

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from synthesis import services
 from synthesis.engines import audio, bench, models, mos, pipeline, selftest
+from synthesis.engines.settings import PipelineSettings
 from synthesis.management.following import bench_set, run_on_workers
 from synthesis.models import PipelineConfig, Status, StylePreset, SynthesisRun
 
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         if len(styles) != len(names):
             raise CommandError(f"Unknown style among {', '.join(names)}.")
         sentence_set = bench_set(opts["sentences"])
-        config = db_config.snapshot()
+        config = PipelineSettings.from_snapshot(db_config.snapshot())
         self._header(db_config.name, config, opts["workers"])
         selftest.ensure_report(cache_dir=settings.SARAI_MODEL_CACHE)
         shape = f"{opts['sentences']}×{len(styles)}"
@@ -90,15 +91,15 @@ class Command(BaseCommand):
             self._parts(config, texts[: opts["dnsmos_clips"]], styles[0].parameters(), load_parts)
         pipeline.release_models()
 
-    def _header(self, name: str, config: dict, workers: int) -> None:
+    def _header(self, name: str, config: PipelineSettings, workers: int) -> None:
         threads = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARIABLES)
         self.stdout.write(f"# benchmark_synthesis · {models.cpu_description()} · config {name}")
         self.stdout.write(
-            f"Threads per model: TTS {config['tts_threads']}, STT {config['stt_threads']}, DNSMOS 1; "
+            f"Threads per model: TTS {config.tts_threads}, STT {config.stt_threads}, DNSMOS 1; "
             f"{threads}; {workers} worker processes."
         )
 
-    def _warm_up(self, config: dict, text: str, style: dict) -> None:
+    def _warm_up(self, config: PipelineSettings, text: str, style: dict) -> None:
         """Models loaded and one untimed item, so the items alone pay no first-call costs."""
         cache = settings.SARAI_MODEL_CACHE
         pipeline.synthesize_item(text=text, language="en", style=style, config=config, cache_dir=cache)
@@ -137,7 +138,7 @@ class Command(BaseCommand):
         if load_alone is not None:
             self.stdout.write(f"Native thread pools of this process after the items: {_native_pools()}.")
 
-    def _parts(self, config: dict, texts: list[str], style: dict, load: float) -> None:
+    def _parts(self, config: PipelineSettings, texts: list[str], style: dict, load: float) -> None:
         """Each measurement after TTS timed alone on a few clips, DNSMOS split into its parts."""
         spoken = [pipeline.speak(text, language="en", style=style, config=config) for text in texts]
         scorer = pipeline.load_models(config, settings.SARAI_MODEL_CACHE, with_llm=False).dnsmos

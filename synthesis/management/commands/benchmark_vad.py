@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from synthesis.engines import audio, iterations, pipeline, vad
+from synthesis.engines.settings import PipelineSettings
 from synthesis.models import PipelineConfig
 
 # Two halves of one utterance; a speaker pauses between them (thinking, breathing) and goes on.
@@ -39,10 +40,10 @@ class Command(BaseCommand):
         config = PipelineConfig.objects.filter(name=opts["config"]).first()
         if config is None:
             raise CommandError(f"No pipeline configuration named {opts['config']!r}.")
-        snapshot = config.snapshot()
-        halves = [(self.speak(first, snapshot), self.speak(second, snapshot)) for first, second in PROMPTS]
+        voice = PipelineSettings.from_snapshot(config.snapshot())
+        halves = [(self.speak(first, voice), self.speak(second, voice)) for first, second in PROMPTS]
         self.stdout.write(
-            f"{len(PROMPTS)} prompts spoken by {snapshot['tts_voice']}, each with a pause of P ms between "
+            f"{len(PROMPTS)} prompts spoken by {voice.tts_voice}, each with a pause of P ms between "
             f"its halves; a cut-off is an end of speech declared before the prompt's last voiced sample "
             f"({settings.SARAI_SILENCE_DBFS:g} dBFS). Silero VAD v6, threshold {opts['threshold']}."
         )
@@ -61,7 +62,7 @@ class Command(BaseCommand):
                 cells.append(f"{cut}/{len(halves)}")
             self.stdout.write(f"{hangover:>12} | " + " | ".join(f"{cell:>12}" for cell in cells))
 
-    def speak(self, text: str, config: dict) -> np.ndarray:
+    def speak(self, text: str, config: PipelineSettings) -> np.ndarray:
         spoken = pipeline.speak(text, language="en", style=pipeline.NEUTRAL_PROMPT_STYLE, config=config)
         samples = audio.resample(spoken.audio, spoken.sample_rate, pipeline.STT_RATE)
         # Piper pads its output with silence: keep the voiced part, so the pause is exactly P ms.
