@@ -10,6 +10,7 @@ from synthesis import services
 from synthesis.engines import pipeline
 from synthesis.engines.settings import PipelineSettings
 from synthesis.models import RunItem, Status
+from synthesis.services import items
 from tests.factories import make_admin, make_config, make_sentence_set, style
 
 # conditional UPDATE claims and leases of run items: repeated on PostgreSQL + Redis
@@ -71,14 +72,14 @@ class WorkerCrashTests(TestCase):
         self.assertEqual((self.item.status, self.item.error), (Status.DONE, ""))
 
     def test_a_running_item_stops_at_its_next_stage_once_the_run_is_cancelled(self):
-        recorder = services._stage_recorder(self.item)
+        recorder = items._stage_recorder(self.item)
         recorder("tts")
         self.assertEqual(RunItem.objects.get(pk=self.item.pk).stage, "tts")
         queued, running = services.cancel_run(run=self.run_)
         self.assertEqual((queued, running), (1, 1))
         with self.assertRaises(services.ItemStopped):
             recorder("asr")
-        services._stop_item(self.item)
+        items._stop_item(self.item)
         self.item.refresh_from_db()
         self.assertEqual(self.item.status, Status.CANCELLED)
 
