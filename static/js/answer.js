@@ -75,6 +75,8 @@ window.playAddress = (source) => {
 // The answer is sent with fetch where the form has data-fetch (the server then checks the listening,
 // so every replay is a new request); if fetch keeps failing the form is posted the ordinary way, which
 // the server accepts too. Without data-fetch (the sound check) the form is posted the ordinary way.
+// Keys, outside text boxes: a player's key plays it, M marks a problem (with marks), the method's own
+// keys, Enter goes on (or says what is missing).
 window.answerPage = (form, method) => {
   "use strict";
   const submitButton = form.querySelector("[data-submit]");
@@ -82,7 +84,7 @@ window.answerPage = (form, method) => {
   const hint = form.querySelector("[data-hint]");
   const hidden = (name) => form.querySelector(`[data-${name}]`);
   const groups = Array.from(form.querySelectorAll("fieldset[data-group]"));
-  const checked = form.hasAttribute("data-fetch");
+  const listeningChecked = form.hasAttribute("data-fetch");
   const labels = method.stop
     ? { playing: "labelStop", paused: "labelPlay", ended: "labelPlay" }
     : { playing: "labelPlaying", paused: "labelResume", ended: "labelReplay" };
@@ -129,7 +131,7 @@ window.answerPage = (form, method) => {
     // not preloaded, comes from a new address: a fetch the server counts.
     const fromStart = method.stop || audio.ended || audio.currentTime === 0;
     if (fromStart && method.mayPlay && !method.mayPlay(each)) return;
-    if (fromStart && checked && (each.plays > 0 || audio.preload === "none")) {
+    if (fromStart && listeningChecked && (each.plays > 0 || audio.preload === "none")) {
       audio.src = window.playAddress(each.source);
     } else if (method.stop || audio.ended) {
       audio.currentTime = 0;
@@ -265,7 +267,7 @@ window.answerPage = (form, method) => {
       hidden("time").value = String(Math.round(performance.now() - state.heardAt));
     }
     state.sending = true;
-    if (!checked) {
+    if (!listeningChecked) {
       setTimeout(refresh, 0); // disabling the button before the browser reads the form would drop it
       return;
     }
