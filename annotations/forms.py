@@ -2,8 +2,7 @@ import math
 import re
 
 from django import forms
-from django.conf import settings
-from django.core.validators import RegexValidator, validate_slug
+from django.core.validators import RegexValidator
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
@@ -122,6 +121,48 @@ def _answer_field(dimension: str, answer_kind: str) -> tuple[str, forms.Field]:
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
 # The method comes first: it decides how the clips listed are used (pairs take no gold or traps).
 SOURCE_FIELDS = ("name", "method", "runs", "systems", "reference_system", "with_anchor", "references_as_gold")
+SETTING_FIELDS = (
+    "scale",
+    "dimensions",
+    "ratings_per_sample",
+    "samples_per_session",
+    "max_plays",
+    "artifact_labels",
+    "gold_per_session",
+    "traps_per_session",
+    "min_rater_overlap",
+    "instructions",
+    "recruitment",
+    "payment",
+    "language",
+    "allow_open_link",
+    "platform_code",
+    "completion_url",
+    "screen_trials",
+    "screen_pass_mark",
+    "screen_retry_allowed",
+    "screen_out_code",
+    "screen_out_url",
+    "repeat_share",
+    "allow_no_preference",
+    "expires_at",
+    "description",
+)
+# Where the page asks for less than the model allows (bounds a researcher can mean), leaves a setting
+# optional (clean() or the service fills in the default) or starts from another value than the model's
+# default.
+TEST_FIELD_OPTIONS = {
+    "with_anchor": {"initial": True},
+    "ratings_per_sample": {"min_value": 1, "max_value": 1000},
+    "samples_per_session": {"min_value": 1, "max_value": 1000},
+    "max_plays": {"required": False, "max_value": 20, "initial": methods.INTELLIGIBILITY.max_plays},
+    "gold_per_session": {"max_value": 100},
+    "traps_per_session": {"max_value": 100},
+    "min_rater_overlap": {"min_value": 2, "max_value": 1000},
+    "screen_trials": {"required": False, "min_value": 1, "max_value": 20},
+    "screen_pass_mark": {"required": False, "min_value": 1, "max_value": 20},
+    "repeat_share": {"required": False, "min_value": 0, "max_value": 1},
+}
 
 
 def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
@@ -133,20 +174,21 @@ def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
     )
 
 
-class CreateTestForm(forms.Form):
+def _test_form_field(model_field, **kwargs) -> forms.Field:
+    """The model field's own form field, with the page's options (TEST_FIELD_OPTIONS)."""
+    return model_field.formfield(**{**kwargs, **TEST_FIELD_OPTIONS.get(model_field.name, {})})
+
+
+class CreateTestForm(forms.ModelForm):
     """A new test: the runs and imported systems to rate, clip roles ticked in the clip list, settings.
 
     The clip list holds the samples of the runs and systems in the data (or, unbound, the initial
     values); each clip has gold, trapping and practice checkboxes and a score-<sample id> field.
+    The form validates the test's fields as the model does and never saves: services.create_test makes
+    the test from its cleaned_data.
     """
 
-    name = forms.CharField(max_length=80, validators=[validate_slug], help_text="Unique, e.g. mos-2024-05.")
-    method = forms.ChoiceField(
-        choices=[],
-        initial=methods.DEFAULT_METHOD,
-        required=False,
-        help_text="The test method: how trials are built, shown and analysed (absent: acr).",
-    )
+    # Where the clips come from and their roles: no field of the test.
     runs = forms.ModelMultipleChoiceField(
         queryset=None,
         required=False,
@@ -159,19 +201,6 @@ class CreateTestForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Imported samples",
         help_text="Imported output and human reference recordings, by system name.",
-    )
-    reference_system = forms.ChoiceField(
-        choices=[],
-        required=False,
-        label="Reference system (MUSHRA)",
-        help_text="Its clip of each sentence is the reference: played labelled, and hidden among the samples "
-        "rated. The systems of the clips listed; show the clips to update them.",
-    )
-    with_anchor = forms.BooleanField(
-        required=False,
-        initial=True,
-        label="Add an anchor to each MUSHRA page: the reference low-passed at 3.5 kHz (ITU-R BS.1534)",
-        help_text="Made from the reference when the test is created; needs a reference system.",
     )
     references_as_gold = forms.BooleanField(
         required=False,
@@ -187,6 +216,21 @@ class CreateTestForm(forms.Form):
     training = forms.TypedMultipleChoiceField(
         coerce=int, choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Practice clips"
     )
+    # Fields of the test chosen from lists the model does not hold: the method registry, the systems of
+    # the clips listed, the scales (none: the method's default for the language).
+    method = forms.ChoiceField(
+        choices=[],
+        initial=methods.DEFAULT_METHOD,
+        required=False,
+        help_text="The test method: how trials are built, shown and analysed (absent: acr).",
+    )
+    reference_system = forms.ChoiceField(
+        choices=[],
+        required=False,
+        label="Reference system (MUSHRA)",
+        help_text="Its clip of each sentence is the reference: played labelled, and hidden among the samples "
+        "rated. The systems of the clips listed; show the clips to update them.",
+    )
     scale = forms.ModelChoiceField(
         queryset=None,
         required=False,
@@ -194,32 +238,12 @@ class CreateTestForm(forms.Form):
         help_text="Its range must fit the method: 1 to 5 or the like for ACR, -3 to +3 for CMOS, "
         "-1 to +1 for A/B, 0 to 100 for MUSHRA, the one-point transcription scale for intelligibility.",
     )
+    # Typed as comma lists, which the service makes the test's lists of (not in Meta.fields: the
+    # service, not the model, says what an empty one means).
     dimensions = forms.CharField(
         initial="overall",
         help_text="Comma list rated on the same page; the first is the main one. ACR only: the other "
         "methods ask one question.",
-    )
-    ratings_per_sample = forms.IntegerField(
-        min_value=1,
-        max_value=1000,
-        initial=8,
-        help_text="Answers wanted for each clip (ACR, intelligibility), pair (CMOS, A/B) or sentence "
-        "page (MUSHRA).",
-    )
-    samples_per_session = forms.IntegerField(
-        min_value=1,
-        max_value=1000,
-        initial=20,
-        help_text="Clips (ACR, intelligibility), pairs (CMOS, A/B) or sentence pages (MUSHRA) one "
-        "evaluator answers; A/B repeats come on top.",
-    )
-    max_plays = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=20,
-        initial=methods.INTELLIGIBILITY.max_plays,
-        label="Plays allowed per clip (intelligibility)",
-        help_text=ListeningTest._meta.get_field("max_plays").help_text,
     )
     artifact_labels = forms.CharField(
         required=False,
@@ -228,88 +252,79 @@ class CreateTestForm(forms.Form):
         help_text="Comma-separated, e.g. click, mispronunciation, robotic, noise: listeners may mark "
         "moments where they heard a problem, with one of these labels. Empty turns marking off.",
     )
-    gold_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
-    traps_per_session = forms.IntegerField(min_value=0, max_value=100, initial=1)
-    min_rater_overlap = forms.IntegerField(
-        min_value=2,
-        max_value=1000,
-        initial=ListeningTest._meta.get_field("min_rater_overlap").default,
-        help_text=ListeningTest._meta.get_field("min_rater_overlap").help_text,
-    )
-    instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    recruitment = forms.CharField(
-        max_length=200, required=False, help_text=ListeningTest._meta.get_field("recruitment").help_text
-    )
-    payment = forms.CharField(
-        max_length=200, required=False, help_text=ListeningTest._meta.get_field("payment").help_text
-    )
-    language = forms.ChoiceField(choices=settings.LANGUAGES, help_text="Language of the evaluator pages.")
-    allow_open_link = forms.BooleanField(required=False, label="Accept the open link (crowd platforms)")
-    platform_code = forms.CharField(
-        max_length=64,
-        required=False,
-        label="Platform completion code",
-        help_text=ListeningTest._meta.get_field("platform_code").help_text,
-    )
-    completion_url = forms.URLField(
-        max_length=500,
-        required=False,
-        label="Completion URL",
-        help_text=ListeningTest._meta.get_field("completion_url").help_text
-        + " Without either, evaluators get the app's own code to type in.",
-    )
-    screen_trials = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=20,
-        initial=ListeningTest._meta.get_field("screen_trials").default,
-        label="Headphone screen trials",
-        help_text=ListeningTest._meta.get_field("screen_trials").help_text,
-    )
-    screen_pass_mark = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=20,
-        initial=ListeningTest._meta.get_field("screen_pass_mark").default,
-        label="Headphone screen pass mark",
-        help_text=ListeningTest._meta.get_field("screen_pass_mark").help_text + " " + screen_guess_note(),
-    )
-    screen_retry_allowed = forms.BooleanField(
-        required=False,
-        label="Allow one retry of the headphone screen (all trials right)",
-        help_text=ListeningTest._meta.get_field("screen_retry_allowed").help_text,
-    )
-    screen_out_code = forms.CharField(
-        max_length=64,
-        required=False,
-        label="Screen-out code",
-        help_text=ListeningTest._meta.get_field("screen_out_code").help_text,
-    )
-    screen_out_url = forms.URLField(
-        max_length=500,
-        required=False,
-        label="Screen-out URL",
-        help_text=ListeningTest._meta.get_field("screen_out_url").help_text,
-    )
-    repeat_share = forms.FloatField(
-        required=False,
-        min_value=0,
-        max_value=1,
-        initial=ListeningTest._meta.get_field("repeat_share").default,
-        label="Repeated pairs (A/B)",
-        help_text=ListeningTest._meta.get_field("repeat_share").help_text,
-    )
-    allow_no_preference = forms.BooleanField(
-        required=False,
-        initial=True,
-        label="Offer 'No preference' (A/B)",
-        help_text=ListeningTest._meta.get_field("allow_no_preference").help_text,
-    )
-    expires_at = forms.DateTimeField(required=False, help_text="YYYY-MM-DD HH:MM; empty for no expiry.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = ListeningTest
+        fields = [
+            "name",
+            "method",
+            "reference_system",
+            "with_anchor",
+            "scale",
+            "ratings_per_sample",
+            "samples_per_session",
+            "max_plays",
+            "gold_per_session",
+            "traps_per_session",
+            "min_rater_overlap",
+            "instructions",
+            "recruitment",
+            "payment",
+            "language",
+            "allow_open_link",
+            "platform_code",
+            "completion_url",
+            "screen_trials",
+            "screen_pass_mark",
+            "screen_retry_allowed",
+            "screen_out_code",
+            "screen_out_url",
+            "repeat_share",
+            "allow_no_preference",
+            "expires_at",
+            "description",
+        ]
+        formfield_callback = _test_form_field
+        labels = {
+            "with_anchor": "Add an anchor to each MUSHRA page: the reference low-passed at 3.5 kHz "
+            "(ITU-R BS.1534)",
+            "max_plays": "Plays allowed per clip (intelligibility)",
+            "allow_open_link": "Accept the open link (crowd platforms)",
+            "completion_url": "Completion URL",
+            "screen_trials": "Headphone screen trials",
+            "screen_pass_mark": "Headphone screen pass mark",
+            "screen_retry_allowed": "Allow one retry of the headphone screen (all trials right)",
+            "repeat_share": "Repeated pairs (A/B)",
+            "allow_no_preference": "Offer 'No preference' (A/B)",
+        }
+        help_texts = {
+            "name": "Unique, e.g. mos-2024-05.",
+            "with_anchor": "Made from the reference when the test is created; needs a reference system.",
+            "ratings_per_sample": "Answers wanted for each clip (ACR, intelligibility), pair (CMOS, A/B) or "
+            "sentence page (MUSHRA).",
+            "samples_per_session": "Clips (ACR, intelligibility), pairs (CMOS, A/B) or sentence pages "
+            "(MUSHRA) one evaluator answers; A/B repeats come on top.",
+            "language": "Language of the evaluator pages.",
+            "expires_at": "YYYY-MM-DD HH:MM; empty for no expiry.",
+            # Their labels say enough on this page; the model's help texts are for the admin.
+            "gold_per_session": "",
+            "traps_per_session": "",
+            "instructions": "",
+            "allow_open_link": "",
+            "description": "",
+        }
+        widgets = {
+            "instructions": forms.Textarea(attrs={"rows": 4}),
+            "description": forms.Textarea(attrs={"rows": 2}),
+        }
+        error_messages = {"name": {"unique": "A listening test with this name exists already."}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The model's help texts, and what this page adds to them.
+        without_either = " Without either, evaluators get the app's own code to type in."
+        self.fields["completion_url"].help_text += without_either
+        self.fields["screen_pass_mark"].help_text += " " + screen_guess_note()
         self.fields["method"].choices = [(m.name, m.title) for m in methods.METHODS.values()]
         self.fields["runs"].queryset = SynthesisRun.objects.annotate(n=Count("samples")).filter(n__gt=0)
         systems = (
@@ -372,8 +387,7 @@ class CreateTestForm(forms.Form):
         return [self[name] for name in SOURCE_FIELDS]
 
     def setting_fields(self) -> list:
-        skip = {*SOURCE_FIELDS, *ROLE_FIELDS}
-        return [self[name] for name in self.fields if name not in skip and not name.startswith("score-")]
+        return [self[name] for name in SETTING_FIELDS]
 
     def role_errors(self) -> list[str]:
         return [error for name in ROLE_FIELDS for error in self.errors.get(name, [])] if self.is_bound else []
@@ -398,12 +412,6 @@ class CreateTestForm(forms.Form):
 
     # -- validation ----------------------------------------------------------------------------
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        if ListeningTest.objects.filter(name=name).exists():
-            raise forms.ValidationError("A listening test with this name exists already.")
-        return name
-
     def clean_dimensions(self) -> list[str]:
         return [part.strip() for part in self.cleaned_data["dimensions"].split(",") if part.strip()]
 
@@ -416,6 +424,7 @@ class CreateTestForm(forms.Form):
     def clean(self):
         data = super().clean()
         self._clean_scale(data)
+        # The model's clean() checks these too but stops at the first: here both show at once.
         conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
         if conflict:
             self.add_error("platform_code", conflict)
@@ -426,9 +435,11 @@ class CreateTestForm(forms.Form):
         for name in ("screen_trials", "screen_pass_mark", "repeat_share"):
             if name not in self.errors and data.get(name) is None:
                 data[name] = ListeningTest._meta.get_field(name).default
-        trials, mark = data.get("screen_trials"), data.get("screen_pass_mark")
-        if trials and mark and mark > trials:
-            self.add_error("screen_pass_mark", f"Give a pass mark from 1 to the {trials} trials.")
+        # The model's clean() checks the pass mark against the trials. With one of them refused it
+        # would judge the other against that one's default, so it is given neither.
+        if {"screen_trials", "screen_pass_mark"} & self.errors.keys():
+            data.pop("screen_trials", None)
+            data.pop("screen_pass_mark", None)
         self._clean_roles(data)
         return data
 
