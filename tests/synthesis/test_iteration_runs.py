@@ -11,10 +11,12 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from sarai_eval.celery import app
 from synthesis import modes, run_modes, services
 from synthesis.engines import iterations
 from synthesis.models import RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
 from synthesis.results import latency
+from synthesis.services import queue
 from synthesis.tasks import process_serial_run
 from tests.factories import (
     make_admin,
@@ -126,12 +128,12 @@ class SerialRunTests(TestCase):
         run = self.start(count=2, warmup=1)
         RunItem.objects.filter(run=run).update(queued_at=timezone.now() - timedelta(days=1))
         with (
-            mock.patch.object(process_serial_run, "delay") as sent,
+            mock.patch.object(app, "send_task") as sent,
             self.captureOnCommitCallbacks(execute=True) as callbacks,
         ):
             services.requeue_stale_items()
         self.assertEqual(len(callbacks), 1)  # one message for the run, never one per item
-        sent.assert_called_once_with(run.pk)
+        sent.assert_called_once_with(queue.PROCESS_SERIAL_RUN, args=[run.pk])
         process_serial_run(run.pk)  # what the worker receiving it does
         run.refresh_from_db()
         self.assertEqual((run.status, run.done_count), (Status.DONE, 3))
@@ -141,11 +143,11 @@ class SerialRunTests(TestCase):
         RunItem.objects.filter(run=run).update(status=Status.FAILED, error="boom")
         SynthesisRun.objects.filter(pk=run.pk).update(status=Status.FAILED)
         with (
-            mock.patch.object(process_serial_run, "delay") as sent,
+            mock.patch.object(app, "send_task") as sent,
             self.captureOnCommitCallbacks(execute=True),
         ):
             self.assertEqual(services.retry_failed(run=run), 2)
-        sent.assert_called_once_with(run.pk)
+        sent.assert_called_once_with(queue.PROCESS_SERIAL_RUN, args=[run.pk])
         process_serial_run(run.pk)
         run.refresh_from_db()
         self.assertEqual((run.status, run.done_count), (Status.DONE, 2))
