@@ -7,18 +7,17 @@ from collections.abc import Callable, Hashable
 
 def order_without_neighbours(items: list, *, key: Callable, rng: random.Random) -> list:
     """A random order in which no two neighbours share a key, whenever such an order exists."""
-    remaining = list(items)
+    remaining = [(key(item), item) for item in items]  # each key computed once
     rng.shuffle(remaining)
-    counts = Counter(key(item) for item in remaining)
+    counts = Counter(item_key for item_key, _ in remaining)
     order, previous = [], None
     while remaining:
-        candidates = [i for i, item in enumerate(remaining) if key(item) != previous] or [0]
+        candidates = [i for i, (item_key, _) in enumerate(remaining) if item_key != previous] or [0]
         # No candidate leaves a perfect order possible: take the most frequent key, which keeps
         # the number of equal neighbours at its minimum.
-        fallback = max(candidates, key=lambda i: counts[key(remaining[i])])
-        index = next((i for i in candidates if _can_finish(counts, key(remaining[i]))), fallback)
-        item = remaining.pop(index)
-        previous = key(item)
+        fallback = max(candidates, key=lambda i: counts[remaining[i][0]])
+        index = next((i for i in candidates if _can_finish(counts, remaining[i][0])), fallback)
+        previous, item = remaining.pop(index)
         counts[previous] -= 1
         order.append(item)
     return order

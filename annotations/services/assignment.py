@@ -93,23 +93,30 @@ def _repeat(trial: Trial, order: list[int]) -> tuple[Trial, list[int]]:
 
 
 def _choose_trials(test: ListeningTest, rng: random.Random) -> list[Trial]:
-    held = held_counts(test)
-    by_kind: dict[str, list[Trial]] = {}
-    originals = test.trials.filter(repeat_of__isnull=True)
-    for trial in originals.prefetch_related("trial_clips__test_sample__sample"):
-        by_kind.setdefault(trial.kind, []).append(trial)
+    """The session's trials: the least-held test trials, then gold and trap trials.
 
-    def least_held(kind: str, count: int) -> list[Trial]:
-        pool = sorted(by_kind.get(kind, []), key=lambda trial: (held[trial.pk], rng.random()))
+    The choice reads only ids and kinds; the chosen trials alone are loaded with their clips.
+    """
+    held = held_counts(test)
+    by_kind: dict[str, list[int]] = {}
+    originals = test.trials.filter(repeat_of__isnull=True).order_by("id")
+    for trial_id, kind in originals.values_list("id", "kind"):
+        by_kind.setdefault(kind, []).append(trial_id)
+
+    def least_held(kind: str, count: int) -> list[int]:
+        pool = sorted(by_kind.get(kind, []), key=lambda trial_id: (held[trial_id], rng.random()))
         return pool[:count]
 
     chosen = least_held(TestSample.Kind.TEST, test.samples_per_session)
     # Under-target clips come first; the session is topped up with the least-rated others so
     # every session has the same length. Only when no clip needs ratings is the test full.
-    if not chosen or held[chosen[0].pk] >= test.ratings_per_sample:
+    if not chosen or held[chosen[0]] >= test.ratings_per_sample:
         raise SessionUnavailable("full")
     chosen += least_held(TestSample.Kind.GOLD, test.gold_per_session)
-    return chosen + least_held(TestSample.Kind.TRAP, test.traps_per_session)
+    chosen += least_held(TestSample.Kind.TRAP, test.traps_per_session)
+    loaded = Trial.objects.filter(pk__in=chosen).prefetch_related("trial_clips__test_sample__sample")
+    by_id = {trial.pk: trial for trial in loaded}
+    return [by_id[trial_id] for trial_id in chosen]
 
 
 def held_counts(test: ListeningTest, now: datetime | None = None) -> Counter:

@@ -3,7 +3,9 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotations import services
@@ -94,6 +96,20 @@ class AssignmentTests(TestCase):
         Evaluator.objects.filter(pk=idle.pk).update(last_seen_at=timezone.now() - timedelta(hours=3))
         self.assertEqual(sum(services.held_counts(test).values()), 0)
         self.assertEqual(len(services.assign(evaluator=newcomer)), 2)
+
+
+class SessionLoadTests(TestCase):
+    def test_only_the_sessions_own_trials_are_loaded_with_their_clips(self):
+        # Twelve trials in the test, six per session: the clips of six trials are read, not twelve.
+        test = build_test(samples=make_samples(sentences=SIX_SENTENCES), samples_per_session=6)
+        evaluator = Evaluator.objects.create(test=test, pseudonym="R001")
+        with CaptureQueriesContext(connection) as queries:
+            services.assign(evaluator=evaluator, rng=random.Random(1))
+        clip_reads = [q["sql"] for q in queries if 'FROM "annotations_trialclip"' in q["sql"]]
+        self.assertTrue(clip_reads)
+        for sql in clip_reads:
+            ids = sql.split(" IN (", 1)[1].split(")", 1)[0].split(",")
+            self.assertEqual(len(ids), 6, sql)
 
 
 class OrderWithoutNeighboursTests(TestCase):
