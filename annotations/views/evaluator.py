@@ -446,7 +446,7 @@ def clip_audio(request, token: str, clip: str):
     server sees: answers are accepted only after the whole clip was sent for them and there was time
     to hear it (services.verify_listening). A MUSHRA reference is served under its own token (hidden
     among the samples) and its open token (the labelled reference). Where the test limits plays, a
-    request beyond the last play is refused (403).
+    request beyond the last play, or beyond that many times the file's bytes, is refused (403).
     """
     started_at = timezone.now()
     evaluator = Evaluator.objects.select_related("test").filter(token=token).first()
