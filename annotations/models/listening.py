@@ -63,6 +63,16 @@ class ClipFetchQuerySet(models.QuerySet):
         """count_plays of these fetches (of one evaluator and one clip)."""
         return count_plays(self.requests())
 
+    def plays_per_clip(self) -> dict[int, int]:
+        """Plays begun (count_plays) of each clip these fetches (of one evaluator) hold."""
+        requests: dict[int, list[tuple[int, int, int]]] = {}
+        rows = self.order_by("started_at", "id").values_list(
+            "test_sample_id", "bytes_from", "bytes_to", "size"
+        )
+        for clip_id, *request in rows:
+            requests.setdefault(clip_id, []).append(tuple(request))
+        return {clip_id: count_plays(clip_requests)[0] for clip_id, clip_requests in requests.items()}
+
     def fully_sent_clip_ids(self) -> set[int]:
         """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}

@@ -190,7 +190,7 @@ def screening_answers(
             first=Min("first_fetch_at"),
             received=Max("received_at"),
             fetches=Max("fetch_count"),
-            plays=Max("play_count"),
+            plays=Max("server_play_count"),
         )
         .values_list("evaluator_id", "trial_id", "first", "received", "fetches", "plays")
     )
@@ -204,7 +204,7 @@ def screening_answers(
             first_fetch=first.timestamp() if first else None,
             received=received.timestamp() if received else None,
             fetch_count=fetches,
-            play_count=plays or 1,
+            plays=plays,
         )
         for rater, trial, first, received, fetches, plays in timings
     ]

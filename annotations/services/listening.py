@@ -71,7 +71,8 @@ def verify_listening(
 
     Every clip must have been sent whole (in one request or in ranges) by requests no earlier
     answer counted, and the method's listening time for the clips' durations must have passed
-    since the first of those requests began. The timings describe those requests.
+    since the first of those requests began. The timings describe those requests, and
+    server_play_count is the most plays (models.count_plays) they sent of any one clip.
     """
     clip_ids = [clip.pk for clip in clips]
     fetches = _uncounted_fetches(evaluator, clip_ids, received_at)
@@ -86,7 +87,12 @@ def verify_listening(
         raise RatingRefused(
             "too_soon", f"answered {waited:.3f} s after the first fetch, {needed:.3f} s needed"
         )
-    return {"first_fetch_at": timing["first"], "fetch_count": timing["count"], "received_at": received_at}
+    return {
+        "first_fetch_at": timing["first"],
+        "fetch_count": timing["count"],
+        "server_play_count": max(fetches.plays_per_clip().values()),
+        "received_at": received_at,
+    }
 
 
 def _uncounted_fetches(evaluator: Evaluator, clip_ids: list[int], received_at: datetime) -> QuerySet:
