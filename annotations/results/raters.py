@@ -327,7 +327,15 @@ def headphone_screen_summary(test: ListeningTest, raters: list[dict]) -> dict:
         "trials": test.screen_trials,
         "pass_mark": test.screen_pass_mark,
         "retry_allowed": test.screen_retry_allowed,
+        # A guesser's chance of passing the screen as configured, and of passing its first attempt.
         "guess_pass_percent": round(
+            100
+            * guess_pass_probability(
+                test.screen_trials, test.screen_pass_mark, retry_allowed=test.screen_retry_allowed
+            ),
+            1,
+        ),
+        "guess_attempt_percent": round(
             100 * guess_pass_probability(test.screen_trials, test.screen_pass_mark), 1
         ),
     }
