@@ -12,8 +12,10 @@ The data contract the analysis reads (`transcriptions`):
 - Plays: ListeningTest.max_plays (DEFAULT_MAX_PLAYS unless the test says otherwise; 0 for no limit),
   counted by the server from its ClipFetch rows, never by the page: a play is a run of requests that
   together send the whole file (models.count_plays), so a browser's probe of the first bytes and its
-  request for the rest are one play. Once max_plays plays have been sent whole, the audio view
-  refuses further requests for the clip by that evaluator (403) and the page disables its button.
+  request for the rest are one play. Once max_plays plays have been sent whole, or max_plays times
+  the file's bytes in all (models.within_play_limit: ranges that stop short of the last byte never
+  complete a play), the audio view refuses further requests for the clip by that evaluator (403)
+  and the page disables its button.
   The page asks for the file afresh on every play (preload none, no-store), so each play the
   listener hears is a play the server sees.
 - The normaliser's language is the sample's sentence's, else the test's.

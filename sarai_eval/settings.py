@@ -1,6 +1,8 @@
 """Settings for sarai-eval: one file, everything that varies comes from the environment."""
 
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -51,18 +53,47 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEFAULT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
-    raise ImproperlyConfigured(
-        "DJANGO_DEBUG is off but DJANGO_SECRET_KEY is the default development key: "
-        "set DJANGO_SECRET_KEY to a long random value."
-    )
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+def installation_secret_key(path: Path) -> str:
+    """The key kept in path, generated there (readable by its owner alone) the first time.
+
+    Several processes may start at once (gunicorn's workers, Celery): the key is written to a file
+    of its own and linked into place, so whichever is first, every process reads the same key.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, draft = tempfile.mkstemp(prefix=".secret-key-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(50) + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(
+            f"{path} is empty: delete it to have a key generated, or set DJANGO_SECRET_KEY."
+        )
+    return key
+
 
 # Everything the app writes (database, media, broker spool, model cache) lives under one folder.
 VAR_DIR = Path(env_str("SARAI_VAR_DIR", str(BASE_DIR / "var")))
+
+# Off unless asked for: a server started without the variable shows evaluators no tracebacks.
+# Development and the tests opt in with DJANGO_DEBUG=true, and then the known development key serves.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or (
+    DEFAULT_SECRET_KEY if DEBUG else installation_secret_key(VAR_DIR / "secret-key")
+)
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is off but DJANGO_SECRET_KEY is the default development key: "
+        "set DJANGO_SECRET_KEY to a long random value, or leave it unset to use var/secret-key."
+    )
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

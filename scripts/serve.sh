@@ -9,13 +9,9 @@ RUN_DIR=var/run
 LOG_DIR=var/log
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
-# Evaluators reach this server: run it with DEBUG off (no technical error pages) and a secret key
-# generated once for this installation. Plain HTTP on localhost needs cookies without the Secure flag.
-if [[ ! -s var/secret-key ]]; then
-  (umask 077 && $PY -c "import secrets; print(secrets.token_urlsafe(50))" >var/secret-key)
-fi
-export DJANGO_DEBUG=${DJANGO_DEBUG:-false}
-export DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-$(cat var/secret-key)}
+# Evaluators reach this server: DEBUG stays off (the settings' default: no technical error pages)
+# and, without DJANGO_SECRET_KEY, the settings use the key generated once for this installation in
+# var/secret-key. Plain HTTP on localhost needs cookies without the Secure flag.
 export DJANGO_SECURE_COOKIES=${DJANGO_SECURE_COOKIES:-false}
 
 stop_all() {

@@ -2,6 +2,7 @@
 defaults still serve `make run` on plain http://127.0.0.1."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -24,16 +25,18 @@ PRODUCTION = {
     "DJANGO_HSTS_PRELOAD": "true",
 }
 # What scripts/serve.sh exports for `make run`.
-MAKE_RUN = {"DJANGO_DEBUG": "false", "DJANGO_SECURE_COOKIES": "false"}
+MAKE_RUN = {"DJANGO_SECURE_COOKIES": "false"}
 
 
 def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     environment.update(
-        DJANGO_SETTINGS_MODULE="sarai_eval.settings",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        SARAI_VAR_DIR=tempfile.mkdtemp(prefix="sarai-deploy-check-"),
-        **env,
+        {
+            "DJANGO_SETTINGS_MODULE": "sarai_eval.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "SARAI_VAR_DIR": tempfile.mkdtemp(prefix="sarai-deploy-check-"),
+            **env,
+        }
     )
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
@@ -77,6 +80,13 @@ class DeployCheckTests(SimpleTestCase):
         )
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("is not a header name", result.stderr)
+
+    def test_without_any_variable_the_deploy_check_names_only_the_https_settings(self):
+        """A fresh clone: DEBUG off and a key generated for the installation, so neither W018 (DEBUG)
+        nor W009 (a weak key) is raised."""
+        result = run(["manage.py", "check", "--deploy"], DJANGO_SECRET_KEY="")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(re.findall(r"security\.W\d+", result.stderr), ["security.W004", "security.W008"])
 
     def test_make_run_still_starts_on_plain_http(self):
         """DEBUG off with cookies that plain http://127.0.0.1 can carry, no redirect to HTTPS, no HSTS."""

@@ -27,6 +27,9 @@ if worker and broker.startswith("redis://") and "SARAI_TESTENV_BROKER" not in os
     os.environ["CELERY_BROKER_URL"] = parts._replace(path=f"/{number}").geturl()
     os.environ["SARAI_TESTENV_BROKER"] = broker
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# DEBUG is off unless asked for; the tests ask, as development does, so that they use the known
+# development key and never write var/secret-key (Django's test runner still runs them with DEBUG off).
+os.environ.setdefault("DJANGO_DEBUG", "true")
 # Hundreds of tests reach the evaluator pages from 127.0.0.1 within a minute; counters in a Redis
 # cache outlive each test's rollback. The rate-limit tests switch the limits on themselves.
 os.environ.setdefault("SARAI_RATELIMIT_ENABLE", "false")

@@ -6,7 +6,7 @@ migrations use (annotations.models.new_token, ...) stays importable from annotat
 
 from annotations.models.analysis import Analysis
 from annotations.models.evaluators import Evaluator, ScreenTrial
-from annotations.models.listening import ClipFetch, count_plays, covers_file
+from annotations.models.listening import ClipFetch, count_plays, covers_file, within_play_limit
 from annotations.models.listening_tests import ListeningTest, TestNotOpen, TestSample
 from annotations.models.ratings import MARK_TOLERANCE_S, MAX_MARKS_PER_ANSWER, ArtifactMark, Rating
 from annotations.models.request_counts import RequestCount
@@ -37,4 +37,5 @@ __all__ = [
     "covers_file",
     "new_completion_code",
     "new_token",
+    "within_play_limit",
 ]

@@ -17,29 +17,61 @@ def covers_file(spans: list[tuple[int, int]], size: int) -> bool:
     return bool(spans) and reached >= size
 
 
+# Bytes a clip with limited plays may send beyond its plays' whole files: the probes and tails a
+# browser asks for around a play (Safari's first two bytes, a tail Firefox reads before playing).
+PROBE_ALLOWANCE = 1024
+
+
 def count_plays(fetches: list[tuple[int, int, int]]) -> tuple[int, bool]:
     """(plays begun, whether the last one sent the whole file) from one clip's requests in the order
     they began, each (first byte, last byte, file size).
 
-    A play is a run of requests that together send the whole file: a request begins a new play
-    unless the current one has not sent every byte yet. So a browser's probe of the first bytes and
-    its request for the rest are one play (Safari asks for bytes 0-1 first), and each request after
-    a complete play, wherever it starts, begins the next.
+    A play is a run of requests that together send the whole file: a request from the first byte
+    begins a new play once the current one has sent every byte. So a browser's probe of the first
+    bytes and its request for the rest are one play (Safari asks for bytes 0-1 first), and so are a
+    request for the whole file and one for its tail (Firefox may read the end before it plays); a
+    request from the middle (a tail, a resumed download, a seek) belongs to the play under way.
     """
     plays, spans, size = 0, [], 0
     for start, end, size in fetches:
-        if plays == 0 or covers_file(spans, size):
+        if plays == 0 or (start == 0 and covers_file(spans, size)):
             plays += 1
             spans = []
         spans.append((start, end))
     return plays, plays > 0 and covers_file(spans, size)
 
 
+def within_play_limit(fetches: list[tuple[int, int, int]], max_plays: int) -> bool:
+    """Whether one clip's requests (as count_plays takes them, the newest last) stay within max_plays:
+    they begin no more plays than that, and send at most max_plays times the file's size in all
+    (plus PROBE_ALLOWANCE). The bytes are what holds: ranges that stop short of the last byte never
+    complete a play, so they never begin the next one either.
+    """
+    if not fetches:
+        return True
+    plays, _ = count_plays(fetches)
+    sent = sum(end - start + 1 for start, end, _ in fetches)
+    return plays <= max_plays and sent <= max_plays * fetches[-1][2] + PROBE_ALLOWANCE
+
+
 class ClipFetchQuerySet(models.QuerySet):
+    def requests(self) -> list[tuple[int, int, int]]:
+        """(first byte, last byte, file size) of these fetches in the order they began."""
+        return list(self.order_by("started_at", "id").values_list("bytes_from", "bytes_to", "size"))
+
     def plays(self) -> tuple[int, bool]:
         """count_plays of these fetches (of one evaluator and one clip)."""
-        rows = self.order_by("started_at", "id").values_list("bytes_from", "bytes_to", "size")
-        return count_plays(list(rows))
+        return count_plays(self.requests())
+
+    def plays_per_clip(self) -> dict[int, int]:
+        """Plays begun (count_plays) of each clip these fetches (of one evaluator) hold."""
+        requests: dict[int, list[tuple[int, int, int]]] = {}
+        rows = self.order_by("started_at", "id").values_list(
+            "test_sample_id", "bytes_from", "bytes_to", "size"
+        )
+        for clip_id, *request in rows:
+            requests.setdefault(clip_id, []).append(tuple(request))
+        return {clip_id: count_plays(clip_requests)[0] for clip_id, clip_requests in requests.items()}
 
     def fully_sent_clip_ids(self) -> set[int]:
         """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""

@@ -50,7 +50,16 @@ class Rating(models.Model):
     played_to_end = models.BooleanField(
         default=False, help_text="The browser reported the clip played to the end."
     )
-    play_count = models.PositiveSmallIntegerField(default=1, help_text="How many times the clip was played.")
+    play_count = models.PositiveSmallIntegerField(
+        default=1, help_text="How many times the page says the clip was played (the browser's own count)."
+    )
+    server_play_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Plays the server sent for this answer: the most of any clip of the trial, counted from "
+        "its audio requests as the play limit counts them. Empty for imports and for answers stored before "
+        "the server counted plays.",
+    )
     time_to_answer_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="From the end of the first playback to the answer."
     )

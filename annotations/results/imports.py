@@ -26,7 +26,7 @@ PLACEHOLDER_AUDIO = "samples/no-audio.wav"
 # The longest text each column's database field holds.
 TEXT_LIMITS = {"evaluator": 40, "sample": 300, "system": 80, "style": 40, "dimension": 40}
 MAX_PLAYS = 32767  # Rating.play_count
-MAX_COUNT = 2**31 - 1  # Rating.time_to_answer_ms and fetch_count
+MAX_COUNT = 2**31 - 1  # Rating.time_to_answer_ms, fetch_count and server_play_count
 
 
 class RatingImportError(ValueError):
@@ -62,6 +62,7 @@ def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
         if played not in {"true", "false", "1", "0"}:
             raise ValueError(f"played_to_end {played!r} is not true or false")
         plays = _whole_number(raw, "play_count", required=False, maximum=MAX_PLAYS)
+        server_plays = _whole_number(raw, "server_play_count", required=False, maximum=MAX_COUNT)
         answer_ms = _whole_number(raw, "time_to_answer_ms", required=False, maximum=MAX_COUNT)
     except (KeyError, ValueError, TypeError) as exc:
         raise RatingImportError(f"Line {line}: {exc}") from None
@@ -75,6 +76,7 @@ def _parse_line(line: int, raw: dict, scale: Scale) -> dict:
         "score": score,
         "played_to_end": played in {"true", "1"},
         "play_count": 1 if plays is None else plays,
+        "server_play_count": server_plays,
         "time_to_answer_ms": answer_ms,
         "first_fetch_at": first_fetch,
         "fetch_count": fetches,

@@ -190,7 +190,7 @@ def screening_answers(
             first=Min("first_fetch_at"),
             received=Max("received_at"),
             fetches=Max("fetch_count"),
-            plays=Max("play_count"),
+            plays=Max("server_play_count"),
         )
         .values_list("evaluator_id", "trial_id", "first", "received", "fetches", "plays")
     )
@@ -204,7 +204,7 @@ def screening_answers(
             first_fetch=first.timestamp() if first else None,
             received=received.timestamp() if received else None,
             fetch_count=fetches,
-            play_count=plays or 1,
+            plays=plays,
         )
         for rater, trial, first, received, fetches, plays in timings
     ]
@@ -327,7 +327,15 @@ def headphone_screen_summary(test: ListeningTest, raters: list[dict]) -> dict:
         "trials": test.screen_trials,
         "pass_mark": test.screen_pass_mark,
         "retry_allowed": test.screen_retry_allowed,
+        # A guesser's chance of passing the screen as configured, and of passing its first attempt.
         "guess_pass_percent": round(
+            100
+            * guess_pass_probability(
+                test.screen_trials, test.screen_pass_mark, retry_allowed=test.screen_retry_allowed
+            ),
+            1,
+        ),
+        "guess_attempt_percent": round(
             100 * guess_pass_probability(test.screen_trials, test.screen_pass_mark), 1
         ),
     }

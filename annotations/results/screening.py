@@ -24,7 +24,7 @@ FLAG_DESCRIPTIONS = {
     "straight_lining": "gave (nearly) the same score to every clip",
     "low_correlation": "disagreed with the other raters on the same clips",
     "answers_at_minimum": "answered most clips at the least time the server allows",
-    "never_replayed": "never replayed a clip (each fetched once, played once)",
+    "never_replayed": "never replayed a clip (the server sent each clip once)",
     "session_at_audio_length": "finished the session in about the total audio length",
     "inconsistent_repeats": "chose differently than the first time on most repeated pairs",
     "bs1534_reference": "MUSHRA: scored the hidden reference below 90 on more than 15 % of the pages "
@@ -47,7 +47,8 @@ class Answer(NamedTuple):
     first_fetch: float | None
     received: float | None
     fetch_count: int | None  # audio requests for the trial's clips before the answer
-    play_count: int  # most plays the client reported on any clip of the trial
+    # Most plays the server sent of any clip of the trial (models.count_plays); None: not counted.
+    plays: int | None
 
     @property
     def timed(self) -> bool:
@@ -274,13 +275,24 @@ def _at_minimum_flags(timed: list[Answer], rules: TimingRules) -> tuple[list[tup
 
 
 def _replay_flags(timed: list[Answer], rules: TimingRules) -> list[tuple[str, str]]:
-    """No replay anywhere: every clip fetched once by the server and played once by the browser."""
+    """No replay anywhere: the server sent every clip once.
+
+    The plays are the server's, counted from its requests as the play limit counts them (a browser's
+    probe of the first bytes is not a replay), never what the page posts, which a script sets at
+    will. An answer stored before the server counted plays is judged on its requests instead.
+    """
     clips = sum(answer.clips for answer in timed)
     if rules.min_clips_without_replay is None or clips < rules.min_clips_without_replay:
         return []
-    if any(answer.play_count > 1 or answer.fetch_count > answer.clips for answer in timed):
+    if any(_replayed(answer) for answer in timed):
         return []
-    return [("never_replayed", f"never replayed a clip: each of {clips} clips fetched once and played once")]
+    return [("never_replayed", f"never replayed a clip: the server sent each of {clips} clips once")]
+
+
+def _replayed(answer: Answer) -> bool:
+    if answer.plays is None:
+        return answer.fetch_count > answer.clips
+    return answer.plays > 1
 
 
 def _session_length_flags(

@@ -65,10 +65,10 @@ class ScreeningForm(forms.Form):
         required=False,
         min_value=1,
         label="Never replayed: over at least (clips)",
-        help_text="Flag a rater who replayed no clip (one play in the browser, one fetch per clip on the "
-        "server) over at least this many clips. Default 40: replays are optional, so this is the weakest "
-        "rule; a rater who replays one clip in ten goes 40 clips without one 1.5 % of the time (0.9^40). "
-        "Empty turns it off.",
+        help_text="Flag a rater who replayed no clip (the server sent each clip once, counting plays from "
+        "its audio requests, never from what the page reports) over at least this many clips. Default 40: "
+        "replays are optional, so this is the weakest rule; a rater who replays one clip in ten goes 40 "
+        "clips without one 1.5 % of the time (0.9^40). Empty turns it off.",
     )
     session_margin = forms.FloatField(
         required=False,

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Count, Min, QuerySet
 
 from annotations.methods import Method
-from annotations.models import ClipFetch, Evaluator, TestSample
+from annotations.models import ClipFetch, Evaluator, TestSample, within_play_limit
 from annotations.services.errors import PlayLimitReached, RatingRefused
 
 
@@ -24,9 +24,10 @@ def record_fetch(
 ) -> ClipFetch:
     """Note one audio request the server answers: which bytes of the clip it sends, and when it began.
 
-    With max_plays above 0, a request that would begin one play more of the clip than that is refused
-    (PlayLimitReached) and not noted; a play is counted as models.count_plays says. labelled_reference
-    marks a request for a MUSHRA reference by its open token, which counts for nothing.
+    With max_plays above 0, a request that would begin one play more of the clip than that, or send
+    more than max_plays times the file in all (models.within_play_limit), is refused
+    (PlayLimitReached) and not noted. labelled_reference marks a request for a MUSHRA reference by
+    its open token, which counts for nothing.
     """
     fetch = ClipFetch(
         evaluator=evaluator,
@@ -44,9 +45,9 @@ def record_fetch(
     with transaction.atomic():
         # Lock the evaluator's row so that two requests at once cannot both take the last play.
         Evaluator.objects.select_for_update().filter(pk=evaluator.pk).exists()
-        plays, complete = _fetches_of(evaluator, test_sample).plays()
-        if plays >= max_plays and complete:
-            raise PlayLimitReached(f"clip {test_sample.pk} was played {plays} times, {max_plays} allowed")
+        requests = _fetches_of(evaluator, test_sample).requests() + [(bytes_from, bytes_to, size)]
+        if not within_play_limit(requests, max_plays):
+            raise PlayLimitReached(f"clip {test_sample.pk}: {max_plays} plays allowed, all sent")
         fetch.save()
     return fetch
 
@@ -70,7 +71,8 @@ def verify_listening(
 
     Every clip must have been sent whole (in one request or in ranges) by requests no earlier
     answer counted, and the method's listening time for the clips' durations must have passed
-    since the first of those requests began. The timings describe those requests.
+    since the first of those requests began. The timings describe those requests, and
+    server_play_count is the most plays (models.count_plays) they sent of any one clip.
     """
     clip_ids = [clip.pk for clip in clips]
     fetches = _uncounted_fetches(evaluator, clip_ids, received_at)
@@ -85,7 +87,12 @@ def verify_listening(
         raise RatingRefused(
             "too_soon", f"answered {waited:.3f} s after the first fetch, {needed:.3f} s needed"
         )
-    return {"first_fetch_at": timing["first"], "fetch_count": timing["count"], "received_at": received_at}
+    return {
+        "first_fetch_at": timing["first"],
+        "fetch_count": timing["count"],
+        "server_play_count": max(fetches.plays_per_clip().values()),
+        "received_at": received_at,
+    }
 
 
 def _uncounted_fetches(evaluator: Evaluator, clip_ids: list[int], received_at: datetime) -> QuerySet:

@@ -5,7 +5,7 @@ import random
 from django.conf import settings
 from django.utils import timezone
 
-from annotations.listening_check import check_tones_wav, draw_trial
+from annotations.listening_check import attempt_pass_mark, check_tones_wav, draw_trial
 from annotations.models import Evaluator, ScreenTrial
 
 
@@ -87,9 +87,7 @@ def _score_screen_attempt(evaluator: Evaluator, attempt: int, rng: random.Random
     test = evaluator.test
     trials = evaluator.screen_trials.filter(attempt=attempt)
     correct = sum(trial.correct for trial in trials)
-    # The protocol's pass mark for the first attempt; a retry must be perfect, so guessing twice
-    # does not double a bot's chance.
-    needed = test.screen_pass_mark if attempt == 1 else test.screen_trials
+    needed = attempt_pass_mark(test.screen_trials, test.screen_pass_mark, attempt)
     now = timezone.now()
     if correct >= needed:
         outcome = "passed"

@@ -446,16 +446,20 @@ def clip_audio(request, token: str, clip: str):
     server sees: answers are accepted only after the whole clip was sent for them and there was time
     to hear it (services.verify_listening). A MUSHRA reference is served under its own token (hidden
     among the samples) and its open token (the labelled reference). Where the test limits plays, a
-    request beyond the last play is refused (403).
+    request beyond the last play, or beyond that many times the file's bytes, is refused (403). A
+    revoked link or a test that takes no answers now gets the evaluator pages' status and page.
     """
     started_at = timezone.now()
     evaluator = Evaluator.objects.select_related("test").filter(token=token).first()
-    test_sample = evaluator and (
-        TestSample.objects.filter(Q(token=clip) | Q(open_token=clip), test_id=evaluator.test_id).first()
-    )
-    if not test_sample or not _may_hear(evaluator, test_sample):
+    if evaluator is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
     test = evaluator.test
+    closed = _closed_code(evaluator)
+    if closed:
+        return _unavailable(request, closed, test.language)
+    test_sample = TestSample.objects.filter(Q(token=clip) | Q(open_token=clip), test_id=test.pk).first()
+    if not test_sample or not _may_hear(evaluator, test_sample):
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
     with test_sample.playback_audio.open("rb") as handle:
         data = handle.read()
     sent = _requested_bytes(request, len(data))
@@ -482,8 +486,23 @@ def clip_audio(request, token: str, clip: str):
     return response
 
 
+def _closed_code(evaluator: Evaluator) -> str:
+    """Why the evaluator's clips are not served now, as the evaluator pages say it; "" if they are.
+
+    Unlike the pages, which a finished evaluator may always reach for their code, no clip plays once
+    the test has closed.
+    """
+    if evaluator.revoked_at:
+        return "revoked"
+    try:
+        services.check_open(evaluator.test)
+    except services.SessionUnavailable as exc:
+        return exc.code
+    return ""
+
+
 def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
-    if evaluator.screened_out_at or evaluator.revoked_at:
+    if evaluator.screened_out_at:
         return False
     if evaluator.assignments.filter(trial__trial_clips__test_sample=test_sample).exists():
         return True

@@ -5,9 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations import services
-from annotations.models import Evaluator, ListeningTest, Rating
+from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating
 from tests.annotations.helpers import answer_for, screen_answer, session_url, take_screen, walk_to_rating
-from tests.factories import build_test
+from tests.factories import build_test, evaluator_at_rating
 
 
 class SessionFlowTests(TestCase):
@@ -160,6 +160,28 @@ class UnavailablePageTests(TestCase):
         ListeningTest.objects.filter(pk=self.test.pk).update(state=ListeningTest.State.DRAFT)
         response = self.client.get(session_url(self.evaluator), follow=True)
         self.assertContains(response, "has not started yet", status_code=403)
+
+    def test_the_clips_of_a_closed_expired_or_unstarted_test_get_the_pages_status_and_no_audio(self):
+        evaluator = evaluator_at_rating(self.test)
+        audio_url = self.client.get(session_url(evaluator, "rate")).context["audio_url"]
+        self.assertEqual(self.client.get(audio_url).status_code, 200)
+        fetches = ClipFetch.objects.count()
+        past = timezone.now() - timedelta(minutes=1)
+        for change, status, text in (
+            ({"state": ListeningTest.State.CLOSED}, 410, "This listening test has closed"),
+            ({"expires_at": past}, 410, "This listening test has closed"),
+            ({"state": ListeningTest.State.DRAFT}, 403, "has not started yet"),
+        ):
+            ListeningTest.objects.filter(pk=self.test.pk).update(
+                **{"state": ListeningTest.State.OPEN, "expires_at": None, **change}
+            )
+            for headers in ({}, {"HTTP_RANGE": "bytes=0-"}):
+                with self.subTest(change=change, headers=headers):
+                    response = self.client.get(audio_url, **headers)
+                    self.assertContains(response, text, status_code=status)
+                    self.assertNotEqual(response["Content-Type"], "audio/wav")
+                    self.assertIn("no-store", response["Cache-Control"])
+        self.assertEqual(ClipFetch.objects.count(), fetches)
 
     def test_a_full_test_says_so_at_consent(self):
         ListeningTest.objects.filter(pk=self.test.pk).update(ratings_per_sample=1, samples_per_session=6)

@@ -1,6 +1,7 @@
 """The headphone screen (Woods et al. 2017): six three-tone trials, pass at 5, one optional retry at 6/6."""
 
 import random
+from fractions import Fraction
 
 from django.core.exceptions import ValidationError
 from django.test import TestCase
@@ -15,7 +16,7 @@ from annotations.models import Evaluator, ListeningTest, Rating, ScreenTrial
 from annotations.results import exports, tables
 from annotations.results import services as results
 from tests.annotations.helpers import screen_answer, session_url, take_screen, walk_to_rating
-from tests.factories import build_test, make_admin, make_researcher
+from tests.factories import build_test, make_admin, make_researcher, make_samples
 
 SCREEN_OUT = "SCRN0UT1"
 PLATFORM = "C1A2B3C4"
@@ -138,6 +139,17 @@ class GuessingBotTests(TestCase):
         self.assertAlmostEqual(100 * guess_pass_probability(6, 5), 1.8, places=1)
         self.assertAlmostEqual(guess_pass_probability(6, 6), (1 / 3) ** 6)
 
+    def test_with_the_retry_at_six_of_six_a_guesser_passes_the_screen_with_a_1_9_percent_chance(self):
+        first, retry = Fraction(13, 729), Fraction(1, 729)  # at least 5 of 6, then 6 of 6
+        self.assertAlmostEqual(
+            guess_pass_probability(6, 5, retry_allowed=True), float(first + (1 - first) * retry)
+        )
+        self.assertAlmostEqual(100 * guess_pass_probability(6, 5, retry_allowed=True), 1.9, places=1)
+        four = Fraction(1, 81)  # 4 of 4, twice
+        self.assertAlmostEqual(
+            guess_pass_probability(4, 4, retry_allowed=True), float(four + (1 - four) * four)
+        )
+
     def test_guessing_bots_through_the_services_pass_at_the_binomial_rate(self):
         """Seeded bots answering at random through the real screen: passes within a 99.9 % binomial range."""
         test = build_test()
@@ -176,6 +188,28 @@ class ScreenSettingsAndResultsTests(TestCase):
         response = self.client.get(reverse("annotations:test_new"))
         for text in ("Headphone screen trials", "Headphone screen pass mark", "Screen-out URL", "1.8 %"):
             self.assertContains(response, text)
+        self.assertContains(response, "with the retry, which asks for 6 of 6, 1.9 %")
+
+    def test_the_dashboard_and_summary_give_a_guessers_chance_for_the_screen_as_configured(self):
+        self.client.force_login(make_researcher())
+        for trials, pass_mark, retry, percent in ((6, 5, False, 1.8), (6, 5, True, 1.9), (4, 4, True, 2.5)):
+            with self.subTest(trials=trials, pass_mark=pass_mark, retry=retry):
+                name = f"screen-{trials}-{pass_mark}-{retry}".lower()
+                test = build_test(
+                    name,
+                    samples=make_samples(set_name=name),
+                    screen_trials=trials,
+                    screen_pass_mark=pass_mark,
+                    screen_retry_allowed=retry,
+                )
+                page = self.client.get(reverse("results:test", args=[test.pk]))
+                self.assertContains(
+                    page,
+                    f"A listener guessing at random (1 in 3 per trial) passes this screen with probability "
+                    f"{percent} % (Woods et al. 2017)",
+                )
+                summary = exports.summary_json(results.test_results(test))["headphone_screen"]
+                self.assertEqual(summary["guess_pass_percent"], percent)
 
     def test_the_dashboard_and_exports_show_each_raters_screen(self):
         test = build_test(screen_out_code=SCREEN_OUT, ratings_per_sample=3)

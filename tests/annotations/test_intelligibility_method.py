@@ -47,6 +47,25 @@ class IntelligibilityTrialTests(TestCase):
         self.assertEqual(test.max_plays, 0)
 
 
+# The Range headers of one play in each browser (PlayCountTests describes them); "{last}" is size - 1.
+BROWSER_PLAYS = {
+    "Chromium": ["bytes=0-"],
+    "Firefox": ["bytes=0-", "bytes=-128"],
+    "Safari": ["bytes=0-1", "bytes=0-{last}"],
+}
+
+
+def sent_bytes(requests: list[str], size: int) -> list[tuple[int, int]]:
+    """(first byte, last byte) the server sends for each Range header of a file of size bytes."""
+    sent = []
+    for header in requests:
+        first, last = header.removeprefix("bytes=").format(last=size - 1).split("-")
+        if not first:
+            first, last = size - int(last), size - 1
+        sent.append((int(first), int(last) if last else size - 1))
+    return sent
+
+
 class PlayCountTests(TestCase):
     def test_a_play_is_a_run_of_requests_that_together_send_the_whole_file(self):
         size = 1000
@@ -56,8 +75,24 @@ class PlayCountTests(TestCase):
         self.assertEqual(count_plays([(0, 1, size), (0, 999, size)]), (1, True))
         self.assertEqual(count_plays([(0, 1, size), (0, 499, size)]), (1, False))
         self.assertEqual(count_plays([(0, 499, size), (500, 999, size), (0, 1, size)]), (2, False))
-        # After a complete play, any request begins the next, wherever it starts.
-        self.assertEqual(count_plays([(0, 999, size), (500, 999, size)]), (2, False))
+        # After a complete play, a request from the first byte begins the next.
+        self.assertEqual(count_plays([(0, 999, size), (0, 499, size)]), (2, False))
+
+    def test_each_browsers_requests_for_one_play_count_as_one_play(self):
+        """The requests an <audio> element sends for one play of a clip served with byte ranges:
+
+        Chromium: one request, `bytes=0-`.
+        Firefox: `bytes=0-`; where a format keeps something at the end of the file, it also asks
+        for the tail (`bytes=N-`) before it plays.
+        Safari: a probe of the first two bytes, `bytes=0-1` (it learns the size and that ranges
+        work), then the rest as one range, `bytes=0-(size-1)`.
+        """
+        size = 1000
+        for browser, requests in BROWSER_PLAYS.items():
+            with self.subTest(browser):
+                one_play = [(*sent, size) for sent in sent_bytes(requests, size)]
+                self.assertEqual(count_plays(one_play), (1, True))
+                self.assertEqual(count_plays(one_play * 2), (2, True))
 
 
 class PlayLimitTests(TestCase):
@@ -97,6 +132,47 @@ class PlayLimitTests(TestCase):
         for more in ("bytes=0-1", "bytes=100-"):
             self.assertEqual(self.client.get(audio_url, HTTP_RANGE=more).status_code, 403)
         self.assertEqual(ClipFetch.objects.count(), 4)
+
+    def test_each_browser_plays_a_clip_as_often_as_the_test_allows_and_no_more(self):
+        """Two plays as Chromium, Firefox or Safari request them are served; the third play is refused."""
+        size = self.test.test_samples.first().playback_audio.size
+        for browser, requests in BROWSER_PLAYS.items():
+            with self.subTest(browser):
+                audio_url = self.client.get(session_url(evaluator_at_rating(self.test), "rate")).context[
+                    "clips"
+                ][0]["audio_url"]
+                headers = [header.format(last=size - 1) for header in requests]
+                for play in range(2):
+                    for header in headers:
+                        response = self.client.get(f"{audio_url}?play={play}", HTTP_RANGE=header)
+                        self.assertEqual(response.status_code, 206, (play, header))
+                refused = self.client.get(f"{audio_url}?play=3", HTTP_RANGE=headers[0])
+                self.assertEqual(refused.status_code, 403)
+                self.assertEqual(
+                    refused.content.decode(), "You have played this clip as often as the test allows."
+                )
+
+    def test_ranges_that_stop_short_of_the_last_byte_get_no_more_than_the_plays_allow(self):
+        """After a whole play, 50 requests for all but the last byte: the one that begins the second
+        play is served, the rest are refused as a play beyond the limit is; nobody gets more than
+        two clips' worth of bytes (and the allowance for a browser's probes)."""
+        audio_url = self.audio_url()
+        size = self.test.test_samples.first().playback_audio.size
+        served = len(self.client.get(audio_url).content)
+        statuses = []
+        for _ in range(50):
+            response = self.client.get(audio_url, HTTP_RANGE=f"bytes=0-{size - 2}")
+            statuses.append(response.status_code)
+            if response.status_code == 206:
+                served += len(response.content)
+            else:
+                self.assertEqual(response.status_code, 403)
+                self.assertEqual(
+                    response.content.decode(), "You have played this clip as often as the test allows."
+                )
+        self.assertEqual(statuses, [206] + [403] * 49)
+        self.assertLessEqual(served, 2 * size + 1024)
+        self.assertContains(self.client.get(self.url), "Plays left: 0")
 
     def test_a_limit_of_zero_lets_the_clip_play_as_often_as_the_listener_likes(self):
         ListeningTest.objects.filter(pk=self.test.pk).update(max_plays=0)

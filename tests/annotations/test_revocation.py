@@ -56,8 +56,10 @@ class RevokedLinkTests(TestCase):
         self.assertEqual(response.status_code, 410)
         self.assertEqual(Rating.objects.filter(evaluator=self.evaluator).count(), self.ratings)
 
-    def test_the_clip_audio_is_not_found(self):
-        self.assertEqual(self.client.get(self.clip_url).status_code, 404)
+    def test_the_clip_audio_is_gone_as_every_page_is(self):
+        response = self.client.get(self.clip_url)
+        self.assertContains(response, "Este enlace ha sido retirado", status_code=410)
+        self.assertNotEqual(response["Content-Type"], "audio/wav")
 
     def test_the_open_link_gives_the_same_participant_no_new_session(self):
         Evaluator.objects.filter(pk=self.evaluator.pk).update(external_id="PID-1")

@@ -51,7 +51,8 @@ class ReplayFetchTests(BrowserTestCase):
 
         rating = Rating.objects.get(evaluator=self.evaluator)
         self.assertEqual(rating.test_sample.token, token)
-        self.assertEqual((rating.play_count, rating.fetch_count), (2, 2))
+        # The page's count, the server's requests and the plays the server counted from them.
+        self.assertEqual((rating.play_count, rating.fetch_count, rating.server_play_count), (2, 2, 2))
         # The replay's address differs only by a time: nothing in it says which system made the clip.
         replays = [parse_qs(urlsplit(url).query) for url in self.audio_requests if "?" in url]
         self.assertEqual(len(replays), 1)

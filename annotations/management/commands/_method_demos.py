@@ -218,6 +218,7 @@ def _page_timing(durations: list[float], first_fetch_at, rng) -> tuple[list[list
     received_at = clock + timedelta(seconds=rng.uniform(2.0, 10.0))
     return plays, {
         "fetch_count": sum(len(played) for played in plays),
+        "server_play_count": max(len(played) for played in plays),
         "time_to_answer_ms": round(
             1000 * (received_at - plays[-1][-1]).total_seconds() - 1000 * durations[-1]
         ),

@@ -223,6 +223,7 @@ def _pair_timing(kind: str, durations: list[float], first_fetch_at, rng) -> dict
     return {
         "play_count": 1 + replays,
         "fetch_count": len(durations) + replays,  # audio is served no-store: every play is a fetch
+        "server_play_count": 1 + replays,
         "time_to_answer_ms": round(1000 * (listened - sum(durations) + reaction)),
         "first_fetch_at": first_fetch_at,
         "received_at": first_fetch_at + timedelta(seconds=listened + reaction),

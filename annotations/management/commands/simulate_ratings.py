@@ -430,6 +430,7 @@ def _timing(kind: str, duration_s: float, first_fetch_at, person: tuple[int, flo
     return {
         "play_count": plays,
         "fetch_count": plays,  # audio is served no-store: every play is a fetch
+        "server_play_count": plays,
         "time_to_answer_ms": round(1000 * (listened - duration_s + reaction)),
         "first_fetch_at": first_fetch_at,
         "received_at": first_fetch_at + timedelta(seconds=listened + reaction),

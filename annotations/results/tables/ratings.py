@@ -18,6 +18,7 @@ RATING_FIELDS = (
     "score",
     "played_to_end",
     "play_count",
+    "server_play_count",
     "time_to_answer_ms",
     "first_fetch_at",
     "fetch_count",
@@ -39,6 +40,7 @@ RATING_COLUMNS = (
     "score",
     "played_to_end",
     "play_count",
+    "server_play_count",
     "time_to_answer_ms",
     "first_fetch_at",
     "fetch_count",
@@ -99,7 +101,20 @@ def rating_rows(test: ListeningTest, screening: Screening) -> Iterator[list]:
     values = test_ratings(test).order_by("created_at", "id")
     values = values.values_list("evaluator_id", "sample_id", *RATING_FIELDS)
     for row in values.iterator(CHUNK_SIZE):
-        rater, sample, dimension, score, played, plays, answer_ms, first_fetch, fetches, received, at = row
+        (
+            rater,
+            sample,
+            dimension,
+            score,
+            played,
+            plays,
+            server_plays,
+            answer_ms,
+            first_fetch,
+            fetches,
+            received,
+            at,
+        ) = row
         key, system, style, sentence, kind, target = clips.get(sample) or _outside_clip(sample)
         yield [
             test.name,
@@ -114,8 +129,9 @@ def rating_rows(test: ListeningTest, screening: Screening) -> Iterator[list]:
             score,
             "true" if played else "false",
             plays,
+            # The server's count and timings of the answer; empty for ratings imported without them.
+            "" if server_plays is None else server_plays,
             "" if answer_ms is None else answer_ms,
-            # Server timings of the answer; empty for ratings imported without them.
             first_fetch.isoformat() if first_fetch else "",
             "" if fetches is None else fetches,
             received.isoformat() if received else "",
@@ -183,6 +199,7 @@ PAIR_RATING_COLUMNS = (
     "fetch_count",
     "played_to_end",
     "play_count",
+    "server_play_count",
     "created_at",
     "screening_flags",
     "excluded",
@@ -205,7 +222,7 @@ def pair_rating_rows(test: ListeningTest, screening: Screening) -> Iterator[list
         (rating, rest)
         for rating, *rest in test_ratings(test)
         .filter(dimension=test.rated_dimensions[0], trial__isnull=False)
-        .values_list("id", "fetch_count", "played_to_end", "play_count", "created_at")
+        .values_list("id", "fetch_count", "played_to_end", "play_count", "server_play_count", "created_at")
         .iterator(CHUNK_SIZE)
     )
     labels = dict(test.scale.choices())
@@ -216,7 +233,7 @@ def pair_rating_rows(test: ListeningTest, screening: Screening) -> Iterator[list
         first, second = (pairs.X, pairs.Y) if row["first"] == pairs.X else (pairs.Y, pairs.X)
         (key_a, text), (key_b, _) = clips[(trial, first)], clips[(trial, second)]
         a, b = row[first.lower()], row[second.lower()]
-        fetches, played, plays, created = extra[row["rating"]]
+        fetches, played, plays, server_plays, created = extra[row["rating"]]
         rater, screen = row["evaluator_id"], screens[row["evaluator_id"]]
         yield [
             test.name,
@@ -242,6 +259,7 @@ def pair_rating_rows(test: ListeningTest, screening: Screening) -> Iterator[list
             "" if fetches is None else fetches,
             "true" if played else "false",
             plays,
+            "" if server_plays is None else server_plays,
             created.isoformat(),
             ";".join(flags.get(rater, ())),
             "true" if rater in screening.excluded else "false",

@@ -53,6 +53,7 @@ PAIR_COLUMNS = [
     "fetch_count",
     "played_to_end",
     "play_count",
+    "server_play_count",
     "created_at",
     "screening_flags",
     "excluded",
@@ -98,6 +99,7 @@ class PairRatingsCsvTests(TestCase):
         )
         self.assertEqual(row["answer_label"], dict(test.scale.choices())[rating.score])
         self.assertEqual((row["repeat_of"], row["played_to_end"], row["play_count"]), ("", "true", "2"))
+        self.assertEqual(row["server_play_count"], "1")  # the page's count beside the server's
         self.assertEqual(row["fetch_count"], "3")
         self.assertEqual(row["received_at"], rating.received_at.isoformat())
         self.assertEqual((row["screening_flags"], row["excluded"]), ("", "false"))

@@ -292,7 +292,16 @@ def give_timed(
         play = plays[n] if plays else 1
         received = clock + timedelta(seconds=clip.sample.duration_s * play + wait)
         trial = Trial.objects.get(trial_clips__test_sample=clip)
-        give(evaluator, clip, score, trial=trial, first_fetch_at=clock, fetch_count=play, play_count=play)
+        give(
+            evaluator,
+            clip,
+            score,
+            trial=trial,
+            first_fetch_at=clock,
+            fetch_count=play,
+            play_count=play,
+            server_play_count=play,
+        )
         evaluator.ratings.filter(trial=trial).update(received_at=received, created_at=received)
         clock = received + timedelta(seconds=gap)
 

@@ -173,10 +173,25 @@ class TimingRulesTests(TestCase):
         once = _answers("cat", HUMAN_WAITS[:8], gap=1.0)
         result = _timed([*self.people, (_session("cat", CONSENSUS), once)], rules)["cat"]
         self.assertEqual(result.flags, ("never_replayed",))
-        self.assertIn("each of 8 clips fetched once and played once", result.reasons[0])
-        fetched_twice = _answers("dan", HUMAN_WAITS[:8], fetches=[1] * 7 + [2], gap=1.0)
-        result = _timed([*self.people, (_session("dan", CONSENSUS), fetched_twice)], rules)["dan"]
+        self.assertIn("never replayed a clip: the server sent each of 8 clips once", result.reasons[0])
+        replayed = _answers("dan", HUMAN_WAITS[:8], plays=[1] * 7 + [2], gap=1.0)
+        result = _timed([*self.people, (_session("dan", CONSENSUS), replayed)], rules)["dan"]
         self.assertEqual(result.flags, ())
+
+    def test_two_requests_for_one_play_are_not_a_replay(self):
+        # Safari asks for the first two bytes, then for the rest: two requests, one play.
+        probed = _answers("cat", HUMAN_WAITS[:8], fetches=[2] * 8, gap=1.0)
+        result = _timed(
+            [*self.people, (_session("cat", CONSENSUS), probed)], TimingRules(min_clips_without_replay=8)
+        )
+        self.assertEqual(result["cat"].flags, ("never_replayed",))
+
+    def test_answers_stored_before_the_server_counted_plays_are_judged_on_their_requests(self):
+        rules = TimingRules(min_clips_without_replay=8)
+        for fetches, flags in (([1] * 8, ("never_replayed",)), ([1] * 7 + [2], ())):
+            uncounted = [a._replace(plays=None) for a in _answers("cat", HUMAN_WAITS[:8], fetches=fetches)]
+            result = _timed([*self.people, (_session("cat", CONSENSUS), uncounted)], rules)["cat"]
+            self.assertEqual(result.flags, flags, fetches)
 
     def test_fewer_clips_than_the_minimum_are_not_judged_on_replays(self):
         once = _answers("cat", HUMAN_WAITS[:8], gap=1.0)
