@@ -1,9 +1,6 @@
-from functools import wraps
-
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
-from django.http import HttpResponse
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
@@ -376,25 +373,5 @@ class AnalysisAdmin(admin.ModelAdmin):
         return False
 
 
-def _limit_login(login):
-    """The admin login, refusing (429) sign-in attempts beyond the address's limit: no password guessing."""
-
-    @wraps(login)
-    def limited(request, *args, **kwargs):
-        if request.method == "POST":
-            wait = ratelimits.retry_after(request, scope="LOGIN")
-            if wait is not None:
-                response = HttpResponse(
-                    "Too many sign-in attempts from this address. Please wait a minute, then try again.",
-                    status=429,
-                    content_type="text/plain; charset=utf-8",
-                )
-                response["Retry-After"] = str(wait)
-                return response
-        return login(request, *args, **kwargs)
-
-    return limited
-
-
 # The admin builds its URLs from site.login when the URLconf loads, after this module is imported.
-admin.site.login = _limit_login(admin.site.login)
+admin.site.login = ratelimits.limit_sign_in(admin.site.login)

@@ -15,10 +15,11 @@ A limit of 0 or less turns that count off. Counts are per calendar minute (a fix
 import hashlib
 import logging
 import time
+from functools import wraps
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from annotations.models import RequestCount
 from sarai_eval.request_log import client_address
@@ -77,6 +78,29 @@ def retry_after(request: HttpRequest, *, scope: str, participant: str = "") -> i
     if any(counts.get(key, 0) > per_minute for key, per_minute in allowed.items()):
         return max(1, WINDOW_S - int(now % WINDOW_S))
     return None
+
+
+def limit_sign_in(login):
+    """A sign-in view refusing (429) attempts beyond the address's limit: no password guessing.
+
+    The app's sign-in page and the admin site's count together, in the LOGIN scope.
+    """
+
+    @wraps(login)
+    def limited(request, *args, **kwargs):
+        if request.method == "POST":
+            wait = retry_after(request, scope="LOGIN")
+            if wait is not None:
+                response = HttpResponse(
+                    "Too many sign-in attempts from this address. Please wait a minute, then try again.",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return login(request, *args, **kwargs)
+
+    return limited
 
 
 def purge(*, before_minute: int) -> int:

@@ -165,7 +165,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# The app's own sign-in page (sarai_eval/urls.py); the admin site keeps its own for /admin/.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "synthesis:home"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -323,7 +326,7 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
-# Request limits on the pages anyone can reach (evaluator links, the open link, the admin login),
+# Request limits on the pages anyone can reach (evaluator links, the open link, the sign-in pages),
 # counted per minute in the database (annotations/ratelimits.py) so every web process sees the same counts.
 # The defaults leave room for four evaluators behind one address answering as fast as the listening
 # rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
@@ -341,5 +344,5 @@ SARAI_RATELIMIT_AUDIO_PER_ADDRESS = env_int("SARAI_RATELIMIT_AUDIO_PER_ADDRESS",
 # Visits of the open link (each may create an evaluator), per PROLIFIC_PID and per client address.
 SARAI_RATELIMIT_OPEN_LINK = env_int("SARAI_RATELIMIT_OPEN_LINK", 10)
 SARAI_RATELIMIT_OPEN_LINK_PER_ADDRESS = env_int("SARAI_RATELIMIT_OPEN_LINK_PER_ADDRESS", 60)
-# Sign-in attempts (POSTs) on the admin login, per client address.
+# Sign-in attempts (POSTs) on the app's sign-in page and the admin login together, per client address.
 SARAI_RATELIMIT_LOGIN_PER_ADDRESS = env_int("SARAI_RATELIMIT_LOGIN_PER_ADDRESS", 10)

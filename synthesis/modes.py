@@ -10,6 +10,7 @@ here plus the Sample field; adding a mode is one module with one `register()` ca
 docs/architecture.md).
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ class Measurement:
     digits: int | None = 0  # decimals shown; None for a text measurement
     on_run_page: bool = True  # a column of the run page's samples table
     every_sample: bool = False  # recorded for every sample whatever the mode (the audio's own figures)
+    note: str = ""  # what it means on a mode that renames it (RunMode.relabel); else the field's help_text
 
     @property
     def heading(self) -> str:
@@ -56,14 +58,18 @@ class Measurement:
 
     @property
     def help(self) -> str:
-        """What it means: the Sample field's help_text, so it is written once."""
+        """What it means: the Sample field's help_text, so it is written once (or the mode's note)."""
+        if self.note:
+            return self.note
         sample = apps.get_model("synthesis", "Sample")
         return str(sample._meta.get_field(self.name).help_text)
 
     @property
     def modes(self) -> tuple[str, ...]:
         """The keys of the run modes that record it."""
-        return tuple(mode.key for mode in RUN_MODES.values() if self in mode.measurements)
+        return tuple(
+            mode.key for mode in RUN_MODES.values() if self.name in {m.name for m in mode.measurements}
+        )
 
     def format(self, value) -> str:
         if value is None:
@@ -113,6 +119,14 @@ def rtf_measurements() -> tuple[Measurement, ...]:
     return tuple(m for m in MEASUREMENTS if m.unit == "RTF")
 
 
+@dataclass(frozen=True)
+class Relabel:
+    """What a run mode calls one of its measurements where the general label would mislead."""
+
+    label: str
+    note: str  # what the figure is on this mode's runs (the page's tooltip and its note)
+
+
 # What one item runs: (claimed RunItem, on_stage=callback) -> the audio and its measurements, or
 # for a TRANSCRIPT mode what STT heard.
 ItemRunner = Callable[..., pipeline.ItemResult | pipeline.TranscriptResult]
@@ -140,13 +154,28 @@ class RunMode:
     # them with its figures, each a number or {"value", "low", "high"}; None when no run is.
     claims: tuple = ()
     claim_figures: Callable[[], tuple[Any, dict] | None] | None = None
+    # Measurements its runs name otherwise, by name: the run page, the run dashboard and the note on
+    # measurements.csv (whose columns keep their names) all say it this way.
+    relabel: dict[str, Relabel] = dataclasses.field(default_factory=dict, hash=False)
+
+    def named(self, measurement: Measurement) -> Measurement:
+        """The measurement as this mode's runs call it."""
+        relabel = self.relabel.get(measurement.name)
+        if relabel is None:
+            return measurement
+        return dataclasses.replace(measurement, label=relabel.label, note=relabel.note)
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
-        """The Sample measurements it records; none when its items store no Sample."""
+        """The Sample measurements it records, as it names them; none when its items store no Sample."""
         if self.stores != SAMPLE:
             return ()
-        return tuple(m for m in MEASUREMENTS if m.every_sample or m.name in self.records)
+        return tuple(self.named(m) for m in MEASUREMENTS if m.every_sample or m.name in self.records)
+
+    @property
+    def relabelled(self) -> tuple[Measurement, ...]:
+        """The measurements it names otherwise, in the list's order."""
+        return tuple(m for m in self.measurements if m.name in self.relabel)
 
     @property
     def page_columns(self) -> tuple[Measurement, ...]:
@@ -165,6 +194,11 @@ def register(mode: RunMode) -> RunMode:
         raise ValueError(f"run mode {mode.key!r} loads unknown components: {mode.loads}")
     if mode.items_from not in ITEM_SOURCES:
         raise ValueError(f"run mode {mode.key!r} takes items from unknown {mode.items_from!r}")
+    unrecorded = [name for name in mode.relabel if name not in {m.name for m in mode.measurements}]
+    if unrecorded:
+        raise ValueError(
+            f"run mode {mode.key!r} renames measurements it does not record: {', '.join(unrecorded)}"
+        )
     if mode.stores not in RESULT_KINDS or (mode.stores != SAMPLE and mode.records):
         raise ValueError(f"run mode {mode.key!r} stores {mode.stores!r}: records are Sample measurements")
     if mode.results_template and mode.results is None:

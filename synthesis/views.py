@@ -61,15 +61,16 @@ def _get_run(pk: int) -> SynthesisRun:
 @permission_required(VIEW_RUNS, raise_exception=True)
 def run_detail(request, pk: int):
     run = _get_run(pk)
+    mode = modes.get_mode(run.mode)
     items_url = reverse("synthesis:run_samples", args=[pk])
-    if modes.get_mode(run.mode).stores == modes.TRANSCRIPT:
+    if mode.stores == modes.TRANSCRIPT:
         # Transcripts, not samples: the WER table (results app), in the normalisation and order asked for.
         query = urlencode({key: request.GET[key] for key in ("norm", "sort") if key in request.GET})
         items_url = f"{reverse('results:wer_run_table', args=[pk])}?{query}"
-    elif modes.get_mode(run.mode).stores == modes.ITERATION:
+    elif mode.stores == modes.ITERATION:
         # Timed iterations, not samples: the latency or LLM-speed summary (results app).
         items_url = reverse("results:iteration_run_table", args=[pk])
-    context = {"run": run, "progress": progress_of(run), "items_url": items_url}
+    context = {"run": run, "mode": mode, "progress": progress_of(run), "items_url": items_url}
     return render(request, "synthesis/run_detail.html", context)
 
 

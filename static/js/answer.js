@@ -172,6 +172,8 @@ window.answerPage = (form, method) => {
     players.push(each);
     button.addEventListener("click", () => toggle(each));
     audio.addEventListener("play", () => {
+      // "Listen to the end first" and the like no longer hold once a clip plays.
+      showError("");
       // Never two at once, whatever started this one.
       players.forEach((other) => {
         if (other !== each && !other.audio.paused) pause(other);

@@ -88,17 +88,22 @@ def _summaries(samples: list[dict], fields, warmup: set[int]) -> list[dict]:
     return rows
 
 
-def latency_table(samples: list[dict], warmup: set[int]) -> list[dict]:
-    return _summaries(samples, STAGES, warmup)
+def _named(fields, mode: modes.RunMode) -> tuple[tuple[str, str], ...]:
+    """(field, label) pairs with the labels the run's mode gives them."""
+    return tuple((name, mode.named(modes.MEASUREMENTS_BY_NAME[name]).label) for name, _ in fields)
 
 
-def rtf_table(samples: list[dict], warmup: set[int]) -> dict:
+def latency_table(samples: list[dict], warmup: set[int], mode: modes.RunMode) -> list[dict]:
+    return _summaries(samples, _named(STAGES, mode), warmup)
+
+
+def rtf_table(samples: list[dict], warmup: set[int], mode: modes.RunMode) -> dict:
     """Per-sample RTF summaries and the run's TTS RTF (total TTS time / total audio)."""
     kept = [s for s in samples if s["id"] not in warmup and s["tts_ms"] is not None]
     total = (
         stats.rtf(sum(s["tts_ms"] for s in kept) / 1000, sum(s["duration_s"] for s in kept)) if kept else None
     )
-    return {"rows": _summaries(samples, RTFS, warmup), "tts_overall": total, "n": len(kept)}
+    return {"rows": _summaries(samples, _named(RTFS, mode), warmup), "tts_overall": total, "n": len(kept)}
 
 
 def failures(run: SynthesisRun, limit: int = 5) -> list[dict]:
@@ -113,6 +118,7 @@ def run_results(run: SynthesisRun, *, method: str | None = None) -> dict:
     samples = run_samples(run)
     warmup = warmup_ids(samples)
     wer = wer_by_style(samples, method)
+    mode = modes.get_mode(run.mode)
     return {
         "run": run,
         "n_samples": len(samples),
@@ -121,8 +127,9 @@ def run_results(run: SynthesisRun, *, method: str | None = None) -> dict:
         "wer_edges": WER_EDGES,
         "method": method,
         "methods": textnorm.NORMALISATION_DESCRIPTIONS,
-        "latency": latency_table(samples, warmup),
-        "rtf": rtf_table(samples, warmup),
+        "latency": latency_table(samples, warmup, mode),
+        "rtf": rtf_table(samples, warmup, mode),
+        "relabelled": mode.relabelled,
         "warmup_rule": WARMUP_RULE,
         "warmup_count": len(warmup),
         "percentile_method": stats.PERCENTILE_METHODS[stats.PERCENTILE_METHOD][1],

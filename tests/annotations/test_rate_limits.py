@@ -1,4 +1,4 @@
-"""Request limits on the evaluator links, the open link and the admin login, counted in the database.
+"""Request limits on the evaluator links, the open link and the sign-in pages, counted in the database.
 
 The clock the counters read is held still in these tests, so a burst never straddles two
 one-minute windows (which would reset a count halfway and make a test pass or fail by the second).
@@ -157,7 +157,7 @@ class OpenLinkLimitTests(LimitTestCase):
         self.assertEqual(self.visit("PID-9", REMOTE_ADDR=self.neighbour).status_code, 302)
 
 
-class AdminLoginLimitTests(LimitTestCase):
+class SignInLimitTests(LimitTestCase):
     @override_settings(SARAI_RATELIMIT_LOGIN_PER_ADDRESS=2)
     def test_password_guessing_from_one_address_is_refused(self):
         make_admin()
@@ -171,6 +171,29 @@ class AdminLoginLimitTests(LimitTestCase):
         self.assertIn("Retry-After", response)
         self.assertEqual(self.client.get(url).status_code, 200)
         self.assertEqual(self.client.post(url, right, REMOTE_ADDR=self.neighbour).status_code, 302)
+
+    @override_settings(SARAI_RATELIMIT_LOGIN_PER_ADDRESS=2)
+    def test_password_guessing_on_the_apps_sign_in_page_is_refused_too(self):
+        make_admin()
+        url = reverse("login")
+        for _ in range(2):
+            self.assertEqual(
+                self.client.post(url, {"username": "ada-admin", "password": "guess"}).status_code, 200
+            )
+        right = {"username": "ada-admin", "password": "pw-admin-123"}
+        response = self.client.post(url, right)
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Retry-After", response)
+        self.assertEqual(self.client.get(url).status_code, 200)
+        self.assertEqual(self.client.post(url, right, REMOTE_ADDR=self.neighbour).status_code, 302)
+
+    @override_settings(SARAI_RATELIMIT_LOGIN_PER_ADDRESS=2)
+    def test_the_two_sign_in_pages_share_one_count(self):
+        make_admin()
+        guess = {"username": "ada-admin", "password": "guess"}
+        self.assertEqual(self.client.post(reverse("admin:login"), guess).status_code, 200)
+        self.assertEqual(self.client.post(reverse("login"), guess).status_code, 200)
+        self.assertEqual(self.client.post(reverse("login"), guess).status_code, 429)
 
 
 class SharedCounterTests(LimitTestCase):

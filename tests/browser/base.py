@@ -12,6 +12,7 @@ from unittest import SkipTest
 
 from django.apps import apps
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.test import Client
 
 from annotations.models import Evaluator
 
@@ -93,6 +94,13 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
     def tearDown(self):
         self.page.close()
+
+    def sign_in(self, page, user) -> None:
+        """Give the browser of page a signed-in session of user, as if they had signed in."""
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies["sessionid"]
+        page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": self.live_server_url}])
 
     def listen_and_answer(self, key: str, plays: int = 1) -> None:
         """Play the clip to the end (plays times), answer with a key and go on with Enter."""

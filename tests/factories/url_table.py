@@ -7,11 +7,13 @@ group) and admin (the "admins" group, staff, so the admin site opens). On an eva
 is the key, whoever is signed in: the researcher and the admin use the valid token there and see
 what the evaluator sees. A new URL pattern fails the coverage test until it has a row here.
 
-LOGIN stands for a redirect to the admin login page; other statuses are the response's own.
+LOGIN stands for a redirect to the app's sign-in page (settings.LOGIN_URL), ADMIN_LOGIN for one to the
+admin site's; other statuses are the response's own.
 """
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
@@ -25,6 +27,7 @@ from tests.factories.samples import make_config
 
 ROLES = ("anonymous", "evaluator", "researcher", "admin")
 LOGIN = "login"
+ADMIN_LOGIN = "admin login"
 GUESSED_TOKEN = "not-a-token-anyone-was-given"
 
 
@@ -43,9 +46,12 @@ ADMINS_ONLY = (LOGIN, LOGIN, 403, 200)
 # Evaluator URLs: a guessed token finds nothing; the real one goes where the session stands.
 TO_THE_STEP = (404, 302, 302, 302)
 # The admin site lets staff in; researchers have no staff flag, so they are sent to its login too.
-STAFF = (LOGIN, LOGIN, LOGIN, 200)
+STAFF = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
 
 TABLE = {
+    # Signing in: the page is anyone's; a POST without data shows the form again. Signing out is a POST.
+    "login": Row(get=(200, 200, 200, 200), post=(200, 200, 200, 200)),
+    "logout": Row(get=EVERYONE_405, post=(LOGIN, LOGIN, LOGIN, LOGIN)),
     "synthesis:home": Row(get=SIGNED_IN, post=SIGNED_IN),
     "synthesis:healthz": Row(get=(200, 200, 200, 200), post=(200, 200, 200, 200)),
     "synthesis:favicon": Row(get=(302, 302, 302, 302), post=(302, 302, 302, 302)),
@@ -104,13 +110,13 @@ TABLE = {
     "admin:password_change": Row(get=STAFF),
     "admin:password_change_done": Row(get=STAFF),
     # Staff get 403 without the field to complete.
-    "admin:autocomplete": Row(get=(LOGIN, LOGIN, LOGIN, 403)),
+    "admin:autocomplete": Row(get=(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403)),
     "admin:jsi18n": Row(get=STAFF),
     # An evaluator has no page of its own outside the app's links.
-    "admin:view_on_site": Row(get=(LOGIN, LOGIN, LOGIN, 404), args="view_on_site"),
+    "admin:view_on_site": Row(get=(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404), args="view_on_site"),
     "admin:app_list": Row(get=STAFF, args="app_label"),
     # Unknown admin URLs (the unnamed catch-all): nothing is revealed before signing in.
-    "admin/(?P<url>.*)$": Row(get=(LOGIN, LOGIN, LOGIN, 404), args="admin_url"),
+    "admin/(?P<url>.*)$": Row(get=(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404), args="admin_url"),
 }
 # The model admins' pages, one row per prefix: every pattern under it is a ModelAdmin view with the
 # same permission rule; the row asks for the changelist named.
@@ -118,7 +124,7 @@ ADMIN_PREFIXES = {
     "admin/annotations/": ("admin:annotations_evaluator_changelist", Row(get=STAFF)),
     "admin/synthesis/": ("admin:synthesis_synthesisrun_changelist", Row(get=STAFF)),
     # The admins group holds no auth permissions: users and groups are the superuser's.
-    "admin/auth/": ("admin:auth_user_changelist", Row(get=(LOGIN, LOGIN, LOGIN, 403))),
+    "admin/auth/": ("admin:auth_user_changelist", Row(get=(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403))),
 }
 
 
@@ -172,7 +178,8 @@ class RoleFixturesMixin:
 
     @staticmethod
     def outcome(response):
-        login = reverse("admin:login")
-        if response.status_code == 302 and response["Location"].startswith(login):
-            return LOGIN
+        if response.status_code == 302:
+            for login, name in ((reverse(settings.LOGIN_URL), LOGIN), (reverse("admin:login"), ADMIN_LOGIN)):
+                if response["Location"].startswith(login):
+                    return name
         return response.status_code
