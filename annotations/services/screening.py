@@ -39,9 +39,13 @@ def current_screen_trial(*, evaluator: Evaluator) -> ScreenTrial | None:
     is dealt the first attempt here.
     """
     waiting = evaluator.screen_trials.filter(answer__isnull=True).order_by("attempt", "number")
-    if evaluator.step == "check" and not evaluator.screen_trials.exists():
+    trial = waiting.first()
+    if trial is None and evaluator.step == "check" and not evaluator.screen_trials.exists():
         start_screen(evaluator=evaluator)
-    return waiting.select_related("evaluator__test").first()
+        trial = waiting.first()
+    if trial is not None:
+        trial.evaluator = evaluator  # the caller's row, with its test: no second read of either
+    return trial
 
 
 def screen_position(trial: ScreenTrial) -> int:

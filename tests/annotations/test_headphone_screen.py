@@ -133,6 +133,17 @@ class ScreenRetryTests(TestCase):
         self.assertEqual((screen.result, screen.correct_text), ("failed", "4/6, 5/6"))
 
 
+class ScreenQueryTests(TestCase):
+    def test_an_answer_to_a_screen_trial_reads_the_trial_once_and_stores_it_once(self):
+        test = build_test()
+        Evaluator.objects.create(test=test, pseudonym="R001", consented_at=timezone.now())
+        evaluator = Evaluator.objects.select_related("test").get(pseudonym="R001")
+        services.start_screen(evaluator=evaluator, rng=random.Random(1))
+        with self.assertNumQueries(2):  # the waiting trial, then its answer
+            self.assertEqual(services.answer_check(evaluator=evaluator, answer=1), "next")
+        self.assertEqual(ScreenTrial.objects.filter(evaluator=evaluator, answer=1).count(), 1)
+
+
 class GuessingBotTests(TestCase):
     def test_the_protocol_gives_a_guesser_a_1_8_percent_chance(self):
         self.assertAlmostEqual(guess_pass_probability(6, 5), 13 / 729)  # 12 ways to get 5, 1 to get 6
