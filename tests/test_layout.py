@@ -10,6 +10,7 @@ what one reader holds in their head (MAX_LINES).
 """
 
 import ast
+import functools
 import tempfile
 import textwrap
 from collections import deque
@@ -36,6 +37,17 @@ BRANCH_ADVICE = (
     "Add the behaviour to the method's module in annotations/methods/ and call it through the "
     "registry instead of branching on a method name or a results family:"
 )
+
+
+@functools.cache
+def _parsed(path: Path, mtime_ns: int) -> tuple[str, ast.Module]:
+    source = path.read_text(encoding="utf-8")
+    return source, ast.parse(source, filename=str(path))
+
+
+def parsed(path: Path) -> tuple[str, ast.Module]:
+    """A module's source and syntax tree, parsed once per test process (until the file changes)."""
+    return _parsed(path, path.stat().st_mtime_ns)
 
 
 def _names_in(node: ast.AST, names: frozenset) -> bool:
@@ -77,9 +89,9 @@ def find_branches(root: Path) -> list[str]:
         for path in sorted((root / folder).rglob("*.py")):
             if "migrations" in path.relative_to(root).parts or path.is_relative_to(methods_package):
                 continue
-            source = path.read_text(encoding="utf-8")
+            source, tree = parsed(path)
             lines = source.splitlines()
-            for line in sorted(_branch_lines(ast.parse(source, filename=str(path)))):
+            for line in sorted(_branch_lines(tree)):
                 findings.append(f"{path.relative_to(root)}:{line}: {lines[line - 1].strip()}")
     return findings
 
@@ -91,7 +103,7 @@ def long_modules(root: Path, limit: int = MAX_LINES) -> list[str]:
         for path in sorted((root / folder).rglob("*.py")):
             if "migrations" in path.relative_to(root).parts:
                 continue
-            lines = len(path.read_text(encoding="utf-8").splitlines())
+            lines = len(parsed(path)[0].splitlines())
             if lines > limit:
                 findings.append(f"{path.relative_to(root)}: {lines} lines")
     return findings
@@ -128,9 +140,9 @@ def find_mode_key_comparisons(root: Path, keys: frozenset) -> list[str]:
         for path in sorted((root / folder).rglob("*.py")):
             if "migrations" in path.relative_to(root).parts or path.is_relative_to(modes_package):
                 continue
-            source = path.read_text(encoding="utf-8")
+            source, tree = parsed(path)
             lines = source.splitlines()
-            for line in sorted(_mode_key_lines(ast.parse(source, filename=str(path)), keys)):
+            for line in sorted(_mode_key_lines(tree, keys)):
                 findings.append(f"{path.relative_to(root)}:{line}: {lines[line - 1].strip()}")
     return findings
 
@@ -212,7 +224,7 @@ def _import_graph(root: Path, *, in_functions: bool = False) -> dict[str, dict[s
     modules = _app_modules(root)
     graph = {}
     for module, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parsed(path)[1]
         edges = graph.setdefault(module, {})
         imports = _every_import(tree.body) if in_functions else _top_level_imports(tree.body)
         for node in imports:
