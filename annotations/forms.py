@@ -2,6 +2,7 @@ import math
 import re
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.validators import RegexValidator
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
@@ -406,6 +407,28 @@ class CreateTestForm(forms.ModelForm):
             for sample in self.candidates
         ]
 
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Every error of a refused submit as (anchor, message), in page order, for the summary at the
+        top: the anchor is the id of the field's input (or its group of boxes) or, for an error about
+        one clip, of the clip's row; "" for an error of the whole form."""
+        order = [NON_FIELD_ERRORS, *SOURCE_FIELDS, *ROLE_FIELDS, *SETTING_FIELDS]
+        errors = self.errors.as_data() if self.is_bound else {}
+        summary = []
+        for name in sorted(errors, key=lambda name: order.index(name) if name in order else len(order)):
+            for error in errors[name]:
+                for message in error:
+                    summary.append(self._error_anchor(name, error.params or {}, message))
+        return summary
+
+    def _error_anchor(self, name: str, params: dict, message: str) -> tuple[str, str]:
+        if name == NON_FIELD_ERRORS:
+            return "", message
+        if "clip" in params:
+            return f"clip-{params['clip']}", message
+        if name in ROLE_FIELDS or name.startswith("score-"):
+            return "clips-heading", message
+        return self[name].auto_id, f"{self[name].label}: {message}"
+
     def entered_values(self) -> dict:
         """What the researcher entered so far, as initial values for a form over a new clip list."""
         return {name: self[name].value() for name in self.fields}
@@ -476,12 +499,16 @@ class CreateTestForm(forms.ModelForm):
                 roles.setdefault(pk, []).append(ROLE_FIELDS[name])
         for pk, names in sorted(roles.items()):
             if len(names) > 1:
-                self.add_error("gold", f"Clip {pk} is ticked as {' and '.join(names)}; give it one role.")
+                message = "Clip %(clip)s is ticked as %(roles)s; give it one role."
+                self.add_error(
+                    "gold", forms.ValidationError(message, params={"clip": pk, "roles": " and ".join(names)})
+                )
         scores = {pk: data.get(f"score-{pk}") for pk in [*ticked["gold"], *ticked["traps"]]}
         for name, what in (("gold", "the score it should get"), ("traps", "the score it asks for")):
             for pk in ticked[name]:
                 if scores[pk] is None:
-                    self.add_error(name, f"Clip {pk} is a {ROLE_FIELDS[name]} clip: choose {what}.")
+                    message = f"Clip %(clip)s is a {ROLE_FIELDS[name]} clip: choose {what}."
+                    self.add_error(name, forms.ValidationError(message, params={"clip": pk}))
         by_id = {sample.pk: sample for sample in self.candidates}
         taken = {*ticked["traps"], *ticked["training"]}
         gold = {}

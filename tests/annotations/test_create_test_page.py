@@ -1,3 +1,5 @@
+import re
+
 from django.test import TestCase
 from django.urls import reverse
 
@@ -87,6 +89,39 @@ class CreateTestPageTests(TestCase):
         self.assertContains(response, f"Clip {first.pk} is a gold clip: choose the score it should get.")
         self.assertContains(response, f"Clip {second.pk} is a trapping clip: choose the score it asks for.")
         self.assertFalse(ListeningTest.objects.exists())
+
+    def test_a_refused_submit_lists_every_error_at_the_top_linked_to_its_field(self):
+        first = self.samples[0]
+        data = self.form_data(name="", ratings_per_sample=0, gold=[first.pk])
+        page = self.client.post(NEW, data).content.decode()
+        summary = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', page, re.S)
+        self.assertIsNotNone(summary, "no error summary on the page")
+        self.assertIn('id="error-summary"', summary.group(0))
+        self.assertIn('role="alert"', summary.group(0))
+        self.assertIn('tabindex="-1"', summary.group(0))
+        links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', summary.group(1))
+        self.assertEqual(
+            links,
+            [
+                ("id_name", "Name: This field is required."),
+                (f"clip-{first.pk}", f"Clip {first.pk} is a gold clip: choose the score it should get."),
+                (
+                    "id_ratings_per_sample",
+                    "Ratings per sample: Ensure this value is greater than or equal to 1.",
+                ),
+            ],
+        )
+        # Every anchor is on the page: the field's input, or the clip's row in the list.
+        for anchor, _ in links:
+            self.assertIn(f'id="{anchor}"', page)
+        # The summary comes before the form's first field, and a script moves the focus to it.
+        self.assertLess(page.index('id="error-summary"'), page.index('name="name"'))
+        self.assertIn("js/test_new.js", page)
+        self.assertFalse(ListeningTest.objects.exists())
+
+    def test_a_page_without_errors_has_no_summary(self):
+        page = self.client.get(f"{NEW}?run={self.run.pk}")
+        self.assertNotContains(page, "error-summary")
 
     def test_a_clip_ticked_for_two_roles_is_refused(self):
         clip = self.samples[0]

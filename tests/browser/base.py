@@ -11,7 +11,9 @@ from pathlib import Path
 from unittest import SkipTest
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.test import Client
 
 from annotations.models import Evaluator
 
@@ -40,6 +42,9 @@ DEFAULT_ROWS = [
     ("synthesis.migrations.0002_default_styles", "create_styles"),
 ]
 UNLOCKED = "() => !document.querySelector('fieldset[data-group]').disabled"
+# The researcher pages are checked on a laptop screen and on a phone.
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 
 
 class BrowserMissing(AssertionError):
@@ -93,6 +98,16 @@ class BrowserTestCase(StaticLiveServerTestCase):
 
     def tearDown(self):
         self.page.close()
+
+    def signed_in_page(self, user, viewport: dict, **options):
+        """A page of a new browser context signed in as user (the session cookie of a test client)."""
+        client = Client()
+        client.force_login(user)
+        context = self.browser.new_context(viewport=viewport, **options)
+        cookie = {"name": settings.SESSION_COOKIE_NAME, "url": self.live_server_url}
+        context.add_cookies([{**cookie, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+        self.addCleanup(context.close)
+        return context.new_page()
 
     def listen_and_answer(self, key: str, plays: int = 1) -> None:
         """Play the clip to the end (plays times), answer with a key and go on with Enter."""
