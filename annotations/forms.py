@@ -464,7 +464,20 @@ class CreateTestForm(forms.ModelForm):
             data.pop("screen_trials", None)
             data.pop("screen_pass_mark", None)
         self._clean_roles(data)
+        self._clean_traps_per_session(data)
         return data
+
+    def _clean_traps_per_session(self, data: dict) -> None:
+        """Trapping clips per session ask for ticked trapping clips (for a method that takes them)."""
+        method = methods.METHODS.get(data.get("method") or methods.DEFAULT_METHOD)
+        # A trapping clip ticked without its score is refused already, with the clip named.
+        ticked = data["trap_samples"] or "traps" in self.errors
+        if method and method.gold_and_traps and data.get("traps_per_session") and not ticked:
+            self.add_error(
+                "traps_per_session",
+                "No trapping clip is ticked in the list of clips: set this to 0, or tick the trapping "
+                "clips (each with the score it asks for).",
+            )
 
     def _clean_scale(self, data: dict) -> None:
         """The chosen scale, or the method's default for the language; it must fit both."""

@@ -44,7 +44,7 @@ class CreateTestFormTests(TestCase):
             "ratings_per_sample": 8,
             "samples_per_session": 4,
             "gold_per_session": 1,
-            "traps_per_session": 1,
+            "traps_per_session": 0,
             "min_rater_overlap": 5,
             "language": "en",
         }

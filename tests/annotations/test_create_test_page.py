@@ -26,7 +26,7 @@ class CreateTestPageTests(TestCase):
             "ratings_per_sample": 8,
             "samples_per_session": 4,
             "gold_per_session": 1,
-            "traps_per_session": 1,
+            "traps_per_session": 0,
             "min_rater_overlap": 5,
             "language": "es",
             "instructions": "Escuche con atención.",
@@ -122,6 +122,23 @@ class CreateTestPageTests(TestCase):
     def test_a_page_without_errors_has_no_summary(self):
         page = self.client.get(f"{NEW}?run={self.run.pk}")
         self.assertNotContains(page, "error-summary")
+
+    def test_trapping_clips_per_session_without_a_trapping_clip_ticked_are_refused(self):
+        response = self.client.post(NEW, self.form_data(traps_per_session=1))
+        self.assertEqual(
+            response.context["form"].errors["traps_per_session"],
+            [
+                "No trapping clip is ticked in the list of clips: set this to 0, or tick the trapping clips "
+                "(each with the score it asks for)."
+            ],
+        )
+        self.assertFalse(ListeningTest.objects.exists())
+        self.client.post(NEW, self.form_data(traps_per_session=0))
+        self.assertEqual(ListeningTest.objects.get(name="mos-1").traps_per_session, 0)
+        trap = self.samples[0]
+        data = self.form_data(name="mos-2", traps_per_session=1, traps=[trap.pk], **{f"score-{trap.pk}": "2"})
+        self.client.post(NEW, data)
+        self.assertEqual(ListeningTest.objects.get(name="mos-2").test_samples.get(kind="trap").sample, trap)
 
     def test_a_clip_ticked_for_two_roles_is_refused(self):
         clip = self.samples[0]

@@ -40,4 +40,7 @@ class CreateTestFormBrowserTests(BrowserTestCase):
                 link = f"Clip {gold.pk} is a gold clip: choose the score it should get."
                 summary.get_by_role("link", name=link).click()
                 self.assertTrue(page.locator(f"#clip-{gold.pk}").evaluate(IN_VIEW))
+                page.go_back()
+                summary.get_by_role("link", name="Traps per session: No trapping clip is ticked").click()
+                self.assertTrue(page.locator("#id_traps_per_session").evaluate(IN_VIEW))
                 self.assertFalse(ListeningTest.objects.exists())
