@@ -166,6 +166,28 @@ TEST_FIELD_OPTIONS = {
 }
 
 
+# What the form takes for a setting the chosen method does not read, where the model has no default.
+UNREAD_VALUES = {"references_as_gold": False, "reference_system": "", "dimensions": [], "artifact_labels": []}
+
+
+def _method_readers() -> dict[str, list[methods.Method]]:
+    """Each setting that only some methods read (their form_fields) -> those methods."""
+    readers: dict[str, list[methods.Method]] = {}
+    for method in methods.METHODS.values():
+        for name in method.form_fields:
+            readers.setdefault(name, []).append(method)
+    return readers
+
+
+def _tests_of(names: tuple[str, ...]) -> str:
+    """The methods named as a heading calls them: "ACR and intelligibility tests"; "" for none."""
+    names = [methods.get_method(name).short_name for name in names]
+    if not names:
+        return ""
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    return f"{listed} tests"
+
+
 def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
     """The chance a guessing listener passes, for the help text beside the pass mark."""
     chance = guess_pass_probability(trials, pass_mark)
@@ -384,11 +406,25 @@ class CreateTestForm(forms.ModelForm):
 
     # -- what the template renders -------------------------------------------------------------
 
-    def source_fields(self) -> list:
-        return [self[name] for name in SOURCE_FIELDS]
+    def source_groups(self) -> list[dict]:
+        return self._field_groups(SOURCE_FIELDS)
 
-    def setting_fields(self) -> list:
-        return [self[name] for name in SETTING_FIELDS]
+    def setting_groups(self) -> list[dict]:
+        return self._field_groups(SETTING_FIELDS)
+
+    def _field_groups(self, names: tuple[str, ...]) -> list[dict]:
+        """The fields named, in page order: those every method reads, then those only some methods read,
+        grouped under a heading naming those methods ("methods": their names, for the page's script)."""
+        readers = _method_readers()
+        groups: dict[tuple[str, ...], list] = {(): []}
+        for name in names:
+            key = tuple(method.name for method in readers.get(name, ()))
+            groups.setdefault(key, []).append(self[name])
+        return [
+            {"methods": " ".join(key), "heading": _tests_of(key), "fields": fields}
+            for key, fields in groups.items()
+            if fields
+        ]
 
     def role_errors(self) -> list[str]:
         return [error for name in ROLE_FIELDS for error in self.errors.get(name, [])] if self.is_bound else []
@@ -446,6 +482,7 @@ class CreateTestForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        self._ignore_other_methods_settings(data)
         self._clean_scale(data)
         # The model's clean() checks these too but stops at the first: here both show at once.
         conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
@@ -478,6 +515,18 @@ class CreateTestForm(forms.ModelForm):
                 "No trapping clip is ticked in the list of clips: set this to 0, or tick the trapping "
                 "clips (each with the score it asks for).",
             )
+
+    def _ignore_other_methods_settings(self, data: dict) -> None:
+        """Settings that only other methods read take their defaults, refused or not: the page's script
+        hides them while this method is chosen, and without it they show under those methods' heading."""
+        method = methods.get_method(data.get("method") or methods.DEFAULT_METHOD)
+        for name in _method_readers().keys() - set(method.form_fields):
+            if name in self.errors:
+                del self.errors[name]
+            if name in UNREAD_VALUES:
+                data[name] = UNREAD_VALUES[name]
+            else:
+                data[name] = ListeningTest._meta.get_field(name).get_default()
 
     def _clean_scale(self, data: dict) -> None:
         """The chosen scale, or the method's default for the language; it must fit both."""

@@ -261,8 +261,10 @@ class CreatePairTestPageTests(TestCase):
         self.assertContains(page, f'name="training" value="{self.samples[0].pk}"')
         self.assertNotContains(page, 'name="gold"')
         self.assertNotContains(page, 'name="traps"')
-        human = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
-        data = self.form_data(method="cmos", systems=["human"], references_as_gold="on")
-        response = self.client.post(NEW, data)
-        self.assertContains(response, "tests take no gold or trapping clips")
-        self.assertFalse(ListeningTest.objects.filter(test_samples__sample=human).exists())
+        # Gold clips ticked while another method was chosen are refused, the clip list being the method's.
+        gold = self.samples[0]
+        response = self.client.post(
+            NEW, self.form_data(method="cmos", gold=[gold.pk], **{f"score-{gold.pk}": "5"})
+        )
+        self.assertContains(response, "tests take no gold or trapping clips: a pair has no known answer")
+        self.assertFalse(ListeningTest.objects.exists())

@@ -1,4 +1,5 @@
-"""The create-test page in a browser, on a laptop screen and on a phone: a refused submit."""
+"""The create-test page in a browser, on a laptop screen and on a phone: a refused submit, and the
+settings of the chosen method."""
 
 import pytest
 from django.urls import reverse
@@ -44,3 +45,34 @@ class CreateTestFormBrowserTests(BrowserTestCase):
                 summary.get_by_role("link", name="Traps per session: No trapping clip is ticked").click()
                 self.assertTrue(page.locator("#id_traps_per_session").evaluate(IN_VIEW))
                 self.assertFalse(ListeningTest.objects.exists())
+
+    def test_only_the_chosen_methods_own_settings_show_and_without_javascript_all_show_under_headings(self):
+        anchor, traps, repeats = (
+            "Add an anchor to each MUSHRA page",
+            "Traps per session",
+            "Repeated pairs (A/B)",
+        )
+        for viewport in (DESKTOP, PHONE):
+            with self.subTest(viewport=viewport):
+                page = self.signed_in_page(self.admin, viewport)
+                page.goto(self.url)
+                self.assertEqual(page.locator("#id_method").input_value(), "acr")
+                self.assertTrue(page.get_by_label(traps).is_visible())
+                self.assertFalse(page.get_by_label(anchor).is_visible())
+                self.assertFalse(page.get_by_label(repeats).is_visible())
+                page.locator("#id_method").select_option("mushra")
+                self.assertTrue(page.get_by_label(anchor).is_visible())
+                self.assertTrue(page.get_by_label("Reference system (MUSHRA)").is_visible())
+                self.assertFalse(page.get_by_label(traps).is_visible())
+                page.locator("#id_method").select_option("ab")
+                self.assertTrue(page.get_by_label(repeats).is_visible())
+                self.assertFalse(page.get_by_label(anchor).is_visible())
+
+                page = self.signed_in_page(self.admin, viewport, java_script_enabled=False)
+                page.goto(self.url)
+                for label in (anchor, traps, repeats):
+                    self.assertTrue(page.get_by_label(label).is_visible(), label)
+                for heading in ("MUSHRA tests", "ACR tests", "A/B tests", "Intelligibility tests"):
+                    self.assertTrue(
+                        page.get_by_role("heading", name=heading, exact=True).first.is_visible(), heading
+                    )
