@@ -27,6 +27,7 @@ SETTING_FIELDS = (
     "payment",
     "language",
     "allow_open_link",
+    "allow_no_participant_id",
     "platform_code",
     "completion_url",
     "screen_trials",
@@ -166,6 +167,18 @@ class CreateTestForm(forms.ModelForm):
         "moments where they heard a problem, with one of these labels. Empty turns marking off.",
     )
 
+    # Not in Meta.fields: left at "unknown" (None), services.create_test decides from the completion
+    # settings (a test for a crowd platform refuses visitors without a participant id), which the page
+    # cannot know when it is drawn.
+    allow_no_participant_id = forms.NullBooleanField(
+        required=False,
+        widget=forms.NullBooleanSelect(),
+        label="Accept visitors without a participant id (open link)",
+        help_text="A visit whose link carries no PROLIFIC_PID starts a session of its own per browser; "
+        "refused, it gets the 'This link is incomplete' page. A crowd platform sends every participant's "
+        "id, so a test with its completion code or URL refuses them unless you say yes.",
+    )
+
     class Meta:
         model = ListeningTest
         fields = [
@@ -239,6 +252,11 @@ class CreateTestForm(forms.ModelForm):
         self.fields["completion_url"].help_text += without_either
         self.fields["screen_pass_mark"].help_text += " " + screen_guess_note()
         self.fields["method"].choices = [(m.name, m.title) for m in methods.METHODS.values()]
+        self.fields["allow_no_participant_id"].widget.choices = [
+            ("unknown", "Only without a platform completion code or URL"),
+            ("true", "Yes"),
+            ("false", "No"),
+        ]
         self.fields["runs"].queryset = SynthesisRun.objects.annotate(n=Count("samples")).filter(n__gt=0)
         systems = (
             Sample.objects.filter(origin__in=services.EXTERNAL_ORIGINS)

@@ -83,6 +83,25 @@ class CreateTestPageTests(TestCase):
         self.assertEqual((test.language, test.dimensions, test.state), ("es", ["overall", "clarity"], "open"))
         self.assertEqual((test.platform_code, test.completion_url), ("WALK123", PROLIFIC))
 
+    def test_visitors_without_a_participant_id_are_refused_by_default_once_a_completion_code_is_set(self):
+        page = self.client.get(NEW).content.decode()
+        field = re.search(r'<select name="allow_no_participant_id"[^>]*>(.*?)</select>', page, re.S)
+        self.assertIsNotNone(field)
+        self.assertIn(
+            '<option value="unknown" selected>Only without a platform completion code or URL</option>',
+            field.group(1),
+        )
+        for name, changes, accepted in (
+            ("plain", {}, True),
+            ("coded", {"platform_code": "WALK123"}, False),
+            ("url", {"completion_url": PROLIFIC}, False),
+            ("coded-yes", {"platform_code": "WALK123", "allow_no_participant_id": "true"}, True),
+            ("plain-no", {"allow_no_participant_id": "false"}, False),
+        ):
+            with self.subTest(name):
+                self.client.post(NEW, self.form_data(name=name, **changes))
+                self.assertEqual(ListeningTest.objects.get(name=name).allow_no_participant_id, accepted)
+
     def test_gold_and_trapping_clips_need_a_score(self):
         first, second = self.samples[:2]
         response = self.client.post(NEW, self.form_data(gold=[first.pk], traps=[second.pk]))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotations import services
 from annotations.models import Evaluator
-from tests.factories import build_test, make_admin, make_evaluator
+from tests.factories import build_test, make_admin, make_evaluator, make_samples
 
 PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 SCREENED_OUT = "https://app.prolific.com/submissions/complete?cc=SCRN0UT1"
@@ -70,3 +70,17 @@ class TestDetailPageTests(TestCase):
         self.assertIn("revoked", row_of(page, "R005"))
         for pseudonym in ("R001", "R002", "R004", "R005"):
             self.assertNotIn("screened out", row_of(page, pseudonym), pseudonym)
+
+    def test_the_open_link_row_says_whether_visitors_without_a_participant_id_are_accepted(self):
+        page = self.page(build_test(allow_open_link=True, platform_code="WALK123"))
+        self.assertIn("visitors without a participant id (PROLIFIC_PID) are refused", page)
+        test = build_test("plain", samples=make_samples(set_name="set-b"), allow_open_link=True)
+        self.assertIn(
+            "visitors without a participant id get a session of their own per browser", self.page(test)
+        )
+
+    def test_the_admin_lets_an_admin_change_whether_visitors_without_an_id_are_accepted(self):
+        test = build_test(platform_code="WALK123")
+        change = self.client.get(reverse("admin:annotations_listeningtest_change", args=[test.pk]))
+        self.assertContains(change, 'name="allow_no_participant_id"')
+        self.assertContains(change, "Accept visitors without a participant id")
