@@ -43,10 +43,12 @@ AB = register(
     Method(
         name="ab",
         title="A/B preference of pairs",
+        short_title="A/B",
         template="annotations/methods/ab.html",
         questions=lambda test: ["preference"],
         validate=_validate,
         analyse=pair_results.ab_results,
+        form_fields=("repeat_share", "allow_no_preference"),
         repeat_share=lambda test: test.repeat_share,
         choices=_choices,
         default_scales={"en": "ab-en", "es": "ab-es"},

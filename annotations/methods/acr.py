@@ -109,11 +109,19 @@ ACR = register(
     Method(
         name="acr",
         title="Absolute category rating (one clip per page)",
+        short_title="ACR",
         build_trials=one_clip_trials,
         template="annotations/rate.html",
         questions=lambda test: test.rated_dimensions,
         validate=_validate,
         analyse=mean_per_condition,
+        form_fields=(
+            "references_as_gold",
+            "dimensions",
+            "artifact_labels",
+            "gold_per_session",
+            "traps_per_session",
+        ),
         clip_score=ClipScore(name="MOS", mos=True, dimension=lambda test: test.rated_dimensions[0]),
         progress_unit="test clips",
         progress_note="Counted on the main dimension and test clips only (one answer by one rater each), "

@@ -31,6 +31,7 @@ CMOS = register(
     Method(
         name="cmos",
         title="CMOS: comparison category rating of pairs (ITU-T P.800 Annex E)",
+        short_title="CMOS",
         template="annotations/methods/cmos.html",
         questions=lambda test: ["cmos"],
         validate=lambda test, clips, scores: [paired.pair_answer(test, clips, scores, "cmos")],

@@ -43,6 +43,7 @@ INTELLIGIBILITY = register(
     Method(
         name="intelligibility",
         title="Intelligibility: type what you heard (plays limited)",
+        short_title="intelligibility",
         build_trials=one_clip_trials,
         template="annotations/methods/intelligibility.html",
         questions=lambda test: [intelligibility.DIMENSION],
@@ -57,6 +58,7 @@ INTELLIGIBILITY = register(
         answer_kind="text",
         max_plays=intelligibility.DEFAULT_MAX_PLAYS,
         clip_note=NOTE,
+        form_fields=("max_plays", "artifact_labels"),
         progress_unit="clips",
         progress_note="Counted per clip (one transcript by one rater each), on test clips only.",
         sections=("progress", "intelligibility", "method_raters"),

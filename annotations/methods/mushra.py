@@ -56,6 +56,7 @@ MUSHRA = register(
     Method(
         name="mushra",
         title="MUSHRA: every condition of a sentence on one page, 0-100 sliders (ITU-R BS.1534)",
+        short_title="MUSHRA",
         build_trials=multistimulus.mushra_trials,
         template="annotations/methods/mushra.html",
         questions=lambda test: [multistimulus.DIMENSION],
@@ -73,6 +74,7 @@ MUSHRA = register(
         answer_kind="per_clip",
         takes_reference=True,
         clip_note=NOTE,
+        form_fields=("reference_system", "with_anchor"),
         clip_score=ClipScore(name="MUSHRA score", mos=False, dimension=lambda test: multistimulus.DIMENSION),
         sections=("progress", "mushra", "method_raters"),
         export_table=_export_table,

@@ -301,6 +301,12 @@ class Method:
     refusals: dict = field(default_factory=dict)
     # What the create page says of how the clips listed are used, for a method without gold clips.
     clip_note: str = ""
+    # The create page's settings that only some methods read, among them this one (CreateTestForm
+    # field names): the page shows them under a heading naming those methods, its script hides them
+    # while another method is chosen, and the form ignores them for other methods.
+    form_fields: tuple[str, ...] = ()
+    # What headings call the method ("ACR", "A/B"); empty: its name.
+    short_title: str = ""
 
     # --- what its numbers are ---------------------------------------------------------------------
     # The absolute per-clip score its answers give, if any (ACR: a MOS; MUSHRA: a 0-100 score); pair
@@ -336,6 +342,10 @@ class Method:
     charts: Callable[[dict], dict] = no_charts
     # What the raters table says of screening when the analysis brings no thresholds of its own.
     screening_note: str = "No screening rule applies to these answers: every rater is kept."
+
+    @property
+    def short_name(self) -> str:
+        return self.short_title or self.name
 
     def default_scale(self, language: str) -> str:
         return self.default_scales.get(language) or next(iter(self.default_scales.values()))

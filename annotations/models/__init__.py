@@ -11,7 +11,13 @@ from annotations.models.listening_tests import ListeningTest, TestNotOpen, TestS
 from annotations.models.ratings import MARK_TOLERANCE_S, MAX_MARKS_PER_ANSWER, ArtifactMark, Rating
 from annotations.models.request_counts import RequestCount
 from annotations.models.scales import Scale
-from annotations.models.tokens import CODE_ALPHABET, completion_conflict, new_completion_code, new_token
+from annotations.models.tokens import (
+    CODE_ALPHABET,
+    completion_conflict,
+    expects_participant_ids,
+    new_completion_code,
+    new_token,
+)
 from annotations.models.trials import Assignment, Trial, TrialClip
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "completion_conflict",
     "count_plays",
     "covers_file",
+    "expects_participant_ids",
     "new_completion_code",
     "new_token",
     "within_play_limit",

@@ -102,6 +102,20 @@ class Evaluator(models.Model):
             return "training"
         return "rate"
 
+    @property
+    def session_state(self) -> str:
+        """Where the session stands, in words for the researchers' pages."""
+        if self.revoked_at:
+            return "revoked"
+        return {
+            "screened_out": "screened out by the headphone screen",
+            "finish": "finished",
+            "consent": "not started",
+            "check": "in progress: headphone screen",
+            "training": "in progress: practice",
+            "rate": "in progress: rating",
+        }[self.step]
+
 
 class ScreenTrial(models.Model):
     """One three-tone trial of an evaluator's headphone screen; the answer key never leaves the server."""

@@ -130,6 +130,13 @@ class ListeningTest(models.Model):
     allow_open_link = models.BooleanField(
         default=False, help_text="Accept evaluators arriving by the open link."
     )
+    allow_no_participant_id = models.BooleanField(
+        "accept visitors without a participant id",
+        default=True,
+        help_text="Open link: a visit whose link carries no participant id (PROLIFIC_PID) starts a session "
+        "of its own per browser. Off, it gets the 'This link is incomplete' page, as an unfilled "
+        "placeholder does. New tests have it off when a platform completion code or URL is set.",
+    )
     completion_code = models.CharField(
         max_length=40,
         default=new_completion_code,

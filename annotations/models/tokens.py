@@ -33,3 +33,9 @@ def completion_conflict(platform_code: str, completion_url: str) -> str:
             "participants would be shown one and credited with the other."
         )
     return ""
+
+
+def expects_participant_ids(platform_code: str, completion_url: str) -> bool:
+    """Whether a test is set up for a crowd platform (its completion code or URL set), whose open-link
+    visitors all carry the platform's participant id: a new such test refuses visitors without one."""
+    return bool(platform_code or completion_url)

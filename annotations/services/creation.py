@@ -9,7 +9,15 @@ from django.utils.text import slugify
 
 from annotations import multistimulus
 from annotations.methods import DEFAULT_METHOD, Method, get_method
-from annotations.models import ArtifactMark, ListeningTest, Scale, TestSample, Trial, TrialClip
+from annotations.models import (
+    ArtifactMark,
+    ListeningTest,
+    Scale,
+    TestSample,
+    Trial,
+    TrialClip,
+    expects_participant_ids,
+)
 from annotations.services.errors import TestCreationError
 from annotations.services.playback import (
     _anchor_clips,
@@ -30,6 +38,7 @@ TEST_OPTIONS = (
     "platform_code",
     "completion_url",
     "allow_open_link",
+    "allow_no_participant_id",
     "expires_at",
     "gold_per_session",
     "traps_per_session",
@@ -79,8 +88,10 @@ def create_test(
 
     options are further ListeningTest fields (instructions, language, completion_url, max_plays,
     reference_system, with_anchor, ...). Without a scale the method's default for the test's language
-    is used. The method refuses a scale that cannot hold its answers and clips it cannot make trials
-    from, before any audio is decoded. A method that takes a reference (MUSHRA) makes the reference
+    is used; without allow_no_participant_id (or None), a test with a platform code or completion URL
+    refuses open-link visitors without a participant id and any other test accepts them. The method
+    refuses a scale that cannot hold its answers and clips it cannot make trials from, before any
+    audio is decoded. A method that takes a reference (MUSHRA) makes the reference
     system's sample of each sentence the reference and, with_anchor, derives an anchor from it.
     Decoding, filtering and loudness matching run here, synchronously and before any transaction
     opens: a few hundred short clips take seconds, not minutes.
@@ -101,6 +112,9 @@ def create_test(
     if not any(clip.kind == TestSample.Kind.TEST for clip in clips):
         raise TestCreationError("Choose at least one sample to rate.")
     options = _method_options(shape, options)
+    if options.get("allow_no_participant_id") is None:
+        crowd = expects_participant_ids(options.get("platform_code", ""), options.get("completion_url", ""))
+        options["allow_no_participant_id"] = not crowd
     clips = _with_references(clips, options["reference_system"])
     _check_method_fits(shape, scale, clips)
     options.setdefault("state", ListeningTest.State.OPEN)

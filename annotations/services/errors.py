@@ -8,7 +8,7 @@ class TestCreationError(ValueError):
 class SessionUnavailable(Exception):
     """An evaluator link that cannot be used now; code is one of CODES."""
 
-    CODES = ("unknown", "not_started", "closed", "full", "revoked")
+    CODES = ("unknown", "bad_link", "not_started", "closed", "full", "revoked")
 
     def __init__(self, code: str):
         super().__init__(code)

@@ -15,7 +15,11 @@ from annotations.services.screening import start_screen
 def join_test(
     *, test: ListeningTest, external_id: str = "", study_id: str = "", session_id: str = ""
 ) -> Evaluator:
-    """The evaluator of an open-link visit: the same participant id always gives the same evaluator."""
+    """The evaluator of an open-link visit: the same participant id always gives the same evaluator.
+
+    A visit without a participant id is refused as an incomplete link ("bad_link") by a test that does
+    not accept those visitors.
+    """
     if external_id:
         existing = test.evaluators.filter(external_id=external_id).first()
         if existing and existing.revoked_at:
@@ -24,6 +28,8 @@ def join_test(
         if existing:
             return existing
     check_open(test)
+    if not external_id and not test.allow_no_participant_id:
+        raise SessionUnavailable("bad_link")
     return _create_evaluator(test, external_id=external_id, study_id=study_id, session_id=session_id)
 
 

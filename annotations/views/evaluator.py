@@ -156,7 +156,8 @@ def _wants_json(request) -> bool:
 
 @require_safe
 def open_link(request, token: str):
-    """Crowd platforms' link: the same PROLIFIC_PID (or, without one, the same browser) resumes."""
+    """Crowd platforms' link: the same PROLIFIC_PID (or, without one, the same browser, where the test
+    accepts visitors without a participant id) resumes."""
     # Each visit without a known participant creates an evaluator: counted before anything is read.
     participant = request.GET.get("PROLIFIC_PID", "")[:100]
     wait = ratelimits.retry_after(request, scope="OPEN_LINK", participant=participant)
@@ -170,7 +171,7 @@ def open_link(request, token: str):
         return _unavailable(request, "bad_link", test.language)
     data, remembered = form.cleaned_data, f"annotations-evaluator-{test.pk}"
     evaluator = None
-    if not data["PROLIFIC_PID"]:
+    if not data["PROLIFIC_PID"] and test.allow_no_participant_id:
         evaluator = test.evaluators.filter(token=request.session.get(remembered, ""), external_id="").first()
     if evaluator is None:
         try:

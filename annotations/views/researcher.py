@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotations import importing, services
 from annotations.forms import (
@@ -125,12 +125,19 @@ def test_invite(request, pk: int):
     return redirect("annotations:test_detail", test.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required(CHANGE_EVALUATOR, raise_exception=True)
 def evaluator_revoke(request, pk: int, evaluator_pk: int):
-    """Close one invite link for good (a leaked or misused token); the ratings it gave stay."""
-    evaluator = get_object_or_404(Evaluator, pk=evaluator_pk, test_id=pk)
+    """Close one invite link for good (a leaked or misused token); the ratings it gave stay.
+
+    Asks first (this page, or the test page's JavaScript confirm), then revokes on a confirmed POST.
+    """
+    evaluator = get_object_or_404(Evaluator.objects.select_related("test"), pk=evaluator_pk, test_id=pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        ratings = evaluator.ratings.count()
+        context = {"evaluator": evaluator, "test": evaluator.test, "ratings": ratings}
+        return render(request, "annotations/evaluator_revoke.html", context)
     if services.revoke_evaluator(evaluator=evaluator, by=request.user):
         messages.success(request, f"Revoked the invite link of {evaluator.pseudonym}.")
     return redirect("annotations:test_detail", pk)

@@ -104,6 +104,26 @@ class CreateTestTests(TestCase):
         self.assertEqual(services.clean_dimensions([]), ["overall"])
 
 
+class ParticipantIdTests(TestCase):
+    """Whether the open link accepts visitors without a participant id follows the completion settings
+    unless the caller says."""
+
+    def test_a_test_without_a_platform_code_or_completion_url_accepts_them(self):
+        self.assertTrue(build_test("plain").allow_no_participant_id)
+
+    def test_a_test_with_a_platform_code_or_completion_url_refuses_them(self):
+        samples = make_samples(set_name="set-b")
+        self.assertFalse(build_test("coded", platform_code="WALK123").allow_no_participant_id)
+        url = "https://app.prolific.com/submissions/complete?cc=WALK123"
+        self.assertFalse(build_test("url", samples=samples, completion_url=url).allow_no_participant_id)
+
+    def test_the_caller_may_say_otherwise(self):
+        test = build_test("coded", platform_code="WALK123", allow_no_participant_id=True)
+        self.assertTrue(test.allow_no_participant_id)
+        test = build_test("plain", samples=make_samples(set_name="set-b"), allow_no_participant_id=False)
+        self.assertFalse(test.allow_no_participant_id)
+
+
 class CandidateSamplesTests(TestCase):
     def test_candidates_are_the_runs_samples_and_the_chosen_imported_systems_only(self):
         run, in_run = make_run_with_samples()

@@ -1,3 +1,5 @@
+import re
+
 from django.test import TestCase
 from django.urls import reverse
 
@@ -24,7 +26,7 @@ class CreateTestPageTests(TestCase):
             "ratings_per_sample": 8,
             "samples_per_session": 4,
             "gold_per_session": 1,
-            "traps_per_session": 1,
+            "traps_per_session": 0,
             "min_rater_overlap": 5,
             "language": "es",
             "instructions": "Escuche con atención.",
@@ -81,12 +83,81 @@ class CreateTestPageTests(TestCase):
         self.assertEqual((test.language, test.dimensions, test.state), ("es", ["overall", "clarity"], "open"))
         self.assertEqual((test.platform_code, test.completion_url), ("WALK123", PROLIFIC))
 
+    def test_visitors_without_a_participant_id_are_refused_by_default_once_a_completion_code_is_set(self):
+        page = self.client.get(NEW).content.decode()
+        field = re.search(r'<select name="allow_no_participant_id"[^>]*>(.*?)</select>', page, re.S)
+        self.assertIsNotNone(field)
+        self.assertIn(
+            '<option value="unknown" selected>Only without a platform completion code or URL</option>',
+            field.group(1),
+        )
+        for name, changes, accepted in (
+            ("plain", {}, True),
+            ("coded", {"platform_code": "WALK123"}, False),
+            ("url", {"completion_url": PROLIFIC}, False),
+            ("coded-yes", {"platform_code": "WALK123", "allow_no_participant_id": "true"}, True),
+            ("plain-no", {"allow_no_participant_id": "false"}, False),
+        ):
+            with self.subTest(name):
+                self.client.post(NEW, self.form_data(name=name, **changes))
+                self.assertEqual(ListeningTest.objects.get(name=name).allow_no_participant_id, accepted)
+
     def test_gold_and_trapping_clips_need_a_score(self):
         first, second = self.samples[:2]
         response = self.client.post(NEW, self.form_data(gold=[first.pk], traps=[second.pk]))
         self.assertContains(response, f"Clip {first.pk} is a gold clip: choose the score it should get.")
         self.assertContains(response, f"Clip {second.pk} is a trapping clip: choose the score it asks for.")
         self.assertFalse(ListeningTest.objects.exists())
+
+    def test_a_refused_submit_lists_every_error_at_the_top_linked_to_its_field(self):
+        first = self.samples[0]
+        data = self.form_data(name="", ratings_per_sample=0, gold=[first.pk])
+        page = self.client.post(NEW, data).content.decode()
+        summary = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', page, re.S)
+        self.assertIsNotNone(summary, "no error summary on the page")
+        self.assertIn('id="error-summary"', summary.group(0))
+        self.assertIn('role="alert"', summary.group(0))
+        self.assertIn('tabindex="-1"', summary.group(0))
+        links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', summary.group(1))
+        self.assertEqual(
+            links,
+            [
+                ("id_name", "Name: This field is required."),
+                (f"clip-{first.pk}", f"Clip {first.pk} is a gold clip: choose the score it should get."),
+                (
+                    "id_ratings_per_sample",
+                    "Ratings per sample: Ensure this value is greater than or equal to 1.",
+                ),
+            ],
+        )
+        # Every anchor is on the page: the field's input, or the clip's row in the list.
+        for anchor, _ in links:
+            self.assertIn(f'id="{anchor}"', page)
+        # The summary comes before the form's first field, and a script moves the focus to it.
+        self.assertLess(page.index('id="error-summary"'), page.index('name="name"'))
+        self.assertIn("js/test_new.js", page)
+        self.assertFalse(ListeningTest.objects.exists())
+
+    def test_a_page_without_errors_has_no_summary(self):
+        page = self.client.get(f"{NEW}?run={self.run.pk}")
+        self.assertNotContains(page, "error-summary")
+
+    def test_trapping_clips_per_session_without_a_trapping_clip_ticked_are_refused(self):
+        response = self.client.post(NEW, self.form_data(traps_per_session=1))
+        self.assertEqual(
+            response.context["form"].errors["traps_per_session"],
+            [
+                "No trapping clip is ticked in the list of clips: set this to 0, or tick the trapping clips "
+                "(each with the score it asks for)."
+            ],
+        )
+        self.assertFalse(ListeningTest.objects.exists())
+        self.client.post(NEW, self.form_data(traps_per_session=0))
+        self.assertEqual(ListeningTest.objects.get(name="mos-1").traps_per_session, 0)
+        trap = self.samples[0]
+        data = self.form_data(name="mos-2", traps_per_session=1, traps=[trap.pk], **{f"score-{trap.pk}": "2"})
+        self.client.post(NEW, data)
+        self.assertEqual(ListeningTest.objects.get(name="mos-2").test_samples.get(kind="trap").sample, trap)
 
     def test_a_clip_ticked_for_two_roles_is_refused(self):
         clip = self.samples[0]
@@ -209,8 +280,10 @@ class CreatePairTestPageTests(TestCase):
         self.assertContains(page, f'name="training" value="{self.samples[0].pk}"')
         self.assertNotContains(page, 'name="gold"')
         self.assertNotContains(page, 'name="traps"')
-        human = make_sample(system_label="human", origin=Sample.Origin.REFERENCE, freq=600)
-        data = self.form_data(method="cmos", systems=["human"], references_as_gold="on")
-        response = self.client.post(NEW, data)
-        self.assertContains(response, "tests take no gold or trapping clips")
-        self.assertFalse(ListeningTest.objects.filter(test_samples__sample=human).exists())
+        # Gold clips ticked while another method was chosen are refused, the clip list being the method's.
+        gold = self.samples[0]
+        response = self.client.post(
+            NEW, self.form_data(method="cmos", gold=[gold.pk], **{f"score-{gold.pk}": "5"})
+        )
+        self.assertContains(response, "tests take no gold or trapping clips: a pair has no known answer")
+        self.assertFalse(ListeningTest.objects.exists())

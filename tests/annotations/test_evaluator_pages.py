@@ -7,7 +7,9 @@ from django.utils import timezone
 from annotations import services
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating
 from tests.annotations.helpers import answer_for, screen_answer, session_url, take_screen, walk_to_rating
-from tests.factories import build_test, evaluator_at_rating
+from tests.factories import build_test, evaluator_at_rating, make_samples
+
+PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 
 
 class SessionFlowTests(TestCase):
@@ -219,6 +221,34 @@ class OpenLinkTests(TestCase):
         self.assertEqual(self.client.get(self.url)["Location"], first["Location"])
         self.assertNotEqual(Client().get(self.url)["Location"], first["Location"])
         self.assertEqual(Evaluator.objects.count(), 2)
+
+    def test_a_test_set_up_for_a_crowd_platform_refuses_a_visit_without_a_participant_id(self):
+        crowd = build_test(
+            "crowd", allow_open_link=True, completion_url=PROLIFIC, samples=make_samples(set_name="set-c")
+        )
+        url = reverse("annotations:open_link", args=[crowd.open_token])
+        for query in ("", "?STUDY_ID=st-1&SESSION_ID=se-1", "?PROLIFIC_PID="):
+            response = self.client.get(url + query)
+            self.assertContains(response, "This link is incomplete", status_code=400)
+        self.assertFalse(crowd.evaluators.exists())
+        self.assertEqual(self.client.get(url + "?PROLIFIC_PID=5f1a2b").status_code, 302)
+
+    def test_a_browser_that_started_without_an_id_is_refused_once_the_test_no_longer_accepts_that(self):
+        self.client.get(self.url)
+        ListeningTest.objects.filter(pk=self.test.pk).update(allow_no_participant_id=False)
+        self.assertContains(self.client.get(self.url), "This link is incomplete", status_code=400)
+        self.assertEqual(Evaluator.objects.count(), 1)
+
+    def test_a_crowd_test_may_accept_visitors_without_a_participant_id(self):
+        crowd = build_test(
+            "crowd",
+            allow_open_link=True,
+            platform_code="WALK123",
+            allow_no_participant_id=True,
+            samples=make_samples(set_name="set-c"),
+        )
+        response = self.client.get(reverse("annotations:open_link", args=[crowd.open_token]))
+        self.assertRedirects(response, session_url(crowd.evaluators.get()), fetch_redirect_response=False)
 
     def test_a_test_without_the_open_link_does_not_accept_it(self):
         ListeningTest.objects.filter(pk=self.test.pk).update(allow_open_link=False)

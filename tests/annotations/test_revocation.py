@@ -1,6 +1,8 @@
 """Revoking an invite link: every evaluator URL closes for it, the open link gives it no new session,
 and the ratings it gave stay."""
 
+import re
+
 from django.test import TestCase
 from django.urls import reverse
 
@@ -80,7 +82,7 @@ class RevokeButtonTests(TestCase):
         admin = make_user("adam", ADMINS)
         self.client.force_login(admin)
         self.assertContains(self.client.get(self.detail), f'action="{self.revoke}"')
-        response = self.client.post(self.revoke, follow=True)
+        response = self.client.post(self.revoke, {"confirm": "yes"}, follow=True)
         self.assertContains(response, "Revoked the invite link of R001.")
         self.assertContains(response, "revoked ")
         self.assertContains(response, "by adam; ratings kept")
@@ -88,10 +90,31 @@ class RevokeButtonTests(TestCase):
         self.evaluator.refresh_from_db()
         self.assertEqual(self.evaluator.revoked_by, admin)
 
+    def test_revoking_asks_first_and_a_post_without_the_confirmation_revokes_nothing(self):
+        self.client.force_login(make_admin())
+        page = self.client.get(self.detail)
+        form = re.search(rf'<form method="post" action="{self.revoke}"[^>]*>', page.content.decode()).group(0)
+        self.assertIn("data-confirm=", form)
+        self.assertContains(page, 'class="button secondary" data-once>Revoke</button>')
+        self.assertContains(page, "js/confirm.js")
+        for response in (self.client.get(self.revoke), self.client.post(self.revoke)):
+            self.assertContains(response, "Revoke the invite link of R001?")
+            self.assertContains(response, '<input type="hidden" name="confirm" value="yes">', html=True)
+        self.evaluator.refresh_from_db()
+        self.assertIsNone(self.evaluator.revoked_at)
+        self.assertEqual(self.client.get(session_url(self.evaluator)).status_code, 302)
+
+    def test_the_question_for_a_link_revoked_already_says_so(self):
+        self.client.force_login(make_admin())
+        services.revoke_evaluator(evaluator=self.evaluator, by=None)
+        response = self.client.get(self.revoke)
+        self.assertContains(response, "This invite link was revoked already")
+        self.assertNotContains(response, 'name="confirm"')
+
     def test_a_researcher_sees_no_button_and_cannot_revoke(self):
         self.client.force_login(make_user("rita", RESEARCHERS))
         self.assertNotContains(self.client.get(self.detail), f'action="{self.revoke}"')
-        self.assertEqual(self.client.post(self.revoke).status_code, 403)
+        self.assertEqual(self.client.post(self.revoke, {"confirm": "yes"}).status_code, 403)
         self.evaluator.refresh_from_db()
         self.assertIsNone(self.evaluator.revoked_at)
 
@@ -99,7 +122,7 @@ class RevokeButtonTests(TestCase):
         other = evaluator_at_rating(build_test("other-test", samples=make_samples(set_name="set-b")))
         self.client.force_login(make_admin())
         url = reverse("annotations:evaluator_revoke", args=[self.test.pk, other.pk])
-        self.assertEqual(self.client.post(url).status_code, 404)
+        self.assertEqual(self.client.post(url, {"confirm": "yes"}).status_code, 404)
 
     def test_the_admin_action_revokes_the_selected_links(self):
         self.client.force_login(make_admin())

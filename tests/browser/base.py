@@ -11,6 +11,7 @@ from pathlib import Path
 from unittest import SkipTest
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import Client
 
@@ -41,6 +42,9 @@ DEFAULT_ROWS = [
     ("synthesis.migrations.0002_default_styles", "create_styles"),
 ]
 UNLOCKED = "() => !document.querySelector('fieldset[data-group]').disabled"
+# The researcher pages are checked on a laptop screen and on a phone.
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 
 
 class BrowserMissing(AssertionError):
@@ -101,6 +105,16 @@ class BrowserTestCase(StaticLiveServerTestCase):
         client.force_login(user)
         cookie = client.cookies["sessionid"]
         page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": self.live_server_url}])
+
+    def signed_in_page(self, user, viewport: dict, **options):
+        """A page of a new browser context signed in as user (the session cookie of a test client)."""
+        client = Client()
+        client.force_login(user)
+        context = self.browser.new_context(viewport=viewport, **options)
+        cookie = {"name": settings.SESSION_COOKIE_NAME, "url": self.live_server_url}
+        context.add_cookies([{**cookie, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+        self.addCleanup(context.close)
+        return context.new_page()
 
     def listen_and_answer(self, key: str, plays: int = 1) -> None:
         """Play the clip to the end (plays times), answer with a key and go on with Enter."""

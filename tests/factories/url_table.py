@@ -81,7 +81,8 @@ TABLE = {
     "annotations:sample_import": Row(get=ADMINS_ONLY, post=ADMINS_ONLY),
     "annotations:test_detail": Row(get=SIGNED_IN, post=SIGNED_IN, args="test"),
     "annotations:test_invite": Row(get=EVERYONE_405, post=(LOGIN, LOGIN, 403, 302), args="test"),
-    "annotations:evaluator_revoke": Row(get=EVERYONE_405, post=(LOGIN, LOGIN, 403, 302), args="revoke"),
+    # Without confirm=yes a POST only shows the question again.
+    "annotations:evaluator_revoke": Row(get=ADMINS_ONLY, post=ADMINS_ONLY, args="revoke"),
     "results:index": Row(get=SIGNED_IN, post=SIGNED_IN),
     "results:test": Row(get=SIGNED_IN, post=SIGNED_IN, args="test"),
     "results:test_live": Row(get=SIGNED_IN, post=SIGNED_IN, args="test"),

@@ -1,122 +1,13 @@
-import math
-import re
+"""The create-test form: the runs and systems whose clips are rated, the clips' roles, the settings."""
 
 from django import forms
-from django.core.validators import RegexValidator
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Count
-from django.utils.translation import gettext_lazy as _
 
 from annotations import methods, multistimulus, services
-from annotations.intelligibility import MAX_TRANSCRIPT
 from annotations.listening_check import guess_pass_probability
 from annotations.models import ListeningTest, Scale, completion_conflict
-from synthesis.forms import validate_upload_size
 from synthesis.models import Sample, SynthesisRun
-
-TRUE_VALUES = {"1", "true", "yes", "on"}
-MARK_KEY = re.compile(r"^mark-\d{1,4}$")
-crowd_id = RegexValidator(r"^[A-Za-z0-9_.:@-]+$", "Use letters, digits and _ . : @ - only.")
-
-
-# -- evaluator forms -----------------------------------------------------------------------------
-
-
-class OpenLinkForm(forms.Form):
-    """The crowd platform's query parameters (Prolific names; other platforms can map onto them)."""
-
-    PROLIFIC_PID = forms.CharField(max_length=100, required=False, validators=[crowd_id])
-    STUDY_ID = forms.CharField(max_length=100, required=False, validators=[crowd_id])
-    SESSION_ID = forms.CharField(max_length=100, required=False, validators=[crowd_id])
-
-
-class ConsentForm(forms.Form):
-    agree = forms.BooleanField(label=_("I agree to take part in this listening test."))
-
-
-class CheckForm(forms.Form):
-    answer = forms.TypedChoiceField(choices=[(n, str(n)) for n in (1, 2, 3)], coerce=int)
-    # Which screen trial the page showed, so a resent answer cannot answer the next trial too.
-    trial = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
-
-
-class TokenListField(forms.Field):
-    """Repeated hidden inputs of one name, read as a list of short tokens."""
-
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value) -> list[str]:
-        tokens = [str(token) for token in value or []]
-        if len(tokens) > 16 or any(len(token) > 40 for token in tokens):
-            raise forms.ValidationError("Too many or too long clip tokens.")
-        return tokens
-
-
-class ScoreListField(forms.Field):
-    """Repeated inputs of one name, one score per clip in the order shown; an empty one is None."""
-
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value) -> list[int | None]:
-        values = [str(item).strip() for item in value or []]
-        if len(values) > 16 or not all(item == "" or item.lstrip("-").isdigit() for item in values):
-            raise forms.ValidationError("Give at most 16 whole-number scores.")
-        return [int(item) if item else None for item in values]
-
-
-class RatingForm(forms.Form):
-    """One answer for one trial. Score ranges are checked by the service, which knows the scale.
-
-    clip is the token of the trial's first clip as shown; clips, when the page sends them, are all
-    its clips' tokens in the order shown (a pair page does: one clip is in several of its pairs).
-    Each question is posted as the method's answer_kind says: score-<name> (one integer, or one per
-    clip in the order of clips) or text-<name> (typed text, trimmed, at most MAX_TRANSCRIPT).
-    """
-
-    clip = forms.CharField(max_length=40)
-    clips = TokenListField(required=False)
-    played_to_end = forms.CharField(required=False)
-    play_count = forms.IntegerField(min_value=0, max_value=100000, required=False)
-    time_to_answer_ms = forms.IntegerField(min_value=0, required=False)
-
-    def __init__(self, *args, dimensions: list[str], answer_kind: str = "choice", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.names = {dimension: _answer_field(dimension, answer_kind) for dimension in dimensions}
-        for name, field in self.names.values():
-            self.fields[name] = field
-
-    def clean_played_to_end(self) -> bool:
-        # A CheckboxInput would read the string "0" as True; the page sends "true" or "false".
-        return self.cleaned_data["played_to_end"].strip().lower() in TRUE_VALUES
-
-    def scores(self) -> dict[str, object]:
-        return {dimension: self.cleaned_data.get(name) for dimension, (name, _) in self.names.items()}
-
-    def marks(self) -> list[tuple[float, float, str]]:
-        """The artifact marks posted as mark-<n> = "start,end,label" (label may be empty); ValueError
-        for one that does not read so. The service checks them against the clip and the test."""
-        marks = []
-        for key in sorted(k for k in self.data if MARK_KEY.match(k)):
-            start, end, label = (self.data[key].split(",", 2) + ["", ""])[:3]
-            try:
-                times = float(start), float(end)
-            except ValueError:
-                raise ValueError(f"{key}={self.data[key]!r} is not start,end,label") from None
-            if not all(math.isfinite(t) for t in times):
-                raise ValueError(f"{key}={self.data[key]!r} is not start,end,label")
-            marks.append((*times, label.strip()))
-        return marks
-
-
-def _answer_field(dimension: str, answer_kind: str) -> tuple[str, forms.Field]:
-    if answer_kind == "text":
-        return f"text-{dimension}", forms.CharField(required=False, max_length=MAX_TRANSCRIPT, strip=True)
-    if answer_kind == "per_clip":
-        return f"score-{dimension}", ScoreListField(required=False)
-    return f"score-{dimension}", forms.IntegerField(required=False)
-
-
-# -- researcher forms ----------------------------------------------------------------------------
-
 
 ROLE_FIELDS = {"gold": "gold", "traps": "trapping", "training": "practice"}
 # The method comes first: it decides how the clips listed are used (pairs take no gold or traps).
@@ -136,6 +27,7 @@ SETTING_FIELDS = (
     "payment",
     "language",
     "allow_open_link",
+    "allow_no_participant_id",
     "platform_code",
     "completion_url",
     "screen_trials",
@@ -163,6 +55,28 @@ TEST_FIELD_OPTIONS = {
     "screen_pass_mark": {"required": False, "min_value": 1, "max_value": 20},
     "repeat_share": {"required": False, "min_value": 0, "max_value": 1},
 }
+
+
+# What the form takes for a setting the chosen method does not read, where the model has no default.
+UNREAD_VALUES = {"references_as_gold": False, "reference_system": "", "dimensions": [], "artifact_labels": []}
+
+
+def _method_readers() -> dict[str, list[methods.Method]]:
+    """Each setting that only some methods read (their form_fields) -> those methods."""
+    readers: dict[str, list[methods.Method]] = {}
+    for method in methods.METHODS.values():
+        for name in method.form_fields:
+            readers.setdefault(name, []).append(method)
+    return readers
+
+
+def _tests_of(names: tuple[str, ...]) -> str:
+    """The methods named as a heading calls them: "ACR and intelligibility tests"; "" for none."""
+    names = [methods.get_method(name).short_name for name in names]
+    if not names:
+        return ""
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    return f"{listed} tests"
 
 
 def screen_guess_note(trials: int = 6, pass_mark: int = 5) -> str:
@@ -255,6 +169,18 @@ class CreateTestForm(forms.ModelForm):
         "moments where they heard a problem, with one of these labels. Empty turns marking off.",
     )
 
+    # Not in Meta.fields: left at "unknown" (None), services.create_test decides from the completion
+    # settings (a test for a crowd platform refuses visitors without a participant id), which the page
+    # cannot know when it is drawn.
+    allow_no_participant_id = forms.NullBooleanField(
+        required=False,
+        widget=forms.NullBooleanSelect(),
+        label="Accept visitors without a participant id (open link)",
+        help_text="A visit whose link carries no PROLIFIC_PID starts a session of its own per browser; "
+        "refused, it gets the 'This link is incomplete' page. A crowd platform sends every participant's "
+        "id, so a test with its completion code or URL refuses them unless you say yes.",
+    )
+
     class Meta:
         model = ListeningTest
         fields = [
@@ -328,6 +254,11 @@ class CreateTestForm(forms.ModelForm):
         self.fields["completion_url"].help_text += without_either
         self.fields["screen_pass_mark"].help_text += " " + screen_guess_note()
         self.fields["method"].choices = [(m.name, m.title) for m in methods.METHODS.values()]
+        self.fields["allow_no_participant_id"].widget.choices = [
+            ("unknown", "Only without a platform completion code or URL"),
+            ("true", "Yes"),
+            ("false", "No"),
+        ]
         self.fields["runs"].queryset = SynthesisRun.objects.annotate(n=Count("samples")).filter(n__gt=0)
         systems = (
             Sample.objects.filter(origin__in=services.EXTERNAL_ORIGINS)
@@ -385,11 +316,25 @@ class CreateTestForm(forms.ModelForm):
 
     # -- what the template renders -------------------------------------------------------------
 
-    def source_fields(self) -> list:
-        return [self[name] for name in SOURCE_FIELDS]
+    def source_groups(self) -> list[dict]:
+        return self._field_groups(SOURCE_FIELDS)
 
-    def setting_fields(self) -> list:
-        return [self[name] for name in SETTING_FIELDS]
+    def setting_groups(self) -> list[dict]:
+        return self._field_groups(SETTING_FIELDS)
+
+    def _field_groups(self, names: tuple[str, ...]) -> list[dict]:
+        """The fields named, in page order: those every method reads, then those only some methods read,
+        grouped under a heading naming those methods ("methods": their names, for the page's script)."""
+        readers = _method_readers()
+        groups: dict[tuple[str, ...], list] = {(): []}
+        for name in names:
+            key = tuple(method.name for method in readers.get(name, ()))
+            groups.setdefault(key, []).append(self[name])
+        return [
+            {"methods": " ".join(key), "heading": _tests_of(key), "fields": fields}
+            for key, fields in groups.items()
+            if fields
+        ]
 
     def role_errors(self) -> list[str]:
         return [error for name in ROLE_FIELDS for error in self.errors.get(name, [])] if self.is_bound else []
@@ -408,6 +353,28 @@ class CreateTestForm(forms.ModelForm):
             for sample in self.candidates
         ]
 
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Every error of a refused submit as (anchor, message), in page order, for the summary at the
+        top: the anchor is the id of the field's input (or its group of boxes) or, for an error about
+        one clip, of the clip's row; "" for an error of the whole form."""
+        order = [NON_FIELD_ERRORS, *SOURCE_FIELDS, *ROLE_FIELDS, *SETTING_FIELDS]
+        errors = self.errors.as_data() if self.is_bound else {}
+        summary = []
+        for name in sorted(errors, key=lambda name: order.index(name) if name in order else len(order)):
+            for error in errors[name]:
+                for message in error:
+                    summary.append(self._error_anchor(name, error.params or {}, message))
+        return summary
+
+    def _error_anchor(self, name: str, params: dict, message: str) -> tuple[str, str]:
+        if name == NON_FIELD_ERRORS:
+            return "", message
+        if "clip" in params:
+            return f"clip-{params['clip']}", message
+        if name in ROLE_FIELDS or name.startswith("score-"):
+            return "clips-heading", message
+        return self[name].auto_id, f"{self[name].label}: {message}"
+
     def entered_values(self) -> dict:
         """What the researcher entered so far, as initial values for a form over a new clip list."""
         return {name: self[name].value() for name in self.fields}
@@ -425,6 +392,7 @@ class CreateTestForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        self._ignore_other_methods_settings(data)
         self._clean_scale(data)
         # The model's clean() checks these too but stops at the first: here both show at once.
         conflict = completion_conflict(data.get("platform_code", ""), data.get("completion_url", ""))
@@ -443,7 +411,32 @@ class CreateTestForm(forms.ModelForm):
             data.pop("screen_trials", None)
             data.pop("screen_pass_mark", None)
         self._clean_roles(data)
+        self._clean_traps_per_session(data)
         return data
+
+    def _clean_traps_per_session(self, data: dict) -> None:
+        """Trapping clips per session ask for ticked trapping clips (for a method that takes them)."""
+        method = methods.METHODS.get(data.get("method") or methods.DEFAULT_METHOD)
+        # A trapping clip ticked without its score is refused already, with the clip named.
+        ticked = data["trap_samples"] or "traps" in self.errors
+        if method and method.gold_and_traps and data.get("traps_per_session") and not ticked:
+            self.add_error(
+                "traps_per_session",
+                "No trapping clip is ticked in the list of clips: set this to 0, or tick the trapping "
+                "clips (each with the score it asks for).",
+            )
+
+    def _ignore_other_methods_settings(self, data: dict) -> None:
+        """Settings that only other methods read take their defaults, refused or not: the page's script
+        hides them while this method is chosen, and without it they show under those methods' heading."""
+        method = methods.get_method(data.get("method") or methods.DEFAULT_METHOD)
+        for name in _method_readers().keys() - set(method.form_fields):
+            if name in self.errors:
+                del self.errors[name]
+            if name in UNREAD_VALUES:
+                data[name] = UNREAD_VALUES[name]
+            else:
+                data[name] = ListeningTest._meta.get_field(name).get_default()
 
     def _clean_scale(self, data: dict) -> None:
         """The chosen scale, or the method's default for the language; it must fit both."""
@@ -478,12 +471,16 @@ class CreateTestForm(forms.ModelForm):
                 roles.setdefault(pk, []).append(ROLE_FIELDS[name])
         for pk, names in sorted(roles.items()):
             if len(names) > 1:
-                self.add_error("gold", f"Clip {pk} is ticked as {' and '.join(names)}; give it one role.")
+                message = "Clip %(clip)s is ticked as %(roles)s; give it one role."
+                self.add_error(
+                    "gold", forms.ValidationError(message, params={"clip": pk, "roles": " and ".join(names)})
+                )
         scores = {pk: data.get(f"score-{pk}") for pk in [*ticked["gold"], *ticked["traps"]]}
         for name, what in (("gold", "the score it should get"), ("traps", "the score it asks for")):
             for pk in ticked[name]:
                 if scores[pk] is None:
-                    self.add_error(name, f"Clip {pk} is a {ROLE_FIELDS[name]} clip: choose {what}.")
+                    message = f"Clip %(clip)s is a {ROLE_FIELDS[name]} clip: choose {what}."
+                    self.add_error(name, forms.ValidationError(message, params={"clip": pk}))
         by_id = {sample.pk: sample for sample in self.candidates}
         taken = {*ticked["traps"], *ticked["training"]}
         gold = {}
@@ -496,18 +493,3 @@ class CreateTestForm(forms.ModelForm):
         data["gold_samples"] = gold
         data["trap_samples"] = {by_id[pk]: scores[pk] for pk in ticked["traps"] if scores[pk] is not None}
         data["training_samples"] = [by_id[pk] for pk in ticked["training"]]
-
-
-class InviteForm(forms.Form):
-    count = forms.IntegerField(min_value=1, max_value=500, initial=10, label="Invite links to create")
-
-
-class SampleImportForm(forms.Form):
-    archive = forms.FileField(
-        help_text="A zip with the audio files and manifest.csv (file, system, text, ...).",
-        validators=[validate_upload_size],
-    )
-    system_label = forms.CharField(
-        max_length=80, required=False, help_text="System name for lines without a 'system' column."
-    )
-    origin = forms.ChoiceField(choices=[(o.value, o.label) for o in services.EXTERNAL_ORIGINS])
