@@ -162,3 +162,18 @@ class IntelligibilityDashboardTests(TestCase):
     def test_the_report_renders_with_the_appendix(self):
         response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
         self.assertContains(response, "Reporting appendix")
+
+    def test_the_report_says_the_answer_is_a_typed_transcription_without_scale_points(self):
+        response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
+        self.assertContains(
+            response,
+            "<dt>Scale</dt><dd>Type the words you heard: typed transcription, no scale points</dd>",
+            html=True,
+        )
+        self.assertContains(
+            response,
+            "<dt>Scale labels shown</dt><dd>none (typed transcription, no scale points)</dd>",
+            html=True,
+        )
+        self.assertNotContains(response, "0 = Typed")
+        self.assertNotContains(response, "0 Typed")
