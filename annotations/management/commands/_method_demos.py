@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from annotations import intelligibility, multistimulus
 from annotations import services as test_services
+from annotations.management.commands._demo_sessions import pass_screen
 from annotations.management.commands._pair_demos import create_demo_test
 from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating, TestSample
 from synthesis.models import Sample
@@ -149,6 +150,7 @@ def _simulate(test: ListeningTest, kinds: list[str], rng, answer, dimension: str
     start, ratings, fetches = timezone.now() - timedelta(days=1), [], []
     sizes: dict[int, int] = {}
     for number, (evaluator, kind) in enumerate(zip(evaluators, kinds, strict=True), start=1):
+        pass_screen(evaluator, test, random.Random(number), answered_at=start)
         assignments = test_services.assign(evaluator=evaluator, rng=random.Random(int(rng.integers(2**32))))
         clock, offset = start + timedelta(minutes=number), rng.normal(0, 4)
         for assignment in assignments:
@@ -193,7 +195,9 @@ def _simulate(test: ListeningTest, kinds: list[str], rng, answer, dimension: str
                     )
                 )
             clock = timing["received_at"] + timedelta(seconds=timing_rng.uniform(0.4, 2.0))
-    Evaluator.objects.filter(test=test).update(consented_at=start, trained_at=start, finished_at=start)
+    Evaluator.objects.filter(test=test).update(
+        consented_at=start, checked_at=start, trained_at=start, finished_at=start
+    )
     ClipFetch.objects.bulk_create(fetches, batch_size=2000)
     Rating.objects.bulk_create(ratings, batch_size=2000)
     # The target is the raters every page got (one answer per rater and page, however many scores a

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from annotations import pairs
 from annotations import services as test_services
+from annotations.management.commands._demo_sessions import pass_screen
 from annotations.models import Evaluator, ListeningTest, Rating, TestSample
 from synthesis.models import Sample
 
@@ -170,6 +171,7 @@ def simulate_pairs(test: ListeningTest, kinds: list[str], rng, answer) -> int:
     start, ratings = timezone.now() - timedelta(days=1), []
     dimension = test.rated_dimensions[0]
     for number, (evaluator, kind) in enumerate(zip(evaluators, kinds, strict=True), start=1):
+        pass_screen(evaluator, test, random.Random(number), answered_at=start)
         assignments = test_services.assign(evaluator=evaluator, rng=random.Random(int(rng.integers(2**32))))
         clock, answered = start + timedelta(minutes=number), {}
         for assignment in assignments:
@@ -203,7 +205,9 @@ def simulate_pairs(test: ListeningTest, kinds: list[str], rng, answer) -> int:
                 )
             )
             clock = timing["received_at"] + _page_load(kind, timing_rng)
-    Evaluator.objects.filter(test=test).update(consented_at=start, trained_at=start, finished_at=start)
+    Evaluator.objects.filter(test=test).update(
+        consented_at=start, checked_at=start, trained_at=start, finished_at=start
+    )
     Rating.objects.bulk_create(ratings, batch_size=2000)
     # The target is what every pair got, so the finished demo shows as complete.
     held = Counter(rating.trial_id for rating in ratings if rating.trial.repeat_of_id is None)

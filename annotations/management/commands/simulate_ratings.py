@@ -30,16 +30,16 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from annotations import listening_check
 from annotations import services as test_services
 from annotations.demo import AB_NAME, CMOS_NAME, INTELLIGIBILITY_NAME, MUSHRA_NAME, NAME
+from annotations.management.commands._demo_sessions import pass_screen
 from annotations.management.commands._method_demos import (
     make_intelligibility_demo,
     make_mushra_demo,
     remove_method_demo,
 )
 from annotations.management.commands._pair_demos import make_ab_demo, make_cmos_demo, remove_pair_demo
-from annotations.models import Evaluator, ListeningTest, Rating, Scale, ScreenTrial, TestSample, Trial
+from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
 from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
 from annotations.results.services import Thresholds
@@ -340,33 +340,6 @@ def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> Tes
         expected_score=gold_score(test.scale) if kind == TestSample.Kind.GOLD else None,
         instructed_score=trap_score(test.scale) if kind == TestSample.Kind.TRAP else None,
     )
-
-
-def pass_screen(evaluator: Evaluator, test: ListeningTest, rng: random.Random, *, answered_at) -> None:
-    """A passed headphone screen (Woods et al. 2017): every trial right, or all but one where the pass
-    mark allows it; scripted raters pass too, as a bot that can tell the tones apart would."""
-    miss = (
-        rng.randrange(test.screen_trials)
-        if test.screen_pass_mark < test.screen_trials and rng.random() < 0.3
-        else None
-    )
-    trials = []
-    for number in range(1, test.screen_trials + 1):
-        quiet, antiphase = listening_check.draw_trial(rng)
-        wrong = next(position for position in listening_check.POSITIONS if position not in (quiet, antiphase))
-        answer = wrong if number - 1 == miss else quiet
-        trials.append(
-            ScreenTrial(
-                evaluator=evaluator,
-                attempt=1,
-                number=number,
-                quiet_position=quiet,
-                antiphase_position=antiphase,
-                answer=answer,
-                answered_at=answered_at,
-            )
-        )
-    ScreenTrial.objects.bulk_create(trials)
 
 
 def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, difference: float) -> int:
