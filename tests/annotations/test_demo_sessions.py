@@ -4,12 +4,14 @@ the screen, the answers and the end come in that order, after the test was creat
 import io
 
 from django.core.management import call_command
+from django.db.models import Max, Min
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from annotations.demo import AB_NAME, CMOS_NAME, INTELLIGIBILITY_NAME, MUSHRA_NAME, NAME
 from annotations.headphone_screen import screen_results
-from annotations.models import ListeningTest
+from annotations.models import ClipFetch, ListeningTest, Rating, ScreenTrial
+from annotations.results import appendix
 from tests.factories import VAR_DIR, make_researcher, simulated_acr_demo
 
 DEMOS = (NAME, CMOS_NAME, AB_NAME, MUSHRA_NAME, INTELLIGIBILITY_NAME)
@@ -35,3 +37,41 @@ class DemoSessionTests(TestCase):
             self.assertNotContains(page, "rated without taking the headphone screen", msg_prefix=name)
             screen = page.context["r"]["headphone_screen"]
             self.assertEqual((screen["took"], screen["passed"]), (len(results), len(results)), name)
+
+    def test_every_session_runs_from_consent_through_the_screen_to_its_last_answer_after_the_test_opened(
+        self,
+    ):
+        for name in DEMOS:
+            test = ListeningTest.objects.get(name=name)
+            for evaluator in test.evaluators.all():
+                who = f"{name} {evaluator.pseudonym}"
+                answers = Rating.objects.filter(evaluator=evaluator).aggregate(
+                    first=Min("first_fetch_at"), last=Max("received_at")
+                )
+                screen = ScreenTrial.objects.filter(evaluator=evaluator).aggregate(
+                    first=Min("answered_at"), last=Max("answered_at")
+                )
+                fetched = ClipFetch.objects.filter(evaluator=evaluator).aggregate(first=Min("started_at"))
+                first_heard = min(filter(None, (answers["first"], fetched["first"])))
+                self.assertLessEqual(test.created_at, evaluator.created_at, who)
+                self.assertLessEqual(evaluator.created_at, evaluator.consented_at, who)
+                self.assertLess(evaluator.consented_at, screen["first"], who)
+                self.assertLessEqual(screen["last"], evaluator.checked_at, who)
+                self.assertLessEqual(evaluator.checked_at, evaluator.trained_at, who)
+                self.assertLess(evaluator.trained_at, first_heard, who)
+                self.assertEqual(evaluator.finished_at, answers["last"], who)
+                self.assertEqual(evaluator.last_seen_at, answers["last"], who)
+
+    def test_the_reports_session_length_spans_each_session_from_consent_to_its_last_answer(self):
+        for name in DEMOS:
+            test = ListeningTest.objects.get(name=name)
+            session = appendix.session_minutes(test)
+            self.assertEqual(session["n"], test.evaluators.count(), name)
+            answering = [
+                (row["last"] - row["first"]).total_seconds() / 60
+                for row in Rating.objects.filter(evaluator__test=test)
+                .values("evaluator_id")
+                .annotate(first=Min("first_fetch_at"), last=Max("received_at"))
+            ]
+            self.assertGreater(session["min"], min(answering), name)
+            self.assertGreater(session["max"], max(answering), name)
