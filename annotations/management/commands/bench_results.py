@@ -114,6 +114,7 @@ class Command(BaseCommand):
             samples = create_pair_samples(opts["pair_sentences"])
             client = Client()
             client.force_login(get_user_model().objects.create_superuser(PAIR_SET, password=None))
+            _get(client, reverse("results:index"))  # imports and templates loaded before any timing
             options = {"raters": opts["pair_raters"], "cmos_difference": 0.5, "preference": 0.7}
             for name, (title, make) in PAIR_DEMOS.items():
                 with transaction.atomic():
