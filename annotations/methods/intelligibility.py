@@ -50,6 +50,7 @@ INTELLIGIBILITY = register(
         validate=_transcript,
         analyse=intelligibility_results.intelligibility_results,
         choices=lambda test: [],
+        describe_scale=lambda scale: "typed transcription, no scale points",
         default_scales={"en": "transcription-en", "es": "transcription-es"},
         check_scale=_one_point_scale,
         check_samples=intelligibility.check_samples,

@@ -65,6 +65,7 @@ MUSHRA = register(
         order_clips=multistimulus.shuffled_orders,
         practice=multistimulus.practice_pages,
         choices=lambda test: test.scale.choices(),
+        describe_scale=Scale.describe_continuous,
         default_scales={"en": "mushra-en", "es": "mushra-es"},
         check_scale=_hundred_points,
         check_samples=multistimulus.check_samples,

@@ -12,9 +12,10 @@
 
 Their numbers: no per-clip score; per pair of conditions the method's analyse (pair_results), after a
 screening without the correlation rule and, for A/B, with the consistency rule on repeated pairs.
-Like the MOS path, the analysis runs on every update for tests up to the inline limit and comes from
-the stored background analysis above it ("pairs" is None until there is one with these screening
-settings).
+The analysis is stored as an Analysis row: for tests up to the inline limit, the first view after
+the ratings or the screening settings change computes and stores it, and later views read it; above
+the limit it comes from the background analysis ("pairs" is None until there is one with these
+screening settings).
 """
 
 from annotations import pairs
@@ -72,17 +73,21 @@ def screen(test: ListeningTest, thresholds: Thresholds) -> Screening:
 
 
 def dashboard(test: ListeningTest, thresholds: Thresholds, inline: bool | None) -> dict:
-    """Screening, raters and the pair analysis of a CMOS or A/B test."""
+    """Screening, raters and the pair analysis of a CMOS or A/B test, read from the stored analysis.
+
+    Up to the inline limit, a view that finds no stored analysis of the current ratings with these
+    settings computes it (background) and stores it for the views after it; above the limit it comes
+    from the background analysis only.
+    """
     version = raters.ratings_version(test)
     inline = version[0] <= raters.inline_limit() if inline is None else inline
     saved = stored.load_stored(test)
-    if inline:
-        judgements = pairs.pair_judgements(test)
-        screening = screen_now(test, thresholds, judgements)
-        analysis = get_method(test.method).analyse(test, excluded=screening.excluded, judgements=judgements)
-    else:
-        screening = raters.stored_screening(test, saved, thresholds)
-        analysis = saved.get("pairs") if screening.source == "background" else None
+    if inline and not stored.is_current(saved, version, thresholds, test.min_rater_overlap):
+        saved = stored.store_computed(
+            test=test, thresholds=thresholds, version=version, compute=lambda: background(test, thresholds)
+        )
+    screening = raters.stored_screening(test, saved, thresholds)
+    analysis = saved.get("pairs") if screening.source == "background" else None
     rater_rows = raters.pair_rater_table(test, screening)
     return {
         "thresholds": thresholds,

@@ -276,6 +276,9 @@ class Method:
     practice: Callable[[list[TestSample], int, random.Random], list[list[TestSample]]] = one_clip_practice
     # The answers as the page lists them: (score, label).
     choices: Callable[[ListeningTest], list[tuple[int, str]]] = best_first
+    # How the report describes the test's scale: every point with its label, unless the answer is a
+    # slider (Scale.describe_continuous) or not a score at all.
+    describe_scale: Callable[[Scale], str] = Scale.describe_points
     # The scale a test takes when none is chosen, per interface language.
     default_scales: dict[str, str] = field(default_factory=lambda: {"en": "acr-en", "es": "acr-es"})
     # ValueError with a readable message when a scale's range cannot hold the method's answers.

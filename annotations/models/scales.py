@@ -74,6 +74,16 @@ class Scale(models.Model):
             )
         return score
 
+    def describe_points(self) -> str:
+        """Every score with its label, lowest first: "1 = Bad, 2 = Poor, …, 5 = Excellent"."""
+        return ", ".join(f"{value} = {label}" for value, label in self.choices())
+
+    def describe_continuous(self) -> str:
+        """A slider over the whole range, as its ends are labelled: "0–100, continuous; labelled 0 Bad …
+        100 Excellent" (the labels of the points between are bands along it, not answers)."""
+        low, high = self.min_value, self.max_value
+        return f"{low}–{high}, continuous; labelled {low} {self.labels[0]} … {high} {self.labels[-1]}"
+
     def index(self, score: int) -> int:
         """Position of a score in values (0 for the lowest), for count arrays of length n_values."""
         return score - self.min_value

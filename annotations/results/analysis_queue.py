@@ -5,7 +5,6 @@ task claims the row with one conditional UPDATE and runs the test's method's bac
 This module never imports the tasks, so the tasks can import it.
 """
 
-import json
 import logging
 import os
 import time
@@ -16,7 +15,7 @@ from django.utils import timezone
 from annotations.methods import get_method
 from annotations.models import Analysis, ListeningTest
 from annotations.results.raters import Thresholds, ratings_version
-from annotations.results.stored import ANALYSIS_LEASE, load_stored
+from annotations.results.stored import ANALYSIS_LEASE, as_stored, load_stored
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +68,7 @@ def compute_background_analysis(*, test: ListeningTest, thresholds: Thresholds) 
     """The method's analysis on every rating: (result, version, seconds)."""
     started, version = time.perf_counter(), ratings_version(test)
     data = get_method(test.method).background(test, thresholds)
-    # JSON round trip: numpy scalars and tuples become what the database will hand back.
-    return json.loads(json.dumps(data, default=str)), version, round(time.perf_counter() - started, 3)
+    return as_stored(data), version, round(time.perf_counter() - started, 3)
 
 
 def run_background_analysis(*, test: ListeningTest, thresholds: Thresholds) -> dict:

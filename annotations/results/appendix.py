@@ -40,9 +40,10 @@ def software_version() -> str:
 
 
 def scale_bands(test: ListeningTest) -> list[str]:
-    """The scale's labels as shown, runs of one label joined: "0–19 Bad", or "1 Bad" on a 5-point scale."""
+    """The labels the method's page shows, lowest first, runs of one label joined: "0–19 Bad", or "1 Bad"
+    on a 5-point scale; none where the answer is typed."""
     bands: list[list] = []
-    for value, label in test.scale.choices():
+    for value, label in sorted(methods.get_method(test.method).choices(test)):
         if bands and bands[-1][2] == label:
             bands[-1][1] = value
         else:
@@ -108,12 +109,14 @@ def screening_counts(data: dict) -> list[dict]:
 def reporting_appendix(data: dict) -> dict:
     """Everything the appendix shows of the test in `data` (services.test_results of any method)."""
     test = data["test"]
+    method = methods.get_method(test.method)
     raters = [row for row in data["raters"] if row["n_votes"]]
     return {
         "why": WHY,
         "question": test.scale.title,
-        "questions": methods.get_method(test.method).questions(test),
+        "questions": method.questions(test),
         "scale_bands": scale_bands(test),
+        "scale": method.describe_scale(test.scale),
         "instructions": test.instructions,
         "raters_total": len(raters),
         "raters_kept": len([row for row in raters if not row["excluded"]]),

@@ -140,12 +140,14 @@ def marks_response(test: ListeningTest) -> StreamingHttpResponse:
 
 def render_report(data: dict) -> str:
     """A single HTML file (inline CSS and SVG, no scripts, no external assets) for supplementary material."""
+    method = get_method(data["method"])
     context = {
         "r": data,
         "test": data["test"],
-        "charts": charts.test_charts(data, get_method(data["method"]).charts),
+        "charts": charts.test_charts(data, method.charts),
         "sections": data["sections"],
-        "design": get_method(data["method"]).report_design,
+        "design": method.report_design,
+        "scale": method.describe_scale(data["test"].scale),
         "report": True,
         "generated_at": timezone.now(),
         "versions": library_versions(LIBRARIES),

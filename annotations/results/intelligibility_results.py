@@ -20,6 +20,9 @@ from synthesis.results import stats
 N_BOOT = 1000
 SEED = 0
 MIN_CORRELATION_SAMPLES = 3
+# Why the ASR figures are empty when no sample has an ASR transcript: only a synthesis run transcribes
+# the samples it makes (Sample.recognized_text); imported samples, the demos' among them, have none.
+NO_ASR = "no ASR transcript of these samples (only samples made by a synthesis run carry one)"
 
 CITATIONS = {
     "wer": "Corpus WER = (S + D + I) / (H + S + D) summed over transcripts, as jiwer 4 computes it, after "
@@ -29,8 +32,9 @@ CITATIONS = {
     "bootstrap": stats.BOOTSTRAP_METHOD.format(n_boot=N_BOOT, seed=SEED).replace("utterances", "transcripts")
     + " (Efron & Tibshirani 1993); each transcript resampled whole. Transcripts by one rater or of one "
     "clip are correlated, so this interval is narrower than a two-way (raters × clips) one would be",
-    "asr": "ASR round trip: the sample's stored ASR transcript scored against its text with the same "
-    "normaliser and the same corpus WER; bootstrap over the condition's samples",
+    "asr": "ASR round trip: the sample's stored ASR transcript (made by the synthesis run that made the "
+    "sample; imported samples have none) scored against its text with the same normaliser and the same "
+    "corpus WER; bootstrap over the condition's samples",
     "correlation": "Pearson's r and Spearman's ρ (scipy.stats) across samples between the sample's human "
     f"WER (its transcripts pooled) and its ASR WER; not computed below {MIN_CORRELATION_SAMPLES} samples",
 }
@@ -107,7 +111,9 @@ def sample_correlation(scored: list[dict], asr: list[dict]) -> dict:
     ]
     result = stats.correlation([p[0] for p in pairs], [p[1] for p in pairs])
     result["reason"] = ""
-    if len(pairs) < MIN_CORRELATION_SAMPLES:
+    if not asr:
+        result["reason"] = NO_ASR
+    elif len(pairs) < MIN_CORRELATION_SAMPLES:
         result["reason"] = f"not enough samples ({len(pairs)} with both; at least {MIN_CORRELATION_SAMPLES})"
     elif result["pearson_r"] is None:
         result["reason"] = "one side is the same on every sample"

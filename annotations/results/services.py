@@ -2,7 +2,8 @@
 
 The test's method (annotations.methods) computes them: its dashboard (screening, raters and its
 analysis), its background analysis, its screening and its progress. Analyses that need every single
-rating run inline for tests up to the inline limit; the background analysis
+rating run inline for tests up to the inline limit (the pair methods store what a view computed, with
+annotations.results.stored.store_computed, for the views after it); the background analysis
 (annotations.tasks.analyse_test) computes them for any size and stores the result with when it ran, how
 long it took and how many ratings it covered. This module is the only one that enqueues the results
 tasks; the tasks claim and run an analysis through annotations.results.analysis_queue, which never

@@ -68,7 +68,8 @@ def crowdmos_ci(matrix: Sequence[Sequence[float]] | np.ndarray) -> dict:
     over items (v_w + v_u), v_swu = population variance of all ratings; solve for
     v_s, v_w, v_u, clip at 0; Var(mu) = v_s*sum(M_j^2)/T^2 + v_w*sum(N_i^2)/T^2 + v_u/T.
     Half-width t(0.975, min(raters, items) - 1)*sqrt(Var(mu)), the shape counting all-missing
-    rows and columns. "ci95_default" is 1.96*sigma(ddof=0)/sqrt(T), treating ratings as independent.
+    rows and columns; below one degree of freedom "df" and "ci95" are None. "ci95_default" is
+    1.96*sigma(ddof=0)/sqrt(T), treating ratings as independent.
     """
     z = np.asarray(matrix, dtype=float)
     return crowdmos_from_sums(_row_sums(z), _row_sums(z.T))
@@ -89,7 +90,10 @@ def crowdmos_from_sums(raters: np.ndarray, items: np.ndarray) -> dict:
     raters = np.asarray(raters, dtype=float).reshape(-1, 3)
     items = np.asarray(items, dtype=float).reshape(-1, 3)
     total = int(items[:, 0].sum())
+    # A t quantile needs at least one degree of freedom: with fewer than two raters or items it is
+    # undefined (None), and so is the interval.
     df = min(len(raters), len(items)) - 1
+    df = df if df >= 1 else None
     result = {"mos": None, "ci95": None, "ci95_default": None, "n": total, "df": df}
     result.update(raters=len(raters), items=len(items), v_s=None, v_w=None, v_u=None)
     if total == 0:
@@ -108,7 +112,7 @@ def crowdmos_from_sums(raters: np.ndarray, items: np.ndarray) -> dict:
     solved = np.linalg.solve(np.array([[1, 0, 1], [0, 1, 1], [1, 1, 1]], dtype=float), targets)
     v_s, v_w, v_u = (float(x) for x in np.clip(solved, 0, None))
     var_mu = (v_s * np.sum(items[:, 0] ** 2) + v_w * np.sum(raters[:, 0] ** 2)) / total**2 + v_u / total
-    if df >= 1:
+    if df is not None:
         result["ci95"] = float(stats.t.ppf(0.975, df) * math.sqrt(var_mu))
     result.update(v_s=v_s, v_w=v_w, v_u=v_u)
     return result

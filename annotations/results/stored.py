@@ -1,5 +1,10 @@
-"""The background analysis as stored: the latest finished one of a test and whether one is pending."""
+"""The analysis as stored: the latest finished one of a test, whether one is pending, and an analysis
+computed in this process stored for the next page views."""
 
+import json
+import os
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
@@ -18,8 +23,49 @@ ANALYSIS_LEASE = timedelta(hours=1)
 def load_stored(test: ListeningTest) -> dict | None:
     """The latest finished background analysis of the test, as the pages read it; None if none."""
     row = test.analyses.filter(status=Analysis.Status.DONE).order_by("-finished_at", "-pk").first()
-    if row is None:
-        return None
+    return None if row is None else _as_read(row)
+
+
+def as_stored(data: dict) -> dict:
+    """The analysis as the database will hand it back: numpy scalars and tuples through a JSON round trip."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def is_current(stored: dict | None, version: tuple, thresholds, min_overlap: int) -> bool:
+    """The stored analysis covers these ratings (ratings_version) with these screening settings."""
+    return bool(stored) and (
+        stored["version"] == list(version)
+        and stored["thresholds"] == thresholds.as_dict()
+        and stored.get("min_overlap") == min_overlap
+    )
+
+
+def store_computed(*, test: ListeningTest, thresholds, version: tuple, compute: Callable[[], dict]) -> dict:
+    """Compute the test's analysis in this process and store it as a finished Analysis row in place of
+    the earlier ones, so the next page views read it instead of computing it; returns it as load_stored
+    does. `version` is ratings_version taken before computing: a rating that arrives meanwhile makes the
+    next view compute again."""
+    started_at, started = timezone.now(), time.perf_counter()
+    data = as_stored(compute())
+    row = Analysis.objects.create(
+        test=test,
+        thresholds=thresholds.as_dict(),
+        min_overlap=data["min_overlap"],
+        status=Analysis.Status.DONE,
+        claimed_by=f"page:{os.getpid()}",
+        result=data,
+        seconds=round(time.perf_counter() - started, 3),
+        n_ratings=version[0],
+        last_rating_id=version[1],
+        started_at=started_at,
+        finished_at=timezone.now(),
+    )
+    # Older ones only: of two views storing at once, the later row stays.
+    test.analyses.filter(status=Analysis.Status.DONE, pk__lt=row.pk).delete()
+    return _as_read(row)
+
+
+def _as_read(row: Analysis) -> dict:
     return {
         **row.result,
         "analysis_id": row.pk,

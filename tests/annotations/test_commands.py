@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -220,11 +221,27 @@ class SimulatedDemoTests(TestCase):
 @override_settings(VAR_DIR=VAR_DIR)
 class BenchResultsTests(TestCase):
     def test_it_prints_the_table_and_removes_its_data(self):
-        output = run("bench_results", raters=12, samples=8, repeat=1, no_write=True)
+        output = run(
+            "bench_results", raters=12, samples=8, repeat=1, no_write=True, pair_raters=2, pair_sentences=2
+        )
         for label in ("MOS/CI table + distribution", "Progress", "Export: Python heap peak (tracemalloc)"):
             self.assertIn(label, output)
-        self.assertFalse(ListeningTest.objects.filter(name="bench-results").exists())
-        self.assertFalse(SentenceSet.objects.filter(name="bench-results").exists())
+        self.assertFalse(ListeningTest.objects.exists())
+        self.assertFalse(SentenceSet.objects.filter(name__startswith="bench-results").exists())
+
+    def test_it_times_the_cmos_and_ab_dashboard_pages_on_first_and_later_views(self):
+        output = run("bench_results", pairs_only=True, repeat=2, pair_raters=2, pair_sentences=2)
+        for title in ("CMOS", "A/B"):
+            self.assertRegex(
+                output, rf"\| {title} dashboard page: first view after new ratings \| [0-9.]+ s \|"
+            )
+            self.assertRegex(
+                output, rf"\| {title} dashboard page: each later view \| [0-9.]+ s \| median of 2 \|"
+            )
+        self.assertNotIn("| MOS/CI table", output)
+        self.assertFalse(ListeningTest.objects.exists())
+        self.assertFalse(Sample.objects.exists())
+        self.assertFalse(get_user_model().objects.exists())
 
     def test_it_replaces_only_its_own_section_of_the_benchmarks_file(self):
         path = Path(tempfile.mkdtemp(prefix="sarai-test-docs-")) / "benchmarks.md"

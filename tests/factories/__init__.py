@@ -45,6 +45,7 @@ from tests.factories.methods import (
     prefer_warm_except,
     rated_ab_test,
     rated_cmos_test,
+    simulated_acr_demo,
     spread_in_time,
     warm_vs_neutral,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "prefer_warm_except",
     "rated_ab_test",
     "rated_cmos_test",
+    "simulated_acr_demo",
     "spread_in_time",
     "warm_vs_neutral",
     # blinding

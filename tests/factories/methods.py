@@ -3,13 +3,16 @@
 import random
 from datetime import timedelta
 
+import numpy as np
 from django.utils import timezone
 
 from annotations import services
 from annotations.demo import NAME as ACR_DEMO_NAME
+from annotations.management.commands import simulate_ratings
 from annotations.models import ListeningTest, Rating
+from synthesis import demo
 from synthesis.models import Sample
-from tests.factories.files import noise_wav
+from tests.factories.files import noise_wav, tone_wav
 from tests.factories.listening import build_test, evaluator_at_rating, hear_all
 from tests.factories.samples import make_sample, make_samples, make_sentence_set
 
@@ -158,3 +161,25 @@ def fake_acr_demo(sentences: int = 20) -> ListeningTest:
         sentences=texts, systems=("piper-joe-medium", "espeak-ng-formant"), set_name=ACR_DEMO_NAME
     )
     return build_test(ACR_DEMO_NAME, samples=samples, scale="acr-en")
+
+
+def simulated_acr_demo(sentences: int = 2, good: int = 4) -> ListeningTest:
+    """The ACR demo as simulate_ratings makes it (gold and trapping clips, good, careless and scripted
+    raters), with half-second tones in place of the spoken clips (speaking needs the TTS models)."""
+    systems = list(simulate_ratings.SYSTEMS)
+    texts = [simulate_ratings.sentence_text(n) for n in range(1, sentences + 1)]
+    wanted = [
+        (system, style, text) for text in texts for system in systems for style in simulate_ratings.STYLES
+    ]
+    wanted += [
+        (simulate_ratings.GOLD_SYSTEM, "neutral", t)
+        for t in (simulate_ratings.GOLD_TEXT, simulate_ratings.trap_text())
+    ]
+    speech = {
+        key: demo.Speech(wav=tone_wav(seconds=0.5, freq=200 + 20 * n), duration_s=0.5, sample_rate=16000)
+        for n, key in enumerate(wanted)
+    }
+    raters = good + sum(simulate_ratings.BAD.values())
+    test, clips = simulate_ratings.create_demo_test(sentences, systems, raters, speech)
+    simulate_ratings.simulate(test, clips, np.random.default_rng(1), good=good, difference=0.3)
+    return test

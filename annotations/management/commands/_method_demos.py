@@ -14,7 +14,8 @@ clips, each simulated rater's session dealt by the app's own assign. Every rater
 
 Every sample heard is a ClipFetch row per play (the whole file in one request), as the audio view stores
 it, so the results count plays and "heard" from the server's rows; the answers carry the timings the site
-records: people hear every sample once, replay some, and answer seconds after the last play.
+records: people hear every sample once, replay some, and answer seconds after the last play. Sessions
+begin and end as the ACR demo's do (_demo_sessions.py).
 """
 
 import random
@@ -22,12 +23,12 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
 
 from annotations import intelligibility, multistimulus
 from annotations import services as test_services
+from annotations.management.commands._demo_sessions import end_sessions, open_demo, start_session
 from annotations.management.commands._pair_demos import create_demo_test
-from annotations.models import ClipFetch, Evaluator, ListeningTest, Rating, TestSample
+from annotations.models import ClipFetch, ListeningTest, Rating, TestSample
 from synthesis.models import Sample
 
 MUSHRA_SESSION = 10  # pages per simulated session
@@ -146,11 +147,14 @@ def _simulate(test: ListeningTest, kinds: list[str], rng, answer, dimension: str
     """
     evaluators = test_services.invite_evaluators(test=test, count=len(kinds))
     timing_rng = rng.spawn(1)[0]
-    start, ratings, fetches = timezone.now() - timedelta(days=1), [], []
+    ratings: list[Rating] = []
+    fetches: list[ClipFetch] = []
     sizes: dict[int, int] = {}
+    ends = []
+    open_demo(test)
     for number, (evaluator, kind) in enumerate(zip(evaluators, kinds, strict=True), start=1):
         assignments = test_services.assign(evaluator=evaluator, rng=random.Random(int(rng.integers(2**32))))
-        clock, offset = start + timedelta(minutes=number), rng.normal(0, 4)
+        clock, offset = start_session(evaluator, test, number), rng.normal(0, 4)
         for assignment in assignments:
             clips = {clip.pk: clip for clip in assignment.trial.trial_clips.all()}
             page = (
@@ -193,7 +197,8 @@ def _simulate(test: ListeningTest, kinds: list[str], rng, answer, dimension: str
                     )
                 )
             clock = timing["received_at"] + timedelta(seconds=timing_rng.uniform(0.4, 2.0))
-    Evaluator.objects.filter(test=test).update(consented_at=start, trained_at=start, finished_at=start)
+        ends.append((evaluator, ratings[-1].received_at))
+    end_sessions(ends)
     ClipFetch.objects.bulk_create(fetches, batch_size=2000)
     Rating.objects.bulk_create(ratings, batch_size=2000)
     # The target is the raters every page got (one answer per rater and page, however many scores a

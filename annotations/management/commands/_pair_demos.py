@@ -19,7 +19,8 @@ PAIR_SESSION pairs. Every rater is simulated.
   server's minimum time.
 
 Timings are like the ACR demo's: people hear both clips, replay one every other pair and answer one to
-several seconds after the end; scripts answer a few milliseconds after the server's minimum.
+several seconds after the end; scripts answer a few milliseconds after the server's minimum. Sessions
+begin and end as the ACR demo's do (_demo_sessions.py).
 """
 
 import math
@@ -29,11 +30,11 @@ from datetime import timedelta
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
 from annotations import pairs
 from annotations import services as test_services
-from annotations.models import Evaluator, ListeningTest, Rating, TestSample
+from annotations.management.commands._demo_sessions import end_sessions, open_demo, start_session
+from annotations.models import ListeningTest, Rating, TestSample
 from synthesis.models import Sample
 
 PAIR_SESSION = 30  # pairs per simulated session
@@ -167,11 +168,13 @@ def simulate_pairs(test: ListeningTest, kinds: list[str], rng, answer) -> int:
     """
     evaluators = test_services.invite_evaluators(test=test, count=len(kinds))
     timing_rng = rng.spawn(1)[0]
-    start, ratings = timezone.now() - timedelta(days=1), []
+    ratings: list[Rating] = []
     dimension = test.rated_dimensions[0]
+    ends = []
+    open_demo(test)
     for number, (evaluator, kind) in enumerate(zip(evaluators, kinds, strict=True), start=1):
         assignments = test_services.assign(evaluator=evaluator, rng=random.Random(int(rng.integers(2**32))))
-        clock, answered = start + timedelta(minutes=number), {}
+        clock, answered = start_session(evaluator, test, number), {}
         for assignment in assignments:
             clips = {clip.pk: clip.test_sample for clip in assignment.trial.trial_clips.all()}
             first, second = (clips[pk] for pk in assignment.clip_order)
@@ -203,7 +206,8 @@ def simulate_pairs(test: ListeningTest, kinds: list[str], rng, answer) -> int:
                 )
             )
             clock = timing["received_at"] + _page_load(kind, timing_rng)
-    Evaluator.objects.filter(test=test).update(consented_at=start, trained_at=start, finished_at=start)
+        ends.append((evaluator, ratings[-1].received_at))
+    end_sessions(ends)
     Rating.objects.bulk_create(ratings, batch_size=2000)
     # The target is what every pair got, so the finished demo shows as complete.
     held = Counter(rating.trial_id for rating in ratings if rating.trial.repeat_of_id is None)

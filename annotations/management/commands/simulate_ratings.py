@@ -12,7 +12,8 @@ same score everywhere, one answers at random), as a bot beating server-verified 
 
 Every answer carries server timings like those the site records: people answer one to several seconds
 after a clip ends and replay about every other clip; the scripts answer a few milliseconds after the
-least time the server allows and never replay.
+least time the server allows and never replay. Every session (consent, a passed headphone screen, the
+answers, the end) lies after the test opened, a day before the command runs (_demo_sessions.py).
 
 The clips are real speech from the bundled synthesisers (synthesis.demo), spoken when the command runs,
 so they can be listened to and picked for new tests; the trapping clip says the answer it asks for.
@@ -21,25 +22,23 @@ The pair demos (CMOS and A/B, from the ACR demo's test clips) are simulated in _
 demo demo-simulated-mushra and the intelligibility demo demo-simulated-intelligibility in _method_demos.py.
 """
 
-import random
 from datetime import timedelta
 
 import numpy as np
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
 
-from annotations import listening_check
 from annotations import services as test_services
 from annotations.demo import AB_NAME, CMOS_NAME, INTELLIGIBILITY_NAME, MUSHRA_NAME, NAME
+from annotations.management.commands._demo_sessions import end_sessions, open_demo, start_session
 from annotations.management.commands._method_demos import (
     make_intelligibility_demo,
     make_mushra_demo,
     remove_method_demo,
 )
 from annotations.management.commands._pair_demos import make_ab_demo, make_cmos_demo, remove_pair_demo
-from annotations.models import Evaluator, ListeningTest, Rating, Scale, ScreenTrial, TestSample, Trial
+from annotations.models import Evaluator, ListeningTest, Rating, Scale, TestSample, Trial
 from annotations.results import services
 from annotations.results.imports import PLACEHOLDER_AUDIO
 from annotations.results.services import Thresholds
@@ -342,33 +341,6 @@ def _clip(test, kind, system, style, preset, text, speech, sentence=None) -> Tes
     )
 
 
-def pass_screen(evaluator: Evaluator, test: ListeningTest, rng: random.Random, *, answered_at) -> None:
-    """A passed headphone screen (Woods et al. 2017): every trial right, or all but one where the pass
-    mark allows it; scripted raters pass too, as a bot that can tell the tones apart would."""
-    miss = (
-        rng.randrange(test.screen_trials)
-        if test.screen_pass_mark < test.screen_trials and rng.random() < 0.3
-        else None
-    )
-    trials = []
-    for number in range(1, test.screen_trials + 1):
-        quiet, antiphase = listening_check.draw_trial(rng)
-        wrong = next(position for position in listening_check.POSITIONS if position not in (quiet, antiphase))
-        answer = wrong if number - 1 == miss else quiet
-        trials.append(
-            ScreenTrial(
-                evaluator=evaluator,
-                attempt=1,
-                number=number,
-                quiet_position=quiet,
-                antiphase_position=antiphase,
-                answer=answer,
-                answered_at=answered_at,
-            )
-        )
-    ScreenTrial.objects.bulk_create(trials)
-
-
 def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, difference: float) -> int:
     """Every rater rates every clip in both dimensions, trial after trial; returns the number of ratings.
 
@@ -378,19 +350,13 @@ def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, di
     sentence_effect = {clip.sample.sentence_id: rng.normal(0, 0.5) for clip in clips}
     trials = dict(Trial.objects.filter(test=test).values_list("trial_clips__test_sample_id", "pk"))
     timing_rng = rng.spawn(1)[0]
-    start, ratings = timezone.now() - timedelta(days=1), []
+    ratings: list[Rating] = []
+    ends = []
+    open_demo(test)
     for number, kind in enumerate(kinds, start=1):
-        evaluator = Evaluator.objects.create(
-            test=test,
-            pseudonym=f"R{number:03d}",
-            consented_at=start,
-            checked_at=start,
-            trained_at=start,
-            finished_at=start,
-        )
-        pass_screen(evaluator, test, random.Random(number), answered_at=start)
+        evaluator = Evaluator.objects.create(test=test, pseudonym=f"R{number:03d}")
+        clock = start_session(evaluator, test, number)
         offset = rng.normal(0, 0.5)
-        clock = start + timedelta(minutes=number)
         for clip in rng.permutation(clips):
             effects = offset + sentence_effect[clip.sample.sentence_id]
             overall = _score(kind, clip, effects, difference, rng, test.scale)
@@ -414,6 +380,8 @@ def simulate(test: ListeningTest, clips: list[TestSample], rng, *, good: int, di
                     )
                 )
             clock = timing["received_at"] + _page_load(kind, timing_rng)
+        ends.append((evaluator, ratings[-1].received_at))
+    end_sessions(ends)
     Rating.objects.bulk_create(ratings, batch_size=2000)
     return len(ratings)
 

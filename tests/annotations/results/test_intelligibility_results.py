@@ -10,7 +10,7 @@ from annotations import services
 from annotations.models import Rating
 from annotations.results import intelligibility_results as results
 from synthesis.engines import textnorm
-from tests.factories import intelligibility_test, make_admin
+from tests.factories import intelligibility_test, make_admin, make_run_with_samples
 
 WORDS = tuple(
     [
@@ -149,7 +149,12 @@ class IntelligibilityDashboardTests(TestCase):
     def test_the_dashboard_shows_the_human_wer_per_condition(self):
         response = self.client.get(reverse("results:test", args=[self.test.pk]))
         self.assertContains(response, "Intelligibility: word and character error rates per condition")
-        self.assertContains(response, "not enough samples")
+
+    def test_imported_samples_are_said_to_have_no_asr_transcript_rather_than_too_few(self):
+        response = self.client.get(reverse("results:test", args=[self.test.pk]))
+        self.assertNotContains(response, "not enough samples")
+        # Two conditions and the line across every sample.
+        self.assertContains(response, results.NO_ASR, count=3)
 
     def test_the_ratings_export_has_one_row_per_transcript_with_its_errors(self):
         response = self.client.get(reverse("results:test_ratings_csv", args=[self.test.pk]))
@@ -162,3 +167,57 @@ class IntelligibilityDashboardTests(TestCase):
     def test_the_report_renders_with_the_appendix(self):
         response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
         self.assertContains(response, "Reporting appendix")
+
+    def test_the_report_says_the_answer_is_a_typed_transcription_without_scale_points(self):
+        response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
+        self.assertContains(
+            response,
+            "<dt>Scale</dt><dd>Type the words you heard: typed transcription, no scale points</dd>",
+            html=True,
+        )
+        self.assertContains(
+            response,
+            "<dt>Scale labels shown</dt><dd>none (typed transcription, no scale points)</dd>",
+            html=True,
+        )
+        self.assertNotContains(response, "0 = Typed")
+        self.assertNotContains(response, "0 Typed")
+
+
+class SynthesisRunSamplesTests(TestCase):
+    """A test built from a synthesis run's samples, each with the ASR transcript of its round trip."""
+
+    def setUp(self):
+        _, samples = make_run_with_samples("intel-run")
+        heard = {
+            "The cat sat on the mat.": "the cat sat on a mat",
+            "Rain is due later today.": "rain is due today",
+        }
+        for sample in samples:
+            sample.recognized_text = heard.get(sample.text, sample.text)
+            sample.save(update_fields=["recognized_text"])
+        self.test = intelligibility_test("intel-run-test", samples=samples)
+        for number, evaluator in enumerate(services.invite_evaluators(test=self.test, count=2)):
+            for trial in self.test.trials.filter(kind="test").prefetch_related(
+                "trial_clips__test_sample__sample"
+            ):
+                clip = trial.trial_clips.all()[0].test_sample
+                words = clip.sample.text.split()
+                kept = len(words) - number - clip.sample.pk % 2  # a word or two missed on some clips
+                Rating.objects.create(
+                    evaluator=evaluator, sample_id=clip.sample_id, test_sample=clip, trial=trial,
+                    dimension="transcript", transcript=" ".join(words[:kept]),
+                )  # fmt: skip
+        self.client.force_login(make_admin())
+
+    def test_the_dashboard_puts_each_conditions_asr_wer_beside_the_listeners(self):
+        page = self.client.get(reverse("results:test", args=[self.test.pk]))
+        analysis = page.context["r"]["analysis"]
+        for condition in analysis["conditions"]:
+            self.assertEqual(condition["asr_samples"], 3, condition["label"])
+            self.assertIsNotNone(condition["asr_wer"]["rate"], condition["label"])
+            self.assertEqual(condition["correlation"]["n"], 3, condition["label"])
+        correlation = analysis["correlation"]
+        self.assertEqual(correlation["n"], 6)
+        self.assertIsNotNone(correlation["pearson_r"], correlation["reason"])
+        self.assertNotContains(page, "no ASR transcript")

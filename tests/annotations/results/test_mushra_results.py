@@ -131,3 +131,14 @@ class MushraDashboardTests(TestCase):
     def test_the_report_ends_with_the_reporting_appendix(self):
         response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
         self.assertContains(response, "Reporting appendix")
+
+    def test_the_report_describes_the_slider_as_a_continuous_scale_instead_of_listing_101_labels(self):
+        response = self.client.get(reverse("results:test_report", args=[self.test.pk]))
+        self.assertContains(
+            response,
+            "<dt>Scale</dt><dd>Rate the quality of each sample: 0–100, continuous; labelled 0 Bad … "
+            "100 Excellent</dd>",
+            html=True,
+        )
+        self.assertNotContains(response, "1 = Bad")
+        self.assertContains(response, "0–19 Bad; 20–39 Poor; 40–59 Fair; 60–79 Good; 80–100 Excellent")

@@ -2,26 +2,33 @@
 simulated demos' planted effects, and ACR dashboards left as they were."""
 
 import io
+import random
 import re
 
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import proportion_confint
 
 from annotations import methods
 from annotations.demo import AB_NAME, CMOS_NAME, NAME
-from annotations.models import ListeningTest
+from annotations.models import ListeningTest, Rating
 from annotations.results import services
 from tests.factories import (
     CMOS_VOTES,
     SCORES,
+    THREE,
     VAR_DIR,
     build_design,
+    corrected_by_warmth,
+    evaluator_at_rating,
     fake_acr_demo,
+    judge,
     make_researcher,
     rate_all,
     rated_ab_test,
@@ -132,6 +139,69 @@ class PreferenceDashboardTests(TestCase):
             ("progress", "preference", "consistency", "ranking", "pair_raters", "pair_background"),
         )
         self.assertIn("too few repeats to judge", text)  # one repeat each; the rule needs two
+
+
+@override_settings(VAR_DIR=VAR_DIR)
+class StoredPairAnalysisTests(TestCase):
+    """The pair analysis (screening, the statistics of each pair, the ranking) runs when the ratings or the
+    screening settings change and is stored as an Analysis row; other views read it."""
+
+    def setUp(self):
+        self.client.force_login(make_researcher())
+
+    def view(self, test, **query):
+        page = self.client.get(reverse("results:test", args=[test.pk]), query)
+        self.assertEqual(page.status_code, 200)
+        return page
+
+    def stored(self, test) -> list[tuple]:
+        return list(test.analyses.values_list("pk", "status", "finished_at", "n_ratings", "thresholds"))
+
+    def answers_read(self, queries) -> int:
+        """Queries that read the answers themselves (scores or the server's timings): the analysis's."""
+        return sum(
+            bool(re.search(r'"annotations_rating"\."(score|first_fetch_at)"', q["sql"])) for q in queries
+        )
+
+    def test_a_second_view_reads_the_stored_analysis_and_reads_no_answer(self):
+        for test in (rated_cmos_test(), rated_ab_test()):
+            with CaptureQueriesContext(connection) as queries:
+                first = self.view(test)
+            self.assertGreater(self.answers_read(queries), 0, test.method)
+            [(pk, status, finished_at, n_ratings, thresholds)] = self.stored(test)
+            self.assertEqual(
+                (status, n_ratings), ("done", Rating.objects.filter(evaluator__test=test).count())
+            )
+            with CaptureQueriesContext(connection) as queries:
+                second = self.view(test)
+            self.assertEqual(self.answers_read(queries), 0, test.method)
+            self.assertEqual(
+                self.stored(test), [(pk, status, finished_at, n_ratings, thresholds)], test.method
+            )
+            self.assertEqual(second.context["r"]["pairs"], first.context["r"]["pairs"], test.method)
+            self.assertEqual(
+                [row["pseudonym"] for row in second.context["r"]["excluded"]],
+                [row["pseudonym"] for row in first.context["r"]["excluded"]],
+            )
+
+    def test_a_new_answer_makes_the_next_view_compute_the_analysis_again_in_place_of_the_old(self):
+        test = rated_cmos_test()
+        self.view(test)
+        [(old, *_)] = self.stored(test)
+        judge(evaluator_at_rating(test, rng=random.Random(9)), corrected_by_warmth(dict.fromkeys(THREE, 3)))
+        page = self.view(test)
+        [(new, status, _, n_ratings, _)] = self.stored(test)
+        self.assertNotEqual(new, old)
+        self.assertEqual((status, n_ratings), ("done", 12))
+        self.assertEqual(page.context["r"]["pairs"]["pairs"][0]["after"]["n"], 12)
+
+    def test_other_screening_settings_are_computed_and_stored_in_place_of_the_default_ones(self):
+        test = rated_cmos_test()
+        self.view(test)
+        page = self.view(test, min_variance="2")
+        [(_, _, _, _, thresholds)] = self.stored(test)
+        self.assertEqual(thresholds["min_variance"], 2)
+        self.assertEqual(page.context["r"]["screening"].thresholds.min_variance, 2)
 
 
 @override_settings(VAR_DIR=VAR_DIR, SARAI_RESULTS_INLINE_LIMIT=1)

@@ -68,6 +68,14 @@ class AcrAppendixTests(TestCase):
         self.assertIn("Prolific, UK residents, native speakers of English", html)
         self.assertIn("GBP 2.50 for about 15 minutes", html)
 
+    def test_the_design_lists_every_point_of_a_category_scale_with_its_label(self):
+        html = self.report()
+        self.assertIn(
+            "<dt>Scale</dt><dd>Overall quality of the speech: 1 = Bad, 2 = Poor, 3 = Fair, "
+            "4 = Good, 5 = Excellent</dd>",
+            html,
+        )
+
     def test_scale_labels_are_shown_as_bands_of_one_label(self):
         self.assertEqual(
             appendix.scale_bands(self.test), ["1 Bad", "2 Poor", "3 Fair", "4 Good", "5 Excellent"]

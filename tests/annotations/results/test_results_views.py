@@ -144,6 +144,23 @@ class TestDashboardTests(TestCase):
         self.assertContains(page, "(too few)", count=3)
         self.assertTrue(all(row["overlap"] == 6 for row in page.context["r"]["raters"]))
 
+    def test_a_condition_left_without_votes_by_screening_shows_a_dash_for_its_crowdmos_df(self):
+        test, clips = build_design("two-systems", systems=("sys-a", "sys-b"))
+        ours = {key: clip for key, clip in clips.items() if key[0] == "sys-a"}
+        rate_all(test, ours, {"R1": SCORES["R1"], "R2": SCORES["R2"]})
+        straight = Evaluator.objects.create(test=test, pseudonym="R3")
+        for key, clip in clips.items():
+            if key[0] == "sys-b":
+                give(straight, clip, 3)
+        page = self.client.get(reverse("results:test", args=[test.pk]))
+        emptied = [
+            row["after"]["crowdmos"] for row in page.context["r"]["conditions"] if row["system"] == "sys-b"
+        ]
+        self.assertEqual([(crowd["n"], crowd["df"]) for crowd in emptied], [(0, None), (0, None)])
+        dimensions = page.content.decode().split("<h2>Every dimension</h2>")[1].split("</table>")[0]
+        self.assertNotIn(">-1<", dimensions)
+        self.assertIn('<td class="num">–</td>', dimensions)
+
     def test_it_shows_the_paired_comparison_of_the_two_styles(self):
         page = self.client.get(self.url)
         self.assertContains(page, "sys-a · neutral")

@@ -74,6 +74,11 @@ class CrowdMosTests(TestCase):
         t_ratio = scipy_stats.t.ppf(0.975, 2) / scipy_stats.t.ppf(0.975, 3)
         self.assertAlmostEqual(result["ci95"], stats.crowdmos_ci(self.V1)["ci95"] * t_ratio, places=10)
 
+    def test_the_degrees_of_freedom_are_undefined_without_two_raters_and_two_items(self):
+        self.assertIsNone(stats.crowdmos_from_sums(np.zeros((0, 3)), np.zeros((0, 3)))["df"])
+        one_rater = stats.crowdmos_ci([[4, 5, 3]])
+        self.assertEqual((one_rater["df"], one_rater["ci95"]), (None, None))
+
     def test_crowdmos_ci_long_refuses_two_ratings_of_one_item_by_one_rater(self):
         with self.assertRaises(ValueError):
             crowdmos_ci_long(["r1", "r1"], ["s1", "s1"], [3, 4])
