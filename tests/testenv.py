@@ -46,6 +46,30 @@ def pytest_configure(config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tell scripts/run_tests.sh how many tests its serial phase would run, so it skips an empty one.
+
+    The first phase collects every test before its -m leaves the serial ones out; the count of those
+    matching SARAI_SERIAL_SELECTION goes to the file SARAI_SERIAL_PROBE (each worker writes the same).
+    Without the probe variable, or with a pytest whose marker matching differs, nothing is written
+    and the serial phase runs as it always does.
+    """
+    probe, selection = os.environ.get("SARAI_SERIAL_PROBE"), os.environ.get("SARAI_SERIAL_SELECTION")
+    if not probe or not selection:
+        return
+    try:
+        from _pytest.mark import MarkMatcher
+        from _pytest.mark.expression import Expression
+
+        expression = Expression.compile(selection)
+        count = sum(expression.evaluate(MarkMatcher.from_markers(item.iter_markers())) for item in items)
+    except (ImportError, AttributeError, SyntaxError, TypeError):
+        return
+    with open(probe, "w", encoding="utf-8") as handle:
+        handle.write(str(count))
+
+
 def pytest_unconfigure(config) -> None:
     """Free the models the tests loaded while the interpreter is still whole."""
     from synthesis.engines import pipeline
