@@ -40,6 +40,16 @@ SETTING_FIELDS = (
     "expires_at",
     "description",
 )
+# Declared on the form, not read from the model: the clips' sources and roles, comma lists, and the
+# three-way participant-id choice.
+FORM_ONLY_FIELDS = (
+    "runs",
+    "systems",
+    "references_as_gold",
+    "dimensions",
+    "artifact_labels",
+    "allow_no_participant_id",
+)
 # Where the page asks for less than the model allows (bounds a researcher can mean), leaves a setting
 # optional (clean() or the service fills in the default) or starts from another value than the model's
 # default.
@@ -183,35 +193,7 @@ class CreateTestForm(forms.ModelForm):
 
     class Meta:
         model = ListeningTest
-        fields = [
-            "name",
-            "method",
-            "reference_system",
-            "with_anchor",
-            "scale",
-            "ratings_per_sample",
-            "samples_per_session",
-            "max_plays",
-            "gold_per_session",
-            "traps_per_session",
-            "min_rater_overlap",
-            "instructions",
-            "recruitment",
-            "payment",
-            "language",
-            "allow_open_link",
-            "platform_code",
-            "completion_url",
-            "screen_trials",
-            "screen_pass_mark",
-            "screen_retry_allowed",
-            "screen_out_code",
-            "screen_out_url",
-            "repeat_share",
-            "allow_no_preference",
-            "expires_at",
-            "description",
-        ]
+        fields = [name for name in (*SOURCE_FIELDS, *SETTING_FIELDS) if name not in FORM_ONLY_FIELDS]
         formfield_callback = _test_form_field
         labels = {
             "with_anchor": "Add an anchor to each MUSHRA page: the reference low-passed at 3.5 kHz "
