@@ -62,12 +62,15 @@ def installation_secret_key(path: Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, draft = tempfile.mkstemp(prefix=".secret-key-", dir=path.parent)  # mode 0600
+        key = secrets.token_urlsafe(50) + "\n"
         try:
             with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(50) + "\n")
+                handle.write(key)
             os.link(draft, path)
         except FileExistsError:
             pass
+        except OSError:  # a filesystem without hard links: create the file itself, first one wins
+            _create_exclusively(path, key)
         finally:
             os.unlink(draft)
     key = path.read_text().strip()
@@ -76,6 +79,15 @@ def installation_secret_key(path: Path) -> str:
             f"{path} is empty: delete it to have a key generated, or set DJANGO_SECRET_KEY."
         )
     return key
+
+
+def _create_exclusively(path: Path, text: str) -> None:
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 # Everything the app writes (database, media, broker spool, model cache) lives under one folder.

@@ -33,6 +33,13 @@ class ErrorPageTests(TestCase):
         self.assertContains(response, "<h1>Page not found</h1>", status_code=404, html=True)
         self.assertContains(response, "Log out", status_code=404)
 
+    def test_a_mistyped_evaluator_address_gets_a_not_found_page_that_names_no_product(self):
+        response = self.client.get("/t/i/some-token/nowhere/")
+        self.assertContains(response, "<h1>Page not found</h1>", status_code=404, html=True)
+        self.assertContains(response, "open the whole link again", status_code=404)
+        self.assertNotContains(response, "sarai", status_code=404)
+        self.assertNotContains(response, 'href="/"', status_code=404)
+
     def test_an_unknown_evaluator_link_keeps_its_own_friendly_page(self):
         response = self.client.get(reverse("annotations:session", args=["no-such-token"]))
         self.assertContains(response, "This link is not valid", status_code=404)
@@ -45,8 +52,9 @@ class ErrorPageTests(TestCase):
         self.assertIn("a bug in a view", "\n".join(logged.output))
         self.assertContains(response, "<h1>Something went wrong</h1>", status_code=500, html=True)
         self.assertTemplateUsed(response, "500.html")
-        self.assertContains(response, "sarai-eval", status_code=500)
         self.assertNotContains(response, "a bug in a view", status_code=500)
+        # Evaluators may land here too: nothing names the product or the system they rate.
+        self.assertNotContains(response, "sarai", status_code=500)
 
     def test_the_server_error_page_renders_without_a_request_or_a_context(self):
         with self.assertNumQueries(0):

@@ -4,9 +4,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.test import SimpleTestCase
+
+from sarai_eval.settings import installation_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "insecure-development-key-change-me"
@@ -56,6 +59,16 @@ class SettingsGuardTests(SimpleTestCase):
         self.assertNotEqual(first.stdout.strip(), DEFAULT_SECRET_KEY)
         again = load_settings("settings.SECRET_KEY", SARAI_VAR_DIR=str(var))
         self.assertEqual(again.stdout.strip(), first.stdout.strip())
+
+    def test_on_a_filesystem_without_hard_links_the_key_file_is_still_made_for_its_owner(self):
+        var = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        with mock.patch("os.link", side_effect=PermissionError("links not supported")):
+            key = installation_secret_key(var / "secret-key")
+        key_file = var / "secret-key"
+        self.assertEqual(stat.S_IMODE(key_file.stat().st_mode), 0o600)
+        self.assertEqual(key, key_file.read_text().strip())
+        self.assertEqual([path.name for path in var.iterdir()], ["secret-key"])  # no draft left
+        self.assertEqual(installation_secret_key(key_file), key)
 
     def test_a_secret_key_variable_is_used_and_nothing_is_written(self):
         var = Path(self.enterContext(tempfile.TemporaryDirectory()))

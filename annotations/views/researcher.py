@@ -127,7 +127,7 @@ def test_invite(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(CHANGE_EVALUATOR, raise_exception=True)
+@permission_required((VIEW_TESTS, CHANGE_EVALUATOR), raise_exception=True)
 def evaluator_revoke(request, pk: int, evaluator_pk: int):
     """Close one invite link for good (a leaked or misused token); the ratings it gave stay.
 
