@@ -194,6 +194,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
+# In development (and the tests, which run with DEBUG on) static files are looked up when asked for,
+# not scanned whenever a request handler starts: each test client starts one.
+WHITENOISE_AUTOREFRESH = DEBUG
 # Media is never routed by URL: every audio file goes through a view that checks who is asking.
 # Several web and worker machines must see the same files: a shared mount (NFS) as SARAI_MEDIA_ROOT,
 # or an S3-compatible bucket. Nothing reads media by local path, only through the storage API.

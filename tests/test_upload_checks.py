@@ -20,7 +20,7 @@ from synthesis.importing import SentenceFileError
 from synthesis.models import RunItem, Sample, Sentence, SentenceSet, SpeechDataset, Utterance
 from synthesis.services import import_sentences
 from tests.factories import make_admin, make_sentence_set, noise_wav, tone_wav
-from tests.fuzz.archives import media_files
+from tests.fuzz.archives import OwnMediaRoot, media_files
 
 MANIFEST = "file,system\na.wav,sys-a\n"
 LISTING = "path\tsentence\tlocale\na.wav\thola\tes\n"
@@ -44,7 +44,7 @@ def zip_bomb(listing_name: str, listing: str, clip_name: str) -> bytes:
     return zipped([(listing_name, listing), (clip_name, b"\0" * 2_000_000)])
 
 
-class UploadCheckMixin:
+class UploadCheckMixin(OwnMediaRoot):
     def assertNothingSaved(self):
         self.assertFalse(Sample.objects.exists())
         self.assertFalse(SpeechDataset.objects.exists())

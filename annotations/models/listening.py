@@ -1,5 +1,8 @@
 """Audio requests the server answered (ClipFetch), and the plays and coverage read back from them."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -54,6 +57,16 @@ def within_play_limit(fetches: list[tuple[int, int, int]], max_plays: int) -> bo
     return plays <= max_plays and sent <= max_plays * fetches[-1][2] + PROBE_ALLOWANCE
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What a set of one evaluator's fetches sent, read in one query (ClipFetchQuerySet.fetched)."""
+
+    fully_sent: set[int]  # clips whose whole file was sent, in one request or in ranges that join up
+    plays: dict[int, int]  # plays begun (count_plays) of each clip
+    first_started_at: datetime | None
+    count: int
+
+
 class ClipFetchQuerySet(models.QuerySet):
     def requests(self) -> list[tuple[int, int, int]]:
         """(first byte, last byte, file size) of these fetches in the order they began."""
@@ -63,23 +76,24 @@ class ClipFetchQuerySet(models.QuerySet):
         """count_plays of these fetches (of one evaluator and one clip)."""
         return count_plays(self.requests())
 
-    def plays_per_clip(self) -> dict[int, int]:
-        """Plays begun (count_plays) of each clip these fetches (of one evaluator) hold."""
-        requests: dict[int, list[tuple[int, int, int]]] = {}
+    def fetched(self) -> Fetched:
+        """Coverage, plays per clip, the first start and the number of these fetches (of one evaluator)."""
         rows = self.order_by("started_at", "id").values_list(
-            "test_sample_id", "bytes_from", "bytes_to", "size"
+            "test_sample_id", "started_at", "bytes_from", "bytes_to", "size"
         )
-        for clip_id, *request in rows:
-            requests.setdefault(clip_id, []).append(tuple(request))
-        return {clip_id: count_plays(clip_requests)[0] for clip_id, clip_requests in requests.items()}
-
-    def fully_sent_clip_ids(self) -> set[int]:
-        """Clips whose whole file these fetches sent, in one request or in byte ranges that join up."""
+        requests: dict[int, list[tuple[int, int, int]]] = {}
         spans: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        rows = self.values_list("test_sample_id", "size", "bytes_from", "bytes_to")
-        for clip_id, size, start, end in rows:
+        first = None
+        for clip_id, started_at, start, end, size in rows:
+            first = first or started_at
+            requests.setdefault(clip_id, []).append((start, end, size))
             spans.setdefault((clip_id, size), []).append((start, end))
-        return {clip_id for (clip_id, size), parts in spans.items() if covers_file(parts, size)}
+        return Fetched(
+            fully_sent={clip_id for (clip_id, size), parts in spans.items() if covers_file(parts, size)},
+            plays={clip_id: count_plays(clip_requests)[0] for clip_id, clip_requests in requests.items()},
+            first_started_at=first,
+            count=sum(len(clip_requests) for clip_requests in requests.values()),
+        )
 
 
 class ClipFetch(models.Model):

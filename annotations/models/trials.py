@@ -77,12 +77,19 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["evaluator", "position"], name="assignment_unique_position"),
         ]
 
+    _presented: list[TrialClip] | None = None
+
     def __str__(self) -> str:
         return f"{self.evaluator} #{self.position}"
 
     def presented_clips(self) -> list[TrialClip]:
-        """The trial's clips in this evaluator's order (the trial's own order if none was stored)."""
-        clips = {clip.pk: clip for clip in self.trial.trial_clips.select_related("test_sample__sample")}
-        order = [pk for pk in self.clip_order if pk in clips]
-        order = order or sorted(clips, key=lambda pk: clips[pk].position)
-        return [clips[pk] for pk in order]
+        """The trial's clips in this evaluator's order (the trial's own order if none was stored).
+
+        Read once per instance: a trial's clips never change once its test is created.
+        """
+        if self._presented is None:
+            clips = {clip.pk: clip for clip in self.trial.trial_clips.select_related("test_sample__sample")}
+            order = [pk for pk in self.clip_order if pk in clips]
+            order = order or sorted(clips, key=lambda pk: clips[pk].position)
+            self._presented = [clips[pk] for pk in order]
+        return list(self._presented)

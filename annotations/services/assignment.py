@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from annotations import pairs
@@ -32,18 +32,23 @@ def assign(*, evaluator: Evaluator, rng: random.Random | None = None) -> list[As
         ordered = order_without_neighbours(trials, key=_trial_sentences, rng=rng)
         orders = method.order_clips(ordered, rng)
         session = _with_repeats(ordered, orders, method.repeat_share(test), rng)
-        Assignment.objects.bulk_create(
+        built = Assignment.objects.bulk_create(
             Assignment(evaluator=evaluator, trial=trial, position=position, clip_order=order)
             for position, (trial, order) in enumerate(session)
         )
         Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=timezone.now())
-    return _assignments_of(evaluator)
+    return built
+
+
+def _with_clips(prefix: str = "") -> Prefetch:
+    """Trials' clips with their samples, in one query."""
+    return Prefetch(f"{prefix}trial_clips", queryset=TrialClip.objects.select_related("test_sample__sample"))
 
 
 def _assignments_of(evaluator: Evaluator) -> list[Assignment]:
     return list(
         evaluator.assignments.select_related("trial")
-        .prefetch_related("trial__trial_clips__test_sample__sample")
+        .prefetch_related(_with_clips("trial__"))
         .order_by("position")
     )
 
@@ -114,7 +119,7 @@ def _choose_trials(test: ListeningTest, rng: random.Random) -> list[Trial]:
         raise SessionUnavailable("full")
     chosen += least_held(TestSample.Kind.GOLD, test.gold_per_session)
     chosen += least_held(TestSample.Kind.TRAP, test.traps_per_session)
-    loaded = Trial.objects.filter(pk__in=chosen).prefetch_related("trial_clips__test_sample__sample")
+    loaded = Trial.objects.filter(pk__in=chosen).prefetch_related(_with_clips())
     by_id = {trial.pk: trial for trial in loaded}
     return [by_id[trial_id] for trial_id in chosen]
 

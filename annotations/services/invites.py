@@ -81,6 +81,9 @@ def give_consent(*, evaluator: Evaluator, rng: random.Random | None = None) -> N
     """Record consent, build the assignment and deal the first attempt of the headphone screen."""
     check_open(evaluator.test)
     assign(evaluator=evaluator)
-    Evaluator.objects.filter(pk=evaluator.pk, consented_at__isnull=True).update(consented_at=timezone.now())
-    evaluator.refresh_from_db()
+    now = timezone.now()
+    if Evaluator.objects.filter(pk=evaluator.pk, consented_at__isnull=True).update(consented_at=now):
+        evaluator.consented_at = now
+    else:
+        evaluator.refresh_from_db()  # another request recorded the consent first
     start_screen(evaluator=evaluator, rng=rng)

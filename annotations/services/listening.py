@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, QuerySet
+from django.db.models import QuerySet
 
 from annotations.methods import Method
 from annotations.models import ClipFetch, Evaluator, TestSample, within_play_limit
@@ -72,25 +72,25 @@ def verify_listening(
     Every clip must have been sent whole (in one request or in ranges) by requests no earlier
     answer counted, and the method's listening time for the clips' durations must have passed
     since the first of those requests began. The timings describe those requests, and
-    server_play_count is the most plays (models.count_plays) they sent of any one clip.
+    server_play_count is the most plays (models.count_plays) they sent of any one clip. The clips
+    come with their samples (their durations) loaded; the fetches are read in one query.
     """
     clip_ids = [clip.pk for clip in clips]
-    fetches = _uncounted_fetches(evaluator, clip_ids, received_at)
-    missing = set(clip_ids) - fetches.fully_sent_clip_ids()
+    fetched = _uncounted_fetches(evaluator, clip_ids, received_at).fetched()
+    missing = set(clip_ids) - fetched.fully_sent
     if missing:
         raise RatingRefused("not_fetched", f"clips {sorted(missing)} were not fetched whole for this answer")
-    timing = fetches.aggregate(first=Min("started_at"), count=Count("id"))
-    durations = list(TestSample.objects.filter(pk__in=clip_ids).values_list("sample__duration_s", flat=True))
+    durations = [clip.sample.duration_s for clip in clips]
     needed = method.listening_time(durations) - settings.SARAI_LISTEN_TOLERANCE_S
-    waited = (received_at - timing["first"]).total_seconds()
+    waited = (received_at - fetched.first_started_at).total_seconds()
     if waited < needed:
         raise RatingRefused(
             "too_soon", f"answered {waited:.3f} s after the first fetch, {needed:.3f} s needed"
         )
     return {
-        "first_fetch_at": timing["first"],
-        "fetch_count": timing["count"],
-        "server_play_count": max(fetches.plays_per_clip().values()),
+        "first_fetch_at": fetched.first_started_at,
+        "fetch_count": fetched.count,
+        "server_play_count": max(fetched.plays.values()),
         "received_at": received_at,
     }
 

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -72,7 +72,7 @@ def submit_rating(
     answers = _validate_answer(test, clips, scores, played_to_end)
     marks = check_marks(test=test, clips=[clip.test_sample for clip in clips], marks=marks)
     with transaction.atomic():
-        _lock_answers(evaluator)
+        _note_answer_arriving(evaluator, received_at)
         stored = list(Rating.objects.filter(evaluator=evaluator, trial=assignment.trial_id))
         if {rating.dimension for rating in stored} >= set(get_method(test.method).questions(test)):
             return stored  # a copy of this answer that arrived at the same time was stored first
@@ -92,9 +92,26 @@ def submit_rating(
             **listening,
             "created_at": now,
         }
-        ratings = [_create_once(common, answer) for answer in answers]
+        # Under the evaluator's lock no other copy of this answer stores ratings now; one INSERT
+        # stores those not stored yet (an answer half stored before is completed, not repeated).
+        kept = {(rating.sample_id, rating.dimension): rating for rating in stored}
+        keys = [(answer.test_sample.sample_id, answer.dimension) for answer in answers]
+        new = [
+            Rating(
+                sample_id=answer.test_sample.sample_id,
+                test_sample=answer.test_sample,
+                dimension=answer.dimension,
+                score=answer.score,
+                transcript=answer.text,
+                **common,
+            )
+            for key, answer in zip(keys, answers, strict=True)
+            if key not in kept
+        ]
+        for rating in Rating.objects.bulk_create(new):
+            kept[rating.sample_id, rating.dimension] = rating
+        ratings = [kept[key] for key in keys]
         _store_marks_once(evaluator, assignment.trial_id, clips[0].test_sample, marks, now)
-        Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=now)
         _count_fetches(evaluator, [clip.test_sample for clip in clips], received_at)
         finish_if_done(evaluator=evaluator)
     return ratings
@@ -169,16 +186,29 @@ def _assignment_for(evaluator: Evaluator, sample_token: str, clip_tokens: Sequen
 
 def finish_if_done(*, evaluator: Evaluator) -> bool:
     """Mark the session finished once every clip is rated; True if it is finished."""
-    if current_clip(evaluator=evaluator)[0] is None:
-        Evaluator.objects.filter(pk=evaluator.pk, finished_at__isnull=True).update(finished_at=timezone.now())
-    evaluator.refresh_from_db()
-    return evaluator.finished_at is not None
+    if evaluator.finished_at is not None:
+        return True
+    if current_clip(evaluator=evaluator)[0] is not None:
+        return False
+    now = timezone.now()
+    if Evaluator.objects.filter(pk=evaluator.pk, finished_at__isnull=True).update(finished_at=now):
+        evaluator.finished_at = now
+    else:
+        evaluator.refresh_from_db(fields=["finished_at"])  # another request finished it first
+    return True
+
+
+def _note_answer_arriving(evaluator: Evaluator, seen_at: datetime) -> None:
+    """Take the evaluator's row lock for one answer by noting when they were last seen (an UPDATE
+    locks the row on PostgreSQL; on SQLite the immediate transaction holds the write lock). Two
+    copies of an answer, or two answers sharing a fetched clip, are then checked and stored one
+    after the other: a fetch is never counted for two answers. A refused answer rolls it back."""
+    Evaluator.objects.filter(pk=evaluator.pk).update(last_seen_at=seen_at)
 
 
 def _lock_answers(evaluator: Evaluator) -> int:
-    """Take the evaluator's row lock for one answer (SQLite: the write lock of its immediate transaction)
-    and return the practice trials done. Two copies of an answer, or two answers sharing a fetched clip,
-    are then checked and stored one after the other: a fetch is never counted for two answers."""
+    """Take the evaluator's row lock for one practice answer (as _note_answer_arriving does) and
+    return the practice trials done."""
     return Evaluator.objects.select_for_update().values_list("training_done", flat=True).get(pk=evaluator.pk)
 
 
@@ -200,19 +230,3 @@ def _validate_answer(
     except ValueError as exc:
         raise RatingRefused("bad_score", str(exc)) from None
     return answers
-
-
-def _create_once(common: dict, answer: Answer) -> Rating:
-    sample = answer.test_sample
-    fields = {"sample_id": sample.sample_id, "test_sample": sample, "dimension": answer.dimension}
-    try:
-        with transaction.atomic():
-            return Rating.objects.create(score=answer.score, transcript=answer.text, **fields, **common)
-    except IntegrityError:
-        # The same answer arrived twice at once: the other request stored it.
-        return Rating.objects.get(
-            evaluator=common["evaluator"],
-            trial_id=common["trial_id"],
-            sample_id=sample.sample_id,
-            dimension=answer.dimension,
-        )

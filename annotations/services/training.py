@@ -77,11 +77,14 @@ def answer_training(
         done = position + 1
         Evaluator.objects.filter(pk=evaluator.pk).update(training_done=done)
         _count_fetches(evaluator, clips, received_at)
-        if done >= len(trials):
-            Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(
-                trained_at=timezone.now()
-            )
-    evaluator.refresh_from_db()
+        now = timezone.now()
+        trained = done >= len(trials) and bool(
+            Evaluator.objects.filter(pk=evaluator.pk, trained_at__isnull=True).update(trained_at=now)
+        )
+    # Under the lock this request moved the evaluator on: their row now holds what it wrote.
+    evaluator.training_done = done
+    if trained:
+        evaluator.trained_at = now
 
 
 def _trial_with(

@@ -18,14 +18,21 @@ SENTENCES = tuple(f"Sentence {i}." for i in range(12))
 BUDGET = {
     "session link": 1,
     "consent page": 1,
-    "consent submit": 22,
+    "consent submit": 14,
     "check page": 2,
     "check answer": 3,
     "practice page": 3,
-    "practice answer": 14,
+    "practice answer": 10,
     "rate page": 3,
     "audio": 4,
-    "answer submit": 20,
+    "answer submit": 12,
+}
+# Transactions each request opens (counted as the savepoints they take inside the test's own): one
+# for each write that must happen exactly once, none for the rest (a fetch is one INSERT).
+TRANSACTIONS = {kind: 0 for kind in BUDGET} | {
+    "consent submit": 1,
+    "practice answer": 1,
+    "answer submit": 1,
 }
 
 
@@ -44,6 +51,7 @@ class RequestBudgetTests(TestCase):
         with CaptureQueriesContext(connection) as queries:
             response = request()
         counts[kind] = len(queries)
+        counts[kind, "transactions"] = sum(query["sql"].startswith("SAVEPOINT") for query in queries)
         return response
 
     def walk(self, client) -> dict:
@@ -79,6 +87,7 @@ class RequestBudgetTests(TestCase):
         for kind, budget in BUDGET.items():
             with self.subTest(request=kind):
                 self.assertEqual(counts[kind], budget)
+                self.assertEqual(counts[kind, "transactions"], TRANSACTIONS[kind])
 
     def test_each_evaluator_request_runs_its_budget_of_queries(self):
         self.assert_within_budget(self.walk(self.client_class()))

@@ -2,10 +2,13 @@
 
 import io
 import os
+import shutil
+import tempfile
 import warnings
 import zipfile
 
 from django.conf import settings
+from django.test import override_settings
 from hypothesis import strategies as st
 
 from tests.factories import noise_wav, tone_wav
@@ -46,6 +49,18 @@ def zip_bytes(members: list[tuple[str, bytes, bool]], *, stored: bool = False) -
                     info.external_attr = 0o120777 << 16
                 archive.writestr(info, data)
     return buffer.getvalue()
+
+
+class OwnMediaRoot:
+    """An empty MEDIA_ROOT for the test class, so that media_files() walks only what its tests wrote
+    (the test process's own media folder holds every file the tests before it wrote)."""
+
+    @classmethod
+    def setUpClass(cls):
+        folder = tempfile.mkdtemp(prefix="sarai-test-class-media-")
+        cls.addClassCleanup(shutil.rmtree, folder, ignore_errors=True)
+        cls.enterClassContext(override_settings(MEDIA_ROOT=folder))
+        super().setUpClass()
 
 
 def media_files() -> set[str]:

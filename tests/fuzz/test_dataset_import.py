@@ -9,7 +9,7 @@ from synthesis.datasets import DatasetImportError, import_dataset
 from synthesis.models import SpeechDataset, Utterance
 from tests.factories import noise_wav, tone_wav
 from tests.fuzz import fuzz_settings
-from tests.fuzz.archives import CONTENTS, ENTRIES, NAMES, media_files, zip_bytes
+from tests.fuzz.archives import CONTENTS, ENTRIES, NAMES, OwnMediaRoot, media_files, zip_bytes
 
 CELLS = st.one_of(
     st.text(max_size=20),
@@ -58,7 +58,7 @@ def dataset_archives(draw) -> bytes:
     return zip_bytes(draw(st.permutations(members)), stored=draw(st.booleans()))
 
 
-class DatasetImportFuzzTests(TestCase):
+class DatasetImportFuzzTests(OwnMediaRoot, TestCase):
     @fuzz_settings(50)
     @given(
         archive=st.one_of(dataset_archives(), st.binary(max_size=300)),

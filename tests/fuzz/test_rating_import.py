@@ -11,7 +11,7 @@ from annotations.models import Evaluator, ListeningTest, Rating, Scale
 from annotations.results.imports import RatingImportError, import_ratings
 from synthesis.models import Sample, Sentence, SentenceSet
 from tests.fuzz import fuzz_settings
-from tests.fuzz.archives import csv_line, media_files
+from tests.fuzz.archives import OwnMediaRoot, csv_line, media_files
 
 # an import saved whole in one transaction or not at all: repeated on PostgreSQL + Redis
 pytestmark = pytest.mark.backends
@@ -78,7 +78,7 @@ def rating_csvs(draw) -> list[str]:
     return [csv_line(header), *lines]
 
 
-class RatingImportFuzzTests(TestCase):
+class RatingImportFuzzTests(OwnMediaRoot, TestCase):
     @fuzz_settings(120)
     @given(lines=rating_csvs())
     def test_a_ratings_csv_is_imported_whole_or_refused_with_nothing_saved(self, lines):

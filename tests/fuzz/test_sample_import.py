@@ -9,7 +9,7 @@ from annotations.importing import SampleImportError, import_samples
 from synthesis.models import Sample
 from tests.factories import make_sentence_set, noise_wav, tone_wav
 from tests.fuzz import fuzz_settings
-from tests.fuzz.archives import CONTENTS, ENTRIES, NAMES, csv_line, media_files, zip_bytes
+from tests.fuzz.archives import CONTENTS, ENTRIES, NAMES, OwnMediaRoot, csv_line, media_files, zip_bytes
 
 CELLS = st.one_of(
     st.text(max_size=20),
@@ -53,7 +53,7 @@ def nearly_valid_archives(draw) -> bytes:
     return zip_bytes(draw(st.permutations(members)), stored=draw(st.booleans()))
 
 
-class SampleImportFuzzTests(TestCase):
+class SampleImportFuzzTests(OwnMediaRoot, TestCase):
     @classmethod
     def setUpTestData(cls):
         make_sentence_set()
