@@ -50,7 +50,7 @@ def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
     """Decode, resample to the test's common rate, match loudness and store a metadata-free WAV."""
     sample = clip.sample
     try:
-        data = audio.match_loudness(_decoded(sample, rate), rate, settings.SARAI_TARGET_LUFS)
+        data, loudness = audio.loudness_matched(_decoded(sample, rate), rate, settings.SARAI_TARGET_LUFS)
     except (ValueError, audio.AudioDecodeError) as exc:
         raise TestCreationError(f"Sample {sample.pk}: {exc}") from exc
     row = TestSample(
@@ -58,7 +58,7 @@ def _write_playback_copy(clip: _Clip, rate: int) -> TestSample:
         kind=clip.kind,
         expected_score=clip.expected_score,
         instructed_score=clip.instructed_score,
-        playback_lufs=audio.integrated_loudness(data, rate),
+        playback_lufs=loudness,
         role=clip.role,
         open_token=new_token() if clip.role == TestSample.Role.REFERENCE else None,
     )

@@ -95,6 +95,11 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
 
 def match_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarray:
     """Gain audio to target_lufs, bending peaks under the ceiling with a soft limiter."""
+    return loudness_matched(audio, sample_rate, target_lufs)[0]
+
+
+def loudness_matched(audio: np.ndarray, sample_rate: int, target_lufs: float) -> tuple[np.ndarray, float]:
+    """match_loudness's audio and its integrated loudness, measured once (the last gain pass's)."""
     # Scaling the whole clip down to keep peaks under full scale would miss the target, so peaks
     # are limited instead; the limiter only touches the rare samples above the knee, and make-up
     # gain passes bring the loudness back to within LOUDNESS_TOLERANCE_LU of the target.
@@ -103,14 +108,14 @@ def match_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) -> n
     if not math.isfinite(loudness):
         raise AudioDecodeError("audio is silent: its loudness cannot be matched to a target")
     gain_db = target_lufs - loudness
-    result = audio
     for _ in range(MAX_GAIN_PASSES):
         result = soft_limit(audio * np.float32(10 ** (gain_db / 20)))
-        error_lu = target_lufs - integrated_loudness(result, sample_rate)
+        loudness = integrated_loudness(result, sample_rate)
+        error_lu = target_lufs - loudness
         if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
             break
         gain_db += error_lu
-    return result
+    return result, loudness
 
 
 def low_pass(audio: np.ndarray, sample_rate: int, cutoff_hz: float = ANCHOR_CUTOFF_HZ) -> np.ndarray:

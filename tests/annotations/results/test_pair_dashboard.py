@@ -1,5 +1,5 @@
 """The results dashboard of CMOS and A/B tests: its sections, numbers and citations, the live feed, the
-simulated demos' planted effects, and ACR dashboards left as they were."""
+spoken demos, and ACR dashboards left as they were (the simulated demos: test_simulated_demos.py)."""
 
 import io
 import random
@@ -27,7 +27,6 @@ from tests.factories import (
     build_design,
     corrected_by_warmth,
     evaluator_at_rating,
-    fake_acr_demo,
     judge,
     make_researcher,
     rate_all,
@@ -233,73 +232,6 @@ class AcrDashboardUnchangedTests(TestCase):
         self.assertIn("min_correlation", page.context["form"].fields)
         for pair_heading in ("CMOS per pair", "A/B preference", "Ranking of every condition"):
             self.assertNotContains(page, pair_heading)
-
-
-@override_settings(VAR_DIR=VAR_DIR)
-class SimulatedPairDemoTests(TestCase):
-    @classmethod
-    def setUpTestData(cls):
-        fake_acr_demo()
-        call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=io.StringIO())
-
-    def setUp(self):
-        self.client.force_login(make_researcher())
-
-    def page(self, name: str):
-        return self.client.get(reverse("results:test", args=[ListeningTest.objects.get(name=name).pk]))
-
-    def same_system_pairs(self, page) -> list[dict]:
-        return [
-            pair for pair in page.context["r"]["pairs"]["pairs"] if pair["x"]["system"] == pair["y"]["system"]
-        ]
-
-    def test_both_demos_are_made_from_the_acr_demos_clips_and_say_their_raters_are_simulated(self):
-        acr = ListeningTest.objects.get(name=NAME)
-        for name, method in ((CMOS_NAME, "cmos"), (AB_NAME, "ab")):
-            test = ListeningTest.objects.get(name=name)
-            self.assertEqual(test.method, method)
-            self.assertEqual(
-                set(test.test_samples.values_list("sample_id", flat=True)),
-                set(acr.test_samples.values_list("sample_id", flat=True)),
-            )
-            self.assertIn("Simulated raters", test.description)
-            self.assertEqual(test.trials.filter(repeat_of=None).count(), 20 * 6)
-
-    def test_the_cmos_dashboard_recovers_the_planted_half_point_of_warm_over_neutral(self):
-        page = self.page(CMOS_NAME)
-        pairs = self.same_system_pairs(page)
-        self.assertEqual(len(pairs), 2)
-        for pair in pairs:
-            self.assertEqual((pair["x"]["style"], pair["y"]["style"]), ("neutral", "warm"))
-            s = pair["after"]
-            self.assertLess(s["ci_low"], 0.5, pair["x_label"])
-            self.assertGreater(s["ci_high"], 0.5, pair["x_label"])
-            self.assertGreater(s["ci_low"], 0.0)  # and tells warm apart from neutral
-        excluded = {row["pseudonym"] for row in page.context["r"]["excluded"]}
-        self.assertEqual(excluded, {"R025", "R026"})  # the straight-liner and the script
-        ranked = [row["label"] for row in page.context["r"]["pairs"]["ranking"]["systems"]]
-        self.assertEqual(ranked[0], "piper-joe-medium · warm")
-        self.assertEqual(ranked[-1], "espeak-ng-formant · neutral")
-
-    def test_the_preference_dashboard_recovers_the_planted_seventy_percent_for_warm(self):
-        page = self.page(AB_NAME)
-        for pair in self.same_system_pairs(page):
-            share = pair["after"]["decisive_shares"]["y"]
-            self.assertLess(share["low"], 0.7, pair["x_label"])
-            self.assertGreater(share["high"], 0.7, pair["x_label"])
-            self.assertLess(pair["after"]["sign_test"]["p"], 0.05)
-        excluded = {row["pseudonym"]: row for row in page.context["r"]["excluded"]}
-        self.assertIn("inconsistent_repeats", excluded["R025"]["flags"])  # always A
-        self.assertIn("answers_at_minimum", excluded["R026"]["flags"])  # the script
-        consistency = page.context["r"]["pairs"]["rater_consistency"]
-        self.assertGreater(consistency["share"], 0.8)
-
-    def test_running_it_again_with_if_missing_leaves_every_demo_as_it_is(self):
-        before = {test.name: test.pk for test in ListeningTest.objects.all()}
-        out = io.StringIO()
-        call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=out)
-        self.assertEqual(out.getvalue().count("exists already"), 5)
-        self.assertEqual({test.name: test.pk for test in ListeningTest.objects.all()}, before)
 
 
 @override_settings(VAR_DIR=VAR_DIR)

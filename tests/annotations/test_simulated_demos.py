@@ -1,5 +1,6 @@
-"""simulate_ratings' MUSHRA and intelligibility demos: made from the ACR demo's clips, kept by --if-missing,
-stored as the app stores answers, and shown on their dashboards with the planted effects recovered."""
+"""simulate_ratings' simulated demos (CMOS, A/B, MUSHRA and intelligibility): made from the ACR demo's
+clips, kept by --if-missing, stored as the app stores answers, and shown on their dashboards with the
+planted effects recovered. One class, so the demos are built once for all of these tests."""
 
 import io
 
@@ -8,7 +9,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from annotations import intelligibility
-from annotations.demo import INTELLIGIBILITY_NAME, MUSHRA_NAME, NAMES
+from annotations.demo import AB_NAME, CMOS_NAME, INTELLIGIBILITY_NAME, MUSHRA_NAME, NAME, NAMES
 from annotations.management.commands._method_demos import (
     INTELLIGIBILITY_WER,
     MUSHRA_MEANS,
@@ -20,7 +21,7 @@ from tests.factories import VAR_DIR, fake_acr_demo, make_researcher
 
 
 @override_settings(VAR_DIR=VAR_DIR)
-class MethodDemoTests(TestCase):
+class SimulatedDemoTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         fake_acr_demo()
@@ -33,6 +34,11 @@ class MethodDemoTests(TestCase):
         page = self.client.get(reverse("results:test", args=[ListeningTest.objects.get(name=name).pk]))
         self.assertEqual(page.status_code, 200)
         return page
+
+    def same_system_pairs(self, page) -> list[dict]:
+        return [
+            pair for pair in page.context["r"]["pairs"]["pairs"] if pair["x"]["system"] == pair["y"]["system"]
+        ]
 
     def test_both_demos_are_made_and_their_raters_count_as_simulated(self):
         mushra = ListeningTest.objects.get(name=MUSHRA_NAME)
@@ -108,3 +114,51 @@ class MethodDemoTests(TestCase):
         self.assertEqual(Rating.objects.count(), answers)
         mushra = ListeningTest.objects.get(name=MUSHRA_NAME)
         self.assertEqual(mushra.test_samples.filter(role="anchor").count(), mushra.trials.count())
+
+    def test_both_demos_are_made_from_the_acr_demos_clips_and_say_their_raters_are_simulated(self):
+        acr = ListeningTest.objects.get(name=NAME)
+        for name, method in ((CMOS_NAME, "cmos"), (AB_NAME, "ab")):
+            test = ListeningTest.objects.get(name=name)
+            self.assertEqual(test.method, method)
+            self.assertEqual(
+                set(test.test_samples.values_list("sample_id", flat=True)),
+                set(acr.test_samples.values_list("sample_id", flat=True)),
+            )
+            self.assertIn("Simulated raters", test.description)
+            self.assertEqual(test.trials.filter(repeat_of=None).count(), 20 * 6)
+
+    def test_the_cmos_dashboard_recovers_the_planted_half_point_of_warm_over_neutral(self):
+        page = self.page(CMOS_NAME)
+        pairs = self.same_system_pairs(page)
+        self.assertEqual(len(pairs), 2)
+        for pair in pairs:
+            self.assertEqual((pair["x"]["style"], pair["y"]["style"]), ("neutral", "warm"))
+            s = pair["after"]
+            self.assertLess(s["ci_low"], 0.5, pair["x_label"])
+            self.assertGreater(s["ci_high"], 0.5, pair["x_label"])
+            self.assertGreater(s["ci_low"], 0.0)  # and tells warm apart from neutral
+        excluded = {row["pseudonym"] for row in page.context["r"]["excluded"]}
+        self.assertEqual(excluded, {"R025", "R026"})  # the straight-liner and the script
+        ranked = [row["label"] for row in page.context["r"]["pairs"]["ranking"]["systems"]]
+        self.assertEqual(ranked[0], "piper-joe-medium · warm")
+        self.assertEqual(ranked[-1], "espeak-ng-formant · neutral")
+
+    def test_the_preference_dashboard_recovers_the_planted_seventy_percent_for_warm(self):
+        page = self.page(AB_NAME)
+        for pair in self.same_system_pairs(page):
+            share = pair["after"]["decisive_shares"]["y"]
+            self.assertLess(share["low"], 0.7, pair["x_label"])
+            self.assertGreater(share["high"], 0.7, pair["x_label"])
+            self.assertLess(pair["after"]["sign_test"]["p"], 0.05)
+        excluded = {row["pseudonym"]: row for row in page.context["r"]["excluded"]}
+        self.assertIn("inconsistent_repeats", excluded["R025"]["flags"])  # always A
+        self.assertIn("answers_at_minimum", excluded["R026"]["flags"])  # the script
+        consistency = page.context["r"]["pairs"]["rater_consistency"]
+        self.assertGreater(consistency["share"], 0.8)
+
+    def test_running_it_again_with_if_missing_leaves_every_demo_as_it_is(self):
+        before = {test.name: test.pk for test in ListeningTest.objects.all()}
+        out = io.StringIO()
+        call_command("simulate_ratings", if_missing=True, no_analysis=True, stdout=out)
+        self.assertEqual(out.getvalue().count("exists already"), 5)
+        self.assertEqual({test.name: test.pk for test in ListeningTest.objects.all()}, before)
