@@ -2,11 +2,13 @@
 
 import io
 import zipfile
+from functools import lru_cache
 
 import numpy as np
 import soundfile as sf
 
 
+@lru_cache(maxsize=512)  # bytes: one copy per distinct tone serves every test
 def tone_wav(
     seconds: float = 0.5, sample_rate: int = 16000, freq: float = 220.0, amplitude: float = 0.3
 ) -> bytes:
@@ -22,6 +24,7 @@ def tone_wav(
     return buffer.getvalue()
 
 
+@lru_cache(maxsize=64)
 def noise_wav(seconds: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.2, seed: int = 0) -> bytes:
     """White noise: energy at every frequency up to the Nyquist rate, to measure a filter against."""
     noise = np.random.default_rng(seed).uniform(-amplitude, amplitude, int(seconds * sample_rate))
