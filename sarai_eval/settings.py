@@ -134,6 +134,11 @@ MIDDLEWARE = [
     "sarai_eval.db_unavailable.DatabaseUnavailableMiddleware",
 ]
 
+# Where each request's time goes, sampled by pyinstrument (sarai_eval/request_profile.py): only when
+# SARAI_PROFILE_DIR names a folder, as `bench_evaluators --profile` does for the server it starts.
+if env_str("SARAI_PROFILE_DIR", ""):
+    MIDDLEWARE.insert(1, "sarai_eval.request_profile.request_profile_middleware")
+
 ROOT_URLCONF = "sarai_eval.urls"
 WSGI_APPLICATION = "sarai_eval.wsgi.application"
 
