@@ -269,15 +269,18 @@ def build_trials(*, test: ListeningTest) -> list[Trial]:
     """The test's trials, shaped by its method from the test, gold and trapping clips of each kind."""
     method = get_method(test.method)
     clips = list(test.test_samples.exclude(kind=TestSample.Kind.TRAINING).order_by("pk"))
-    trials = []
-    for kind in (TestSample.Kind.TEST, TestSample.Kind.GOLD, TestSample.Kind.TRAP):
-        for shape in method.build_trials([clip for clip in clips if clip.kind == kind]):
-            trial = Trial.objects.create(test=test, kind=kind)
-            TrialClip.objects.bulk_create(
-                TrialClip(trial=trial, test_sample=clip, role=role, position=position)
-                for position, (clip, role) in enumerate(shape)
-            )
-            trials.append(trial)
+    shaped = [
+        (Trial(test=test, kind=kind), shape)
+        for kind in (TestSample.Kind.TEST, TestSample.Kind.GOLD, TestSample.Kind.TRAP)
+        for shape in method.build_trials([clip for clip in clips if clip.kind == kind])
+    ]
+    # Two INSERTs whatever the test's size: the trials (their ids come back), then all their clips.
+    trials = Trial.objects.bulk_create(trial for trial, _ in shaped)
+    TrialClip.objects.bulk_create(
+        TrialClip(trial=trial, test_sample=clip, role=role, position=position)
+        for trial, shape in shaped
+        for position, (clip, role) in enumerate(shape)
+    )
     return trials
 
 
