@@ -146,24 +146,28 @@ class RoleFixturesMixin:
         cls.sample = samples[0]
 
     def arguments(self, kind: str, role: str) -> list:
+        """The URL arguments of this kind, read when asked for (a walk asks hundreds of times)."""
         token = GUESSED_TOKEN if role == "anonymous" else self.evaluator.token
-        clip = self.evaluator.assignments.first().trial.trial_clips.first().test_sample.token
+
+        def clip() -> str:
+            return self.evaluator.assignments.first().trial.trial_clips.first().test_sample.token
+
         return {
-            "": [],
-            "run": [self.synthesis_run.pk],
-            "sample": [self.sample.pk],
-            "test": [self.test.pk],
-            "open_token": [ListeningTest.objects.get(pk=self.test.pk).open_token],
-            "token": [token],
-            "clip": [token, clip],
-            "revoke": [self.test.pk, self.other.pk],
-            "wer_run": [self.wer_run.pk],
-            "latency_run": [self.latency_run.pk],
-            "transcript": [self.wer_run.pk, self.wer_run.transcripts.first().pk],
-            "utterance": [self.wer_run.transcripts.first().utterance_id],
-            "view_on_site": [ContentType.objects.get_for_model(Evaluator).pk, self.evaluator.pk],
-            "app_label": ["annotations"],
-        }[kind]
+            "": lambda: [],
+            "run": lambda: [self.synthesis_run.pk],
+            "sample": lambda: [self.sample.pk],
+            "test": lambda: [self.test.pk],
+            "open_token": lambda: [ListeningTest.objects.get(pk=self.test.pk).open_token],
+            "token": lambda: [token],
+            "clip": lambda: [token, clip()],
+            "revoke": lambda: [self.test.pk, self.other.pk],
+            "wer_run": lambda: [self.wer_run.pk],
+            "latency_run": lambda: [self.latency_run.pk],
+            "transcript": lambda: [self.wer_run.pk, self.wer_run.transcripts.first().pk],
+            "utterance": lambda: [self.wer_run.transcripts.first().utterance_id],
+            "view_on_site": lambda: [ContentType.objects.get_for_model(Evaluator).pk, self.evaluator.pk],
+            "app_label": lambda: ["annotations"],
+        }[kind]()
 
     def client_for(self, role: str) -> Client:
         client = Client()
