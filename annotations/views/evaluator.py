@@ -8,7 +8,7 @@ import re
 from functools import wraps
 
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +26,7 @@ from annotations.forms import (
     RatingForm,
 )
 from annotations.methods import get_method
-from annotations.models import Evaluator, ListeningTest, TestSample, TrialClip
+from annotations.models import Assignment, Evaluator, ListeningTest, TestSample, TrialClip
 
 UNAVAILABLE_STATUS = {
     "unknown": 404,
@@ -458,7 +458,14 @@ def clip_audio(request, token: str, clip: str):
     closed = _closed_code(evaluator)
     if closed:
         return _unavailable(request, closed, test.language)
-    test_sample = TestSample.objects.filter(Q(token=clip) | Q(open_token=clip), test_id=test.pk).first()
+    in_session = Assignment.objects.filter(
+        evaluator=evaluator, trial__trial_clips__test_sample=OuterRef("pk")
+    )
+    test_sample = (
+        TestSample.objects.filter(Q(token=clip) | Q(open_token=clip), test_id=test.pk)
+        .annotate(in_session=Exists(in_session))
+        .first()
+    )
     if not test_sample or not _may_hear(evaluator, test_sample):
         return HttpResponse("Not found.", status=404, content_type="text/plain")
     with test_sample.playback_audio.open("rb") as handle:
@@ -503,11 +510,10 @@ def _closed_code(evaluator: Evaluator) -> str:
 
 
 def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
+    """A clip of the evaluator's session (test_sample.in_session, read with it) or of their practice."""
     if evaluator.screened_out_at:
         return False
-    if evaluator.assignments.filter(trial__trial_clips__test_sample=test_sample).exists():
-        return True
-    return test_sample in services.training_clips(evaluator=evaluator)
+    return test_sample.in_session or test_sample in services.training_clips(evaluator=evaluator)
 
 
 def _requested_bytes(request, size: int) -> tuple[int, int] | None:

@@ -24,7 +24,7 @@ BUDGET = {
     "practice page": 3,
     "practice answer": 10,
     "rate page": 3,
-    "audio": 4,
+    "audio": 3,
     "answer submit": 12,
 }
 # Transactions each request opens (counted as the savepoints they take inside the test's own): one
