@@ -25,7 +25,7 @@ bind = os.environ.get(
     "SARAI_WEB_BIND", f"{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}"
 )
 workers = int(os.environ.get("SARAI_WEB_WORKERS", "2"))
-worker_class = "gthread"
+worker_class = os.environ.get("SARAI_WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("SARAI_WEB_THREADS", "8"))
 # A request that takes longer than this (an export of a large test, a sample import) is killed.
 timeout = int(os.environ.get("SARAI_WEB_TIMEOUT", "120"))
