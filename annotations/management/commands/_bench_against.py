@@ -176,7 +176,7 @@ def databases(sides: list[Side], folder: Path):
                 DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
             )
             if connection.vendor == "postgresql":
-                name = f"{connection.settings_dict['NAME']}_bench_{side.name}"
+                name = f"{connection.settings_dict['NAME']}_bench_{side.name}_{os.getpid()}"
                 with connection.cursor() as cursor:
                     cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                     cursor.execute(f'CREATE DATABASE "{name}"')
