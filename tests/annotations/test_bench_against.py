@@ -100,6 +100,7 @@ class BenchAgainstRunTests(SimpleTestCase):
                 "--pause=0.01",
                 "--clip-seconds=0.3",
                 "--screen-trials=1",
+                "--seeks=1",
                 "--ramp=0",
                 "--workers=1",
                 "--threads=4",
@@ -117,5 +118,7 @@ class BenchAgainstRunTests(SimpleTestCase):
         runs = re.findall(r"^Run (\d) of 4: (this checkout|commit HEAD)", output, re.MULTILINE)
         self.assertEqual([side for _, side in runs], ["this checkout", "commit HEAD"] * 2)
         self.assertEqual(output.count("Count check: PASSED — 2 ratings OK'd to clients, 2 stored"), 4)
+        # Each range after a seek was compared with the whole clip: none differed.
+        self.assertEqual(output.count("HTTP errors by status: none"), 4)
         self.assertRegex(output, r"\| answer submit \| [\d.]+ / [\d.]+ \| [\d.]+ \|")
         self.assertIn("requirements.txt is the same at HEAD", output)
