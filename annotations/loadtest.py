@@ -53,6 +53,9 @@ class Plan:
     pause: float = 1.0
     ramp_s: float = 0.0
     seed: int = 0
+    # Byte-range requests from a random position after each clip arrived whole, as a listener
+    # seeking in it sends them; each is checked against the whole clip.
+    seeks: int = 0
     refusal_codes: dict[str, str] = field(default_factory=dict)
 
 
@@ -240,6 +243,14 @@ class Browser:
             self._failed(kind, str(response.status_code), f"GET {url}: {response.status_code}")
         return response.content
 
+    async def seek(self, url: str, whole: bytes, first: int) -> None:
+        """The clip from byte first on (Range: bytes=first-), as a browser asks after a seek."""
+        response = await self.request("GET", url, headers={"Range": f"bytes={first}-"})
+        if response.status_code != 206 or response.content != whole[first:]:
+            kind = request_kind("GET", url)
+            status = str(response.status_code) if response.status_code != 206 else "wrong bytes"
+            self._failed(kind, status, f"GET {url} from byte {first}: {status}")
+
 
 async def run(plan: Plan, *, time_limit: float, on_progress=None) -> Outcome:
     """Run every simulated evaluator; stop them all once time_limit seconds have passed."""
@@ -328,10 +339,13 @@ async def _answer_check(plan: Plan, browser: Browser, rng: random.Random, page: 
     return await browser.visit("POST", page.url, data={**page.form, "answer": str(quietest_tone(data))})
 
 
-async def _listen(plan: Plan, browser: Browser, page: Page) -> float:
-    """Fetch each clip whole and hear it to the end; returns when the last one ended (perf_counter)."""
+async def _listen(plan: Plan, browser: Browser, page: Page, rng: random.Random) -> float:
+    """Fetch each clip whole (and seek in it) and hear it to the end; returns when the last one ended
+    (perf_counter)."""
     for url in page.audio:
         data = await browser.fetch_audio(url)
+        for _ in range(plan.seeks):
+            await browser.seek(url, data, rng.randrange(len(data)))
         await asyncio.sleep(wav_seconds(data) + (STRESS_MARGIN_S if plan.mode == "stress" else 0.0))
     return time.perf_counter()
 
@@ -342,7 +356,7 @@ async def _answer_clip(plan: Plan, browser: Browser, rng: random.Random, page: P
     post_url = str(httpx.URL(page.url).join(page.action or page.url))
     kind = request_kind("POST", post_url)
     for _ in range(MAX_ATTEMPTS):
-        ended = await _listen(plan, browser, page)
+        ended = await _listen(plan, browser, page, rng)
         await _pause(plan, rng)
         data = {
             **page.form,

@@ -1,8 +1,9 @@
 """gunicorn settings for the web tier (`gunicorn -c sarai_eval/gunicorn_conf.py sarai_eval.wsgi`).
 
 Evaluator requests are short and mostly wait on the database or a file, so each worker process
-serves several at once on threads. Defaults suit a 2-core machine; every value comes from the
-environment, as the rest of the settings do.
+serves several at once on threads. The defaults (2 processes × 4 threads, gthread) were chosen with
+`manage.py bench_evaluators` on 2 cores against 2 × 8, 4 × 4 and 4 sync workers (docs/benchmarks.md);
+every value comes from the environment, as the rest of the settings do.
 """
 
 import os
@@ -25,8 +26,8 @@ bind = os.environ.get(
     "SARAI_WEB_BIND", f"{os.environ.get('SARAI_HOST', '127.0.0.1')}:{os.environ.get('SARAI_PORT', '8000')}"
 )
 workers = int(os.environ.get("SARAI_WEB_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("SARAI_WEB_THREADS", "8"))
+worker_class = os.environ.get("SARAI_WEB_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("SARAI_WEB_THREADS", "4"))
 # A request that takes longer than this (an export of a large test, a sample import) is killed.
 timeout = int(os.environ.get("SARAI_WEB_TIMEOUT", "120"))
 graceful_timeout = 30

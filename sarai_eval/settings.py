@@ -158,15 +158,19 @@ TEMPLATES = [
 ]
 
 database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")  # lower case: not a setting
-# A server database keeps each thread's connection for a minute (opening one per request costs more
-# than most evaluator requests); the health check replaces a connection the server dropped.
+# Each thread keeps its connection for a minute: opening one per request costs more than most
+# evaluator requests on a database server, and on SQLite (its file opened, WAL set up) it cost about a
+# sixth of the server's CPU per request (docs/benchmarks.md). The health check replaces a connection
+# the server dropped.
 DATABASES = {
     "default": dj_database_url.parse(
         database_url,
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if database_url.startswith("sqlite") else 60),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
+# Behind PgBouncer in transaction mode (docs/deploy.md) a server-side cursor would not survive.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web process and the worker write to the same file: wait for locks instead of failing,

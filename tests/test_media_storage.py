@@ -166,10 +166,10 @@ class MediaOnS3Tests(TestCase):
         in_bucket = self.stored(clip.playback_audio.name)
         self.assertNotIn(BUCKET, page.content.decode())
         whole = self.client.get(url)
-        self.assertEqual((whole.status_code, whole.content), (200, in_bucket))
+        self.assertEqual((whole.status_code, whole.getvalue()), (200, in_bucket))
         self.assertIn("no-store", whole["Cache-Control"])
         part = self.client.get(url, HTTP_RANGE="bytes=100-199")
-        self.assertEqual((part.status_code, part.content), (206, in_bucket[100:200]))
+        self.assertEqual((part.status_code, part.getvalue()), (206, in_bucket[100:200]))
         self.assertEqual(part["Content-Range"], f"bytes 100-199/{len(in_bucket)}")
 
     def test_a_failed_test_creation_removes_the_playback_copies_it_had_written(self):

@@ -67,7 +67,7 @@ class RequestLogTests(TestCase):
             [(line["path"], line["status"]) for line in lines],
             [("/t/i/…/rate/", 200), ("/t/i/…/a/….wav", 200)],
         )
-        self.assertEqual(lines[1]["bytes"], len(audio.content))
+        self.assertEqual(lines[1]["bytes"], len(audio.getvalue()))
         self.assertNotIn(evaluator.token, output.getvalue())
         self.assertNotIn(clip["token"], output.getvalue())
 

@@ -101,3 +101,15 @@ class SettingsGuardTests(SimpleTestCase):
     def test_the_default_database_is_sqlite(self):
         result = load_settings()
         self.assertEqual(result.stdout.strip(), "django.db.backends.sqlite3")
+
+    def test_connections_are_kept_a_minute_on_either_database(self):
+        show = "settings.DATABASES['default']['CONN_MAX_AGE']"
+        self.assertEqual(load_settings(show).stdout.strip(), "60")
+        postgres = load_settings(show, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+        self.assertEqual(postgres.stdout.strip(), "60")
+
+    def test_server_side_cursors_are_turned_off_for_a_transaction_pooler(self):
+        show = "settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS']"
+        self.assertEqual(load_settings(show).stdout.strip(), "False")
+        pooled = load_settings(show, DATABASE_DISABLE_SERVER_SIDE_CURSORS="true")
+        self.assertEqual(pooled.stdout.strip(), "True")

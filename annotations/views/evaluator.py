@@ -4,7 +4,7 @@ Evaluator pages speak the test's language, are never cached, and show nothing ab
 its opaque token: no system, style, sentence, run or file name.
 """
 
-import re
+import io
 from functools import wraps
 
 from django.contrib import messages
@@ -27,6 +27,7 @@ from annotations.forms import (
 )
 from annotations.methods import get_method
 from annotations.models import Assignment, Evaluator, ListeningTest, TestSample, TrialClip
+from annotations.views.audio import audio_response, requested_bytes
 
 UNAVAILABLE_STATUS = {
     "unknown": 404,
@@ -74,7 +75,6 @@ DIMENSION_LABELS = {
     "artifacts": _("Absence of artifacts"),
     "intelligibility": _("Intelligibility"),
 }
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Long enough to read the thanks (and the code, should the platform ask for it), short enough
 # that nobody closes the tab before the platform records the completion.
 REDIRECT_SECONDS = 3
@@ -245,7 +245,7 @@ def check_audio(request, evaluator: Evaluator):
     data = services.listening_check_wav(evaluator=evaluator) if evaluator.step == "check" else None
     if data is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
-    return _audio_response(request, data)
+    return audio_response(request, io.BytesIO(data), len(data))
 
 
 @require_safe
@@ -468,9 +468,9 @@ def clip_audio(request, token: str, clip: str):
     )
     if not test_sample or not _may_hear(evaluator, test_sample):
         return HttpResponse("Not found.", status=404, content_type="text/plain")
-    with test_sample.playback_audio.open("rb") as handle:
-        data = handle.read()
-    sent = _requested_bytes(request, len(data))
+    playback = test_sample.playback_audio
+    size = playback.size
+    sent = requested_bytes(request, size)
     if request.method == "GET" and sent is not None:
         try:
             services.record_fetch(
@@ -479,7 +479,7 @@ def clip_audio(request, token: str, clip: str):
                 started_at=started_at,
                 bytes_from=sent[0],
                 bytes_to=sent[1],
-                size=len(data),
+                size=size,
                 labelled_reference=clip == test_sample.open_token,
                 max_plays=test.max_plays if get_method(test.method).max_plays else 0,
             )
@@ -489,7 +489,8 @@ def clip_audio(request, token: str, clip: str):
             response = HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
             add_never_cache_headers(response)
             return response
-    response = _audio_response(request, data)
+    # Sent from the file (sendfile under gunicorn): a 30-second clip is never held in memory.
+    response = audio_response(request, playback.storage.open(playback.name, "rb"), size)
     add_never_cache_headers(response)  # Cache-Control: no-store among others
     return response
 
@@ -514,36 +515,3 @@ def _may_hear(evaluator: Evaluator, test_sample: TestSample) -> bool:
     if evaluator.screened_out_at:
         return False
     return test_sample.in_session or test_sample in services.training_clips(evaluator=evaluator)
-
-
-def _requested_bytes(request, size: int) -> tuple[int, int] | None:
-    """First and last byte (inclusive) a request gets: its Range, else the whole file; None if invalid."""
-    match = RANGE.match(request.headers.get("Range", "").strip())
-    if not (match and (match[1] or match[2])):
-        return (0, size - 1) if size else None
-    if match[1]:
-        start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
-    else:
-        start, end = max(size - int(match[2]), 0), size - 1
-    return None if start >= size or start > end else (start, end)
-
-
-def _audio_response(request, data: bytes) -> HttpResponse:
-    """WAV bytes under a neutral name, with byte ranges (Safari will not play audio without them)."""
-    match = RANGE.match(request.headers.get("Range", "").strip())
-    size = len(data)
-    if match and (match[1] or match[2]):
-        sent = _requested_bytes(request, size)
-        if sent is None:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        start, end = sent
-        response = HttpResponse(data[start : end + 1], status=206, content_type="audio/wav")
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    else:
-        response = HttpResponse(data, content_type="audio/wav")
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = 'inline; filename="clip.wav"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -305,7 +305,7 @@ class CmosPageTests(TestCase):
     def test_both_clips_play_from_their_loudness_matched_copies(self):
         page = self.page()
         for clip in page.context["clips"]:
-            data, rate = audio.read_audio(self.client.get(clip["audio_url"]).content)
+            data, rate = audio.read_audio(self.client.get(clip["audio_url"]).getvalue())
             self.assertAlmostEqual(
                 audio.integrated_loudness(data, rate), settings.SARAI_TARGET_LUFS, delta=0.3
             )

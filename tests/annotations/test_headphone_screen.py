@@ -89,8 +89,8 @@ class HeadphoneScreenTests(TestCase):
         again = self.client.get(session_url(self.evaluator, "check"))
         self.assertEqual(first.context["audio_url"], again.context["audio_url"])
         self.assertTrue(first.context["audio_url"].endswith("check.wav?n=1"))
-        audio = self.client.get(first.context["audio_url"]).content
-        self.assertEqual(self.client.get(first.context["audio_url"]).content, audio)
+        audio = self.client.get(first.context["audio_url"]).getvalue()
+        self.assertEqual(self.client.get(first.context["audio_url"]).getvalue(), audio)
         self.assertContains(first, "Tones 1 of 6")
 
     def test_a_resent_answer_does_not_answer_the_next_trial(self):

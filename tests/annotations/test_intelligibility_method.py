@@ -158,13 +158,13 @@ class PlayLimitTests(TestCase):
         two clips' worth of bytes (and the allowance for a browser's probes)."""
         audio_url = self.audio_url()
         size = self.test.test_samples.first().playback_audio.size
-        served = len(self.client.get(audio_url).content)
+        served = len(self.client.get(audio_url).getvalue())
         statuses = []
         for _ in range(50):
             response = self.client.get(audio_url, HTTP_RANGE=f"bytes=0-{size - 2}")
             statuses.append(response.status_code)
             if response.status_code == 206:
-                served += len(response.content)
+                served += len(response.getvalue())
             else:
                 self.assertEqual(response.status_code, 403)
                 self.assertEqual(

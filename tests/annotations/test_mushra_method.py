@@ -254,7 +254,7 @@ class MushraPageTests(TestCase):
         page = self.page()
         hidden = next(clip for clip in page.context["clips"] if clip["role"] == "reference")
         labelled = self.client.get(page.context["reference_url"])
-        self.assertEqual(labelled.content, self.client.get(hidden["audio_url"]).content)
+        self.assertEqual(labelled.getvalue(), self.client.get(hidden["audio_url"]).getvalue())
         self.assertNotEqual(page.context["reference_url"], hidden["audio_url"])
         self.assertEqual(
             list(ClipFetch.objects.order_by("id").values_list("labelled_reference", flat=True)), [True, False]

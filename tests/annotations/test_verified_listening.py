@@ -139,7 +139,7 @@ class ScriptedEvaluatorTests(TestCase):
         evaluator = self.evaluator_at_rating()
         page = self.page(evaluator)
         url, token = page.context["audio_url"], page.context["clip_token"]
-        size = len(self.fetch(url, "bytes=0-99").content)
+        size = len(self.fetch(url, "bytes=0-99").getvalue())
         self.assertEqual(size, 100)
         time.sleep(CLIP_S)
         self.assertRefusedWith(self.answer(evaluator, token), "not_fetched")
@@ -163,7 +163,7 @@ class ScriptedEvaluatorTests(TestCase):
         page = self.page(evaluator)
         first = self.fetch(page.context["audio_url"])
         again = self.fetch(page.context["audio_url"] + "?play=1764486000000")
-        self.assertEqual(again.content, first.content)
+        self.assertEqual(again.getvalue(), first.getvalue())
         time.sleep(CLIP_S)
         self.assertTrue(self.answer(evaluator, page.context["clip_token"]).json()["ok"])
         self.assertEqual(Rating.objects.get(evaluator=evaluator).fetch_count, 2)
