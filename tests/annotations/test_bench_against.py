@@ -77,8 +77,9 @@ class AgainstRefTests(SimpleTestCase):
             call_command("bench_evaluators", against="no-such-ref-26")
 
 
+# Two evaluators on each side and no assertion on a time: it checks the machinery, not the speed, so
+# it runs beside other tests (its own port and folders) rather than alone.
 @pytest.mark.processes
-@pytest.mark.serial  # a load test: it measures the servers, never beside other tests
 class BenchAgainstRunTests(SimpleTestCase):
     def test_both_sides_run_alternately_and_the_table_compares_them(self):
         folder = Path(tempfile.mkdtemp(prefix="sarai-bench-against-test-"))
