@@ -74,7 +74,7 @@ class Evaluator(models.Model):
     objects = EvaluatorQuerySet.as_manager()
 
     class Meta:
-        ordering = ["test", "pseudonym"]
+        ordering = ["test_id", "pseudonym"]
         constraints = [
             models.UniqueConstraint(fields=["test", "pseudonym"], name="evaluator_unique_pseudonym"),
             models.UniqueConstraint(
@@ -135,7 +135,7 @@ class ScreenTrial(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["evaluator", "attempt", "number"]
+        ordering = ["evaluator_id", "attempt", "number"]
         constraints = [
             models.UniqueConstraint(
                 fields=["evaluator", "attempt", "number"], name="screen_trial_unique_number"

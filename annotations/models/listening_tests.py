@@ -365,7 +365,7 @@ class TestSample(models.Model):
     )
 
     class Meta:
-        ordering = ["test", "id"]
+        ordering = ["test_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["test", "sample"], name="test_sample_unique"),
             models.CheckConstraint(

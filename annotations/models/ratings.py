@@ -126,7 +126,7 @@ class ArtifactMark(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["test_sample", "start_s", "id"]
+        ordering = ["test_sample_id", "start_s", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(start_s__gte=0, end_s__gte=F("start_s")), name="artifact_mark_ordered_times"

@@ -29,7 +29,9 @@ class Trial(models.Model):
     )
 
     class Meta:
-        ordering = ["test", "id"]
+        # Ordered by key columns, never by a related model (whose own ordering would join its table
+        # into every query): the evaluator requests read these rows on every page.
+        ordering = ["test_id", "id"]
 
     def __str__(self) -> str:
         return f"{self.test.name}:trial {self.pk}"
@@ -50,7 +52,7 @@ class TrialClip(models.Model):
     position = models.PositiveSmallIntegerField(help_text="Order in the trial as built, from 0.")
 
     class Meta:
-        ordering = ["trial", "position"]
+        ordering = ["trial_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["trial", "position"], name="trial_clip_unique_position"),
             models.UniqueConstraint(fields=["trial", "test_sample"], name="trial_clip_unique_sample"),
@@ -71,7 +73,7 @@ class Assignment(models.Model):
     )
 
     class Meta:
-        ordering = ["evaluator", "position"]
+        ordering = ["evaluator_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["evaluator", "trial"], name="assignment_unique_trial"),
             models.UniqueConstraint(fields=["evaluator", "position"], name="assignment_unique_position"),

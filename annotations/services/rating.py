@@ -64,18 +64,17 @@ def submit_rating(
     if assignment is None:
         raise RatingRefused("not_assigned", "this clip is not in the evaluator's session")
     clips = assignment.presented_clips()
-    stored = list(Rating.objects.filter(evaluator=evaluator, trial=assignment.trial_id))
-    if {rating.dimension for rating in stored} >= set(get_method(test.method).questions(test)):
-        return stored  # first answer wins: a double click or a resend changes nothing
-    if not test.accepts_ratings():
-        raise RatingRefused("closed", "the test takes no ratings now")
-    answers = _validate_answer(test, clips, scores, played_to_end)
-    marks = check_marks(test=test, clips=[clip.test_sample for clip in clips], marks=marks)
     with transaction.atomic():
         _note_answer_arriving(evaluator, received_at)
         stored = list(Rating.objects.filter(evaluator=evaluator, trial=assignment.trial_id))
         if {rating.dimension for rating in stored} >= set(get_method(test.method).questions(test)):
-            return stored  # a copy of this answer that arrived at the same time was stored first
+            # First answer wins: a double click, a resend, or a copy of this answer that arrived at
+            # the same time changes nothing, even once the test has closed.
+            return stored
+        if not test.accepts_ratings():
+            raise RatingRefused("closed", "the test takes no ratings now")
+        answers = _validate_answer(test, clips, scores, played_to_end)
+        marks = check_marks(test=test, clips=[clip.test_sample for clip in clips], marks=marks)
         listening = verify_listening(
             evaluator=evaluator,
             method=get_method(test.method),

@@ -25,7 +25,7 @@ BUDGET = {
     "practice answer": 10,
     "rate page": 3,
     "audio": 3,
-    "answer submit": 12,
+    "answer submit": 11,
 }
 # Transactions each request opens (counted as the savepoints they take inside the test's own): one
 # for each write that must happen exactly once, none for the rest (a fetch is one INSERT).

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from unittest import mock
 
+import pytest
 from django.conf import settings
 from django.test import SimpleTestCase, TestCase
 
@@ -28,6 +29,7 @@ class QueueTests(TestCase):
         sent.assert_called_once_with(queue.PROCESS_ITEM, args=[41])
 
 
+@pytest.mark.processes  # starts a Python process
 class SendingFromAFreshProcessTests(SimpleTestCase):
     def test_a_process_that_never_imported_the_tasks_still_sends_by_name(self):
         script = (
