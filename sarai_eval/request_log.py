@@ -3,6 +3,12 @@
 First in MIDDLEWARE, so the time and status include every other middleware (a redirect to HTTPS,
 a CSRF refusal). The request id is sent back as `X-Request-ID`, so a user's report of a failed page
 can be matched to its line; an id set by a reverse proxy is kept when it looks like one.
+
+Each line also says what the request spent in the database: its statements (`db_queries`), the time
+inside them (`db_ms`), and of that the time spent waiting to write (`lock_wait_ms`): on SQLite, the
+time in `BEGIN IMMEDIATE` (where a transaction waits for the one write lock) and in writes made
+outside a transaction (each takes the lock itself); on PostgreSQL a row lock is waited for inside
+the statement that takes it, which pg_stat_activity shows (`bench_evaluators` samples it).
 """
 
 import json
@@ -12,6 +18,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -44,17 +51,47 @@ def request_log_middleware(get_response):
         if not REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
         request.request_id = request_id
-        response = get_response(request)
+        database = DatabaseTime()
+        with connection.execute_wrapper(database):
+            response = get_response(request)
         response["X-Request-ID"] = request_id
-        logger.info(
-            json.dumps(
-                log_fields(request, response, started_at=started_at, duration=time.monotonic() - started),
-                ensure_ascii=False,
-            )
-        )
+        fields = log_fields(request, response, started_at=started_at, duration=time.monotonic() - started)
+        logger.info(json.dumps(fields | database.fields(), ensure_ascii=False))
         return response
 
     return middleware
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class DatabaseTime:
+    """An execute wrapper adding up a request's statements and the time inside them (see above)."""
+
+    def __init__(self):
+        self.queries = 0
+        self.seconds = 0.0
+        self.lock_wait = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.monotonic() - started
+            self.queries += 1
+            self.seconds += elapsed
+            if context["connection"].vendor == "sqlite" and (
+                sql.startswith("BEGIN") or (sql.startswith(WRITES) and context["connection"].get_autocommit())
+            ):
+                self.lock_wait += elapsed
+
+    def fields(self) -> dict:
+        return {
+            "db_queries": self.queries,
+            "db_ms": round(self.seconds * 1000, 2),
+            "lock_wait_ms": round(self.lock_wait * 1000, 2),
+        }
 
 
 def log_fields(request, response, *, started_at, duration: float) -> dict:

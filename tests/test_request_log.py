@@ -1,9 +1,13 @@
 """Every request writes one JSON line (sarai_eval.requests) that an operator can search, tokens masked."""
 
 import json
+import sqlite3
+import threading
 from datetime import datetime
 
-from django.test import TestCase
+from django.db import connection
+from django.test import TestCase, TransactionTestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.annotations.helpers import session_url
@@ -81,3 +85,46 @@ class RequestLogTests(TestCase):
         self.assertEqual(line["path"], "/t/o/…/")
         for secret in (test.open_token, "5f1a2b9c", "study-77", "sess-88"):
             self.assertNotIn(secret, output.getvalue())
+
+
+class DatabaseTimeTests(TestCase):
+    def test_each_line_counts_the_requests_statements_and_the_time_inside_them(self):
+        evaluator = evaluator_at_rating(build_test())
+        with console_output() as output, CaptureQueriesContext(connection) as queries:
+            self.client.get(session_url(evaluator, "rate"))
+        [line] = request_lines(output.getvalue())
+        self.assertEqual(line["db_queries"], len(queries))
+        self.assertGreater(line["db_ms"], 0)
+        self.assertLessEqual(line["db_ms"], line["duration_ms"])
+        self.assertLessEqual(line["lock_wait_ms"], line["db_ms"])
+
+
+class SqliteLockWaitTests(TransactionTestCase):
+    """On SQLite a write waits for the one write lock; the line says how long (on PostgreSQL the
+    bench samples pg_stat_activity instead)."""
+
+    HELD_S = 0.3
+
+    def test_a_write_waiting_for_the_lock_another_connection_holds_is_counted_as_lock_wait(self):
+        if connection.vendor != "sqlite" or connection.is_in_memory_db():
+            self.skipTest("SQLite's write lock, on a database file")
+        evaluator = evaluator_at_rating(build_test())
+        clip = self.client.get(session_url(evaluator, "rate")).context["clips"][0]
+        holder = sqlite3.connect(
+            connection.settings_dict["NAME"], timeout=5, isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(self.HELD_S, holder.rollback)
+        release.start()
+        try:
+            with console_output() as output:
+                response = self.client.get(clip["audio_url"])  # its fetch is one INSERT, autocommitted
+            b"".join(response.streaming_content)
+        finally:
+            release.join()
+            holder.close()
+        [line] = request_lines(output.getvalue())
+        self.assertEqual(response.status_code, 200)
+        # The fetch could not be written before the holder let go: at least that long was waited.
+        self.assertGreaterEqual(line["lock_wait_ms"], self.HELD_S * 1000 * 0.9)
+        self.assertLessEqual(line["lock_wait_ms"], line["db_ms"])

@@ -98,6 +98,13 @@ class BenchEvaluatorsTests(SimpleTestCase):
             self.assertEqual(rows.get(kind), "0", kind)
         self.assertEqual(re.search(r"^\| audio \| (\d+) \| 0 \|", output, re.MULTILINE)[1], "24")
         self.assertEqual(re.search(r"^\| answer submit \| (\d+) \| 0 \|", output, re.MULTILINE)[1], "16")
+        # The request log's database figures per kind: statements, time in SQLite, time waiting to write.
+        database = dict(
+            re.findall(r"^\| ([a-z ]+) \| (\d+) \| [\d.]+ / [\d.]+ \| [\d.]+ / [\d.]+ \|$", output, re.M)
+        )
+        self.assertEqual(set(database), set(rows) | {"audio", "answer submit"})
+        self.assertTrue(all(int(count) >= 1 for count in database.values()), database)
+        self.assertIn("SQLite: the lock wait is the time in BEGIN IMMEDIATE", output)
 
     def test_it_fails_when_the_server_refuses_answers_given_too_soon(self):
         # Clips claimed to last 20 s longer than they do: every answer comes too soon for the server.

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import connection, connections
 from django.utils import timezone, translation
 
 from annotations import loadtest
@@ -33,6 +35,7 @@ HEALTH_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 35
 WORKER_CLASSES = ("gthread", "sync")
 MEMORY_EVERY_S = 0.5
+LOCKS_EVERY_S = 0.02
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -79,7 +82,7 @@ def make_plan(*, server: "Server", open_path: str, evaluators: int, opts) -> loa
 def run_load(plan: loadtest.Plan, server: "Server", time_limit: float, on_progress) -> tuple:
     """The simulated evaluators against server; the CPU both sides used and the server's memory."""
     client_before, server_before = os.times(), server.cpu_seconds()
-    with MemoryWatch(server) as memory:
+    with MemoryWatch(server) as memory, LockWatch() as locks:
         outcome = asyncio.run(loadtest.run(plan, time_limit=max(time_limit, 1.0), on_progress=on_progress))
     client_after = os.times()
     client = (client_after.user + client_after.system) - (client_before.user + client_before.system)
@@ -89,6 +92,7 @@ def run_load(plan: loadtest.Plan, server: "Server", time_limit: float, on_progre
         "shape": server.shape,
         "rss_start": memory.start,
         "rss_peak": memory.peak,
+        "locks": locks.summary(),
     }
     return outcome, cpu
 
@@ -104,6 +108,7 @@ class Server:
         self.log_path = log_path
         self.log_tail = ""
         self.request_times: dict[str, list[float]] = {}
+        self.database_times: dict[str, dict[str, list[float]]] = {}
         self.shape = shape
 
     def _tree(self) -> list[psutil.Process]:
@@ -164,6 +169,46 @@ class MemoryWatch:
             self.peak = max(self.peak, self.server.rss_bytes())
 
 
+class LockWatch:
+    """On PostgreSQL, how often server backends wait for a lock while the load runs: pg_stat_activity
+    sampled every LOCKS_EVERY_S on a connection of its own (SQLite's waits are in the request log)."""
+
+    def __init__(self):
+        self.samples = self.waiting = self.most = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "LockWatch":
+        if connection.vendor == "postgresql":
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                while not self._done.wait(LOCKS_EVERY_S):
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    )
+                    (count,) = cursor.fetchone()
+                    self.samples += 1
+                    self.waiting += bool(count)
+                    self.most = max(self.most, count)
+        finally:
+            connections["default"].close()
+
+    def summary(self) -> dict | None:
+        if not self.samples:
+            return None
+        return {"samples": self.samples, "waiting": self.waiting, "most": self.most}
+
+
 @contextmanager
 def gunicorn(*, port: int, shape: Shape, root: Path = ROOT, environment: dict | None = None):
     """gunicorn of the checkout at root on 127.0.0.1 with production settings and a fresh secret key,
@@ -201,6 +246,7 @@ def gunicorn(*, port: int, shape: Shape, root: Path = ROOT, environment: dict | 
         stop(process)
         lines = log_path.read_text(errors="replace").splitlines()
         server.request_times = request_times(lines)
+        server.database_times = database_times(lines)
         # The request log's JSON lines are left out: what is wanted on a failure is the tracebacks.
         server.log_tail = "\n".join([line for line in lines if not line.startswith("{")][-60:])
         log_path.unlink(missing_ok=True)
@@ -237,6 +283,25 @@ def request_times(lines: list[str]) -> dict[str, list[float]]:
             times.setdefault(kind, []).append(float(entry["duration_ms"]))
         except (ValueError, KeyError, TypeError):
             continue
+    return times
+
+
+def database_times(lines: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Per request kind, each request's statements, time in the database and, of that, time waiting
+    for SQLite's write lock (ms), from the request log's db_queries, db_ms and lock_wait_ms."""
+    times: dict[str, dict[str, list[float]]] = {}
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+            kind = loadtest.request_kind(entry["method"], entry["path"])
+            figures = [float(entry[key]) for key in ("db_queries", "db_ms", "lock_wait_ms")]
+        except (ValueError, KeyError, TypeError):
+            continue
+        kept = times.setdefault(kind, {"queries": [], "db": [], "lock": []})
+        for key, value in zip(("queries", "db", "lock"), figures, strict=True):
+            kept[key].append(value)
     return times
 
 
@@ -319,6 +384,7 @@ def report(
     check: dict,
     clips: int,
     server_times: dict[str, list[float]],
+    database_times: dict[str, dict[str, list[float]]] | None = None,
 ) -> str:
     """The run's table and lines; test_line says which test it ran and what became of it."""
     cores = psutil.cpu_count(logical=True) or 1
@@ -349,6 +415,8 @@ def report(
         lines.append(f"| {kind} | {count} | {errors} | {p50:.1f} | {p99:.1f} | {inside} | {target} |")
     for kind in sorted(set(outcome.errors) - set(outcome.timings)):
         lines.append(f"| {kind} | – | {outcome.errors[kind]} | – | – | – | |")
+    if database_times:
+        lines += ["", *database_table(kinds, database_times, vendor, cpu.get("locks"))]
     refusals = ", ".join(f"{code} {n}" for code, n in outcome.refusals.most_common()) or "none (target 0)"
     statuses = ", ".join(f"{status} {n}" for status, n in outcome.statuses.most_common()) or "none (target 0)"
     lines += [
@@ -372,3 +440,34 @@ def report(
     if outcome.messages:
         lines += ["First problems:", *(f"  {message}" for message in outcome.messages)]
     return "\n".join(lines) + "\n"
+
+
+def database_table(
+    kinds: list[str], times: dict[str, dict[str, list[float]]], vendor: str, locks: dict | None
+) -> list[str]:
+    """Each request kind's statements and time in the database, and the time waiting for a lock."""
+    lines = [
+        "| Request | Statements (median) | In the database P50 / P99 ms "
+        "| Waiting for the write lock P50 / P99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind in kinds:
+        if kind not in times:
+            continue
+        kept = times[kind]
+        queries = float(np.median(kept["queries"]))
+        db = "{:.1f} / {:.1f}".format(*loadtest.percentiles(kept["db"]))
+        lock = "{:.1f} / {:.1f}".format(*loadtest.percentiles(kept["lock"])) if vendor == "sqlite" else "–"
+        lines.append(f"| {kind} | {queries:.0f} | {db} | {lock} |")
+    if vendor == "sqlite":
+        lines.append(
+            "SQLite: the lock wait is the time in BEGIN IMMEDIATE and in writes outside a transaction "
+            "(sarai_eval/request_log.py)."
+        )
+    elif locks:
+        lines.append(
+            f"PostgreSQL lock waits (pg_stat_activity every {LOCKS_EVERY_S * 1000:.0f} ms): a backend "
+            f"waited for a lock in {locks['waiting']} of {locks['samples']} samples "
+            f"({100 * locks['waiting'] / locks['samples']:.1f} %), at most {locks['most']} at once."
+        )
+    return lines

@@ -148,6 +148,7 @@ class Command(BaseCommand):
                 check=check,
                 clips=opts["clips"],
                 server_times=server.request_times,
+                database_times=server.database_times,
             )
         )
         if server.log_tail and (outcome.statuses or not check["passed"]):
