@@ -94,13 +94,19 @@ def _score_screen_attempt(evaluator: Evaluator, attempt: int, rng: random.Random
     needed = attempt_pass_mark(test.screen_trials, test.screen_pass_mark, attempt)
     now = timezone.now()
     if correct >= needed:
-        outcome = "passed"
-        Evaluator.objects.filter(pk=evaluator.pk, checked_at__isnull=True).update(checked_at=now)
-    elif attempt == 1 and test.screen_retry_allowed:
-        outcome = "retry"
+        _note_outcome(evaluator, "checked_at", now)
+        return "passed"
+    if attempt == 1 and test.screen_retry_allowed:
         _deal_screen_attempt(evaluator, 2, rng)
+        return "retry"
+    _note_outcome(evaluator, "screened_out_at", now)
+    return "failed"
+
+
+def _note_outcome(evaluator: Evaluator, field: str, now) -> None:
+    """Write the screen's outcome once; the caller's row then holds it as stored (written here, or
+    by a copy of the last answer that arrived first)."""
+    if Evaluator.objects.filter(pk=evaluator.pk, **{f"{field}__isnull": True}).update(**{field: now}):
+        setattr(evaluator, field, now)
     else:
-        outcome = "failed"
-        Evaluator.objects.filter(pk=evaluator.pk, screened_out_at__isnull=True).update(screened_out_at=now)
-    evaluator.refresh_from_db()
-    return outcome
+        evaluator.refresh_from_db(fields=[field])
