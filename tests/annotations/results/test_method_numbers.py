@@ -123,8 +123,12 @@ def human_cells(row: dict) -> tuple:
 class ResearcherTestCase(TestCase):
     """Signed in as a researcher, reading the exports as they are downloaded."""
 
+    @classmethod
+    def setUpTestData(cls):
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
 
     def csv_of(self, name: str, pk: int) -> list[dict]:
         response = self.client.get(reverse(f"results:{name}", args=[pk]))
@@ -146,25 +150,30 @@ def run_with_dnsmos() -> tuple:
 
 
 class OneClipInAnAcrAndAMushraTestTests(ResearcherTestCase):
-    def setUp(self):
-        super().setUp()
-        self.run, self.samples = run_with_dnsmos()
-        self.acr = build_test("acr-run", samples=self.samples, samples_per_session=6)
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.synthesis_run, cls.samples = run_with_dnsmos()
+        cls.acr = build_test("acr-run", samples=cls.samples, samples_per_session=6)
         # The run's two styles are a sentence's two conditions; no reference, so no anchor.
-        self.mushra = build_test(
+        cls.mushra = build_test(
             "mushra-run",
-            samples=self.samples,
+            samples=cls.samples,
             scale=None,
             method="mushra",
             reference_system="",
             with_anchor=False,
             samples_per_session=3,
         )
-        acr, mushra = per_sample(self.samples, ACR_BASE), per_sample(self.samples, MUSHRA_BASE)
-        rate_with(self.acr, by_sample(acr), by_sample(acr, 1))
-        rate_with(self.mushra, each_clip(mushra), each_clip(mushra, 10))
-        self.acr_mos = per_sample(self.samples, [base + 0.5 for base in ACR_BASE])
-        self.mushra_score = per_sample(self.samples, [base + 5 for base in MUSHRA_BASE])
+        acr, mushra = per_sample(cls.samples, ACR_BASE), per_sample(cls.samples, MUSHRA_BASE)
+        rate_with(cls.acr, by_sample(acr), by_sample(acr, 1))
+        rate_with(cls.mushra, each_clip(mushra), each_clip(mushra, 10))
+        cls.acr_mos = per_sample(cls.samples, [base + 0.5 for base in ACR_BASE])
+        cls.mushra_score = per_sample(cls.samples, [base + 5 for base in MUSHRA_BASE])
+
+    def setUp(self):
+        super().setUp()
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
 
     def test_the_acr_tests_measurements_carry_its_mos_on_its_scale_and_no_mushra_score(self):
         rows = self.csv_of("test_measurements_csv", self.acr.pk)
@@ -211,18 +220,23 @@ class OneClipInAnAcrAndAMushraTestTests(ResearcherTestCase):
 
 
 class OneClipInTwoAcrTestsTests(ResearcherTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.synthesis_run, cls.samples = run_with_dnsmos()
+        cls.first = build_test("acr-first", samples=cls.samples, samples_per_session=6)
+        cls.second = build_test("acr-second", samples=cls.samples, samples_per_session=6)
+        first, second = per_sample(cls.samples, ACR_BASE), per_sample(cls.samples, SECOND_ACR_BASE)
+        rate_with(cls.first, by_sample(first), by_sample(first, 1))
+        rate_with(cls.second, by_sample(second), by_sample(second, -1))
+        cls.mos = {
+            "acr-first": per_sample(cls.samples, [base + 0.5 for base in ACR_BASE]),
+            "acr-second": per_sample(cls.samples, [base - 0.5 for base in SECOND_ACR_BASE]),
+        }
+
     def setUp(self):
         super().setUp()
-        self.run, self.samples = run_with_dnsmos()
-        self.first = build_test("acr-first", samples=self.samples, samples_per_session=6)
-        self.second = build_test("acr-second", samples=self.samples, samples_per_session=6)
-        first, second = per_sample(self.samples, ACR_BASE), per_sample(self.samples, SECOND_ACR_BASE)
-        rate_with(self.first, by_sample(first), by_sample(first, 1))
-        rate_with(self.second, by_sample(second), by_sample(second, -1))
-        self.mos = {
-            "acr-first": per_sample(self.samples, [base + 0.5 for base in ACR_BASE]),
-            "acr-second": per_sample(self.samples, [base - 0.5 for base in SECOND_ACR_BASE]),
-        }
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
 
     def test_the_runs_measurements_show_the_clips_mos_in_each_test_with_its_test(self):
         rows = self.csv_of("run_measurements_csv", self.run.pk)
@@ -522,24 +536,25 @@ def collected_column(page) -> dict[str, str]:
 
 
 class ProgressTests(ResearcherTestCase):
-    def setUp(self):
-        super().setUp()
-        self.mushra = mushra_test("mushra-done", ratings_per_sample=2)
-        rate_with(self.mushra, mushra_scores(), mushra_scores(less=5))  # every page by two raters
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.mushra = mushra_test("mushra-done", ratings_per_sample=2)
+        rate_with(cls.mushra, mushra_scores(), mushra_scores(less=5))  # every page by two raters
         acr_samples = make_samples(set_name="set-acr-half")
-        self.acr = build_test("acr-half", samples=acr_samples, samples_per_session=6)
-        rate_with(self.acr, by_sample(per_sample(acr_samples, ACR_BASE)))
+        cls.acr = build_test("acr-half", samples=acr_samples, samples_per_session=6)
+        rate_with(cls.acr, by_sample(per_sample(acr_samples, ACR_BASE)))
         cmos_samples = make_samples(set_name="set-cmos-done")
-        self.cmos = build_test(
+        cls.cmos = build_test(
             "cmos-done", samples=cmos_samples, scale=None, method="cmos", samples_per_session=3
         )
-        rate_with(self.cmos, warmth(dict.fromkeys(SENTENCES, 1)), warmth(dict.fromkeys(SENTENCES, 2)))
+        rate_with(cls.cmos, warmth(dict.fromkeys(SENTENCES, 1)), warmth(dict.fromkeys(SENTENCES, 2)))
         ab_samples = make_samples(sentences=FOUR, set_name="set-ab-half")
-        self.ab = build_test("ab-half", samples=ab_samples, scale=None, method="ab", samples_per_session=4)
-        rate_with(self.ab, warmth(dict.fromkeys(FOUR, 1)))  # four pairs and one repeat
+        cls.ab = build_test("ab-half", samples=ab_samples, scale=None, method="ab", samples_per_session=4)
+        rate_with(cls.ab, warmth(dict.fromkeys(FOUR, 1)))  # four pairs and one repeat
         # (collected, target): MUSHRA 3 pages × 2 raters; ACR one rater of 6 clips × 2; CMOS 3 pairs × 2;
         # A/B one rater of 4 pairs × 2, the repeat uncounted.
-        self.expected = {"mushra-done": (6, 6), "acr-half": (6, 12), "cmos-done": (6, 6), "ab-half": (4, 8)}
+        cls.expected = {"mushra-done": (6, 6), "acr-half": (6, 12), "cmos-done": (6, 6), "ab-half": (4, 8)}
 
     def test_a_finished_mushra_test_reads_100_percent_on_its_dashboard_and_its_report(self):
         progress = results_services.test_results(self.mushra)["progress"]
