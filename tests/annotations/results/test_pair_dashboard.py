@@ -42,10 +42,14 @@ def section_texts(page) -> str:
 
 @override_settings(VAR_DIR=VAR_DIR)
 class CmosDashboardTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = rated_cmos_test()
+        cls.researcher = make_researcher()
+        cls.url = reverse("results:test", args=[cls.test.pk])
+
     def setUp(self):
-        self.test = rated_cmos_test()
-        self.client.force_login(make_researcher())
-        self.url = reverse("results:test", args=[self.test.pk])
+        self.client.force_login(self.researcher)
 
     def test_it_shows_the_cmos_of_the_pair_with_its_intervals_each_with_its_method_cited(self):
         page = self.client.get(self.url)
@@ -105,9 +109,13 @@ class CmosDashboardTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 class PreferenceDashboardTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = rated_ab_test()
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.test = rated_ab_test()
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
         self.page = self.client.get(reverse("results:test", args=[self.test.pk]))
 
     def test_it_shows_the_counts_the_wilson_intervals_and_the_sign_test_with_no_preference_apart(self):
@@ -145,8 +153,12 @@ class StoredPairAnalysisTests(TestCase):
     """The pair analysis (screening, the statistics of each pair, the ranking) runs when the ratings or the
     screening settings change and is stored as an Analysis row; other views read it."""
 
+    @classmethod
+    def setUpTestData(cls):
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
 
     def view(self, test, **query):
         page = self.client.get(reverse("results:test", args=[test.pk]), query)

@@ -134,9 +134,13 @@ class PairRatingsCsvTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 class PairSummaryTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = rated_ab_test()
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.test = rated_ab_test()
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
 
     def test_the_summary_csv_has_each_pair_after_and_before_screening_then_the_ranking(self):
         response = self.client.get(reverse("results:test_summary_csv", args=[self.test.pk]))

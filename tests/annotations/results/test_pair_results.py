@@ -27,13 +27,14 @@ from tests.factories import (
 
 
 class CmosResultsTests(TestCase):
-    def setUp(self):
-        self.test = warm_vs_neutral("cmos-small", "cmos")
-        self.votes = {"R001": [2, 1, 0], "R002": [1, 1, 2], "R003": [0, -1, 1]}
-        for pseudonym, values in self.votes.items():
-            evaluator = evaluator_at_rating(self.test, rng=random.Random(len(pseudonym) + values[0]))
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = warm_vs_neutral("cmos-small", "cmos")
+        cls.votes = {"R001": [2, 1, 0], "R002": [1, 1, 2], "R003": [0, -1, 1]}
+        for pseudonym, values in cls.votes.items():
+            evaluator = evaluator_at_rating(cls.test, rng=random.Random(len(pseudonym) + values[0]))
             judge(evaluator, corrected_by_warmth(dict(zip(THREE, values, strict=True))))
-        spread_in_time(self.test)
+        spread_in_time(cls.test)
 
     def test_the_cmos_is_the_mean_order_corrected_vote_with_its_t_interval_and_wilcoxon(self):
         result = pair_results.cmos_results(self.test)
@@ -83,8 +84,9 @@ class CmosResultsTests(TestCase):
 
 
 class PreferenceResultsTests(TestCase):
-    def setUp(self):
-        self.test = warm_vs_neutral("ab-small", "ab", sentences=TWELVE, samples_per_session=10)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = warm_vs_neutral("ab-small", "ab", sentences=TWELVE, samples_per_session=10)
 
     def test_shares_have_wilson_intervals_and_the_sign_test_leaves_no_preference_out(self):
         evaluator = evaluator_at_rating(self.test, rng=random.Random(4))
