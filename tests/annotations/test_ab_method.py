@@ -15,8 +15,9 @@ def session_of(evaluator) -> list:
 
 
 class PreferenceAnswerTests(TestCase):
-    def setUp(self):
-        self.test = ab_test(ratings_per_sample=99)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = ab_test(ratings_per_sample=99)
 
     def test_one_trial_per_sentence_holds_system_a_as_x_and_system_b_as_y(self):
         self.assertEqual(self.test.trials.count(), 12)
@@ -83,8 +84,9 @@ class PreferenceAnswerTests(TestCase):
 
 
 class RepeatTests(TestCase):
-    def setUp(self):
-        self.test = ab_test(ratings_per_sample=99, repeat_share=0.3)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = ab_test(ratings_per_sample=99, repeat_share=0.3)
 
     def test_a_share_of_the_session_is_repeated_later_swapped_as_trials_of_their_own(self):
         for seed in range(8):

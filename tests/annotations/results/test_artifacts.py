@@ -31,23 +31,25 @@ class DensityTests(SimpleTestCase):
 
 
 class SummaryTests(TestCase):
-    def setUp(self):
-        self.test = build_test(
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(
             artifact_labels=["click", "robotic"], ratings_per_sample=3, samples_per_session=6
         )
-        self.evaluators = services.invite_evaluators(test=self.test, count=3)
-        for evaluator in self.evaluators:
+        cls.evaluators = services.invite_evaluators(test=cls.test, count=3)
+        for evaluator in cls.evaluators:
             services.assign(evaluator=evaluator)
-            heard(evaluator, *self.test.test_samples.filter(kind="test"))
-        self.first, self.second = self.test.test_samples.filter(kind="test").order_by("pk")[:2]
+            heard(evaluator, *cls.test.test_samples.filter(kind="test"))
+        cls.first, cls.second = cls.test.test_samples.filter(kind="test").order_by("pk")[:2]
         # Three listeners hear the first clip; two agree on a click around 0.2 s, one marks nothing.
-        self.answer(self.evaluators[0], self.first, [(0.1, 0.3, "click")])
-        self.answer(self.evaluators[1], self.first, [(0.15, 0.25, "click"), (0.4, 0.45, "robotic")])
-        self.answer(self.evaluators[2], self.first, [])
+        cls.answer(cls.evaluators[0], cls.first, [(0.1, 0.3, "click")])
+        cls.answer(cls.evaluators[1], cls.first, [(0.15, 0.25, "click"), (0.4, 0.45, "robotic")])
+        cls.answer(cls.evaluators[2], cls.first, [])
         # One listener marks the second clip.
-        self.answer(self.evaluators[0], self.second, [(0.0, 0.1, "")])
+        cls.answer(cls.evaluators[0], cls.second, [(0.0, 0.1, "")])
 
-    def answer(self, evaluator, clip, marks):
+    @staticmethod
+    def answer(evaluator, clip, marks):
         services.submit_rating(
             evaluator=evaluator,
             sample_token=clip.token,

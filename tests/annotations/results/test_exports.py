@@ -34,20 +34,24 @@ def delete_test(test: ListeningTest) -> None:
 
 @override_settings(VAR_DIR=VAR_DIR)
 class RatingsCsvTests(TestCase):
-    def setUp(self):
-        self.test, self.clips = build_design(systems=("sys-a", "sys-b"), dimensions=("overall", "clarity"))
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, cls.clips = build_design(systems=("sys-a", "sys-b"), dimensions=("overall", "clarity"))
         scores = {name: values * 2 for name, values in SCORES.items()}
-        rate_all(self.test, self.clips, scores)
+        rate_all(cls.test, cls.clips, scores)
         rate_all(
-            self.test,
-            self.clips,
+            cls.test,
+            cls.clips,
             {name: [max(v - 1, 1) for v in values] for name, values in scores.items()},
             "clarity",
         )
-        gold, trap = add_special(self.test, "gold", 5), add_special(self.test, "trap", 2)
-        for evaluator in self.test.evaluators.all():
+        gold, trap = add_special(cls.test, "gold", 5), add_special(cls.test, "trap", 2)
+        for evaluator in cls.test.evaluators.all():
             give(evaluator, gold, 5, time_to_answer_ms=1200), give(evaluator, trap, 2, play_count=2)
-        self.client.force_login(make_researcher())
+        cls.researcher = make_researcher()
+
+    def setUp(self):
+        self.client.force_login(self.researcher)
 
     def test_the_download_streams_one_row_per_rating_with_the_screening_flags_of_its_rater(self):
         response = self.client.get(reverse("results:test_ratings_csv", args=[self.test.pk]))
@@ -137,10 +141,14 @@ class RatingsCsvTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 class SummaryAndReportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, cls.clips = build_design()
+        rate_all(cls.test, cls.clips, SCORES)
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.test, self.clips = build_design()
-        rate_all(self.test, self.clips, SCORES)
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
 
     def test_the_summary_json_gives_every_ci_method_after_and_before_screening(self):
         data = self.client.get(reverse("results:test_summary_json", args=[self.test.pk])).json()
