@@ -20,10 +20,11 @@ SIX_SENTENCES = ("One.", "Two.", "Three.", "Four.", "Five.", "Six.")
 
 
 class AssignmentTests(TestCase):
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         # Six sentences in two styles: twelve clips, six per session, three ratings wanted each.
-        self.samples = make_samples(sentences=SIX_SENTENCES)
-        self.test = build_test(samples=self.samples, ratings_per_sample=3, samples_per_session=6)
+        cls.samples = make_samples(sentences=SIX_SENTENCES)
+        cls.test = build_test(samples=cls.samples, ratings_per_sample=3, samples_per_session=6)
 
     def held(self) -> Counter:
         return Counter(

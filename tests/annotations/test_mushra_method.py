@@ -42,8 +42,9 @@ def spectrum(clip) -> tuple[np.ndarray, np.ndarray]:
 
 
 class MushraTrialTests(TestCase):
-    def setUp(self):
-        self.test = mushra_test(ratings_per_sample=99)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = mushra_test(ratings_per_sample=99)
 
     def test_each_sentence_is_one_page_with_its_reference_its_anchor_and_every_condition(self):
         trials = list(self.test.trials.prefetch_related("trial_clips__test_sample__sample"))
@@ -88,10 +89,11 @@ class MushraTrialTests(TestCase):
 
 
 class AnchorTests(TestCase):
-    def setUp(self):
-        self.test = mushra_test()
-        self.reference = self.test.test_samples.get(role="reference", sample__sentence__position=1)
-        self.anchor = self.test.test_samples.get(role="anchor", sample__sentence__position=1)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = mushra_test()
+        cls.reference = cls.test.test_samples.get(role="reference", sample__sentence__position=1)
+        cls.anchor = cls.test.test_samples.get(role="anchor", sample__sentence__position=1)
 
     def test_the_anchor_is_the_reference_low_passed_above_four_kilohertz_by_forty_decibels_or_more(self):
         reference, frequencies = spectrum(self.reference)
@@ -126,11 +128,12 @@ class AnchorTests(TestCase):
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=0.05)
 class MushraAnswerTests(TestCase):
-    def setUp(self):
-        self.test = mushra_test(samples_per_session=1)
-        self.evaluator = evaluator_at_rating(self.test, rng=random.Random(2))
-        self.assignment = services.current_clip(evaluator=self.evaluator)[0]
-        self.clips = [clip.test_sample for clip in self.assignment.presented_clips()]
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = mushra_test(samples_per_session=1)
+        cls.evaluator = evaluator_at_rating(cls.test, rng=random.Random(2))
+        cls.assignment = services.current_clip(evaluator=cls.evaluator)[0]
+        cls.clips = [clip.test_sample for clip in cls.assignment.presented_clips()]
 
     def submit(self, scores):
         return services.submit_rating(
@@ -298,8 +301,9 @@ class MushraPageTests(TestCase):
 
 
 class MushraSessionTests(TestCase):
-    def setUp(self):
-        self.test = mushra_test(samples_per_session=2, ratings_per_sample=1, allow_open_link=True)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = mushra_test(samples_per_session=2, ratings_per_sample=1, allow_open_link=True)
 
     def test_a_whole_session_runs_from_the_open_link_through_a_practice_page_to_the_completion_code(self):
         url = reverse("annotations:open_link", args=[self.test.open_token]) + "?PROLIFIC_PID=p1"

@@ -10,11 +10,12 @@ pytestmark = pytest.mark.backends
 
 
 class SubmitRatingTests(TestCase):
-    def setUp(self):
-        self.test = build_test(dimensions=["overall", "clarity"], samples_per_session=2)
-        self.evaluator, self.other = services.invite_evaluators(test=self.test, count=2)
-        self.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.evaluator)]
-        heard(self.evaluator, *self.clips)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(dimensions=["overall", "clarity"], samples_per_session=2)
+        cls.evaluator, cls.other = services.invite_evaluators(test=cls.test, count=2)
+        cls.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=cls.evaluator)]
+        heard(cls.evaluator, *cls.clips)
 
     def submit(self, clip=None, scores=None, **fields):
         fields.setdefault("played_to_end", True)
