@@ -93,23 +93,34 @@ SCORED_SAME_DIFFERENT = dataclasses.replace(
 
 
 class MethodRegistryTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        methods.register(SAME_DIFFERENT)  # while the fixtures are built; setUp registers it per test
+        try:
+            scale = models.Scale.objects.create(
+                name="same-different",
+                title="Do the two clips sound the same?",
+                min_value=0,
+                max_value=1,
+                labels=["Different", "Same"],
+            )
+            cls.test = build_test(
+                "pairs",
+                samples=make_samples(),
+                scale=scale.name,
+                method="same_different",
+                samples_per_session=3,
+            )
+            cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
+            services.give_consent(evaluator=cls.evaluator)
+            pass_screen(cls.evaluator)
+            services.skip_training_if_none(evaluator=cls.evaluator)
+        finally:
+            methods.METHODS.pop("same_different")
+
     def setUp(self):
         methods.register(SAME_DIFFERENT)
         self.addCleanup(methods.METHODS.pop, "same_different")
-        scale = models.Scale.objects.create(
-            name="same-different",
-            title="Do the two clips sound the same?",
-            min_value=0,
-            max_value=1,
-            labels=["Different", "Same"],
-        )
-        self.test = build_test(
-            "pairs", samples=make_samples(), scale=scale.name, method="same_different", samples_per_session=3
-        )
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
-        services.give_consent(evaluator=self.evaluator)
-        pass_screen(self.evaluator)
-        services.skip_training_if_none(evaluator=self.evaluator)
 
     def test_a_registered_method_builds_two_clip_trials_with_roles(self):
         trial = self.test.trials.first()
@@ -211,26 +222,35 @@ class ScoredMethodRegistryTests(TestCase):
     """The results side of a method, proven through the registry alone: progress, summary CSV and a
     per-clip score exported with its name and never read as a MOS."""
 
+    @classmethod
+    def setUpTestData(cls):
+        methods.register(SCORED_SAME_DIFFERENT)  # while the fixtures are built; setUp registers it per test
+        try:
+            models.Scale.objects.create(
+                name="same-different",
+                title="Do the two clips sound the same?",
+                min_value=0,
+                max_value=1,
+                labels=["Different", "Same"],
+            )
+            cls.synthesis_run, cls.samples = make_run_with_samples()
+            Sample.objects.filter(pk__in=[s.pk for s in cls.samples]).update(dnsmos_p808=3.0)
+            cls.test = build_test(
+                "pairs-scored",
+                samples=cls.samples,
+                scale="same-different",
+                method="same_different_scored",
+                samples_per_session=3,
+            )
+            cls.researcher = make_researcher()
+        finally:
+            methods.METHODS.pop("same_different_scored")
+
     def setUp(self):
         methods.register(SCORED_SAME_DIFFERENT)
         self.addCleanup(methods.METHODS.pop, "same_different_scored")
-        models.Scale.objects.create(
-            name="same-different",
-            title="Do the two clips sound the same?",
-            min_value=0,
-            max_value=1,
-            labels=["Different", "Same"],
-        )
-        self.run, self.samples = make_run_with_samples()
-        Sample.objects.filter(pk__in=[s.pk for s in self.samples]).update(dnsmos_p808=3.0)
-        self.test = build_test(
-            "pairs-scored",
-            samples=self.samples,
-            scale="same-different",
-            method="same_different_scored",
-            samples_per_session=3,
-        )
-        self.client.force_login(make_researcher())
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
+        self.client.force_login(self.researcher)
         # The first rater hears every pair as the same; the second only the pair holding the first sample.
         self.always_same = lambda ids: 1
         self.first_pair_same = lambda ids: int(self.samples[0].pk in ids)
