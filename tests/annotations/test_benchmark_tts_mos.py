@@ -255,11 +255,12 @@ class BadInputTests(TestCase):
 class SynthesisInThisProcessTests(TestCase):
     """--in-process after a real self-test whose Piper check failed: items fail at once, no model loads."""
 
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         piper_joe()
         make_sentence_set(name="three", texts=(*ENGLISH, THIRD))
-        self.cache = Path(tempfile.mkdtemp(prefix="sarai-selftest-mos-"))
-        selftest.ensure_report(cache_dir=self.cache, engines=(FAILING_PIPER,))
+        cls.cache = Path(tempfile.mkdtemp(prefix="sarai-selftest-mos-"))
+        selftest.ensure_report(cache_dir=cls.cache, engines=(FAILING_PIPER,))
 
     def run_failing(self, *args) -> str:
         with override_settings(SARAI_MODEL_CACHE=self.cache), self.assertRaises(CommandError) as raised:
