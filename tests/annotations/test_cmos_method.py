@@ -37,8 +37,9 @@ def conditions_of(trial) -> list[tuple[str, tuple[str, str]]]:
 
 
 class PairTrialTests(TestCase):
-    def setUp(self):
-        self.test = cmos_test(ratings_per_sample=99)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = cmos_test(ratings_per_sample=99)
 
     def test_every_pair_of_conditions_on_a_sentence_is_one_trial_with_x_sorting_first(self):
         trials = list(self.test.trials.prefetch_related("trial_clips__test_sample__sample"))
@@ -116,11 +117,12 @@ class PairTrialTests(TestCase):
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=0.05)
 class CmosAnswerTests(TestCase):
-    def setUp(self):
-        self.test = cmos_test(samples_per_session=4)
-        self.evaluator = evaluator_at_rating(self.test, rng=random.Random(1))
-        self.assignment = services.current_clip(evaluator=self.evaluator)[0]
-        self.first, self.second = [clip.test_sample for clip in self.assignment.presented_clips()]
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = cmos_test(samples_per_session=4)
+        cls.evaluator = evaluator_at_rating(cls.test, rng=random.Random(1))
+        cls.assignment = services.current_clip(evaluator=cls.evaluator)[0]
+        cls.first, cls.second = [clip.test_sample for clip in cls.assignment.presented_clips()]
 
     def submit(self, score: int = 2):
         return services.submit_rating(
@@ -230,8 +232,9 @@ class CmosJudgementTests(TestCase):
 
 
 class CmosSessionTests(TestCase):
-    def setUp(self):
-        self.test = cmos_test(samples_per_session=6, ratings_per_sample=1, allow_open_link=True)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = cmos_test(samples_per_session=6, ratings_per_sample=1, allow_open_link=True)
 
     def test_a_whole_session_runs_on_the_pair_page_from_the_open_link_to_the_completion_code(self):
         url = reverse("annotations:open_link", args=[self.test.open_token]) + "?PROLIFIC_PID=p1"

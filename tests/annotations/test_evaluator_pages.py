@@ -13,9 +13,10 @@ PROLIFIC = "https://app.prolific.com/submissions/complete?cc=WALK123"
 
 
 class SessionFlowTests(TestCase):
-    def setUp(self):
-        self.test = build_test()
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test()
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
 
     def follow(self, url, client=None):
         return (client or self.client).get(url, follow=True)
@@ -135,9 +136,10 @@ class SessionFlowTests(TestCase):
 
 
 class UnavailablePageTests(TestCase):
-    def setUp(self):
-        self.test = build_test()
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test()
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
 
     def test_an_unknown_token_gets_a_friendly_not_found_page(self):
         response = self.client.get(reverse("annotations:session", args=["no-such-token"]))
@@ -202,9 +204,10 @@ class UnavailablePageTests(TestCase):
 
 
 class OpenLinkTests(TestCase):
-    def setUp(self):
-        self.test = build_test(allow_open_link=True)
-        self.url = reverse("annotations:open_link", args=[self.test.open_token])
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(allow_open_link=True)
+        cls.url = reverse("annotations:open_link", args=[cls.test.open_token])
 
     def test_a_crowd_participant_gets_one_evaluator_however_often_they_arrive(self):
         query = "?PROLIFIC_PID=5f1a2b&STUDY_ID=st-1&SESSION_ID=se-1"

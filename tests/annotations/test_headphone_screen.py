@@ -23,9 +23,12 @@ PLATFORM = "C1A2B3C4"
 
 
 class HeadphoneScreenTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(platform_code=PLATFORM, screen_out_code=SCREEN_OUT)
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
+
     def setUp(self):
-        self.test = build_test(platform_code=PLATFORM, screen_out_code=SCREEN_OUT)
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
         self.client.post(session_url(self.evaluator, "consent"), {"agree": "1"})
 
     def test_five_right_of_six_passes_and_the_session_goes_on(self):
@@ -101,8 +104,9 @@ class HeadphoneScreenTests(TestCase):
 
 
 class ScreenRetryTests(TestCase):
-    def setUp(self):
-        self.test = build_test(screen_retry_allowed=True, screen_out_code=SCREEN_OUT)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(screen_retry_allowed=True, screen_out_code=SCREEN_OUT)
 
     def evaluator_failing_once(self) -> Evaluator:
         evaluator = services.invite_evaluators(test=self.test, count=1)[0]

@@ -92,10 +92,11 @@ class MeansAndTestsTests(SimpleTestCase):
 class MushraDashboardTests(TestCase):
     """A stored MUSHRA test read back through the dashboard, the report and the ratings export."""
 
-    def setUp(self):
-        self.test = mushra_test("mushra-results")
-        evaluators = services.invite_evaluators(test=self.test, count=2)
-        trials = self.test.trials.filter(kind="test").prefetch_related("trial_clips__test_sample")
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = mushra_test("mushra-results")
+        evaluators = services.invite_evaluators(test=cls.test, count=2)
+        trials = cls.test.trials.filter(kind="test").prefetch_related("trial_clips__test_sample")
         ratings = []
         for number, evaluator in enumerate(evaluators):
             for trial in trials:
@@ -112,7 +113,10 @@ class MushraDashboardTests(TestCase):
                         )  # fmt: skip
                     )
         Rating.objects.bulk_create(ratings)
-        self.client.force_login(make_admin())
+        cls.admin = make_admin()
+
+    def setUp(self):
+        self.client.force_login(self.admin)
 
     def test_the_dashboard_shows_the_means_and_the_excluded_rater_with_the_reason(self):
         response = self.client.get(reverse("results:test", args=[self.test.pk]))

@@ -75,11 +75,15 @@ class AccessTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 class TestDashboardTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, cls.clips = build_design()
+        rate_all(cls.test, cls.clips, SCORES)
+        cls.researcher = make_researcher()
+        cls.url = reverse("results:test", args=[cls.test.pk])
+
     def setUp(self):
-        self.test, self.clips = build_design()
-        rate_all(self.test, self.clips, SCORES)
-        self.client.force_login(make_researcher())
-        self.url = reverse("results:test", args=[self.test.pk])
+        self.client.force_login(self.researcher)
 
     def test_it_shows_the_mos_chart_every_ci_method_and_names_crowdmos_as_the_headline(self):
         page = self.client.get(self.url)
@@ -177,22 +181,23 @@ class RunDashboardTests(TestCase):
         ("w:2", 4, "warm", "Hello there."),
     )
 
-    def setUp(self):
-        self.client.force_login(make_researcher())
-        self.run = SynthesisRun.objects.create(name="run one", config=make_config())
+    @classmethod
+    def setUpTestData(cls):
+        cls.researcher = make_researcher()
+        cls.synthesis_run = SynthesisRun.objects.create(name="run one", config=make_config())
         sentence_set = make_sentence_set(texts=())
-        for position, (worker, start, style_name, text) in enumerate(self.SAMPLES, start=1):
+        for position, (worker, start, style_name, text) in enumerate(cls.SAMPLES, start=1):
             sentence = Sentence.objects.create(sentence_set=sentence_set, position=position, text=text)
             style = StylePreset.objects.get(name=style_name)
             item = RunItem.objects.create(
-                run=self.run,
+                run=cls.synthesis_run,
                 sentence=sentence,
                 style=style,
                 claimed_by=worker,
                 started_at=timezone.now() + timedelta(seconds=start),
             )
             Sample.objects.create(
-                run=self.run,
+                run=cls.synthesis_run,
                 run_item=item,
                 sentence=sentence,
                 style=style,
@@ -207,6 +212,10 @@ class RunDashboardTests(TestCase):
                 tts_ms=100.0 + start,
                 tts_rtf=0.1,
             )
+
+    def setUp(self):
+        self.client.force_login(self.researcher)
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
 
     def test_it_shows_corpus_wer_with_the_normalisation_named(self):
         page = self.client.get(reverse("results:run", args=[self.run.pk]))
@@ -325,20 +334,24 @@ def give_timed(
 
 @override_settings(VAR_DIR=VAR_DIR)
 class ScreeningByTimingTests(TestCase):
-    def setUp(self):
-        self.test, self.clips = build_design()
-        build_trials(test=self.test)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, cls.clips = build_design()
+        build_trials(test=cls.test)
         for pseudonym in ("R1", "R2"):
-            person = Evaluator.objects.create(test=self.test, pseudonym=pseudonym)
+            person = Evaluator.objects.create(test=cls.test, pseudonym=pseudonym)
             waits = [1.4, 2.8, 1.1, 3.5, 2.0, 1.7]
-            give_timed(person, self.clips, SCORES[pseudonym], waits=waits, plays=[1, 2, 1, 1, 1, 1])
+            give_timed(person, cls.clips, SCORES[pseudonym], waits=waits, plays=[1, 2, 1, 1, 1, 1])
         # A script that fetches each clip, waits its length and answers a few ms later, agreeing
         # with the others so that only the timing rules can see it.
-        bot = Evaluator.objects.create(test=self.test, pseudonym="R4")
-        give_timed(bot, self.clips, SCORES["R1"], waits=[0.004] * 6, gap=0.01)
-        rate_all(self.test, self.clips, {"R5": SCORES["R2"]})  # imported: no trial, no server timings
-        self.client.force_login(make_researcher())
-        self.url = reverse("results:test", args=[self.test.pk])
+        bot = Evaluator.objects.create(test=cls.test, pseudonym="R4")
+        give_timed(bot, cls.clips, SCORES["R1"], waits=[0.004] * 6, gap=0.01)
+        rate_all(cls.test, cls.clips, {"R5": SCORES["R2"]})  # imported: no trial, no server timings
+        cls.researcher = make_researcher()
+        cls.url = reverse("results:test", args=[cls.test.pk])
+
+    def setUp(self):
+        self.client.force_login(self.researcher)
 
     def test_a_fetch_and_wait_script_is_excluded_with_its_timing_reasons(self):
         page = self.client.get(self.url)
