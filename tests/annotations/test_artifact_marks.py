@@ -15,11 +15,12 @@ LABELS = ["click", "robotic"]
 
 
 class StoringMarksTests(TestCase):
-    def setUp(self):
-        self.test = build_test(artifact_labels=LABELS, samples_per_session=2)
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
-        self.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=self.evaluator)]
-        heard(self.evaluator, *self.clips)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(artifact_labels=LABELS, samples_per_session=2)
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
+        cls.clips = [a.presented_clips()[0].test_sample for a in services.assign(evaluator=cls.evaluator)]
+        heard(cls.evaluator, *cls.clips)
 
     def submit(self, marks):
         return services.submit_rating(

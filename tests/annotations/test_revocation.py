@@ -3,7 +3,7 @@ and the ratings it gave stay."""
 
 import re
 
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from annotations import services
@@ -16,10 +16,11 @@ EVALUATOR_PAGES = ("session", "consent", "check", "check_audio", "training", "ra
 
 
 class RevokeServiceTests(TestCase):
-    def setUp(self):
-        self.test = build_test()
-        self.evaluator = evaluator_at_rating(self.test)
-        self.admin = make_admin()
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test()
+        cls.evaluator = evaluator_at_rating(cls.test)
+        cls.admin = make_admin()
 
     def test_it_notes_when_and_by_whom_and_a_second_revocation_changes_nothing(self):
         self.assertTrue(services.revoke_evaluator(evaluator=self.evaluator, by=self.admin))
@@ -36,15 +37,17 @@ class RevokeServiceTests(TestCase):
 
 
 class RevokedLinkTests(TestCase):
-    def setUp(self):
-        self.test = build_test(scale=None, language="es", allow_open_link=True)
-        self.evaluator = evaluator_at_rating(self.test)
-        self.rate = session_url(self.evaluator, "rate")
-        answer = answer_for(self.client, self.evaluator, self.rate)
-        self.clip_url = reverse("annotations:clip_audio", args=[self.evaluator.token, answer["clip"]])
-        self.client.post(self.rate, answer)
-        self.ratings = Rating.objects.filter(evaluator=self.evaluator).count()
-        services.revoke_evaluator(evaluator=self.evaluator, by=None)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(scale=None, language="es", allow_open_link=True)
+        cls.evaluator = evaluator_at_rating(cls.test)
+        cls.rate = session_url(cls.evaluator, "rate")
+        client = Client()  # the evaluator's pages keep nothing in the session: the tests' client starts anew
+        answer = answer_for(client, cls.evaluator, cls.rate)
+        cls.clip_url = reverse("annotations:clip_audio", args=[cls.evaluator.token, answer["clip"]])
+        client.post(cls.rate, answer)
+        cls.ratings = Rating.objects.filter(evaluator=cls.evaluator).count()
+        services.revoke_evaluator(evaluator=cls.evaluator, by=None)
 
     def test_every_evaluator_page_shows_the_withdrawn_link_page_in_the_tests_language(self):
         for step in EVALUATOR_PAGES:
@@ -72,11 +75,12 @@ class RevokedLinkTests(TestCase):
 
 
 class RevokeButtonTests(TestCase):
-    def setUp(self):
-        self.test = build_test()
-        self.evaluator = evaluator_at_rating(self.test)
-        self.detail = reverse("annotations:test_detail", args=[self.test.pk])
-        self.revoke = reverse("annotations:evaluator_revoke", args=[self.test.pk, self.evaluator.pk])
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test()
+        cls.evaluator = evaluator_at_rating(cls.test)
+        cls.detail = reverse("annotations:test_detail", args=[cls.test.pk])
+        cls.revoke = reverse("annotations:evaluator_revoke", args=[cls.test.pk, cls.evaluator.pk])
 
     def test_an_admin_revokes_a_link_from_the_test_page_and_sees_it_marked(self):
         admin = make_user("adam", ADMINS)
