@@ -7,7 +7,7 @@ without it (and the test client) read the body through FileRange, which stops at
 import io
 import os
 
-from django.test import RequestFactory, TestCase
+from django.test import Client, RequestFactory, TestCase
 from django.urls import resolve
 
 from annotations.models import ClipFetch
@@ -45,11 +45,13 @@ class FileRangeTests(TestCase):
 
 
 class ClipServingTests(TestCase):
-    def setUp(self):
-        self.test = build_test()
-        self.evaluator = evaluator_at_rating(self.test)
-        self.url = self.client.get(session_url(self.evaluator, "rate")).context["audio_url"]
-        self.whole = self.client.get(self.url).getvalue()
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test()
+        cls.evaluator = evaluator_at_rating(cls.test)
+        client = Client()  # the evaluator's pages keep nothing in the session: the tests' client starts anew
+        cls.url = client.get(session_url(cls.evaluator, "rate")).context["audio_url"]
+        cls.whole = client.get(cls.url).getvalue()
 
     def served(self, **headers):
         """The view's own response, as Django hands it to the server (the test client would wrap

@@ -44,10 +44,11 @@ class LimitTestCase(TestCase):
 
 
 class EvaluatorLimitTests(LimitTestCase):
-    def setUp(self):
-        super().setUp()
-        self.test = build_test(scale=None, language="es")
-        self.evaluator = evaluator_at_rating(self.test)
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.test = build_test(scale=None, language="es")
+        cls.evaluator = evaluator_at_rating(cls.test)
 
     @override_settings(SARAI_RATELIMIT_PAGES=3)
     def test_over_the_evaluators_limit_the_page_says_so_in_the_tests_language_with_retry_after(self):
@@ -130,10 +131,14 @@ class BudgetTests(LimitTestCase):
 
 
 class OpenLinkLimitTests(LimitTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.test = build_test(allow_open_link=True)
+        cls.url = reverse("annotations:open_link", args=[cls.test.open_token])
+
     def setUp(self):
         super().setUp()
-        self.test = build_test(allow_open_link=True)
-        self.url = reverse("annotations:open_link", args=[self.test.open_token])
         self.run_id = secrets.token_hex(6)
 
     def visit(self, pid: str, **extra):
@@ -197,10 +202,11 @@ class SignInLimitTests(LimitTestCase):
 
 
 class SharedCounterTests(LimitTestCase):
-    def setUp(self):
-        super().setUp()
-        self.test = build_test()
-        self.evaluator = evaluator_at_rating(self.test)
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.test = build_test()
+        cls.evaluator = evaluator_at_rating(cls.test)
 
     def test_the_counters_are_rows_of_the_database_without_the_token_in_them(self):
         self.client.get(session_url(self.evaluator))

@@ -12,12 +12,13 @@ from tests.factories import build_test, make_admin
 
 
 class AcrAppendixTests(TestCase):
-    def setUp(self):
-        self.test = build_test(
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(
             "acr-appendix", instructions="Listen with headphones.", completion_code="ABC123"
         )
-        evaluators = services.invite_evaluators(test=self.test, count=2)
-        clips = list(self.test.test_samples.filter(kind="test"))
+        evaluators = services.invite_evaluators(test=cls.test, count=2)
+        clips = list(cls.test.test_samples.filter(kind="test"))
         ratings = [
             Rating(evaluator=e, sample_id=c.sample_id, test_sample=c, dimension="overall", score=4)
             for e in evaluators
@@ -29,7 +30,10 @@ class AcrAppendixTests(TestCase):
             Evaluator.objects.filter(pk=evaluator.pk).update(
                 consented_at=start, finished_at=start + timedelta(minutes=minutes)
             )
-        self.client.force_login(make_admin())
+        cls.admin = make_admin()
+
+    def setUp(self):
+        self.client.force_login(self.admin)
 
     def report(self) -> str:
         return self.client.get(reverse("results:test_report", args=[self.test.pk])).content.decode()
