@@ -81,9 +81,10 @@ class SessionRecording:
 
 
 class BlindingTests(SessionRecording, TestCase):
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         samples, run = secret_samples()
-        self.test = build_test(
+        cls.test = build_test(
             "mos-secret-test",
             samples=samples[:6],
             gold={samples[6]: 5},
@@ -93,7 +94,10 @@ class BlindingTests(SessionRecording, TestCase):
             allow_open_link=True,
             samples_per_session=6,
         )
-        self.samples, self.run = samples, run
+        cls.samples, cls.synthesis_run = samples, run
+
+    def setUp(self):
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
         self.client = RecordingClient()
 
     def test_no_page_asset_header_or_audio_an_evaluator_reaches_names_the_condition(self):
@@ -275,8 +279,9 @@ class MushraBlindingTests(SessionRecording, TestCase):
     """The MUSHRA page: nothing names a condition, the hidden reference or the anchor; the place of
     each shows in nothing but the order of opaque tokens, and the labelled reference has its own."""
 
-    def setUp(self):
-        samples, self.run = secret_samples()
+    @classmethod
+    def setUpTestData(cls):
+        samples, cls.synthesis_run = secret_samples()
         for sentence in {sample.sentence for sample in samples}:
             human = make_sample(
                 system_label="SYSTEM-SECRET-HUMAN",
@@ -286,8 +291,8 @@ class MushraBlindingTests(SessionRecording, TestCase):
                 freq=900,
             )
             samples.append(human)
-        self.samples = samples
-        self.test = build_test(
+        cls.samples = samples
+        cls.test = build_test(
             "mushra-secret-test",
             samples=samples,
             method="mushra",
@@ -298,6 +303,9 @@ class MushraBlindingTests(SessionRecording, TestCase):
             allow_open_link=True,
             samples_per_session=2,
         )
+
+    def setUp(self):
+        self.run = self.synthesis_run  # not a class attribute: it would hide TestCase.run
         self.client = RecordingClient()
 
     def test_no_page_asset_header_or_audio_names_the_condition_the_reference_or_the_anchor(self):

@@ -96,10 +96,11 @@ class PlayCountTests(TestCase):
 
 
 class PlayLimitTests(TestCase):
-    def setUp(self):
-        self.test = intelligibility_test(samples_per_session=2)
-        self.evaluator = evaluator_at_rating(self.test)
-        self.url = session_url(self.evaluator, "rate")
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = intelligibility_test(samples_per_session=2)
+        cls.evaluator = evaluator_at_rating(cls.test)
+        cls.url = session_url(cls.evaluator, "rate")
 
     def audio_url(self) -> str:
         return self.client.get(self.url).context["clips"][0]["audio_url"]
@@ -198,9 +199,10 @@ class PlayLimitTests(TestCase):
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=0.05)
 class TranscriptAnswerTests(TestCase):
-    def setUp(self):
-        self.test = intelligibility_test(samples_per_session=6)
-        self.evaluator = evaluator_at_rating(self.test)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = intelligibility_test(samples_per_session=6)
+        cls.evaluator = evaluator_at_rating(cls.test)
 
     def submit(self, text: str, **fields):
         clip = services.current_clip(evaluator=self.evaluator)[0].presented_clips()[0].test_sample
@@ -331,8 +333,9 @@ class TranscriptPageTests(TestCase):
 
 
 class IntelligibilitySessionTests(TestCase):
-    def setUp(self):
-        self.test = intelligibility_test(samples_per_session=3, ratings_per_sample=1, allow_open_link=True)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = intelligibility_test(samples_per_session=3, ratings_per_sample=1, allow_open_link=True)
 
     def test_a_whole_session_runs_from_the_open_link_to_the_completion_code(self):
         url = reverse("annotations:open_link", args=[self.test.open_token]) + "?PROLIFIC_PID=p1"

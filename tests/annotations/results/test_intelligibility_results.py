@@ -130,10 +130,11 @@ class AsrBesideHumanTests(SimpleTestCase):
 class IntelligibilityDashboardTests(TestCase):
     """A stored intelligibility test read back through the dashboard, the report and the ratings export."""
 
-    def setUp(self):
-        self.test = intelligibility_test("intel-results")
-        evaluators = services.invite_evaluators(test=self.test, count=2)
-        trials = self.test.trials.filter(kind="test").prefetch_related("trial_clips__test_sample__sample")
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = intelligibility_test("intel-results")
+        evaluators = services.invite_evaluators(test=cls.test, count=2)
+        trials = cls.test.trials.filter(kind="test").prefetch_related("trial_clips__test_sample__sample")
         ratings = []
         for evaluator in evaluators:
             for trial in trials:
@@ -144,7 +145,10 @@ class IntelligibilityDashboardTests(TestCase):
                            dimension="transcript", score=None, transcript=" ".join(words[:-1]) or "x")
                 )  # fmt: skip
         Rating.objects.bulk_create(ratings)
-        self.client.force_login(make_admin())
+        cls.admin = make_admin()
+
+    def setUp(self):
+        self.client.force_login(self.admin)
 
     def test_the_dashboard_shows_the_human_wer_per_condition(self):
         response = self.client.get(reverse("results:test", args=[self.test.pk]))
