@@ -57,9 +57,12 @@ class SetupRolesTests(TestCase):
 
 @override_settings(VAR_DIR=VAR_DIR)
 class ExportImportCommandTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, clips = build_design(systems=("sys-a", "sys-b"))
+        rate_all(cls.test, clips, {name: scores * 2 for name, scores in SCORES.items()})
+
     def setUp(self):
-        self.test, clips = build_design(systems=("sys-a", "sys-b"))
-        rate_all(self.test, clips, {name: scores * 2 for name, scores in SCORES.items()})
         self.folder = Path(tempfile.mkdtemp(prefix="sarai-test-csv-"))
 
     def test_export_then_import_then_export_writes_the_same_file(self):

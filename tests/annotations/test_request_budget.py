@@ -37,9 +37,10 @@ TRANSACTIONS = {kind: 0 for kind in BUDGET} | {
 
 
 class RequestBudgetTests(TestCase):
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         samples = make_samples(sentences=SENTENCES)
-        self.test = build_test(
+        cls.test = build_test(
             samples=samples,
             samples_per_session=4,
             ratings_per_sample=50,

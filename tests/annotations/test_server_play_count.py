@@ -34,9 +34,13 @@ def rate_session(client, evaluator, *, posted_plays: int, replay_first: bool = F
 
 @override_settings(VAR_DIR=VAR_DIR)
 class ServerPlayCountTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(samples_per_session=6, ratings_per_sample=9)
+        cls.researcher = make_researcher()
+
     def setUp(self):
-        self.test = build_test(samples_per_session=6, ratings_per_sample=9)
-        self.client.force_login(make_researcher())
+        self.client.force_login(self.researcher)
 
     def dashboard(self):
         # Only the replay rule, over as few clips as one session holds.

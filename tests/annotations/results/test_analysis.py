@@ -192,10 +192,11 @@ def analyse(test: ListeningTest, thresholds: Thresholds | None = None) -> None:
 
 @override_settings(VAR_DIR=VAR_DIR, SARAI_RESULTS_INLINE_LIMIT=0)
 class BackgroundAnalysisTests(TestCase):
-    def setUp(self):
-        self.test, clips = build_design(sentences=4)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test, clips = build_design(sentences=4)
         rate_all(
-            self.test,
+            cls.test,
             clips,
             {"R1": [4, 5, 3, 4, 2, 5, 4, 4], "R2": [3, 5, 4, 4, 3, 4, 2, 3], "R3": [3, 3, 3, 3, 3, 3, 3, 3]},
         )
