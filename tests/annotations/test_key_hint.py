@@ -19,9 +19,10 @@ CSS = settings.BASE_DIR / "static" / "css" / "rate.css"
 
 
 class KeyHintTests(TestCase):
-    def setUp(self):
-        self.test = build_test(state="open")
-        self.evaluator = make_evaluator(self.test)
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(state="open")
+        cls.evaluator = make_evaluator(cls.test)
 
     def test_the_keys_are_a_separate_hint_and_the_listening_instruction_stays_for_everyone(self):
         services.give_consent(evaluator=self.evaluator)

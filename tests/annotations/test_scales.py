@@ -1,7 +1,7 @@
 """A scale other than 1 to 5, created as the admin would, carries ratings end to end."""
 
 from django.contrib.auth import get_user_model
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from annotations import methods, services
@@ -11,11 +11,13 @@ from tests.factories import build_test, heard, make_samples
 
 
 class MinusThreeToThreeScaleTests(TestCase):
-    def setUp(self):
-        admin = get_user_model().objects.create_superuser("admin", password="pw-admin-123")
-        self.client.force_login(admin)
+    @classmethod
+    def setUpTestData(cls):
+        cls.admin = get_user_model().objects.create_superuser("admin", password="pw-admin-123")
+        client = Client()
+        client.force_login(cls.admin)
         labels = ["Much worse", "Worse", "Slightly worse", "Same", "Slightly better", "Better", "Much better"]
-        self.client.post(
+        client.post(
             reverse("admin:annotations_scale_add"),
             {
                 "name": "cmos-en",
@@ -26,9 +28,12 @@ class MinusThreeToThreeScaleTests(TestCase):
                 "labels": str(labels).replace("'", '"'),
             },
         )
-        self.scale = Scale.objects.get(name="cmos-en")
+        cls.scale = Scale.objects.get(name="cmos-en")
         samples = make_samples(styles=("neutral",))  # one system, one style: one condition
-        self.test = build_test("cmos", samples=samples, scale="cmos-en", samples_per_session=2)
+        cls.test = build_test("cmos", samples=samples, scale="cmos-en", samples_per_session=2)
+
+    def setUp(self):
+        self.client.force_login(self.admin)
 
     def submit(self, evaluator, score):
         clip = services.current_clip(evaluator=evaluator)[0].presented_clips()[0].test_sample

@@ -14,9 +14,10 @@ CONSENT_FORM = re.compile(r'<form method="post" class="consent"[^>]*>')
 
 
 class SpanishPagesTests(TestCase):
-    def setUp(self):
-        self.test = build_test(scale=None, language="es")
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
+    @classmethod
+    def setUpTestData(cls):
+        cls.test = build_test(scale=None, language="es")
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
 
     def test_the_sound_checks_resume_label_is_not_its_continue_button(self):
         services.give_consent(evaluator=self.evaluator)

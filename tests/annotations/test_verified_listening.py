@@ -202,12 +202,13 @@ class ScriptedEvaluatorTests(TestCase):
 
 @override_settings(SARAI_LISTEN_TOLERANCE_S=TOLERANCE_S)
 class PracticeAnswerTests(TestCase):
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         samples = short_clips(4)
-        self.test = build_test(samples=samples[:3], training=samples[3:], samples_per_session=2)
-        self.evaluator = services.invite_evaluators(test=self.test, count=1)[0]
-        services.give_consent(evaluator=self.evaluator)
-        Evaluator.objects.filter(pk=self.evaluator.pk).update(checked_at=timezone.now())
+        cls.test = build_test(samples=samples[:3], training=samples[3:], samples_per_session=2)
+        cls.evaluator = services.invite_evaluators(test=cls.test, count=1)[0]
+        services.give_consent(evaluator=cls.evaluator)
+        Evaluator.objects.filter(pk=cls.evaluator.pk).update(checked_at=timezone.now())
 
     def post(self, token: str):
         data = {"clip": token, "played_to_end": "true", "score-overall": 3}

@@ -33,13 +33,17 @@ def rows_of(response) -> list[dict]:
 
 @override_settings(VAR_DIR=VAR_DIR)
 class FormulaCellsTests(TestCase):
-    def setUp(self):
+    @classmethod
+    def setUpTestData(cls):
         make_sentence_set(name="hostile", texts=(HYPERLINK,))
         (sample,) = import_samples(source=zip_bytes({"manifest.csv": MANIFEST, "@SUM(1)": tone_wav()}))
-        self.test = make_test("hostile-test")
-        add_to_test(self.test, sample)
-        rate(make_evaluator(self.test), sample, 4)
-        self.client.force_login(make_researcher())
+        cls.test = make_test("hostile-test")
+        add_to_test(cls.test, sample)
+        rate(make_evaluator(cls.test), sample, 4)
+        cls.researcher = make_researcher()
+
+    def setUp(self):
+        self.client.force_login(self.researcher)
 
     def test_the_ratings_csv_quotes_a_formula_in_a_sentence_a_sample_name_and_a_system_name(self):
         (row,) = rows_of(self.client.get(reverse("results:test_ratings_csv", args=[self.test.pk])))
