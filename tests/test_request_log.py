@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.annotations.helpers import session_url
-from tests.factories import build_test, console_output, evaluator_at_rating, make_admin
+from tests.factories import build_test, console_output, ensure_default_scales, evaluator_at_rating, make_admin
 
 
 def request_lines(output: str) -> list[dict]:
@@ -108,6 +108,7 @@ class SqliteLockWaitTests(TransactionTestCase):
     def test_a_write_waiting_for_the_lock_another_connection_holds_is_counted_as_lock_wait(self):
         if connection.vendor != "sqlite" or connection.is_in_memory_db():
             self.skipTest("SQLite's write lock, on a database file")
+        ensure_default_scales()  # an earlier TransactionTestCase's flush may have removed them
         evaluator = evaluator_at_rating(build_test())
         clip = self.client.get(session_url(evaluator, "rate")).context["clips"][0]
         holder = sqlite3.connect(
