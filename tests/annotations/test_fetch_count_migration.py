@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotations.models import ClipFetch, Rating
 from tests.factories import build_test, ensure_default_scales, evaluator_at_rating, fetch_whole, heard
+from tests.migrating import migrate_to_newest
 
 # a migration that rewrites rows with an aggregate: repeated on PostgreSQL + Redis
 pytestmark = pytest.mark.backends
@@ -25,8 +26,7 @@ class FetchCountMigrationTests(TransactionTestCase):
         executor.migrate([target])
 
     def tearDown(self):
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_newest()
 
     def test_fetches_before_each_evaluators_latest_answer_are_spent_and_later_ones_are_not(self):
         test = build_test()

@@ -6,6 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
 from tests.factories import ensure_default_scales
+from tests.migrating import migrate_to_newest
 
 BEFORE = ("annotations", "0023_rating_server_play_count")
 AFTER = ("annotations", "0024_allow_no_participant_id")
@@ -19,8 +20,7 @@ class ParticipantIdMigrationTests(TransactionTestCase):
         return executor.loader.project_state(target).apps
 
     def tearDown(self):
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_newest()
 
     def test_only_tests_with_a_platform_code_or_completion_url_stop_accepting_visitors_without_an_id(self):
         old = self.migrate(BEFORE)

@@ -6,6 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
 from tests.factories import ensure_default_scales
+from tests.migrating import migrate_to_newest
 
 pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
@@ -23,8 +24,7 @@ class OneClipTrialMigrationTests(TransactionTestCase):
         return executor.loader.project_state(targets).apps
 
     def tearDown(self):
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_to_newest()
 
     def test_each_assignment_and_rating_points_at_a_one_clip_trial_of_its_clip(self):
         old = self.migrate(BEFORE)

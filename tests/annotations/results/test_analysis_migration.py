@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase, override_settings
 
 from tests.factories import ensure_default_scales
+from tests.migrating import migrate_to_newest
 
 pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
@@ -25,7 +26,7 @@ class AnalysisFilesMigrationTests(TransactionTestCase):
         return executor.loader.project_state(targets).apps
 
     def tearDown(self):
-        self.migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_newest()
 
     def test_a_stored_analysis_file_becomes_a_done_analysis_row_and_a_foreign_file_is_ignored(self):
         var = Path(tempfile.mkdtemp(prefix="sarai-migration-"))
