@@ -356,6 +356,15 @@ if not DEBUG:
 # rule allows (a page and an answer per 3-second trial; a MUSHRA trial fetches up to ten clips,
 # in byte ranges), while a script hammering a link is refused (429) within seconds.
 SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
+# On SQLite the counts go to a database file of their own beside the main one: counting every request
+# in the main file made every page a write, waiting for (and holding) the one write lock that answers
+# need (docs/benchmarks.md). "" counts in the main database, as on PostgreSQL, where rows lock apart.
+SARAI_REQUEST_COUNTS_FILE = env_str(
+    "SARAI_REQUEST_COUNTS_FILE",
+    str(Path(DATABASES["default"]["NAME"]).with_name("request-counts.sqlite3"))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else "",
+)
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:
 # the client's address is the connection's. Used by the limits and the request log.
 SARAI_TRUSTED_PROXIES = env_int("SARAI_TRUSTED_PROXIES", 0)

@@ -19,7 +19,11 @@ def load_settings(
     show: str = "settings.DATABASES['default']['ENGINE']", **env
 ) -> subprocess.CompletedProcess:
     """Print `show` from the settings loaded with env alone (no DJANGO_ variable of this shell; own var/)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "SARAI_REQUEST_COUNTS_FILE"))
+    }
     code = f"import django; django.setup(); from django.conf import settings; print({show})"
     with tempfile.TemporaryDirectory() as var:
         environment.update({"DJANGO_SETTINGS_MODULE": "sarai_eval.settings", "SARAI_VAR_DIR": var, **env})
@@ -97,6 +101,18 @@ class SettingsGuardTests(SimpleTestCase):
             DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
         )
         self.assertEqual(result.stdout.strip(), "django.db.backends.postgresql")
+
+    def test_on_sqlite_the_request_counts_have_a_file_beside_the_database_and_on_postgresql_none(self):
+        sqlite = load_settings(
+            "settings.SARAI_REQUEST_COUNTS_FILE, settings.DATABASES['default']['NAME'], sep='|'"
+        )
+        self.assertEqual(sqlite.returncode, 0, sqlite.stderr)
+        counts, database = (Path(part) for part in sqlite.stdout.strip().split("|"))
+        self.assertEqual((counts.name, counts.parent), ("request-counts.sqlite3", database.parent))
+        postgresql = load_settings(
+            "repr(settings.SARAI_REQUEST_COUNTS_FILE)", DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+        )
+        self.assertEqual(postgresql.stdout.strip(), "''")
 
     def test_the_default_database_is_sqlite(self):
         result = load_settings()

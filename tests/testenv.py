@@ -33,6 +33,9 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 # Hundreds of tests reach the evaluator pages from 127.0.0.1 within a minute; counters in a Redis
 # cache outlive each test's rollback. The rate-limit tests switch the limits on themselves.
 os.environ.setdefault("SARAI_RATELIMIT_ENABLE", "false")
+# Counted in the test database, so each test's rollback resets the counts; the file of counts that
+# SQLite installations use is tested on its own (tests/annotations/test_rate_limits.py).
+os.environ.setdefault("SARAI_REQUEST_COUNTS_FILE", "")
 
 
 import pytest  # noqa: E402

@@ -6,12 +6,19 @@ one-minute windows (which would reset a count halfway and make a test pass or fa
 
 import json
 import secrets
+import sqlite3
+import tempfile
+import threading
 import time
+from contextlib import closing
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import RequestFactory, TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotations import ratelimits, services
@@ -221,3 +228,59 @@ class SharedCounterTests(LimitTestCase):
         RequestCount.objects.create(digest="0" * 64, minute=minute - 5, count=9)
         self.assertEqual(ratelimits.purge(before_minute=minute - 1), 1)
         self.assertEqual(RequestCount.objects.count(), 2)
+
+
+class CountsFileTests(LimitTestCase):
+    """On SQLite the counts are kept in a file of their own (SARAI_REQUEST_COUNTS_FILE), so counting a
+    page view never takes the main database's write lock."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.test = build_test()
+        cls.evaluator = evaluator_at_rating(cls.test)
+
+    def setUp(self):
+        super().setUp()
+        self.path = Path(tempfile.mkdtemp(prefix="sarai-counts-")) / "request-counts.sqlite3"
+        self.enterContext(override_settings(SARAI_REQUEST_COUNTS_FILE=str(self.path)))
+
+    def rows(self) -> list[tuple]:
+        with closing(sqlite3.connect(self.path)) as counts:
+            return counts.execute("SELECT digest, minute, count FROM request_count ORDER BY 1").fetchall()
+
+    def test_a_page_view_is_counted_in_the_file_and_writes_nothing_to_the_main_database(self):
+        with CaptureQueriesContext(connection) as queries:
+            self.assertEqual(self.client.get(session_url(self.evaluator, "rate")).status_code, 200)
+        self.assertFalse([q["sql"] for q in queries if not q["sql"].startswith("SELECT")])
+        self.assertFalse(RequestCount.objects.exists())
+        rows = self.rows()
+        self.assertEqual([count for _, _, count in rows], [1, 1])  # the evaluator's and the address's
+        self.assertNotIn(self.evaluator.token, str(rows))
+
+    @override_settings(SARAI_RATELIMIT_PAGES=3)
+    def test_counts_made_on_other_connections_add_up_and_the_limit_holds(self):
+        url = session_url(self.evaluator, "rate")
+        self.assertEqual(self.client.get(url).status_code, 200)
+        # Another thread has a connection of its own, as another web process has.
+        elsewhere = threading.Thread(target=self.client_class(REMOTE_ADDR=self.neighbour).get, args=[url])
+        elsewhere.start()
+        elsewhere.join()
+        self.assertEqual(self.client.get(url).status_code, 200)
+        self.assertEqual(self.client.get(url).status_code, 429)
+
+    def test_old_minutes_are_purged_from_the_file(self):
+        self.client.get(session_url(self.evaluator))
+        minute = int(time.time() // ratelimits.WINDOW_S)
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as counts:
+            counts.execute("INSERT INTO request_count VALUES (?, ?, 9)", ["0" * 64, minute - 5])
+        self.assertEqual(ratelimits.purge(before_minute=minute - 1), 1)
+        self.assertEqual(len(self.rows()), 2)
+
+    def test_a_counts_file_that_cannot_be_opened_lets_the_request_through_and_says_why(self):
+        with (
+            override_settings(SARAI_REQUEST_COUNTS_FILE=str(self.path.parent / "missing" / "counts.sqlite3")),
+            self.assertLogs("annotations.ratelimits", "ERROR") as logged,
+        ):
+            self.assertEqual(self.client.get(session_url(self.evaluator, "rate")).status_code, 200)
+        self.assertIn("Could not count a request for the PAGES rate limit", logged.output[0])
