@@ -268,18 +268,26 @@ def configured_shape(root: Path, env: dict) -> str:
     return f"{workers} {worker_class} workers"
 
 
-def request_times(lines: list[str]) -> dict[str, list[float]]:
-    """Time inside Django per request kind (ms), from the app's request log (sarai_eval/request_log.py).
-
-    Beside the client's times it tells waiting (for a gunicorn thread, for the CPU) from working.
-    """
-    times: dict[str, list[float]] = {}
+def request_log(lines: list[str]):
+    """(request kind, entry) for each JSON line of the app's request log (sarai_eval/request_log.py)."""
     for line in lines:
         if not line.startswith("{"):
             continue
         try:
             entry = json.loads(line)
-            kind = loadtest.request_kind(entry["method"], entry["path"])
+            yield loadtest.request_kind(entry["method"], entry["path"]), entry
+        except (ValueError, KeyError, TypeError):
+            continue
+
+
+def request_times(lines: list[str]) -> dict[str, list[float]]:
+    """Time inside Django per request kind (ms), from the request log.
+
+    Beside the client's times it tells waiting (for a gunicorn thread, for the CPU) from working.
+    """
+    times: dict[str, list[float]] = {}
+    for kind, entry in request_log(lines):
+        try:
             times.setdefault(kind, []).append(float(entry["duration_ms"]))
         except (ValueError, KeyError, TypeError):
             continue
@@ -290,12 +298,8 @@ def database_times(lines: list[str]) -> dict[str, dict[str, list[float]]]:
     """Per request kind, each request's statements, time in the database and, of that, time waiting
     for SQLite's write lock (ms), from the request log's db_queries, db_ms and lock_wait_ms."""
     times: dict[str, dict[str, list[float]]] = {}
-    for line in lines:
-        if not line.startswith("{"):
-            continue
+    for kind, entry in request_log(lines):
         try:
-            entry = json.loads(line)
-            kind = loadtest.request_kind(entry["method"], entry["path"])
             figures = [float(entry[key]) for key in ("db_queries", "db_ms", "lock_wait_ms")]
         except (ValueError, KeyError, TypeError):
             continue
