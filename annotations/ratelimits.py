@@ -78,7 +78,7 @@ def _counts_file() -> sqlite3.Connection:
     kept = getattr(_local, "counts", None)
     if kept is not None and kept[0] == (os.getpid(), path):
         return kept[1]
-    counts = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    counts = sqlite3.connect(path, timeout=30, isolation_level=None)
     counts.execute("PRAGMA journal_mode=WAL")
     counts.execute("PRAGMA synchronous=NORMAL")
     counts.execute(
