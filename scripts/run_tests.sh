@@ -12,6 +12,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
+# Each test process imports the app and every test module. Where PYTHONDONTWRITEBYTECODE is set (as
+# on some shared machines), Python compiled all of them from source again in every process of every
+# run: about a tenth of `make test-fast` (docs/benchmarks.md). The compiled files then go under
+# var/cache/pycache instead, never beside the sources, and are reused by the next run.
+if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
+  unset PYTHONDONTWRITEBYTECODE
+  export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/var/cache/pycache}"
+fi
 markers="${1:-}"
 shift || true
 workers="${TEST_WORKERS:-2}"

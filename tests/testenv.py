@@ -3,6 +3,7 @@
 import gc
 import os
 import shutil
+import sys
 import tempfile
 
 # Every temporary file and folder of a run (the tests', their subprocesses', pytest's own) goes into
@@ -49,15 +50,43 @@ os.environ.setdefault("SARAI_RATELIMIT_ENABLE", "false")
 os.environ.setdefault("SARAI_REQUEST_COUNTS_FILE", "")
 
 
+def _starts_xdist_workers(args: list[str]) -> bool:
+    """Whether these pytest arguments start pytest-xdist workers (-n N, -nN, --numprocesses=N; N not 0)."""
+    if any(arg.endswith("no:xdist") for arg in args):
+        return False
+    for index, arg in enumerate(args):
+        if arg in ("-n", "--numprocesses"):
+            value = args[index + 1] if index + 1 < len(args) else ""
+        elif arg.startswith("--numprocesses="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-n"):
+            value = arg[2:]
+        else:
+            continue
+        return value not in ("", "0")
+    return False
+
+
+# pytest-django sets Django up in every process that knows the settings module. pytest-xdist's
+# controller runs no test: it starts the workers, which each set Django up themselves, and the
+# controller's own set-up (1.5-2 s of imports) only delayed them. So the settings module is named
+# here, not in pyproject.toml, and the controller (-n given, not a worker) goes without it.
+XDIST_CONTROLLER = not worker and _starts_xdist_workers(sys.argv[1:])
+if not XDIST_CONTROLLER:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sarai_eval.settings")
+
 import pytest  # noqa: E402
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config) -> None:
     """A fast password hash for the personas' logins (Django's advice for test runs)."""
+    if XDIST_CONTROLLER:
+        return
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    gc.freeze()  # Django and the app, set up by now (see pytest_collection_finish)
 
 
 @pytest.hookimpl(trylast=True)
@@ -102,8 +131,9 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 def pytest_unconfigure(config) -> None:
     """Free the models the tests loaded while the interpreter is still whole; remove the run's folder."""
-    from synthesis.engines import pipeline
+    if not XDIST_CONTROLLER:
+        from synthesis.engines import pipeline
 
-    pipeline.release_models()
+        pipeline.release_models()
     if remove_at_end:
         shutil.rmtree(remove_at_end, ignore_errors=True)

@@ -132,7 +132,10 @@ def load_llm(config: PipelineSettings, n_ctx: int | None = None) -> object:
 
 def release_models() -> None:
     """Drop the cached models now: llama-cpp-python's destructor fails if it runs at interpreter exit."""
-    for loader in (tts.load_piper, stt.load_whisper, llm.load_llm, mos.load_dnsmos, _warm_up_dnsmos):
+    loaders = (tts.load_piper, stt.load_whisper, llm.load_llm, mos.load_dnsmos, _warm_up_dnsmos)
+    if not any(loader.cache_info().currsize for loader in loaders):
+        return  # nothing loaded: no full garbage collection either
+    for loader in loaders:
         loader.cache_clear()
     gc.collect()
 

@@ -6,7 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 
 from tests.factories import ensure_default_scales
-from tests.migrating import migrate_to_newest
+from tests.migrating import database_at, migrate_to_newest
 
 pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
@@ -15,11 +15,12 @@ AFTER = ("annotations", "0008_assignment_trial_required")
 
 
 class OneClipTrialMigrationTests(TransactionTestCase):
-    def migrate(self, target):
+    def migrate(self, target, back: bool = False):
         executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
         # synthesis stays at its newest state, which its rows in the database have.
         targets = [target, *(node for node in executor.loader.graph.leaf_nodes() if node[0] == "synthesis")]
+        if back:
+            return database_at(targets)
         executor.migrate(targets)
         return executor.loader.project_state(targets).apps
 
@@ -27,7 +28,7 @@ class OneClipTrialMigrationTests(TransactionTestCase):
         migrate_to_newest()
 
     def test_each_assignment_and_rating_points_at_a_one_clip_trial_of_its_clip(self):
-        old = self.migrate(BEFORE)
+        old = self.migrate(BEFORE, back=True)
         scale = ensure_default_scales(old.get_model("annotations", "Scale"))
         test = old.get_model("annotations", "ListeningTest").objects.create(name="old-test", scale=scale)
         Sample = old.get_model("synthesis", "Sample")

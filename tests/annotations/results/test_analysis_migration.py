@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase, override_settings
 
 from tests.factories import ensure_default_scales
-from tests.migrating import migrate_to_newest
+from tests.migrating import database_at, migrate_to_newest
 
 pytestmark = pytest.mark.backends  # a migration that rewrites rows: repeated on PostgreSQL + Redis
 
@@ -31,7 +31,7 @@ class AnalysisFilesMigrationTests(TransactionTestCase):
     def test_a_stored_analysis_file_becomes_a_done_analysis_row_and_a_foreign_file_is_ignored(self):
         var = Path(tempfile.mkdtemp(prefix="sarai-migration-"))
         (var / "analysis").mkdir()
-        old = self.migrate(BEFORE)
+        old = database_at(BEFORE)
         scale = ensure_default_scales(old.get_model("annotations", "Scale"))
         test = old.get_model("annotations", "ListeningTest").objects.create(name="old-test", scale=scale)
         stored = {
