@@ -1,6 +1,7 @@
 """The web tier as `make run` and a deployment start it: gunicorn with sarai_eval/gunicorn_conf.py,
 DEBUG off, static files collected and served by whitenoise, one request log line per request."""
 
+import gc
 import os
 import secrets
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.test import SimpleTestCase
 
+from sarai_eval import gunicorn_conf
 from tests.factories import ports
 from tests.factories.ports import worker_ports
 
@@ -115,3 +117,11 @@ class GunicornTests(SimpleTestCase):
         self.assertIn('"path": "/static/favicon.svg", "status": 200', log)
         self.assertIn('"path": "/t/i/…/rate/", "status": 404', log)
         self.assertNotIn("Unknown-Evaluator-Token-42", log)
+
+
+class FrozenAppTests(SimpleTestCase):
+    def test_the_master_freezes_what_the_loaded_app_holds_before_the_workers_fork(self):
+        gc.unfreeze()  # this test process freezes its own at collection (tests/testenv.py)
+        self.assertEqual(gc.get_freeze_count(), 0)
+        gunicorn_conf.when_ready(None)
+        self.assertGreater(gc.get_freeze_count(), 100_000)  # Django, the app, numpy, scipy…
