@@ -86,7 +86,6 @@ def pytest_configure(config) -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    gc.freeze()  # Django and the app, set up by now (see pytest_collection_finish)
 
 
 @pytest.hookimpl(trylast=True)

@@ -38,7 +38,7 @@ from tests.factories import (
 pytestmark = pytest.mark.backends  # fetches counted under the evaluator lock: repeated on PostgreSQL + Redis
 
 CLIP_S = 0.2
-# Tight enough that answering at once (a few ms after the fetch) is refused on a 0.3 s clip.
+# Tight enough that answering at once (a few ms after the fetch) is refused on a CLIP_S clip.
 TOLERANCE_S = 0.02
 
 
