@@ -171,7 +171,11 @@ DATABASES = {
 }
 # Behind PgBouncer in transaction mode (docs/deploy.md) a server-side cursor would not survive.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+ON_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if ON_SQLITE:
+    # Django's backend, but a transaction waiting for the write lock asks for it every half
+    # millisecond instead of sleeping through SQLite's growing busy-handler steps (sarai_eval/sqlite).
+    DATABASES["default"]["ENGINE"] = "sarai_eval.sqlite"
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web process and the worker write to the same file: wait for locks instead of failing,
     # and let readers proceed while a writer commits.
@@ -362,7 +366,7 @@ SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
 SARAI_REQUEST_COUNTS_FILE = env_str(
     "SARAI_REQUEST_COUNTS_FILE",
     str(Path(DATABASES["default"]["NAME"]).with_name("request-counts.sqlite3"))
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    if ON_SQLITE
     else "",
 )
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:

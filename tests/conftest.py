@@ -28,7 +28,7 @@ CACHE = ROOT / "var" / "cache" / "test-db"
 def _sqlite() -> bool:
     from django.conf import settings
 
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    return settings.DATABASES["default"]["ENGINE"] == "sarai_eval.sqlite"
 
 
 def _migrations_key() -> str:

@@ -116,7 +116,7 @@ class SettingsGuardTests(SimpleTestCase):
 
     def test_the_default_database_is_sqlite(self):
         result = load_settings()
-        self.assertEqual(result.stdout.strip(), "django.db.backends.sqlite3")
+        self.assertEqual(result.stdout.strip(), "sarai_eval.sqlite")
 
     def test_connections_are_kept_a_minute_on_either_database(self):
         show = "settings.DATABASES['default']['CONN_MAX_AGE']"
