@@ -8,6 +8,7 @@ every value comes from the environment, as the rest of the settings do.
 
 import gc
 import os
+import sys
 
 from gunicorn import glogging
 
@@ -58,3 +59,10 @@ def when_ready(server) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+# How long a thread may keep the interpreter before another that is ready to run gets it. Python's
+# 5 ms default lets one request rendering a page hold up every other thread of its worker that is
+# back from the database or a file: each SQLite or PostgreSQL call gives the interpreter up and then
+# waits up to that long to get it back (the "convoy" effect). Set in the master, the workers inherit it.
+sys.setswitchinterval(float(os.environ.get("SARAI_WEB_SWITCH_INTERVAL_MS", "0.5")) / 1000)
