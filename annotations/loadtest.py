@@ -75,6 +75,9 @@ class Outcome:
     resent: Counter = field(default_factory=Counter)
     wall_s: float = 0.0
     timed_out: bool = False
+    # How late the client's own event loop woke for a LAG_TICK_S sleep, in ms: a busy client adds
+    # that much to every time it reports, whatever the server did.
+    loop_lag: list[float] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -258,7 +261,9 @@ async def run(plan: Plan, *, time_limit: float, on_progress=None) -> Outcome:
     started = time.perf_counter()
     tasks = [asyncio.create_task(_evaluator(plan, index, outcome)) for index in range(plan.evaluators)]
     reporter = asyncio.create_task(_report(outcome, plan, started, on_progress)) if on_progress else None
+    lag = asyncio.create_task(_watch_loop_lag(outcome))
     done, pending = await asyncio.wait(tasks, timeout=time_limit)
+    lag.cancel()
     for task in pending:
         task.cancel()
     if pending:
@@ -270,6 +275,16 @@ async def run(plan: Plan, *, time_limit: float, on_progress=None) -> Outcome:
         reporter.cancel()
     outcome.wall_s = time.perf_counter() - started
     return outcome
+
+
+LAG_TICK_S = 0.01
+
+
+async def _watch_loop_lag(outcome: Outcome) -> None:
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(LAG_TICK_S)
+        outcome.loop_lag.append(max(time.perf_counter() - asked - LAG_TICK_S, 0.0) * 1000)
 
 
 async def _report(outcome: Outcome, plan: Plan, started: float, on_progress) -> None:

@@ -365,9 +365,7 @@ SARAI_RATELIMIT_ENABLE = env_bool("SARAI_RATELIMIT_ENABLE", True)
 # need (docs/benchmarks.md). "" counts in the main database, as on PostgreSQL, where rows lock apart.
 SARAI_REQUEST_COUNTS_FILE = env_str(
     "SARAI_REQUEST_COUNTS_FILE",
-    str(Path(DATABASES["default"]["NAME"]).with_name("request-counts.sqlite3"))
-    if ON_SQLITE
-    else "",
+    str(Path(DATABASES["default"]["NAME"]).with_name("request-counts.sqlite3")) if ON_SQLITE else "",
 )
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For (nginx: 1). 0 trusts no header:
 # the client's address is the connection's. Used by the limits and the request log.

@@ -24,7 +24,9 @@ class WriteLockRetryTests(TestCase):
         self.addCleanup(self.holder.close)
 
     def connect(self, *, timeout: float) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
         self.addCleanup(connection.close)
         return connection
 

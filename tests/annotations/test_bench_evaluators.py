@@ -105,6 +105,10 @@ class BenchEvaluatorsTests(SimpleTestCase):
         self.assertEqual(set(database), set(rows) | {"audio", "answer submit"})
         self.assertTrue(all(int(count) >= 1 for count in database.values()), database)
         self.assertIn("SQLite: the lock wait is the time in BEGIN IMMEDIATE", output)
+        # How late the client's own loop woke, sampled all through the run.
+        lag = re.search(r"^Client event loop late by .*: ([\d.]+) / ([\d.]+) / ([\d.]+)$", output, re.M)
+        self.assertIsNotNone(lag, output)
+        self.assertLessEqual(float(lag[1]), float(lag[3]))
 
     def test_it_fails_when_the_server_refuses_answers_given_too_soon(self):
         # Clips claimed to last 20 s longer than they do: every answer comes too soon for the server.

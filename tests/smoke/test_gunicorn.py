@@ -119,6 +119,21 @@ class GunicornTests(SimpleTestCase):
         self.assertNotIn("Unknown-Evaluator-Token-42", log)
 
 
+class SwitchIntervalTests(SimpleTestCase):
+    def switch_interval(self, **env) -> float:
+        conf = "sarai_eval/gunicorn_conf.py"
+        show = f"import runpy, sys; runpy.run_path({conf!r}); print(sys.getswitchinterval())"
+        result = subprocess.run(
+            [sys.executable, "-c", show], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return float(result.stdout)
+
+    def test_threads_hand_the_interpreter_on_every_half_millisecond_unless_told_otherwise(self):
+        self.assertAlmostEqual(self.switch_interval(), 0.0005, places=7)
+        self.assertAlmostEqual(self.switch_interval(SARAI_WEB_SWITCH_INTERVAL_MS="2"), 0.002, places=7)
+
+
 class FrozenAppTests(SimpleTestCase):
     def test_the_master_freezes_what_the_loaded_app_holds_before_the_workers_fork(self):
         gc.unfreeze()  # this test process freezes its own at collection (tests/testenv.py)

@@ -365,6 +365,13 @@ def count_check(main: str, rows: list, outcome: loadtest.Outcome) -> dict:
     }
 
 
+def loop_lag(outcome: loadtest.Outcome) -> str:
+    if not outcome.loop_lag:
+        return "–"
+    p50, p99 = loadtest.percentiles(outcome.loop_lag)
+    return f"{p50:.1f} / {p99:.1f} / {max(outcome.loop_lag):.1f}"
+
+
 def failures(outcome: loadtest.Outcome, check: dict) -> list[str]:
     problems = []
     if not check["passed"]:
@@ -432,6 +439,7 @@ def report(
         f"HTTP errors by status: {statuses}",
         "Sent again on a new connection after the server closed an idle one (as browsers do): "
         + (", ".join(f"{kind} {n}" for kind, n in outcome.resent.most_common()) or "none"),
+        f"Client event loop late by (P50 / P99 / max ms; part of every time above): {loop_lag(outcome)}",
         f"CPU: client {cpu['client'] / wall:.2f} cores, server (gunicorn tree) "
         f"{cpu['server'] / wall:.2f} cores, of {cores}",
         f"Count check: {'PASSED' if check['passed'] else 'FAILED'} — {check['told']} ratings OK'd to "
