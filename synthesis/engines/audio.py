@@ -178,3 +178,24 @@ def read_any_audio(data: bytes) -> tuple[np.ndarray, int]:
         if str(error) == "audio is empty" or "NaN" in str(error):
             raise
     return read_compressed_audio(data)
+
+
+# Silence cut from the ends of a TTS chunk: quieter than this below the chunk's loudest frame (librosa's
+# own default), with this much kept before the first sound and after the last so no onset is clipped.
+TRIM_TOP_DB = 40.0
+TRIM_KEEP_MS = 10.0
+
+
+def trim_silence(audio: np.ndarray, sample_rate: int, *, start: bool = True, end: bool = True) -> np.ndarray:
+    """The audio without its leading and/or trailing silence (librosa.effects.trim on frames of 512
+    samples, hop 128), keeping TRIM_KEEP_MS beside the sound; all-silent audio comes back unchanged."""
+    import librosa  # imported here: the web process never trims
+
+    samples = np.asarray(audio, dtype=np.float32)
+    if samples.size == 0 or not np.any(samples):
+        return samples
+    _, (first, last) = librosa.effects.trim(samples, top_db=TRIM_TOP_DB, frame_length=512, hop_length=128)
+    keep = round(TRIM_KEEP_MS * sample_rate / 1000)
+    begin = max(first - keep, 0) if start else 0
+    stop = min(last + keep, samples.size) if end else samples.size
+    return samples[begin:stop]

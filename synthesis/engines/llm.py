@@ -98,10 +98,16 @@ def prime_system_prompt(llm: "Llama", system_prompt: str) -> None:
     llama-cpp-python keeps the previous call's tokens and re-evaluates only what follows the longest
     common prefix, unless the model is reset; a reply after this one evaluates its user turn only.
     """
-    messages = [
-        {"role": "system", "content": system_prompt},
-        {"role": "user", "content": _PRIMING_USER_TEXT},
-    ]
+    prefill(llm, system_prompt, _PRIMING_USER_TEXT)
+
+
+def prefill(llm: "Llama", system_prompt: str, user_text: str) -> None:
+    """Evaluate the chat prompt for `user_text` (and one token after it) into the KV cache.
+
+    A reply whose user text starts the same way then evaluates only what follows the common prefix:
+    on a partial transcript while the person speaks, the final one costs only its new tail.
+    """
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_text}]
     llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
 
 

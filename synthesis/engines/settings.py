@@ -33,6 +33,7 @@ MINIMUMS = {
     "stream_partial_interval_ms": 0,
     "tts_clause_min_words": 0,
     "tts_first_clause_max_words": 0,
+    "tts_first_words": 0,
 }
 
 
@@ -49,6 +50,7 @@ class PipelineSettings:
     stt_beam_size: int = 1
     stt_model_english: str = ""  # Whisper model for English prompts; empty: stt_model for every language
     stt_window_s: int | None = None  # Whisper's encoder window for conversation prompts; None: its 30 s
+    stt_window_fit: bool = False  # streaming: the window fitted to the audio heard, at most stt_window_s
     llm_backend: str = "llama-cpp"
     llm_model: str = "smollm2-135m"
     llm_system_prompt: str = "You are a friendly voice assistant. Answer in one or two short sentences."
@@ -69,6 +71,9 @@ class PipelineSettings:
     tts_clause_min_words: int = 3
     tts_first_clause_max_words: int = 0  # 0: the first clause ends only at a boundary
     llm_prefix_cache: bool = True
+    llm_partial_prefill: bool = False  # streaming: the prompt evaluated on partial transcripts
+    tts_first_words: int = 0  # streaming: the first clause's first N words synthesised alone; 0 = off
+    tts_trim_silence: bool = False  # streaming: Piper's leading silence cut from the first chunk
 
     @classmethod
     def from_snapshot(cls, snapshot: dict) -> "PipelineSettings":

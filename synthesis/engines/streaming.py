@@ -14,12 +14,12 @@ so sample n of the prompt is heard at n / 16 ms and the detector's decisions com
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from synthesis.engines import llm, pipeline, stt, vad
+from synthesis.engines import audio, llm, pipeline, stt, vad
 from synthesis.engines.settings import PipelineSettings
 
 SAMPLE_RATE = vad.SAMPLE_RATE
@@ -40,6 +40,10 @@ class StreamingOptions:
         0  # the first clause is cut after this many words without a boundary; 0 = never
     )
     llm_prefix_cache: bool = True  # keep the system prompt in the KV cache; off resets it every reply
+    stt_window_fit: bool = False  # the encoder window fitted to the audio heard, at most stt_chunk_length_s
+    llm_partial_prefill: bool = False  # the chat prompt evaluated on each partial transcript
+    tts_first_words: int = 0  # the first clause's first N words synthesised alone; 0 = the clause whole
+    tts_trim_silence: bool = False  # the first chunk's leading silence cut
     trailing_silence_ms: int = 1000  # silence the microphone adds after the prompt, for the detector
 
     @classmethod
@@ -55,6 +59,10 @@ class StreamingOptions:
             clause_min_words=config.tts_clause_min_words,
             first_clause_max_words=config.tts_first_clause_max_words,
             llm_prefix_cache=config.llm_prefix_cache,
+            stt_window_fit=config.stt_window_fit,
+            llm_partial_prefill=config.llm_partial_prefill,
+            tts_first_words=config.tts_first_words,
+            tts_trim_silence=config.tts_trim_silence,
         )
 
     def __post_init__(self) -> None:
@@ -64,6 +72,14 @@ class StreamingOptions:
             raise ValueError("chunk_ms and clause_min_words must be positive, partial_interval_ms >= 0")
         if self.first_clause_max_words and self.first_clause_max_words < self.clause_min_words:
             raise ValueError("first_clause_max_words must be 0 or at least clause_min_words")
+        if self.tts_first_words < 0:
+            raise ValueError("tts_first_words must be 0 or more")
+
+    def stt_window(self, samples: int) -> int | None:
+        """The encoder window for a pass over `samples` of audio (None: faster-whisper's own 30 s)."""
+        if self.stt_window_fit:
+            return stt.fitted_window_s(samples, self.stt_chunk_length_s)
+        return self.stt_chunk_length_s
 
 
 class TurnClock:
@@ -154,13 +170,15 @@ class _Attempt:
     def _transcribe(self) -> None:
         turn, reply, context = self.turn, self.reply, self.turn.context
         reply.times["stt_start_ms"] = turn.clock.ms()
+        window = turn.options.stt_window(len(self.audio))
         heard = stt.transcribe(
             context.loaded.whisper,
             self.audio,
             language=context.language,
             beam_size=context.config.stt_beam_size,
-            chunk_length=turn.options.stt_chunk_length_s,
+            chunk_length=window,
         )
+        reply.costs["stt_window_s"] = window or 30
         reply.times["stt_end_ms"] = turn.clock.ms()
         reply.costs["stt_pass_ms"] = heard.seconds * 1000
         reply.transcript = heard.text
@@ -206,20 +224,64 @@ class _Attempt:
                 reply.times["llm_first_clause_ready_ms"] - reply.times["llm_start_ms"]
             )
         context = turn.context
-        spoken = pipeline.speak(clause, language=context.language, style=context.style, config=context.config)
-        reply.chunks.append(spoken.audio)
-        reply.sample_rate = spoken.sample_rate
-        if len(reply.chunks) == 1:
-            reply.times["first_chunk_ready_ms"] = turn.clock.ms()
-            reply.costs["tts_first_clause_ms"] = spoken.seconds * 1000
-        self.ready.put((spoken.audio, spoken.sample_rate))
+        pieces = speak_pieces(
+            clause,
+            first=not reply.chunks,
+            options=turn.options,
+            language=context.language,
+            style=context.style,
+            config=context.config,
+        )
+        for samples, sample_rate, seconds in pieces:
+            reply.chunks.append(samples)
+            reply.sample_rate = sample_rate
+            if len(reply.chunks) == 1:
+                reply.times["first_chunk_ready_ms"] = turn.clock.ms()
+                reply.costs["tts_first_clause_ms"] = seconds * 1000
+            self.ready.put((samples, sample_rate))
+
+
+def speak_pieces(
+    clause: str,
+    *,
+    first: bool,
+    options: StreamingOptions,
+    language: str,
+    style: dict,
+    config: PipelineSettings,
+) -> Iterator[tuple[np.ndarray, int, float]]:
+    """A clause's audio as it is played: (samples, sample rate, synthesis seconds) per chunk.
+
+    The reply's first clause is split into its first words and the rest (tts_first_words), each
+    synthesised alone and joined without Piper's pauses at the join; with tts_trim_silence its first
+    chunk starts with speech. Later clauses are synthesised whole, as they are.
+    """
+    pieces = first_words(clause, options.tts_first_words) if first else [clause]
+    for index, piece in enumerate(pieces):
+        spoken = pipeline.speak(piece, language=language, style=style, config=config)
+        samples, last = spoken.audio, index == len(pieces) - 1
+        lead = index > 0 or (first and options.tts_trim_silence)
+        if lead or not last:
+            samples = audio.trim_silence(samples, spoken.sample_rate, start=lead, end=not last)
+        yield samples, spoken.sample_rate, spoken.seconds
+
+
+def first_words(clause: str, count: int) -> list[str]:
+    """The clause as its first `count` words and the rest, or whole when the rest would be under
+    two words (or count is 0)."""
+    words = clause.split()
+    if not count or len(words) < count + 2:
+        return [clause]
+    return [" ".join(words[:count]), " ".join(words[count:])]
 
 
 class _Partial:
-    """A transcript of the audio so far while the person still speaks (the result is only counted)."""
+    """A transcript of the audio so far while the person still speaks; with llm_partial_prefill the
+    chat prompt is then evaluated on it, so the reply after the end evaluates only the new tail."""
 
     def __init__(self, audio_16k: np.ndarray, *, turn: "_Turn") -> None:
         self.text = ""
+        self.prefilled = False
         self.thread = threading.Thread(target=self._run, args=(audio_16k, turn), name="partial", daemon=True)
         self.thread.start()
 
@@ -230,9 +292,18 @@ class _Partial:
             audio_16k,
             language=context.language,
             beam_size=context.config.stt_beam_size,
-            chunk_length=turn.options.stt_chunk_length_s,
+            chunk_length=turn.options.stt_window(len(audio_16k)),
         )
         self.text = heard.text
+        if not turn.options.llm_partial_prefill or not self.text.strip() or turn.speculating.is_set():
+            return
+        # Never in the way of a reply: skipped when the model is busy.
+        if turn.llm_lock.acquire(blocking=False):
+            try:
+                llm.prefill(context.loaded.llm, context.config.llm_system_prompt, self.text)
+                self.prefilled = True
+            finally:
+                turn.llm_lock.release()
 
 
 @dataclass
@@ -243,6 +314,7 @@ class _Turn:
     options: StreamingOptions
     clock: TurnClock
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
+    speculating: threading.Event = field(default_factory=threading.Event)  # an attempt is live
 
 
 def prepare_llm(model: object, *, config: PipelineSettings, options: StreamingOptions) -> None:
@@ -317,6 +389,7 @@ def run_streaming_turn(
         "speculations": listened["speculations"],
         "wrong_speculations": len(listened["discarded"]),
         "partial_passes": len(listened["partials"]),
+        "partial_prefills": sum(partial.prefilled for partial in listened["partials"]),
         "end_forced": listened["end_forced"],
         "llm_prompt_tokens": reply.prompt_tokens,
         "llm_tokens": reply.llm_result.tokens if reply.llm_result else 0,
@@ -339,9 +412,11 @@ class _Listening:
     def handle(self, event: vad.VADEvent) -> None:
         if event.kind == vad.PAUSE and self.turn.options.speculate:
             self.times["pause_detected_ms"] = self.turn.clock.ms()
+            self.turn.speculating.set()
             self.current = _Attempt(np.concatenate(self.received), turn=self.turn)
             self.speculations += 1
         elif event.kind == vad.RESUME and self.current is not None:
+            self.turn.speculating.clear()
             self.current.cancel.set()
             self.discarded.append(self.current)
             self.current = None

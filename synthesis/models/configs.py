@@ -46,6 +46,11 @@ class PipelineConfig(models.Model):
         help_text="Whisper encoder window in seconds for conversation prompts (e.g. 10); empty: Whisper's "
         "30 s. Audio longer than the window is cut into consecutive windows.",
     )
+    stt_window_fit = models.BooleanField(
+        default=False,
+        help_text="Streaming: fit Whisper's encoder window to the audio heard (whole seconds, at most the "
+        "window above or 30 s); the encoder's cost grows with its window, not with the audio.",
+    )
     llm_backend = models.CharField(max_length=32, choices=LLMBackend.choices, default=LLMBackend.LLAMA_CPP)
     llm_model = models.CharField(
         max_length=500,
@@ -106,6 +111,21 @@ class PipelineConfig(models.Model):
         default=True,
         help_text="Keep the system prompt's tokens in llama.cpp's KV cache between replies; off evaluates "
         "it again for every reply.",
+    )
+    llm_partial_prefill = models.BooleanField(
+        default=False,
+        help_text="Streaming: evaluate the chat prompt on each partial transcript while the person still "
+        "speaks (needs partial passes), so after the end only the transcript's new tail is evaluated.",
+    )
+    tts_first_words = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Streaming: synthesise the first clause's first N words alone and play them while the "
+        "rest of the clause is synthesised; 0 = the clause whole.",
+    )
+    tts_trim_silence = models.BooleanField(
+        default=False,
+        help_text="Streaming: cut the silence Piper puts before the first chunk (and at the join of the "
+        "first words and the rest), so the first audio handed over is speech.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 

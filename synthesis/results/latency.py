@@ -8,7 +8,7 @@ import numpy as np
 
 from synthesis.engines import iterations
 from synthesis.models import SynthesisRun
-from synthesis.results import charts
+from synthesis.results import charts, stats
 
 PERCENTILE_METHOD = "linear"
 PERCENTILE_NOTE = 'numpy.percentile, method "linear" (Hyndman & Fan type 7)'
@@ -127,6 +127,37 @@ def _word_error_rate(series: list[dict]) -> float | None:
     """Word errors of STT on the spoken prompts over their reference words (the prompt texts)."""
     words = sum(f.get("prompt_words", 0) for f in series)
     return sum(f.get("prompt_word_errors", 0) for f in series) / words if words else None
+
+
+def _prompt_errors(run: SynthesisRun, kind: str) -> dict:
+    """(prompt, occurrence) -> (word errors, reference words) of a run's counted turns of one kind.
+
+    A prompt is its recorded utterance when the run heard recorded prompts, else its text; the n-th
+    turn on a prompt pairs with the other run's n-th turn on it.
+    """
+    plan = run.benchmark.get("plan", [])
+    seen: dict = {}
+    errors = {}
+    for row in _counted(run, kind):
+        entry = plan[row["position"]] if row["position"] < len(plan) else {}
+        prompt = entry.get("utterance") or entry.get("prompt") or row["label"]
+        occurrence = seen[prompt] = seen.get(prompt, -1) + 1
+        figures = row["figures"]
+        if "prompt_words" in figures:
+            errors[(prompt, occurrence)] = (figures.get("prompt_word_errors", 0), figures["prompt_words"])
+    return errors
+
+
+def paired_prompt_wer(baseline: SynthesisRun, run: SynthesisRun, *, kind: str = iterations.STREAMING) -> dict:
+    """WER of `run`'s turns' own transcripts minus `baseline`'s, over the prompts both heard, with a
+    paired bootstrap CI (stats.paired_error_rate_difference): the quality a faster setting costs."""
+    a, b = _prompt_errors(baseline, kind), _prompt_errors(run, kind)
+    common = sorted(set(a) & set(b), key=str)
+    if any(a[key][1] != b[key][1] for key in common):
+        raise ValueError("the two runs' prompts have different reference texts")
+    return stats.paired_error_rate_difference(
+        [a[key][0] for key in common], [b[key][0] for key in common], [a[key][1] for key in common]
+    )
 
 
 def streaming_summary(run: SynthesisRun) -> dict | None:

@@ -6,11 +6,14 @@ detection); "off" and "on" hear it live, chunk by chunk, without and with stream
 alternates off and on on the same input (the streaming comparison), "all" plain, off and on.
 """
 
+import functools
+
+import numpy as np
 from django.conf import settings
 
 from synthesis import modes
 from synthesis.engines import iterations, pipeline, streaming, textnorm
-from synthesis.models import Status, SynthesisRun, TimedIteration
+from synthesis.models import SpeechDataset, Status, SynthesisRun, TimedIteration, Utterance
 from synthesis.results import claims, latency, run_analysis
 from synthesis.run_modes.sentences import CONVERSATION
 
@@ -27,18 +30,26 @@ STREAMING_CHOICES = tuple(STREAMING_KINDS)
 
 
 def latency_plan(
-    *, count: int, warmup: int, prompts: list[tuple[str, str]] | None = None, streaming: str = "plain"
+    *,
+    count: int,
+    warmup: int,
+    prompts: list[tuple[str, str]] | list[dict] | None = None,
+    streaming: str = "plain",
 ) -> list[dict]:
     """W warm-ups then `count` counted conversation turns, over the 2-second input or cycling over prompts.
 
-    Each input is run once per kind of `streaming` (STREAMING_KINDS), one after the other, so every
-    kind sees the same models, threads and machine.
+    A prompt is a sentence (text, language), spoken by the configuration's voice in the worker, or
+    a recorded one (`spoken_prompts`): every configuration then hears the very same samples. Each
+    input is run once per kind of `streaming` (STREAMING_KINDS), one after the other, so every kind
+    sees the same models, threads and machine.
     """
     if count < 1 or warmup < 0:
         raise ValueError("A latency run needs at least one iteration and no negative warm-up count.")
     if streaming not in STREAMING_KINDS:
         raise ValueError(f"streaming must be one of {', '.join(STREAMING_CHOICES)}, not {streaming!r}.")
-    if prompts:
+    if prompts and isinstance(prompts[0], dict):
+        inputs = list(prompts)
+    elif prompts:
         inputs = [{"prompt": text, "language": language, "seconds": None} for text, language in prompts]
     else:
         inputs = [
@@ -55,10 +66,13 @@ def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.It
     """One conversation turn (plain, unstreamed or streamed) and the prompt words STT got wrong."""
     entry, language = modes.plan_entry(item), modes.plan_entry(item)["language"]
     config = pipeline.conversation_settings(item.run.pipeline_settings, language)
-    on_stage("prompt-tts")
-    prompt = iterations.prompt_audio(
-        entry["prompt"], language=language, config=config, seconds=entry["seconds"]
-    )
+    if entry.get("utterance"):
+        prompt = recorded_prompt(entry["utterance"])
+    else:
+        on_stage("prompt-tts")
+        prompt = iterations.prompt_audio(
+            entry["prompt"], language=language, config=config, seconds=entry["seconds"]
+        )
     common = {
         "prompt_16k": prompt,
         "language": language,
@@ -83,6 +97,24 @@ def run_latency_item(item, *, on_stage: pipeline.StageCallback) -> iterations.It
     result.figures.update(prompt_word_errors=errors["ref_words"] - errors["hits"] + errors["insertions"])
     result.figures.update(prompt_words=errors["ref_words"])
     return result
+
+
+def spoken_prompts(dataset: SpeechDataset) -> list[dict]:
+    """A speech dataset's utterances as latency prompts, in its order: recorded audio, its transcript."""
+    return [
+        {"utterance": pk, "prompt": transcript, "language": language, "seconds": None}
+        for pk, transcript, language in dataset.utterances.order_by("position").values_list(
+            "pk", "transcript", "language"
+        )
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def recorded_prompt(utterance_pk: int) -> np.ndarray:
+    """A recorded prompt at 16 kHz, decoded once per process."""
+    audio = Utterance.objects.get(pk=utterance_pk).audio_16k()
+    audio.setflags(write=False)
+    return audio
 
 
 def latest_plain_run() -> SynthesisRun | None:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from synthesis.management.following import cell, ms, start_and_follow
-from synthesis.models import SentenceSet, SynthesisRun
+from synthesis.models import SentenceSet, SpeechDataset, SynthesisRun
 from synthesis.results import latency
 from synthesis.run_modes import latency as latency_mode
 
@@ -18,7 +18,22 @@ class Command(BaseCommand):
         parser.add_argument("--iterations", type=int, default=100)
         parser.add_argument("--warmup", type=int, default=5)
         parser.add_argument(
-            "--prompts", default="2s", help="'2s' (the design's 2-second input) or a sentence set's name."
+            "--prompts",
+            default="2s",
+            help=(
+                "'2s' (the design's 2-second input), a sentence set's name (spoken by the configuration's "
+                "voice) or a speech dataset's (recorded prompts, identical for every configuration: "
+                "scripts/spoken_prompts.py freezes a sentence set as one); 'set:NAME' or 'dataset:NAME' "
+                "when both have the name."
+            ),
+        )
+        parser.add_argument(
+            "--baseline-run",
+            type=int,
+            help=(
+                "A finished latency run on the same prompts: the paired difference in WER of the streamed "
+                "turns' own transcripts (this run minus that one) with its bootstrap CI."
+            ),
         )
         parser.add_argument(
             "--streaming",
@@ -35,12 +50,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        prompts = None
-        if opts["prompts"] != "2s":
-            sentence_set = SentenceSet.objects.filter(name=opts["prompts"]).first()
-            if sentence_set is None:
-                raise CommandError(f"No sentence set named {opts['prompts']!r}.")
-            prompts = list(sentence_set.sentences.order_by("position").values_list("text", "language"))
+        prompts = None if opts["prompts"] == "2s" else named_prompts(opts["prompts"])
+        baseline = None
+        if opts["baseline_run"] is not None:
+            baseline = SynthesisRun.objects.filter(pk=opts["baseline_run"], mode=latency_mode.KEY).first()
+            if baseline is None:
+                raise CommandError(f"No latency run {opts['baseline_run']}.")
         try:
             plan = latency_mode.latency_plan(
                 count=opts["iterations"], warmup=opts["warmup"], prompts=prompts, streaming=opts["streaming"]
@@ -56,6 +71,22 @@ class Command(BaseCommand):
             in_process=opts["in_process"],
         )
         self.report(run)
+        if baseline is not None:
+            self.report_paired_wer(baseline, run)
+
+    def report_paired_wer(self, baseline: SynthesisRun, run: SynthesisRun) -> None:
+        d = latency.paired_prompt_wer(baseline, run)
+        self.stdout.write(
+            f"\nStreamed turns' own transcripts, run {run.pk} ({run.config.name}) against run {baseline.pk} "
+            f"({baseline.config.name}), {d['n']} prompts heard by both ({d['method']}):"
+        )
+        if d["difference"] is None:
+            self.stdout.write("  no prompt was heard in both runs' counted streamed turns.")
+            return
+        self.stdout.write(
+            f"  WER {100 * d['rate_b']:.2f} % against {100 * d['rate_a']:.2f} %: difference "
+            f"{100 * d['difference']:+.2f} points, 95 % CI [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+        )
 
     def report(self, run: SynthesisRun) -> None:
         s = latency.latency_summary(run)
@@ -164,3 +195,22 @@ class Command(BaseCommand):
                 f"Target (faster machines) {figure.upper()} ≤ {targets[key]} ms: {ms(first[figure])} ms: "
                 f"{'met' if meets[key] else 'MISSED'}"
             )
+
+
+def named_prompts(name: str) -> list:
+    """A sentence set's sentences, or a speech dataset's recorded prompts (see --prompts)."""
+    kind, _, bare = name.partition(":") if name.startswith(("set:", "dataset:")) else ("", "", name)
+    sentence_set = SentenceSet.objects.filter(name=bare).first() if kind in ("", "set") else None
+    dataset = SpeechDataset.objects.filter(name=bare).first() if kind in ("", "dataset") else None
+    if sentence_set and dataset:
+        raise CommandError(
+            f"Both a sentence set and a speech dataset are named {bare!r}: say set:{bare} or dataset:{bare}."
+        )
+    if sentence_set:
+        return list(sentence_set.sentences.order_by("position").values_list("text", "language"))
+    if dataset:
+        prompts = latency_mode.spoken_prompts(dataset)
+        if not prompts:
+            raise CommandError(f"Speech dataset {bare!r} has no utterances.")
+        return prompts
+    raise CommandError(f"No sentence set or speech dataset named {bare!r}.")
