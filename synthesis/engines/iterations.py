@@ -274,9 +274,11 @@ def unstreamed_iteration(
 def _streaming_floor(context: pipeline.PipelineContext, t: dict, options: streaming.StreamingOptions) -> dict:
     """The critical path's raw library calls on the turn's inputs, and the first audio they allow.
 
-    After the true end the detector must first see silence (its first silent frame), then STT, the
-    LLM to its first clause and TTS of that clause run one after the other; with speculation they
-    start at that silent frame and the hang-over overlaps them, without it they start at the decision.
+    After the true end the detector must first see silence (its first silent frame), then STT (with
+    the turn's window), the LLM to its first clause (its whole prompt evaluated: a prompt prefilled on a
+    partial transcript makes the turn faster than this) and TTS of the first chunk run one after the
+    other; with speculation they start at that silent frame and the hang-over overlaps them, without it
+    they start at the decision.
     """
     config, loaded, language, style = context.config, context.loaded, context.language, context.style
     floor = {}
@@ -286,7 +288,7 @@ def _streaming_floor(context: pipeline.PipelineContext, t: dict, options: stream
         t["stt_audio"],
         stt.base_language(language),
         beam_size=config.stt_beam_size,
-        window_s=options.stt_chunk_length_s,
+        window_s=options.stt_window(len(t["stt_audio"])),
     )
     floor["direct_stt_ms"] = (time.perf_counter() - started) * 1000
     streaming.prepare_llm(loaded.llm, config=config, options=options)
@@ -295,11 +297,13 @@ def _streaming_floor(context: pipeline.PipelineContext, t: dict, options: stream
         loaded.llm, config, t["prompt_text"], options.clause_min_words, options.first_clause_max_words
     )
     floor["direct_llm_first_clause_ms"] = (time.perf_counter() - started) * 1000
+    # What the first chunk holds: the first clause, or its first words when they are spoken alone.
+    first_chunk = streaming.first_words(t["first_clause"], options.tts_first_words)[0]
     started = time.perf_counter()
     if config.tts_backend == tts.PIPER:
-        bench.direct_tts(config, t["first_clause"], style)
+        bench.direct_tts(config, first_chunk, style)
     else:
-        pipeline.speak(t["first_clause"], language=language, style=style, config=config)
+        pipeline.speak(first_chunk, language=language, style=style, config=config)
     floor["direct_tts_first_clause_ms"] = (time.perf_counter() - started) * 1000
     critical = sum(floor.values())
     start = t["first_silence_ms"] if options.speculate else t["decision_sample_ms"]
