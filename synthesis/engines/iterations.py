@@ -233,7 +233,10 @@ def streaming_iteration(
         speculations=t["speculations"],
         wrong_speculations=t["wrong_speculations"],
         partial_passes=t["partial_passes"],
+        partial_prefills=t["partial_prefills"],
         llm_prompt_tokens=t["llm_prompt_tokens"],
+        stt_window_s=t["stt_window_s"],  # the encoder window of the final pass, fitted or set
+        stt_audio_s=len(t["stt_audio"]) / streaming.SAMPLE_RATE,
     )
     on_stage("direct")
     figures.update(_streaming_floor(context, t, options))

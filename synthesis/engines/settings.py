@@ -34,6 +34,7 @@ MINIMUMS = {
     "tts_clause_min_words": 0,
     "tts_first_clause_max_words": 0,
     "tts_first_words": 0,
+    "stream_speculate_after_ms": 0,
 }
 
 
@@ -71,6 +72,7 @@ class PipelineSettings:
     tts_clause_min_words: int = 3
     tts_first_clause_max_words: int = 0  # 0: the first clause ends only at a boundary
     llm_prefix_cache: bool = True
+    stream_speculate_after_ms: int = 0  # streaming: the pause a speculation waits for; 0 = first silent frame
     llm_partial_prefill: bool = False  # streaming: the prompt evaluated on partial transcripts
     tts_first_words: int = 0  # streaming: the first clause's first N words synthesised alone; 0 = off
     tts_trim_silence: bool = False  # streaming: Piper's leading silence cut from the first chunk

@@ -35,6 +35,7 @@ class StreamingOptions:
     stt_chunk_length_s: int | None = None  # Whisper's encoder window; None is faster-whisper's 30 s
     partial_interval_ms: int = 0  # transcribe the audio so far this often while speech goes on; 0 = off
     speculate: bool = True  # start STT → LLM → TTS at the first silent frame, before the end is declared
+    speculate_after_ms: int = 0  # ... or once the pause has lasted this long (a shorter gap starts nothing)
     clause_min_words: int = 3  # words a clause needs before it goes to TTS
     first_clause_max_words: int = (
         0  # the first clause is cut after this many words without a boundary; 0 = never
@@ -56,6 +57,7 @@ class StreamingOptions:
             stt_chunk_length_s=config.stt_window_s,
             partial_interval_ms=config.stream_partial_interval_ms,
             speculate=config.stream_speculate,
+            speculate_after_ms=config.stream_speculate_after_ms,
             clause_min_words=config.tts_clause_min_words,
             first_clause_max_words=config.tts_first_clause_max_words,
             llm_prefix_cache=config.llm_prefix_cache,
@@ -408,18 +410,31 @@ class _Listening:
     speculations: int = 0
     times: dict = field(default_factory=dict)
     last_partial_ms: float = 0.0
+    pending: bool = False  # a pause has begun and no attempt has started for it yet
 
     def handle(self, event: vad.VADEvent) -> None:
         if event.kind == vad.PAUSE and self.turn.options.speculate:
             self.times["pause_detected_ms"] = self.turn.clock.ms()
-            self.turn.speculating.set()
-            self.current = _Attempt(np.concatenate(self.received), turn=self.turn)
-            self.speculations += 1
-        elif event.kind == vad.RESUME and self.current is not None:
+            self.pending = True
+        elif event.kind == vad.RESUME:
+            self.pending = False
+        if event.kind == vad.RESUME and self.current is not None:
             self.turn.speculating.clear()
             self.current.cancel.set()
             self.discarded.append(self.current)
             self.current = None
+
+    def maybe_speculate(self, detector: vad.StreamingVAD) -> None:
+        """Start the speculative attempt once the pending pause has lasted speculate_after_ms."""
+        if not self.pending or detector.pause_start is None:
+            return
+        waited_ms = sample_ms(detector.consumed - detector.pause_start)
+        if waited_ms + 1e-9 < self.turn.options.speculate_after_ms:
+            return
+        self.pending = False
+        self.turn.speculating.set()
+        self.current = _Attempt(np.concatenate(self.received), turn=self.turn)
+        self.speculations += 1
 
     def maybe_partial(self, detector: vad.StreamingVAD) -> None:
         """Start a partial pass while speech goes on, one at a time, every partial_interval_ms."""
@@ -448,6 +463,7 @@ def _listen(prompt_16k: np.ndarray, turn: _Turn) -> dict:
             state.received.append(chunk)
             for event in detector.feed(chunk):
                 state.handle(event)
+            state.maybe_speculate(detector)
             if detector.decision is not None:
                 break
             state.maybe_partial(detector)

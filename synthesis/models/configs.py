@@ -112,6 +112,12 @@ class PipelineConfig(models.Model):
         help_text="Keep the system prompt's tokens in llama.cpp's KV cache between replies; off evaluates "
         "it again for every reply.",
     )
+    stream_speculate_after_ms = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Streaming: start the speculative STT → LLM → TTS only once a pause has lasted this long "
+        "(0 = at its first silent frame); a short gap between words then starts no pass that must be thrown "
+        "away while it still takes a core.",
+    )
     llm_partial_prefill = models.BooleanField(
         default=False,
         help_text="Streaming: evaluate the chat prompt on each partial transcript while the person still "

@@ -221,6 +221,7 @@ def streaming_summary(run: SynthesisRun) -> dict | None:
                 "vad_hangover_ms",
                 "vad_threshold",
                 "stream_speculate",
+                "stream_speculate_after_ms",
                 "stream_partial_interval_ms",
                 "stt_window_s",
                 "stt_window_fit",

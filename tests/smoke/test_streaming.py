@@ -137,6 +137,21 @@ class StreamedTurnTests(TestCase):
         self.assertGreater(t["first_silence_ms"], (len(first) + len(gap)) * 1000 / vad.SAMPLE_RATE)
         self.assertGreaterEqual(t["decision_sample_ms"] - t["first_silence_ms"], 800)
 
+    def test_a_gap_shorter_than_the_speculation_delay_starts_no_attempt(self):
+        first = voiced(self.prompt)
+        second = iterations.prompt_audio(
+            "Tell me about the wind.", language="en", config=CONFIG, seconds=None
+        )
+        gap, tail = np.zeros(4800, np.float32), np.zeros(16000, np.float32)  # 300 ms, then 1 s
+        prompt = np.concatenate([first, gap, voiced(second), tail])
+        eager = self.turn(prompt, hangover_ms=800, chunk_ms=32)
+        patient = self.turn(prompt, hangover_ms=800, chunk_ms=32, speculate_after_ms=600)
+        self.assertGreaterEqual(eager["wrong_speculations"], 1)
+        # The gap's pause never lasted 600 ms: only the final pause, once it had, started an attempt.
+        self.assertEqual((patient["speculations"], patient["wrong_speculations"]), (1, 0))
+        self.assertGreaterEqual(patient["stt_start_ms"], patient["first_silence_ms"] + 600)
+        self.assertIn("wind", normalise(patient["prompt_text"]))
+
     def test_without_speculation_the_final_pass_waits_for_the_decision_and_a_short_window_is_scored(self):
         t = self.turn(self.prompt, speculate=False, stt_chunk_length_s=10, partial_interval_ms=400)
         self.assertEqual((t["speculations"], t["wrong_speculations"]), (0, 0))

@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from sarai_eval.celery import app
 from synthesis import modes, run_modes, services
-from synthesis.engines import iterations
-from synthesis.models import RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
+from synthesis.engines import iterations, stt
+from synthesis.engines.audio import wav_bytes
+from synthesis.engines.settings import PipelineSettings
+from synthesis.models import PipelineConfig, RunItem, SentenceSet, Status, SynthesisRun, TimedIteration
 from synthesis.results import latency
 from synthesis.services import queue
 from synthesis.tasks import process_serial_run
@@ -26,6 +28,7 @@ from tests.factories import (
     store_by_hand,
     style,
 )
+from tests.factories.samples import make_dataset
 
 
 def timed_item(item, *, on_stage) -> iterations.IterationResult:
@@ -296,6 +299,46 @@ class RealModelIterationTests(TestCase):
         # What STT heard is stored as each iteration's label: the set's sentence, not the 2-second input.
         heard = list(run.iterations.order_by("position").values_list("label", flat=True))
         self.assertIn("library", heard[0].lower())
+
+    def test_the_fastest_configuration_streams_recorded_prompts_and_compares_with_a_baseline_run(self):
+        spoken = make_dataset(
+            name="spoken",
+            texts=("The birch canoe slid on the smooth planks.",),
+            wavs=[
+                wav_bytes(
+                    iterations.spoken_prompt(
+                        "The birch canoe slid on the smooth planks.",
+                        language="en",
+                        config=PipelineSettings.from_snapshot(
+                            PipelineConfig.objects.get(name="piper-joe").snapshot()
+                        ),
+                        seconds=None,
+                    ),
+                    16000,
+                )
+            ],
+        )
+        runs = {}
+        for config in ("piper-joe-fast", "piper-joe-fastest"):
+            out = io.StringIO()
+            options = {"baseline_run": runs["piper-joe-fast"].pk} if runs else {}
+            call_command(
+                "benchmark_latency",
+                config=config,
+                prompts=f"dataset:{spoken.name}",
+                iterations=1,
+                warmup=1,
+                streaming="on",
+                in_process=True,
+                stdout=out,
+                **options,
+            )
+            runs[config] = SynthesisRun.objects.filter(mode="latency").latest("pk")
+            self.assertEqual(runs[config].status, Status.DONE)
+        [turn] = runs["piper-joe-fastest"].iterations.filter(warmup=False).values_list("figures", flat=True)
+        self.assertEqual(turn["stt_window_s"], min(int(np.ceil(turn["stt_audio_s"])) + stt.FIT_MARGIN_S, 10))
+        self.assertIn("1 prompts heard by both", out.getvalue())
+        self.assertIn("difference ", out.getvalue())
 
     def test_the_llm_run_times_the_designs_prompts_and_each_context_length(self):
         out = io.StringIO()

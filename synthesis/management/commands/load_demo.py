@@ -43,6 +43,22 @@ CONFIGS = [
         "tts_first_clause_max_words": 8,
     },
     {
+        "name": "piper-joe-fastest",
+        "system_label": "Piper joe (medium), fastest conversation",
+        "description": "piper-joe-fast with every stage of the critical path made smaller: Whisper's window "
+        "fitted to the audio heard (its length and 4 s, at most 10 s), 32 ms microphone chunks, the first "
+        "clause cut at 4 words and its first 2 words synthesised alone with Piper's lead-in cut. Its "
+        "latency and paired word error against piper-joe-fast are in docs/benchmarks.md (issue 27).",
+        "tts_backend": PipelineConfig.TTSBackend.PIPER,
+        "tts_voice": "en_US-joe-medium",
+        "stt_window_s": 10,
+        "stt_window_fit": True,
+        "stream_chunk_ms": 32,
+        "tts_first_clause_max_words": 4,
+        "tts_first_words": 2,
+        "tts_trim_silence": True,
+    },
+    {
         "name": "piper-joe-fast-tiny",
         "system_label": "Piper joe (medium), fast conversation, Whisper tiny.en",
         "description": "piper-joe-fast with Whisper tiny.en for English prompts: about half the STT time "
