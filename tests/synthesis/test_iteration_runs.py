@@ -179,7 +179,7 @@ class SerialRunTests(TestCase):
 class LatencyCommandTests(TestCase):
     def test_a_latency_run_over_an_unknown_sentence_set_is_refused_with_its_name(self):
         make_config("piper-joe")
-        with self.assertRaisesMessage(CommandError, "No sentence set named 'nope'"):
+        with self.assertRaisesMessage(CommandError, "No sentence set or speech dataset named 'nope'"):
             call_command("benchmark_latency", prompts="nope", in_process=True, stdout=io.StringIO())
         self.assertFalse(SynthesisRun.objects.exists())
 

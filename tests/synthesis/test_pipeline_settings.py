@@ -55,8 +55,16 @@ FROM_0010 = FROM_0001 | {
 }
 # 0011_llm_batch_threads: threads for the LLM's prompt evaluation.
 FROM_0011 = FROM_0010 | {"llm_batch_threads": 4}
-# 0012_first_clause_max_words: today's snapshot.
+# 0012_first_clause_max_words: the first clause's word limit.
 FROM_0012 = FROM_0011 | {"tts_first_clause_max_words": 8}
+# 0013_streaming_floor and 0014_speculate_after: today's snapshot.
+FROM_0014 = FROM_0012 | {
+    "stt_window_fit": True,
+    "llm_partial_prefill": True,
+    "tts_first_words": 2,
+    "tts_trim_silence": True,
+    "stream_speculate_after_ms": 64,
+}
 
 
 def quiet_item(item, *, on_stage) -> pipeline.ItemResult:
@@ -101,7 +109,7 @@ class StoredSnapshotTests(TestCase):
         self.assertContains(page, f"<dt>Threads</dt><dd>{threads}</dd>", html=True)
 
     def test_todays_snapshot_holds_every_field_of_the_configuration(self):
-        self.assertEqual(set(FROM_0012), set(PipelineConfig(name="x", system_label="x").snapshot()))
+        self.assertEqual(set(FROM_0014), set(PipelineConfig(name="x", system_label="x").snapshot()))
 
     def test_a_snapshot_from_before_streaming_loads_with_todays_streaming_defaults(self):
         run = self.run_stored_with(FROM_0001)
@@ -147,10 +155,10 @@ class StoredSnapshotTests(TestCase):
         self.assertPageShowsThreads(run, "stt 2, llm 2 (prompt 4), tts 1, dnsmos 1")
 
     def test_todays_snapshot_loads_every_value_it_stores(self):
-        run = self.run_stored_with(FROM_0012)
+        run = self.run_stored_with(FROM_0014)
         # The worker added its "threads" summary to the stored snapshot; the settings leave it out.
         self.assertEqual(run.config_snapshot["threads"], "stt 2, llm 2 (prompt 4), tts 1, dnsmos 1")
-        self.assertEqual(run.pipeline_settings.snapshot(), FROM_0012)
+        self.assertEqual(run.pipeline_settings.snapshot(), FROM_0014)
         self.assertEqual(
             streaming.StreamingOptions.from_config(run.pipeline_settings).first_clause_max_words, 8
         )
@@ -177,14 +185,14 @@ class FromSnapshotTests(SimpleTestCase):
         )
 
     def test_keys_it_does_not_know_are_left_out(self):
-        config = PipelineSettings.from_snapshot(FROM_0012 | {"threads": "stt 1", "gpu_layers": 12})
-        self.assertEqual(config.snapshot(), FROM_0012)
+        config = PipelineSettings.from_snapshot(FROM_0014 | {"threads": "stt 1", "gpu_layers": 12})
+        self.assertEqual(config.snapshot(), FROM_0014)
 
     def test_a_value_of_the_wrong_type_is_refused_naming_its_key(self):
         with self.assertRaisesMessage(ValueError, "pipeline setting stt_threads must be an integer, not '2'"):
-            PipelineSettings.from_snapshot(FROM_0012 | {"stt_threads": "2"})
+            PipelineSettings.from_snapshot(FROM_0014 | {"stt_threads": "2"})
         with self.assertRaisesMessage(ValueError, "pipeline setting stream_speculate must be true or false"):
-            PipelineSettings.from_snapshot(FROM_0012 | {"stream_speculate": 1})
+            PipelineSettings.from_snapshot(FROM_0014 | {"stream_speculate": 1})
 
     def test_a_value_out_of_the_configurations_range_is_refused_naming_its_key(self):
         with self.assertRaisesMessage(ValueError, "pipeline setting vad_hangover_ms must be at least 200"):
@@ -199,5 +207,5 @@ class FromSnapshotTests(SimpleTestCase):
         self.assertIsInstance(PipelineSettings.from_snapshot({"llm_temperature": 1}).llm_temperature, float)
 
     def test_settings_sent_to_a_child_process_as_json_come_back_the_same(self):
-        config = PipelineSettings.from_snapshot(FROM_0012)
+        config = PipelineSettings.from_snapshot(FROM_0014)
         self.assertEqual(PipelineSettings.from_snapshot(json.loads(json.dumps(config.snapshot()))), config)
