@@ -27,7 +27,18 @@ def words(text: str) -> list[str]:
     return textnorm.normalize(text, "english", "en").split()
 
 
-class FittedWindowTests(TestCase):
+class WhisperTestCase(TestCase):
+    """Whisper base loaded once for the class (into a cache folder of its own)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.cache = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(cls.cache.cleanup)
+        cls.whisper = pipeline.load_stt(CONFIG, Path(cls.cache.name))
+
+
+class FittedWindowTests(WhisperTestCase):
     def test_the_window_is_the_audio_in_whole_seconds_within_its_cap(self):
         margin = stt.FIT_MARGIN_S
         self.assertEqual(stt.fitted_window_s(1, 10), 1 + margin)
@@ -42,13 +53,6 @@ class FittedWindowTests(TestCase):
                 starts = list(stt.window_starts(frames, window))
                 self.assertEqual(starts[0], 0)
                 self.assertGreaterEqual(starts[-1] + window, frames - 1, (frames, window))
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.cache = tempfile.TemporaryDirectory()
-        cls.addClassCleanup(cls.cache.cleanup)
-        cls.whisper = pipeline.load_stt(CONFIG, Path(cls.cache.name))
 
     def spoken(self, texts) -> np.ndarray:
         """The texts spoken one after another by the prompt voice, with 0.3 s between them."""
@@ -76,20 +80,13 @@ class FittedWindowTests(TestCase):
             self.assertLessEqual(errors["deletions"], len(texts) - 1, heard.text)  # at most a word per cut
 
 
-class FirstWordsTests(TestCase):
+class FirstWordsTests(WhisperTestCase):
     GAP_FRAME_MS = 10
 
     def test_a_clause_is_split_after_its_first_words_only_when_two_words_are_left(self):
         self.assertEqual(streaming.first_words("one two three four five", 3), ["one two three", "four five"])
         self.assertEqual(streaming.first_words("one two three four", 3), ["one two three four"])
         self.assertEqual(streaming.first_words("one two three four five", 0), ["one two three four five"])
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.cache = tempfile.TemporaryDirectory()
-        cls.addClassCleanup(cls.cache.cleanup)
-        cls.whisper = pipeline.load_stt(CONFIG, Path(cls.cache.name))
 
     def longest_silence_at(self, samples: np.ndarray, rate: int, at: int) -> float:
         """ms of the run of quiet frames (40 dB under the loudest) around sample `at`."""
