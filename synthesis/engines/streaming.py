@@ -418,11 +418,11 @@ class _Listening:
             self.pending = True
         elif event.kind == vad.RESUME:
             self.pending = False
-        if event.kind == vad.RESUME and self.current is not None:
-            self.turn.speculating.clear()
-            self.current.cancel.set()
-            self.discarded.append(self.current)
-            self.current = None
+            if self.current is not None:
+                self.turn.speculating.clear()
+                self.current.cancel.set()
+                self.discarded.append(self.current)
+                self.current = None
 
     def maybe_speculate(self, detector: vad.StreamingVAD) -> None:
         """Start the speculative attempt once the pending pause has lasted speculate_after_ms."""
